@@ -1,0 +1,180 @@
+//! Chapter 0 — spawn: clone, exec, wait, and relay the exit code.
+
+use std::time::{Duration, Instant};
+
+use crate::ctx::{expect_eq, Ctx, Failure};
+use crate::TestCase;
+
+/// Chapter 0's tests.
+pub fn tests() -> Vec<TestCase> {
+    let test = |name, points, title, hint, book, run| TestCase { chapter: 0, name, points, title, hint, book, run };
+    vec![
+        test(
+            "exit-code-relayed",
+            1,
+            "the runtime exits with the command's exit code",
+            "wait for the child with waitpid and turn WaitStatus::Exited(_, code) into your exit code",
+            "ch00-spawn.md#exit-codes",
+            exit_code_relayed,
+        ),
+        test(
+            "output-relayed",
+            1,
+            "the command's stdout and stderr reach the caller, each on its own stream",
+            "the child inherits the runtime's stdout and stderr: do not close or redirect them",
+            "ch00-spawn.md#cloning",
+            output_relayed,
+        ),
+        test(
+            "argv-and-env-passed",
+            1,
+            "the command gets exactly its arguments and the caller's environment",
+            "pass every argument to execvp unchanged, including ones that start with '-'",
+            "ch00-spawn.md#exec",
+            argv_and_env_passed,
+        ),
+        test(
+            "not-found-is-127",
+            1,
+            "a command that does not exist gives exit code 127 and a message",
+            "execvp fails with ENOENT when the command does not exist: map that to 127",
+            "ch00-spawn.md#exit-codes",
+            not_found_is_127,
+        ),
+        test(
+            "not-executable-is-126",
+            1,
+            "a file without execute permission gives exit code 126",
+            "execvp fails with EACCES for a file that is not executable: map that to 126",
+            "ch00-spawn.md#exit-codes",
+            not_executable_is_126,
+        ),
+        test(
+            "signal-is-128-plus-n",
+            1,
+            "a command killed by signal N gives exit code 128 + N",
+            "WaitStatus::Signaled(_, signal, _) means the command was killed: exit with 128 + signal",
+            "ch00-spawn.md#exit-codes",
+            signal_is_128_plus_n,
+        ),
+        test(
+            "runs-in-a-child",
+            1,
+            "the command runs in a child process while the runtime waits",
+            "clone a child and exec in the child; the runtime itself must stay alive to wait for it",
+            "ch00-spawn.md#cloning",
+            runs_in_a_child,
+        ),
+        test(
+            "waits-for-the-command",
+            1,
+            "the runtime does not exit before its command has finished",
+            "call waitpid on the child's pid before returning",
+            "ch00-spawn.md#exit-codes",
+            waits_for_the_command,
+        ),
+    ]
+}
+
+fn exit_code_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    for code in ["0", "3", "42"] {
+        let run = ctx.run(&[], &[&probe, "exit", code])?;
+        run.expect_code(code.parse().unwrap_or(0), &format!("`probe exit {code}` should make the runtime exit with {code}"))?;
+    }
+    Ok(())
+}
+
+fn output_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let (out, err) = ("to-stdout-7f3a", "to-stderr-91c2");
+    let run = ctx.run(&[], &[&probe, "echo", out, err])?;
+    run.expect_code(0, "the command should succeed")?;
+    if !run.stdout.contains(out) || run.stdout.contains(err) {
+        return Err(Failure::fail("stdout should carry exactly what the command wrote to stdout")
+            .compare(format!("{out}\\n"), run.stdout.clone()));
+    }
+    if !run.stderr.contains(err) || run.stderr.contains(out) {
+        return Err(Failure::fail("stderr should carry what the command wrote to stderr")
+            .compare(format!("{err}\\n"), run.stderr.clone()));
+    }
+    Ok(())
+}
+
+fn argv_and_env_passed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let args = [probe.as_str(), "report", "two words", "--flag", "-x", ""];
+    let running = ctx.spawn(&[], &args, &[("GREENROOM_PROBE_ENV", "green-42")])?;
+    let report = crate::ctx::parse_report(&running.wait()?)?;
+    expect_eq("the command's argv should be passed unchanged", args.map(String::from).to_vec(), report.argv)?;
+    expect_eq(
+        "the command should inherit the caller's environment",
+        Some("green-42"),
+        report.env.get("GREENROOM_PROBE_ENV").map(String::as_str),
+    )
+}
+
+fn not_found_is_127(ctx: &mut Ctx) -> Result<(), Failure> {
+    let missing = ctx.scratch_path("no-such-command");
+    let run = ctx.run(&[], &[&missing])?;
+    run.expect_code(127, "a missing command should give exit code 127")?;
+    if run.stderr.trim().is_empty() {
+        return Err(Failure::fail("say on stderr that the command was not found").compare("a message", "nothing"));
+    }
+    Ok(())
+}
+
+fn not_executable_is_126(ctx: &mut Ctx) -> Result<(), Failure> {
+    let path = ctx.scratch_path("not-executable");
+    std::fs::write(&path, "#!/bin/sh\necho should not run\n")
+        .map_err(|e| Failure::error(format!("write {path}: {e}")))?;
+    let run = ctx.run(&[], &[&path])?;
+    run.expect_code(126, "a file without execute permission should give exit code 126")
+}
+
+fn signal_is_128_plus_n(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    for (signal, code) in [("9", 137), ("15", 143)] {
+        let run = ctx.run(&[], &[&probe, "kill-self", signal])?;
+        run.expect_code(code, &format!("a command killed by signal {signal} should give exit code {code}"))?;
+    }
+    Ok(())
+}
+
+fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let running = ctx.spawn(&[], &[&probe, "sleep", "800"], &[])?;
+    let runtime = running.pid();
+    // Look from outside: while the command sleeps, the runtime's process
+    // must still be the runtime (not replaced by exec) and have a child.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = None;
+    while Instant::now() < deadline {
+        let children = std::fs::read_to_string(format!("/proc/{runtime}/task/{runtime}/children")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{runtime}/cmdline")).unwrap_or_default();
+        let still_runtime = cmdline.split(|b| *b == 0).any(|arg| arg == b"run");
+        if !children.trim().is_empty() {
+            seen = Some(still_runtime);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = running.wait()?;
+    match seen {
+        Some(true) => run.expect_code(0, "the command should succeed"),
+        Some(false) => Err(Failure::fail("the runtime's process became the command: exec belongs in the child")),
+        None => Err(Failure::fail("the runtime never had a child process while the command ran")
+            .compare("a child in /proc/<runtime>/task/<runtime>/children", run.describe())),
+    }
+}
+
+fn waits_for_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let marker = ctx.scratch_path("done");
+    let run = ctx.run(&[], &[&probe, "sleep-touch", "400", &marker])?;
+    if !std::path::Path::new(&marker).exists() {
+        return Err(Failure::fail("the runtime exited while its command was still running")
+            .compare("the command finished first", run.describe()));
+    }
+    run.expect_code(0, "the command should succeed")
+}

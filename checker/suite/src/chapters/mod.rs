@@ -1,0 +1,4 @@
+//! The graded tests, one module per chapter.
+
+pub mod ch00_spawn;
+pub mod ch01_uts;

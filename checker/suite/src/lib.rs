@@ -1,0 +1,52 @@
+//! The graded tests of greenroom.
+//!
+//! Each test runs the learner's runtime with the probe inside and checks
+//! what the kernel reports, inside the container and outside it. The same
+//! code runs as root inside the throwaway guest (the default) or on the host
+//! (`checker --host`). The checker links this crate too, for the catalog:
+//! titles, points, hints and book sections.
+
+pub mod chapters;
+pub mod ctx;
+pub mod protocol;
+pub mod sandbox;
+
+pub use ctx::{Ctx, Failure};
+
+/// One graded test.
+#[derive(Debug, Clone, Copy)]
+pub struct TestCase {
+    /// The chapter that introduces the behaviour.
+    pub chapter: u8,
+    /// A stable, kebab-case name (used in reports and `--format json`).
+    pub name: &'static str,
+    /// Points for a pass.
+    pub points: u32,
+    /// What a pass means, in one line.
+    pub title: &'static str,
+    /// A nudge for a learner whose code fails this test.
+    pub hint: &'static str,
+    /// The book page and section that teaches this, e.g. `ch01-uts.md#the-layer`.
+    pub book: &'static str,
+    /// The test itself.
+    pub run: fn(&mut Ctx) -> Result<(), Failure>,
+}
+
+/// Every graded test, in chapter order.
+pub fn catalog() -> Vec<TestCase> {
+    [chapters::ch00_spawn::tests(), chapters::ch01_uts::tests()].concat()
+}
+
+/// The tests that grade chapter `chapter`: those of chapters 0..=chapter,
+/// or only its own with `only`.
+pub fn tests_for(chapter: u8, only: bool) -> Vec<TestCase> {
+    catalog()
+        .into_iter()
+        .filter(|t| if only { t.chapter == chapter } else { t.chapter <= chapter })
+        .collect()
+}
+
+/// The highest chapter that has tests.
+pub fn last_chapter() -> u8 {
+    catalog().iter().map(|t| t.chapter).max().unwrap_or(0)
+}

@@ -1,0 +1,82 @@
+//! The lines the suite writes and the checker reads: one JSON object each.
+
+use serde::{Deserialize, Serialize};
+
+/// What the suite is asked to do: one job per runtime to grade.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// A label the checker uses to tell the jobs' results apart.
+    pub tag: String,
+    /// The chapter being graded.
+    pub chapter: u8,
+    /// Only that chapter's tests, not the earlier ones.
+    pub only: bool,
+    /// The runtime binary to test.
+    pub runtime: String,
+}
+
+/// The whole request, passed as one JSON argument.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    /// The probe binary.
+    pub probe: String,
+    /// A directory the suite may create and remove scratch files in.
+    pub scratch: String,
+    /// Seconds before one run of the runtime is killed.
+    pub timeout_secs: u64,
+    /// The jobs, run in order.
+    pub jobs: Vec<Job>,
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Passed.
+    Pass,
+    /// The runtime did the wrong thing.
+    Fail,
+    /// The runtime did not finish in time.
+    Timeout,
+    /// The test could not be run (a fault of the grading, not the learner).
+    Error,
+}
+
+/// One line of output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Line {
+    /// Sent first for each job: the tests that will follow, so a test that
+    /// never reports (a crash, a hang) is noticed.
+    Plan {
+        /// The job's tag.
+        job: String,
+        /// `(chapter, name)` of each test.
+        tests: Vec<(u8, String)>,
+    },
+    /// One test's result.
+    Result(TestResult),
+}
+
+/// The result of one test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// The job's tag.
+    pub job: String,
+    /// The test's chapter.
+    pub chapter: u8,
+    /// The test's name.
+    pub name: String,
+    /// How it ended.
+    pub status: Status,
+    /// Why it failed (empty on a pass).
+    pub message: String,
+    /// What the test expected, when it compares values.
+    pub expected: Option<String>,
+    /// What it found.
+    pub actual: Option<String>,
+    /// The last command the test ran, to repeat by hand.
+    pub reproduce: Option<String>,
+    /// How long the test took.
+    pub duration_ms: u64,
+}

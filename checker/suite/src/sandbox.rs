@@ -1,0 +1,97 @@
+//! Keeping the runtime under test on a leash: every run gets a cgroup of
+//! its own, with a pids and memory limit (a fork bomb is capped, not fatal)
+//! and `cgroup.kill` to end everything it started.
+
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The most processes one run may have: plenty for any container, few
+/// enough that a fork bomb stays harmless.
+pub const PIDS_MAX: &str = "256";
+/// The most memory one run may use.
+pub const MEMORY_MAX: &str = "268435456";
+
+/// Where the suite's cgroups go: a `greenroom-suite` folder in the cgroup v2
+/// hierarchy, found in `/proc/self/mountinfo`. `None` when there is no
+/// cgroup v2 (then runs are stopped by process group only).
+pub fn suite_cgroup() -> Option<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let root = mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4)?;
+        right.starts_with("cgroup2 ").then(|| PathBuf::from(mount_point))
+    })?;
+    let dir = root.join("greenroom-suite");
+    // Controllers are enabled top-down; a failure only loses the limits.
+    let _ = fs::write(root.join("cgroup.subtree_control"), "+pids +memory");
+    fs::create_dir_all(&dir).ok()?;
+    let _ = fs::write(dir.join("cgroup.subtree_control"), "+pids +memory");
+    Some(dir)
+}
+
+/// Removes the suite's cgroup folder once every run's is gone.
+pub fn remove_suite_cgroup(dir: &Path) {
+    let _ = fs::remove_dir(dir);
+}
+
+/// The cgroup of one run of the runtime.
+pub struct RunCgroup {
+    dir: PathBuf,
+    procs: OwnedFd,
+}
+
+impl RunCgroup {
+    /// Creates `parent/run-N` with the limits set.
+    pub fn create(parent: &Path, n: u32) -> io::Result<RunCgroup> {
+        let dir = parent.join(format!("run-{n}"));
+        if dir.exists() {
+            kill_and_remove(&dir);
+        }
+        fs::create_dir(&dir)?;
+        let _ = fs::write(dir.join("pids.max"), PIDS_MAX);
+        let _ = fs::write(dir.join("memory.max"), MEMORY_MAX);
+        let procs = fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs"))?;
+        Ok(RunCgroup { dir, procs: procs.into() })
+    }
+
+    /// Makes `command` move itself into this cgroup just before `exec`, so
+    /// nothing it starts can escape the limits.
+    pub fn enter_on_exec(&self, command: &mut Command) {
+        let procs = self.procs.try_clone();
+        // SAFETY: the closure runs between fork and exec, where only
+        // async-signal-safe calls are allowed: it makes a single write(2) to
+        // a descriptor opened beforehand and allocates nothing.
+        unsafe {
+            command.pre_exec(move || match &procs {
+                // "0" means "the process writing this".
+                Ok(fd) => nix::unistd::write(fd, b"0").map(drop).map_err(io::Error::from),
+                Err(_) => Err(io::Error::from(io::ErrorKind::Other)),
+            });
+        }
+    }
+
+    /// Kills every process in the cgroup.
+    pub fn kill_all(&self) {
+        kill_and_remove(&self.dir);
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        kill_and_remove(&self.dir);
+    }
+}
+
+fn kill_and_remove(dir: &Path) {
+    let _ = fs::write(dir.join("cgroup.kill"), "1");
+    // The kernel removes a cgroup only once its last process is gone.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while fs::remove_dir(dir).is_err() && dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

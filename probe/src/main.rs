@@ -1,0 +1,86 @@
+//! The probe: a small static program the checker runs *inside* a container.
+//!
+//! It reports what the kernel says, never what the runtime claims: the
+//! hostname from `/proc/sys/kernel/hostname`, namespace inodes from
+//! `/proc/self/ns`, fields of `/proc/self/status`, and so on. The checker
+//! compares that report with the host's view.
+//!
+//! ```text
+//! probe report            print one JSON object (see `Report`)
+//! probe exit N            exit with code N
+//! probe kill-self SIGNAL  kill itself with signal number SIGNAL
+//! probe echo OUT ERR      write OUT to stdout and ERR to stderr
+//! probe touch PATH        create PATH (proves the command ran)
+//! probe sleep MS          sleep, then touch nothing
+//! probe sleep-touch MS PATH  sleep, then create PATH
+//! ```
+//!
+//! Any failure of the probe itself exits with 99 and a `probe:` message, so
+//! it cannot be mistaken for a result.
+
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match dispatch(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("probe: {message}");
+            ExitCode::from(99)
+        }
+    }
+}
+
+fn dispatch(args: &[&str]) -> Result<u8, String> {
+    match args {
+        ["report", ..] => {
+            let report = report::Report::collect();
+            let json = serde_json::to_string(&report).map_err(|e| format!("encode report: {e}"))?;
+            println!("{json}");
+            Ok(0)
+        }
+        ["exit", code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
+        ["kill-self", signal] => {
+            let signal: i32 = signal.parse().map_err(|_| format!("bad signal {signal:?}"))?;
+            kill_self(signal)
+        }
+        ["echo", out, err] => {
+            println!("{out}");
+            eprintln!("{err}");
+            Ok(0)
+        }
+        ["touch", path] => touch(path),
+        ["sleep", ms] => {
+            std::thread::sleep(parse_ms(ms)?);
+            Ok(0)
+        }
+        ["sleep-touch", ms, path] => {
+            std::thread::sleep(parse_ms(ms)?);
+            touch(path)
+        }
+        _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
+    }
+}
+
+fn parse_ms(ms: &str) -> Result<Duration, String> {
+    ms.parse().map(Duration::from_millis).map_err(|_| format!("bad milliseconds {ms:?}"))
+}
+
+fn touch(path: &str) -> Result<u8, String> {
+    std::fs::write(path, b"ran\n").map_err(|e| format!("create {path}: {e}"))?;
+    Ok(0)
+}
+
+fn kill_self(signal: i32) -> Result<u8, String> {
+    extern "C" {
+        fn raise(sig: i32) -> i32;
+    }
+    // SAFETY: raise() only sends a signal to the calling thread; it takes no
+    // pointers. The default action of the signals used kills the process.
+    let rc = unsafe { raise(signal) };
+    Err(format!("raise({signal}) returned {rc}; the signal did not kill the probe"))
+}
