@@ -1,1 +1,238 @@
-fn main() {}
+//! `checker`: grades a greenroom chapter by running its tests in a
+//! throwaway VM.
+//!
+//! ```text
+//! cargo run -p checker -- chapter1              grade chapters 0–1 of your code
+//! cargo run -p checker -- chapter1 --only       just chapter 1's tests
+//! cargo run -p checker -- chapter1 --solution   grade the reference solution
+//! cargo run -p checker -- chapter1 --host       run the tests on this machine (root)
+//! cargo run -p checker -- list                  chapters and your last results
+//! cargo run -p checker -- selfcheck             the course checks itself
+//! ```
+
+mod bench;
+mod chapters;
+mod compile;
+mod course;
+mod grade;
+mod report;
+mod selfcheck;
+mod state;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use chapters::Chapter;
+use compile::Source;
+use grade::{JobSpec, Mode};
+
+/// Grades your greenroom chapters by running their tests, as root, inside a
+/// throwaway virtual machine.
+#[derive(Parser)]
+#[command(name = "checker", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// The chapter to grade: chapter0, chapter1, … (its tests and those of
+    /// every chapter before it).
+    chapter: Option<String>,
+
+    /// Run only the tests of that chapter, not those of the chapters before.
+    #[arg(long)]
+    only: bool,
+
+    /// Grade the reference code in solutions/ instead of yours.
+    #[arg(long)]
+    solution: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// Grade a copy of the solutions with these files laid over them (a
+    /// folder shaped like solutions/); the checker's own tests use it for
+    /// deliberately broken runtimes.
+    #[arg(long, hide = true, value_name = "DIR")]
+    overlay: Option<PathBuf>,
+
+    #[command(flatten)]
+    place: Place,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Where the tests run.
+#[derive(clap::Args, Clone)]
+struct Place {
+    /// Run the tests directly on this machine instead of in the VM. Needs
+    /// root; use it inside the Vagrant box or a throwaway CI machine.
+    #[arg(long, global = true)]
+    host: bool,
+
+    /// Boot this kernel instead of the cached Debian one (its drivers must be
+    /// built in: no modules are loaded).
+    #[arg(long, global = true, value_name = "PATH")]
+    kernel: Option<PathBuf>,
+
+    /// Force the VM's accelerator instead of probing KVM (also GREENROOM_ACCEL).
+    #[arg(long, global = true, value_enum)]
+    accel: Option<AccelArg>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the chapters, their points, and your last result for each.
+    List,
+    /// Check the course itself: every solution passes every test, and every
+    /// test of chapter N fails on chapter N's starter.
+    Selfcheck,
+    /// Time a grading run with nothing to rebuild: build check, boot, tests.
+    Bench {
+        /// The chapter to grade.
+        chapter: String,
+        /// How many runs to time.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Maintainer tools.
+    #[command(hide = true, subcommand)]
+    Dev(Dev),
+}
+
+#[derive(Subcommand)]
+enum Dev {
+    /// Write chapters/ from solutions/ (the starters are generated).
+    Split {
+        /// Only report files that differ; exit 1 if any do.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// A report for people.
+    Human,
+    /// One JSON object (see the book's "How grading works").
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AccelArg {
+    Kvm,
+    Tcg,
+}
+
+impl Place {
+    fn mode(&self) -> Mode {
+        if self.host {
+            Mode::Host
+        } else {
+            let accel = self.accel.map(|a| match a {
+                AccelArg::Kvm => greenroom_vm::Accel::Kvm,
+                AccelArg::Tcg => greenroom_vm::Accel::Tcg,
+            });
+            Mode::Vm { kernel: self.kernel.clone(), accel }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match (&cli.command, &cli.chapter) {
+        (Some(Command::List), _) => list(),
+        (Some(Command::Selfcheck), _) => selfcheck::run(&cli.place.mode(), &mut progress),
+        (Some(Command::Bench { chapter, runs }), _) => {
+            chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| bench::run(c, *runs, &cli.place.mode()))
+        }
+        (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
+        (None, Some(chapter)) => chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| grade(&cli, c)),
+        (None, None) => Err(anyhow::anyhow!("say which chapter to grade, as in `cargo run -p checker -- chapter0` (or `list`)")),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("greenroom: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Progress goes to stderr, so stdout stays clean for `--format json`.
+fn progress(line: &str) {
+    eprintln!("» {line}");
+}
+
+fn grade(cli: &Cli, chapter: &Chapter) -> Result<ExitCode> {
+    let source = if cli.solution { Source::Solution } else { Source::Learner };
+    let (label, source_text) = match source {
+        Source::Solution => ("solution", "the solutions"),
+        _ => ("learner", "your code in chapters/"),
+    };
+    progress(&format!("building chapter {} ({}) from {source_text}", chapter.number, chapter.dir));
+    let runtime = compile::build_runtime(chapter, source, cli.overlay.as_deref())?;
+    let tools = compile::build_tools()?;
+    let mode = cli.place.mode();
+    let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: cli.only, runtime: runtime.clone() };
+    let name = format!("{label}-{}", chapter.dir);
+    let execution = grade::execute(std::slice::from_ref(&job), &mode, &tools, &name, &mut progress)?;
+    let graded = execution.jobs.into_iter().next().map(|(_, graded)| graded).unwrap_or_default();
+    let summary = report::Summary {
+        chapter,
+        source: source_text,
+        graded: &graded,
+        log: execution.log,
+        paths: vec![
+            ("/greenroom/bin/runtime".into(), runtime.display().to_string()),
+            ("/greenroom/bin/probe".into(), tools.0.display().to_string()),
+        ],
+        root_prefix: "sudo ",
+    };
+    match cli.format {
+        Format::Human => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report::human(&summary, report::Style::new(colour)));
+        }
+        Format::Json => println!("{}", report::json(&summary)),
+    }
+    if source == Source::Learner && cli.overlay.is_none() && !cli.only {
+        let result = state::LastResult { score: summary.score(), max_score: summary.max_score(), passed: summary.passed() };
+        state::record(&state::state_path(), chapter.number, result);
+    }
+    Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn list() -> Result<ExitCode> {
+    let state = state::load(&state::state_path());
+    println!("{:<10} {:<12} {:<28} {:>6}  last result", "chapter", "crate", "layer", "points");
+    for chapter in chapters::CHAPTERS {
+        let points: u32 = suite::tests_for(chapter.number, true).iter().map(|t| t.points).sum();
+        let last = match state.get(&chapter.number) {
+            Some(r) if r.passed => format!("passed ({}/{})", r.score, r.max_score),
+            Some(r) => format!("{}/{}", r.score, r.max_score),
+            None => "not graded yet".to_string(),
+        };
+        println!("chapter{:<3} {:<12} {:<28} {points:>6}  {last}", chapter.number, chapter.package, chapter.title);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn split(check: bool) -> Result<ExitCode> {
+    let root = compile::repo_root();
+    let (solutions, chapters) = (root.join("solutions"), root.join("chapters"));
+    if check {
+        let drift = course::starter_drift(&solutions, &chapters)?;
+        for line in &drift {
+            println!("{line}");
+        }
+        return Ok(if drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    for relative in course::course_files(&solutions)? {
+        course::write_if_changed(&chapters.join(&relative), &course::starter_file(&solutions, &relative)?)?;
+    }
+    println!("wrote the starters in {}", chapters.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -15,9 +15,9 @@
 //! Later chapters add layers (a hostname, a PID namespace, a root file
 //! system, …); the core in [`container`] runs them all in order.
 
-// STARTER: // While functions are still `todo!`, their arguments are unused: this
-// STARTER: // keeps the compiler quiet about it. Delete it when you are done.
-// STARTER: #![allow(unused_variables)]
+// STARTER: // While functions are still `todo!`, some arguments and items are unused:
+// STARTER: // this keeps the compiler quiet about them. Delete it when you are done.
+// STARTER: #![allow(unused_variables, dead_code)]
 
 pub mod cli;
 pub mod container;

@@ -5,9 +5,9 @@
 //! `CLONE_NEWUTS` gets its own copy of both, so `sethostname` inside it
 //! leaves the host's name alone.
 
-// STARTER: // While functions are still `todo!`, their arguments are unused: this
-// STARTER: // keeps the compiler quiet about it. Delete it when you are done.
-// STARTER: #![allow(unused_variables)]
+// STARTER: // While functions are still `todo!`, some arguments and items are unused:
+// STARTER: // this keeps the compiler quiet about them. Delete it when you are done.
+// STARTER: #![allow(unused_variables, dead_code)]
 
 pub mod hostname;
 pub mod layer;

@@ -1,0 +1,40 @@
+//! The command line every chapter's runtime shares: `run [--] CMD ARGS…`.
+//!
+//! Each chapter adds its own flags by flattening the previous chapter's
+//! [`RunArgs`] into its own, so chapter 3's `run` still accepts chapter 1's
+//! `--hostname`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser};
+
+/// Chapter 0's arguments to `run`: just the command.
+#[derive(Debug, Clone, Args)]
+#[group(id = "spawn")]
+pub struct RunArgs {
+    /// The command to run in the container, and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Parses the command line as `C`, runs it with `run`, and turns the outcome
+/// into the process exit code. Usage errors and runtime errors end with
+/// 125 so they cannot be mistaken for the command's own exit code; `--help`
+/// ends with 0.
+pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
+    let cli = match C::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 125 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("greenroom: {err:#}");
+            let code = err.downcast_ref::<crate::Error>().map_or(125, crate::Error::exit_code);
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The core: clone a child, let every layer prepare it, exec the command,
+//! wait for it.
+//!
+//! Two pipes connect parent and child:
+//!
+//! * **go** (parent → child): the child blocks on it until the parent has run
+//!   every layer's [`prepare_parent`](crate::Layer::prepare_parent) step. Some
+//!   steps (a uid map, a cgroup) must be in place before the child does
+//!   anything at all.
+//! * **report** (child → parent): opened with `O_CLOEXEC`, so a successful
+//!   `exec` closes it and the parent reads end-of-file. If anything fails
+//!   before `exec`, the child writes why, and the parent can tell "the
+//!   runtime failed" (125) from "the command said 125".
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{pipe2, Pid};
+
+use crate::exit::{exit_code, ChildFailure};
+use crate::layer::{BoxError, Layer};
+
+/// What can go wrong while running a container.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `run` was given no command at all.
+    #[error("no command given: say what to run, as in `run -- /bin/sh`")]
+    EmptyCommand,
+    /// An argument cannot be passed to `execve`.
+    #[error("argument {0:?} contains a NUL byte")]
+    NulInArgument(String),
+    /// The pipes between parent and child could not be created.
+    #[error("create the pipes between runtime and container")]
+    Pipe(#[source] Errno),
+    /// `clone` itself failed (often: no permission to create a namespace).
+    #[error("clone the container process with {flags:?}")]
+    Clone {
+        /// The flags that were asked for.
+        flags: CloneFlags,
+        /// Why the kernel refused.
+        #[source]
+        source: Errno,
+    },
+    /// A layer's parent-side step failed.
+    #[error("{layer}: prepare the container")]
+    PrepareParent {
+        /// The layer's name.
+        layer: &'static str,
+        /// What went wrong.
+        #[source]
+        source: BoxError,
+    },
+    /// The child reported a failure before `exec`.
+    #[error("{0}")]
+    Child(ChildFailure),
+    /// Talking to the child over its pipes failed.
+    #[error("talk to the container process")]
+    Sync(#[source] std::io::Error),
+    /// `waitpid` failed.
+    #[error("wait for the container process")]
+    Wait(#[source] Errno),
+}
+
+impl Error {
+    /// The exit code the runtime ends with for this error: 126 or 127 when
+    /// the command could not be executed, 125 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Child(failure) => failure.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+/// The stack the child runs on until `exec` replaces its whole memory. The
+/// child is a copy of the parent (no `CLONE_VM`), so this only needs to hold
+/// the layers' `enter_child` steps.
+const CHILD_STACK_SIZE: usize = 1024 * 1024;
+
+/// Runs `command` in a child process wrapped in `layers`, and returns the
+/// exit code to relay (see the table in the crate docs).
+pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
+    let argv = to_argv(command)?;
+    let flags = layers
+        .iter()
+        .fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
+
+    let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+    let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+
+    let child = spawn_child(flags, || {
+        // The child's copies of the parent's ends must go, or the pipes
+        // would never reach end-of-file.
+        close_in_child([&go_write, &report_read]);
+        let failure = enter_and_exec(&argv, layers, &go_read);
+        report(&report_write, &failure);
+        failure.exit_code().into()
+    })?;
+    drop((go_read, report_write));
+
+    let result = supervise(child, layers, go_write, report_read);
+    for layer in layers.iter().rev() {
+        if let Err(err) = layer.cleanup() {
+            eprintln!("greenroom: {}: cleanup failed: {err}", layer.name());
+        }
+    }
+    result
+}
+
+// ANCHOR: spawn_child
+/// Clones the child process into the namespaces in `flags`; it runs `body`
+/// and exits with the code `body` returns.
+fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Error> {
+    todo!(
+        "clone a child with nix::sched::clone: give it `body`, a stack of \
+         CHILD_STACK_SIZE bytes, `flags`, and SIGCHLD as its exit signal, \
+         then turn an Errno into Error::Clone (book: chapter 0, \"Cloning\")"
+    )
+}
+// ANCHOR_END: spawn_child
+
+// ANCHOR: enter_and_exec
+/// The child's whole life: wait for the parent, enter every layer, then
+/// become the command. Returns only on failure, with the reason.
+fn enter_and_exec(argv: &[CString], layers: &[Box<dyn Layer>], go: &OwnedFd) -> ChildFailure {
+    let mut byte = [0u8; 1];
+    match nix::unistd::read(go.as_raw_fd(), &mut byte) {
+        Ok(1) => {}
+        // End-of-file: the parent gave up on us (a prepare step failed).
+        _ => return ChildFailure::Aborted,
+    }
+    for layer in layers {
+        if let Err(err) = layer.enter_child() {
+            return ChildFailure::Setup { layer: layer.name().to_string(), message: error_chain(&*err) };
+        }
+    }
+    // execvp searches $PATH like a shell does, and only returns on failure.
+    let Err(errno) = nix::unistd::execvp(&argv[0], argv);
+    ChildFailure::Exec { program: argv[0].to_string_lossy().into_owned(), errno }
+}
+// ANCHOR_END: enter_and_exec
+
+/// The parent's side: prepare every layer, release the child, learn whether
+/// its `exec` worked, and wait for it to end.
+fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd) -> Result<u8, Error> {
+    for layer in layers {
+        if let Err(source) = layer.prepare_parent(child) {
+            // Closing `go` unblocks the child with end-of-file; kill it too
+            // in case it is past that point, and reap it so no zombie stays.
+            drop(go);
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(Error::PrepareParent { layer: layer.name(), source });
+        }
+    }
+    File::from(go).write_all(b"g").map_err(Error::Sync)?;
+
+    let mut message = Vec::new();
+    File::from(report).read_to_end(&mut message).map_err(Error::Sync)?;
+    let status = waitpid(child, None).map_err(Error::Wait)?;
+    match ChildFailure::decode(&message) {
+        Some(ChildFailure::Aborted) | None => Ok(exit_code(status)),
+        Some(failure) => Err(Error::Child(failure)),
+    }
+}
+
+fn to_argv(command: &[String]) -> Result<Vec<CString>, Error> {
+    if command.is_empty() {
+        return Err(Error::EmptyCommand);
+    }
+    command
+        .iter()
+        .map(|arg| CString::new(arg.as_bytes()).map_err(|_| Error::NulInArgument(arg.clone())))
+        .collect()
+}
+
+/// Writes the child's failure to the report pipe in one `write`, which a
+/// pipe keeps whole. Nothing more can be done if that fails: the exit code
+/// still says something went wrong.
+fn report(pipe: &OwnedFd, failure: &ChildFailure) {
+    let _ = nix::unistd::write(pipe, &failure.encode());
+}
+
+/// Closes the child's copies of the parent's pipe ends. The child never
+/// runs destructors (it ends in `exec` or `_exit`), so closing the raw
+/// descriptors cannot lead to a double close.
+fn close_in_child(fds: [&OwnedFd; 2]) {
+    for fd in fds {
+        let _ = nix::unistd::close(fd.as_raw_fd());
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,35 @@
+//! Chapter 0 — spawn: run a command in a child process.
+//!
+//! Every container starts life as an ordinary child process. This crate
+//! clones that child, lets each isolation [`Layer`] prepare it, executes the
+//! command in it, and relays its fate back as an exit code:
+//!
+//! | exit code | meaning                                   |
+//! |-----------|-------------------------------------------|
+//! | 0–124     | the command's own exit code               |
+//! | 125       | the runtime itself failed                 |
+//! | 126       | the command exists but cannot be executed |
+//! | 127       | the command was not found                 |
+//! | 128 + N   | the command was killed by signal N        |
+//!
+//! Later chapters add layers (a hostname, a PID namespace, a root file
+//! system, …); the core in [`container`] runs them all in order.
+
+// While functions are still `todo!`, some arguments and items are unused:
+// this keeps the compiler quiet about them. Delete it when you are done.
+#![allow(unused_variables, dead_code)]
+
+pub mod cli;
+pub mod container;
+pub mod exit;
+pub mod layer;
+
+pub use cli::RunArgs;
+pub use container::{run, Error};
+pub use layer::{BoxError, Layer};
+
+/// The layers chapter 0 adds: none. Chapter 0 is the core every layer plugs
+/// into; later chapters call this first and push their own layers after it.
+pub fn layers(_args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
+    Ok(Vec::new())
+}

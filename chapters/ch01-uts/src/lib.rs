@@ -1,0 +1,45 @@
+//! Chapter 1 — uts: a UTS namespace with its own hostname.
+//!
+//! The UTS namespace ("UNIX Time-sharing System", a historical name) holds
+//! two strings: the hostname and the NIS domain name. A child cloned with
+//! `CLONE_NEWUTS` gets its own copy of both, so `sethostname` inside it
+//! leaves the host's name alone.
+
+// While functions are still `todo!`, some arguments and items are unused:
+// this keeps the compiler quiet about them. Delete it when you are done.
+#![allow(unused_variables, dead_code)]
+
+pub mod hostname;
+pub mod layer;
+
+pub use hostname::{Hostname, HostnameError};
+pub use layer::UtsLayer;
+
+use spawn::Layer;
+
+/// Chapter 1's arguments to `run`: chapter 0's, plus `--hostname`.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "uts")]
+pub struct RunArgs {
+    /// The container's hostname: letters, digits and hyphens, dots between
+    /// labels, at most 64 bytes (e.g. `rock-band`).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// Everything chapter 0 accepts.
+    #[command(flatten)]
+    pub spawn: spawn::RunArgs,
+}
+
+// ANCHOR: layers
+/// The layers of a chapter 1 container: chapter 0's, then the UTS layer.
+///
+/// The hostname is checked here, before anything is created, so a bad name
+/// costs nothing to clean up.
+pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
+    let hostname = args.hostname.as_deref().map(Hostname::parse).transpose()?;
+    let mut layers = spawn::layers(&args.spawn)?;
+    layers.push(Box::new(UtsLayer::new(hostname)));
+    Ok(layers)
+}
+// ANCHOR_END: layers

@@ -1,0 +1,151 @@
+//! Building what goes into the guest: the runtime under test, the probe and
+//! the suite, all linked statically because the guest has only busybox.
+
+use std::fs;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use crate::chapters::{Chapter, CHAPTERS};
+use crate::course;
+
+/// The one target the guest runs. Naming it explicitly keeps the static
+/// flag off build scripts and proc macros, which must stay dynamic.
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The repository's root (the checker lives in `checker/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Where the checker keeps its builds, logs and state: `target/greenroom`.
+pub fn work_dir() -> PathBuf {
+    repo_root().join("target").join("greenroom")
+}
+
+/// Which code a runtime is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The learner's `chapters/`.
+    Learner,
+    /// The reference `solutions/`.
+    Solution,
+    /// The pristine starter of the given chapter on top of the solutions of
+    /// the chapters before it, as `selfcheck` needs.
+    StarterOnSolutions,
+}
+
+/// Builds chapter `chapter`'s runtime from `source` and returns the path of
+/// a copy of the binary that later builds will not overwrite.
+pub fn build_runtime(chapter: &Chapter, source: Source, overlay: Option<&Path>) -> Result<PathBuf> {
+    let root = repo_root();
+    let workspace = match (source, overlay) {
+        (Source::Learner, None) => root.join("chapters"),
+        (Source::Solution, None) => root.join("solutions"),
+        _ => assemble(chapter, source, overlay)?,
+    };
+    let binary = cargo_build(&workspace, chapter.package)?;
+    let label = match source {
+        Source::Learner => "learner",
+        Source::Solution => "solution",
+        Source::StarterOnSolutions => "starter",
+    };
+    let suffix = overlay.and_then(Path::file_name).map(|n| format!("-{}", n.to_string_lossy())).unwrap_or_default();
+    let kept = work_dir().join("bin").join(format!("{label}{suffix}-{}", chapter.dir));
+    copy_binary(&binary, &kept)?;
+    Ok(kept)
+}
+
+/// Builds the probe and the suite from the tooling workspace.
+pub fn build_tools() -> Result<(PathBuf, PathBuf)> {
+    let root = repo_root();
+    let probe = cargo_build(&root, "probe")?;
+    let suite = cargo_build(&root, "greenroom-suite")?;
+    let bin = work_dir().join("bin");
+    copy_binary(&probe, &bin.join("probe"))?;
+    copy_binary(&suite, &bin.join("greenroom-suite"))?;
+    Ok((bin.join("probe"), bin.join("greenroom-suite")))
+}
+
+/// Runs `cargo build` for one package; the compiler's own messages go
+/// straight to the terminal. Returns the built executable.
+fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
+    let manifest = workspace.join("Cargo.toml");
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--message-format=json-render-diagnostics", "--target", TARGET])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args(["-p", package])
+        .env("CARGO_TARGET_DIR", work_dir().join("cargo"))
+        .env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("run cargo (is Rust installed? see https://rustup.rs)")?;
+    let mut executable = None;
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.context("read cargo's output")?;
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if message["reason"] == "compiler-artifact" && message["target"]["kind"][0] == "bin" {
+                executable = message["executable"].as_str().map(PathBuf::from);
+            }
+        }
+    }
+    let status = child.wait().context("wait for cargo")?;
+    if !status.success() {
+        bail!("building {package} in {} failed: fix the errors above and grade again", workspace.display());
+    }
+    executable.with_context(|| format!("cargo built {package} but reported no executable"))
+}
+
+fn copy_binary(from: &Path, to: &Path) -> Result<()> {
+    let bytes = fs::read(from).with_context(|| format!("read {}", from.display()))?;
+    course::write_if_changed(to, &bytes)?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).with_context(|| format!("chmod {}", to.display()))
+}
+
+/// Writes a workspace in `target/greenroom/assembly/` holding chapters
+/// 0..=N: the solutions below N, and chapter N from the pristine starter
+/// (or the solution) with `overlay`'s files on top. Chapter crates refer to
+/// each other as `../chNN-…`, so folders side by side are all it takes.
+fn assemble(chapter: &Chapter, source: Source, overlay: Option<&Path>) -> Result<PathBuf> {
+    let solutions = repo_root().join("solutions");
+    let name = match (source, overlay.and_then(Path::file_name)) {
+        (_, Some(fixture)) => fixture.to_string_lossy().into_owned(),
+        (Source::StarterOnSolutions, None) => format!("starter-{}", chapter.dir),
+        _ => format!("solution-{}", chapter.dir),
+    };
+    let dest = work_dir().join("assembly").join(name);
+    let members: Vec<&Chapter> = CHAPTERS.iter().filter(|c| c.number <= chapter.number).collect();
+    for member in &members {
+        let crate_dir = solutions.join(member.dir);
+        for relative in course::course_files(&crate_dir)? {
+            let from = Path::new(member.dir).join(&relative);
+            let bytes = if member.number == chapter.number && source == Source::StarterOnSolutions {
+                course::starter_file(&solutions, &from)?
+            } else {
+                fs::read(solutions.join(&from)).with_context(|| format!("read {}", from.display()))?
+            };
+            course::write_if_changed(&dest.join(&from), &bytes)?;
+        }
+    }
+    if let Some(overlay) = overlay {
+        for relative in course::course_files(overlay)? {
+            let bytes = fs::read(overlay.join(&relative)).with_context(|| format!("read {}", relative.display()))?;
+            course::write_if_changed(&dest.join(&relative), &bytes)?;
+        }
+    }
+    let manifest = fs::read_to_string(solutions.join("Cargo.toml")).context("read solutions/Cargo.toml")?;
+    let list = members.iter().map(|m| format!("\"{}\"", m.dir)).collect::<Vec<_>>().join(", ");
+    let manifest: String = manifest
+        .lines()
+        .map(|line| if line.starts_with("members = ") { format!("members = [{list}]\n") } else { format!("{line}\n") })
+        .collect();
+    course::write_if_changed(&dest.join("Cargo.toml"), manifest.as_bytes())?;
+    let lock = fs::read(solutions.join("Cargo.lock")).context("read solutions/Cargo.lock")?;
+    course::write_if_changed(&dest.join("Cargo.lock"), &lock)?;
+    Ok(dest)
+}

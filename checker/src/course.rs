@@ -1,0 +1,147 @@
+//! Starters are made from solutions, never written by hand.
+//!
+//! In a solution file, the learner's part sits between `// SOLUTION BEGIN`
+//! and `// SOLUTION END`, and the lines that replace it in the starter are
+//! written as `// STARTER: …` comments just above. [`starter_source`] drops
+//! the first and uncomments the second. The test suite checks that
+//! `chapters/` is exactly what `solutions/` gives, so the two cannot drift.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+const BEGIN: &str = "// SOLUTION BEGIN";
+const END: &str = "// SOLUTION END";
+const STARTER: &str = "// STARTER:";
+
+/// The starter's version of one solution source file.
+pub fn starter_source(solution: &str) -> Result<String> {
+    let mut starter = String::with_capacity(solution.len());
+    let mut inside = false;
+    for (number, line) in solution.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if trimmed.starts_with(BEGIN) {
+            if inside {
+                bail!("line {}: {BEGIN} inside another", number + 1);
+            }
+            inside = true;
+        } else if trimmed.starts_with(END) {
+            if !inside {
+                bail!("line {}: {END} without {BEGIN}", number + 1);
+            }
+            inside = false;
+        } else if let Some(rest) = trimmed.strip_prefix(STARTER) {
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            starter.push_str(indent);
+            starter.push_str(rest.trim_end_matches('\n'));
+            starter.push('\n');
+        } else if !inside {
+            starter.push_str(line);
+        }
+    }
+    if inside {
+        bail!("{BEGIN} without {END}");
+    }
+    Ok(starter)
+}
+
+/// Every file of a course workspace that belongs in version control, as
+/// paths relative to `root`: `Cargo.toml`, `Cargo.lock` and the chapter
+/// folders, without build output.
+pub fn course_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    collect(root, root, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name == "target" || name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            collect(root, &path, files)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            files.push(relative.to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// The starter's version of any course file: `.rs` files are split, the
+/// rest copied as they are.
+pub fn starter_file(solutions: &Path, relative: &Path) -> Result<Vec<u8>> {
+    let path = solutions.join(relative);
+    let bytes = fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    if relative.extension().is_some_and(|ext| ext == "rs") {
+        let text = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;
+        let starter = starter_source(&text).with_context(|| format!("split {}", path.display()))?;
+        Ok(starter.into_bytes())
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Writes `bytes` to `path` unless it already holds them, so unchanged
+/// files keep their timestamps and cargo has nothing to rebuild.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
+}
+
+/// The files of `chapters/` that differ from what `solutions/` gives, or
+/// are missing or extra. Empty when the course is consistent.
+pub fn starter_drift(solutions: &Path, chapters: &Path) -> Result<Vec<String>> {
+    let expected = course_files(solutions)?;
+    let mut drift = Vec::new();
+    for relative in &expected {
+        let want = starter_file(solutions, relative)?;
+        match fs::read(chapters.join(relative)) {
+            Ok(have) if have == want => {}
+            Ok(_) => drift.push(format!("{} differs", relative.display())),
+            Err(_) => drift.push(format!("{} is missing", relative.display())),
+        }
+    }
+    for relative in course_files(chapters)? {
+        if !expected.contains(&relative) {
+            drift.push(format!("{} has no solution", relative.display()));
+        }
+    }
+    Ok(drift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_learners_part_becomes_todo() {
+        let solution = "fn f() -> u8 {\n    // STARTER: todo!(\"add\")\n    // SOLUTION BEGIN\n    1 + 1\n    // SOLUTION END\n}\n";
+        assert_eq!(starter_source(solution).ok().as_deref(), Some("fn f() -> u8 {\n    todo!(\"add\")\n}\n"));
+    }
+
+    #[test]
+    fn unbalanced_markers_are_errors() {
+        assert!(starter_source("// SOLUTION BEGIN\n").is_err());
+        assert!(starter_source("// SOLUTION END\n").is_err());
+        assert!(starter_source("// SOLUTION BEGIN\n// SOLUTION BEGIN\n").is_err());
+    }
+
+    #[test]
+    fn chapters_are_exactly_the_split_solutions() -> Result<()> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let drift = starter_drift(&root.join("solutions"), &root.join("chapters"))?;
+        assert!(drift.is_empty(), "chapters/ drifted from solutions/: {drift:#?}\nrun `cargo run -p checker -- dev split`");
+        Ok(())
+    }
+}

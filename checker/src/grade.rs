@@ -1,0 +1,258 @@
+//! Running the suite — in the guest, or on this machine with `--host` — and
+//! matching what it reports against the catalog of tests.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use greenroom_vm::{Accel, FileSource, GuestFile, Verdict};
+use suite::protocol::{Line, Request, Status, TestResult};
+
+use crate::compile::work_dir;
+
+/// Where the tests run.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// In a throwaway QEMU guest (the default).
+    Vm {
+        /// The user's `--kernel`, if any.
+        kernel: Option<PathBuf>,
+        /// The user's `--accel`, if any.
+        accel: Option<Accel>,
+    },
+    /// Directly on this machine, as root (`--host`).
+    Host,
+}
+
+/// One runtime to grade, as the checker sees it.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// A label for its results.
+    pub tag: String,
+    /// The chapter graded.
+    pub chapter: u8,
+    /// Only that chapter's tests.
+    pub only: bool,
+    /// The runtime binary on this machine.
+    pub runtime: PathBuf,
+}
+
+/// One test's outcome, joined with its catalog entry.
+#[derive(Debug, Clone)]
+pub struct Graded {
+    /// The test as the catalog describes it.
+    pub test: suite::TestCase,
+    /// What happened.
+    pub result: TestResult,
+}
+
+impl Graded {
+    /// Points earned.
+    pub fn score(&self) -> u32 {
+        if self.result.status == Status::Pass {
+            self.test.points
+        } else {
+            0
+        }
+    }
+}
+
+/// Timings of one run, for the report and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    /// From starting QEMU to the guest being ready (VM mode only).
+    pub boot: Option<Duration>,
+    /// The whole run of the suite, boot included.
+    pub total: Duration,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Per job tag, its tests in order.
+    pub jobs: Vec<(String, Vec<Graded>)>,
+    /// The saved console log (VM) or suite output (host).
+    pub log: PathBuf,
+    /// Timings.
+    pub timings: Timings,
+}
+
+/// The whole-run deadline: generous, since TCG is slow and a cold cache
+/// is slower still, but finite, so a hung guest cannot hang the checker.
+fn deadline(jobs: &[JobSpec], per_test: Duration) -> Duration {
+    let tests: usize = jobs.iter().map(|j| suite::tests_for(j.chapter, j.only).len()).sum();
+    Duration::from_secs(60) + per_test * tests as u32
+}
+
+/// Seconds one run of a runtime may take inside the suite.
+pub const PER_TEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs every job's tests and returns their results.
+pub fn execute(
+    jobs: &[JobSpec],
+    mode: &Mode,
+    tools: &(PathBuf, PathBuf),
+    name: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Execution> {
+    let logs = work_dir().join("logs");
+    fs::create_dir_all(&logs).with_context(|| format!("create {}", logs.display()))?;
+    let log = logs.join(format!("{name}.log"));
+    let started = Instant::now();
+    let (lines, problem, boot) = match mode {
+        Mode::Vm { kernel, accel } => run_in_vm(jobs, tools, kernel.as_deref(), *accel, &log, progress)?,
+        Mode::Host => run_on_host(jobs, tools, &log, progress)?,
+    };
+    let timings = Timings { boot, total: started.elapsed() };
+    Ok(Execution { jobs: collect(jobs, &lines, problem.as_deref(), &log), log, timings })
+}
+
+type RawRun = (Vec<String>, Option<String>, Option<Duration>);
+
+fn run_in_vm(
+    jobs: &[JobSpec],
+    (probe, suite_bin): &(PathBuf, PathBuf),
+    kernel: Option<&Path>,
+    accel: Option<Accel>,
+    log: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<RawRun> {
+    let cache = greenroom_vm::default_cache_dir();
+    greenroom_vm::find_qemu()?;
+    let assets = greenroom_vm::ensure_assets(&cache, kernel, progress)?;
+    let accel = greenroom_vm::choose_accel(&cache, &assets, accel, progress)?;
+    let guest_file = |guest_path: String, host: &Path| GuestFile {
+        guest_path,
+        source: FileSource::Path(host.to_path_buf()),
+        mode: 0o755,
+    };
+    let mut files = vec![
+        guest_file("/greenroom/bin/probe".into(), probe),
+        guest_file("/greenroom/bin/greenroom-suite".into(), suite_bin),
+    ];
+    let mut guest_jobs = Vec::new();
+    for job in jobs {
+        let guest = format!("/greenroom/bin/{}", job.tag);
+        files.push(guest_file(guest.clone(), &job.runtime));
+        guest_jobs.push(suite::protocol::Job { tag: job.tag.clone(), chapter: job.chapter, only: job.only, runtime: guest });
+    }
+    let request = Request {
+        probe: "/greenroom/bin/probe".into(),
+        scratch: "/tmp/greenroom-scratch".into(),
+        timeout_secs: PER_TEST_TIMEOUT.as_secs(),
+        jobs: guest_jobs,
+    };
+    progress(&format!("booting the guest ({accel})"));
+    let outcome = greenroom_vm::boot(&greenroom_vm::BootRequest {
+        assets: &assets,
+        cache: &cache,
+        files,
+        command: vec!["/greenroom/bin/greenroom-suite".into(), serde_json::to_string(&request)?],
+        env: Vec::new(),
+        deadline: deadline(jobs, PER_TEST_TIMEOUT),
+        log_path: log.to_path_buf(),
+        accel,
+        memory_mib: 512,
+    })?;
+    let problem = match outcome.verdict {
+        Verdict::Completed { exit_code: 0 } => None,
+        Verdict::Completed { exit_code } => Some(format!("the test suite stopped with exit code {exit_code}")),
+        Verdict::TimedOut => Some("the guest ran past its deadline and was stopped".to_string()),
+        Verdict::Panicked => Some("the guest kernel panicked".to_string()),
+        Verdict::NoSentinel => Some("the guest stopped before the tests finished".to_string()),
+    };
+    Ok((outcome.lines, problem, outcome.qemu_to_ready))
+}
+
+fn run_on_host(
+    jobs: &[JobSpec],
+    (probe, suite_bin): &(PathBuf, PathBuf),
+    log: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<RawRun> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!(
+            "--host runs the tests, and your runtime, as root on this machine: run it with sudo \
+             (better, inside the Vagrant box), or drop --host to use the VM"
+        );
+    }
+    let scratch = std::env::temp_dir().join(format!("greenroom-scratch-{}", std::process::id()));
+    let request = Request {
+        probe: probe.display().to_string(),
+        scratch: scratch.display().to_string(),
+        timeout_secs: PER_TEST_TIMEOUT.as_secs(),
+        jobs: jobs
+            .iter()
+            .map(|j| suite::protocol::Job {
+                tag: j.tag.clone(),
+                chapter: j.chapter,
+                only: j.only,
+                runtime: j.runtime.display().to_string(),
+            })
+            .collect(),
+    };
+    let _ = fs::remove_file(log);
+    progress("running the tests on this machine (--host)");
+    let mut child = Command::new(suite_bin)
+        .arg(serde_json::to_string(&request)?)
+        .arg(log)
+        .spawn()
+        .with_context(|| format!("start {}", suite_bin.display()))?;
+    let deadline = Instant::now() + deadline(jobs, PER_TEST_TIMEOUT);
+    let problem = loop {
+        match child.try_wait()? {
+            Some(status) if status.success() => break None,
+            Some(status) => break Some(format!("the test suite stopped: {status}")),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Some("the test suite ran past its deadline and was stopped".to_string());
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let _ = fs::remove_dir_all(&scratch);
+    let text = fs::read_to_string(log).unwrap_or_default();
+    Ok((text.lines().map(str::to_string).collect(), problem, None))
+}
+
+/// Joins the suite's lines with the catalog: every planned test gets a
+/// result, and one that never reported is an error that says why.
+fn collect(jobs: &[JobSpec], lines: &[String], problem: Option<&str>, log: &Path) -> Vec<(String, Vec<Graded>)> {
+    let results: Vec<TestResult> = lines
+        .iter()
+        .filter_map(|line| match serde_json::from_str::<Line>(line) {
+            Ok(Line::Result(result)) => Some(result),
+            _ => None,
+        })
+        .collect();
+    jobs.iter()
+        .map(|job| {
+            let graded = suite::tests_for(job.chapter, job.only)
+                .into_iter()
+                .map(|test| {
+                    let found = results.iter().find(|r| r.job == job.tag && r.name == test.name);
+                    let result = found.cloned().unwrap_or_else(|| TestResult {
+                        job: job.tag.clone(),
+                        chapter: test.chapter,
+                        name: test.name.to_string(),
+                        status: Status::Error,
+                        message: format!(
+                            "no result: {} (see {})",
+                            problem.unwrap_or("the suite never reported this test"),
+                            log.display()
+                        ),
+                        expected: None,
+                        actual: None,
+                        reproduce: None,
+                        duration_ms: 0,
+                    });
+                    Graded { test, result }
+                })
+                .collect();
+            (job.tag.clone(), graded)
+        })
+        .collect()
+}

@@ -1,0 +1,63 @@
+//! `checker selfcheck`: the course checks itself, in one boot of the guest.
+//!
+//! For every chapter N it grades two runtimes: the solution of chapter N
+//! (every test of chapters 0..=N must pass), and the pristine starter of
+//! chapter N built on the solutions of the chapters before it (every test of
+//! chapter N must fail — a test that passes on a `todo!()` tests nothing).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use suite::protocol::Status;
+
+use crate::chapters::CHAPTERS;
+use crate::compile::{self, Source};
+use crate::grade::{self, Graded, JobSpec, Mode};
+
+/// Runs the self-check and prints what it found.
+pub fn run(mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
+    let mut jobs = Vec::new();
+    for chapter in CHAPTERS {
+        progress(&format!("building chapter {}: the solution, and the starter on the solutions below it", chapter.number));
+        let solution = compile::build_runtime(chapter, Source::Solution, None)?;
+        let starter = compile::build_runtime(chapter, Source::StarterOnSolutions, None)?;
+        jobs.push(JobSpec { tag: format!("solution-{}", chapter.dir), chapter: chapter.number, only: false, runtime: solution });
+        jobs.push(JobSpec { tag: format!("starter-{}", chapter.dir), chapter: chapter.number, only: true, runtime: starter });
+    }
+    let tools = compile::build_tools()?;
+    let execution = grade::execute(&jobs, mode, &tools, "selfcheck", progress)?;
+
+    let mut problems = Vec::new();
+    println!("selfcheck");
+    for (tag, graded) in &execution.jobs {
+        let is_starter = tag.starts_with("starter-");
+        // A starter's test must fail on the learner's missing work, not on
+        // a fault of the grading itself.
+        let good = |g: &&Graded| match is_starter {
+            false => g.result.status == Status::Pass,
+            true => matches!(g.result.status, Status::Fail | Status::Timeout),
+        };
+        let ok = graded.iter().filter(good).count();
+        let want = if is_starter { "fail" } else { "pass" };
+        println!("  {tag:<24} {ok:>3}/{:<3} {want} as they should", graded.len());
+        for g in graded.iter().filter(|g| !good(g)) {
+            let what = if is_starter { "passes on the starter: it tests nothing the learner writes" } else { "fails on the solution" };
+            problems.push(format!("{tag}: {} {what} ({:?}: {})", g.test.name, g.result.status, g.result.message));
+        }
+    }
+    let drift = crate::course::starter_drift(&compile::repo_root().join("solutions"), &compile::repo_root().join("chapters"))?;
+    if !drift.is_empty() {
+        println!("  note: chapters/ differs from the pristine starters ({} files): fine for a learner, a bug in a clean clone", drift.len());
+    }
+    for problem in &problems {
+        println!("  ✗ {problem}");
+    }
+    println!("log: {}", execution.log.display());
+    if problems.is_empty() {
+        println!("selfcheck passed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("selfcheck failed: {} problem(s)", problems.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
