@@ -71,14 +71,21 @@ pub fn build_tools() -> Result<(PathBuf, PathBuf)> {
 
 /// Runs `cargo build` for one package; the compiler's own messages go
 /// straight to the terminal. Returns the built executable.
+///
+/// Every workspace gets a target directory of its own. Cargo identifies a
+/// workspace member by its path *relative to the workspace*, so
+/// `chapters/ch01-uts` and `solutions/ch01-uts` look like the same crate to
+/// it: in one shared target directory, a build of one could be taken for an
+/// up-to-date build of the other.
 fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
+    let target_dir = work_dir().join("cargo").join(workspace_label(workspace));
     let manifest = workspace.join("Cargo.toml");
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "--message-format=json-render-diagnostics", "--target", TARGET])
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["-p", package])
-        .env("CARGO_TARGET_DIR", work_dir().join("cargo"))
+        .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static")
         .stdout(Stdio::piped())
         .spawn()
@@ -98,6 +105,15 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
         bail!("building {package} in {} failed: fix the errors above and grade again", workspace.display());
     }
     executable.with_context(|| format!("cargo built {package} but reported no executable"))
+}
+
+/// A name for a workspace's target directory: `chapters`, `solutions`,
+/// `tools`, or the assembly's folder name.
+fn workspace_label(workspace: &Path) -> String {
+    if workspace == repo_root() {
+        return "tools".to_string();
+    }
+    workspace.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "other".into())
 }
 
 fn copy_binary(from: &Path, to: &Path) -> Result<()> {

@@ -87,7 +87,7 @@ impl Run {
     pub fn panic_message(&self) -> Option<String> {
         let mut lines = self.stderr.lines();
         lines.find(|line| line.contains("panicked at"))?;
-        Some(clip(lines.next().unwrap_or("(no message)").trim(), 300))
+        Some(clip(lines.next().unwrap_or("(no message)").trim(), 160))
     }
 
     /// Fails unless the runtime exited with `code`.
