@@ -35,7 +35,9 @@ pub fn run(chapter: &Chapter, runs: usize, mode: &Mode) -> Result<ExitCode> {
         total.push(started.elapsed());
     }
     println!("checker {} --solution, nothing to rebuild, median of {} runs", chapter_name(chapter), total.len());
-    for (what, samples) in [("build check", build), ("boot to first test", boot), ("tests and shutdown", tests), ("total", total)] {
+    for (what, samples) in
+        [("build check", build), ("boot to first test", boot), ("tests and shutdown", tests), ("total", total)]
+    {
         println!("  {what:<20} {:>8.2} s", median(samples).as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)

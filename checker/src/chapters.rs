@@ -30,11 +30,9 @@ pub fn chapter(number: u8) -> Option<&'static Chapter> {
 pub fn parse_chapter(text: &str) -> Result<&'static Chapter, String> {
     let digits = text.strip_prefix("chapter").or_else(|| text.strip_prefix("ch")).unwrap_or(text);
     let last = CHAPTERS.last().map_or(0, |c| c.number);
-    digits
-        .parse::<u8>()
-        .ok()
-        .and_then(chapter)
-        .ok_or_else(|| format!("unknown chapter {text:?}: greenroom has chapter0 to chapter{last} (see `checker list`)"))
+    digits.parse::<u8>().ok().and_then(chapter).ok_or_else(|| {
+        format!("unknown chapter {text:?}: greenroom has chapter0 to chapter{last} (see `checker list`)")
+    })
 }
 
 #[cfg(test)]

@@ -141,7 +141,10 @@ mod tests {
     fn chapters_are_exactly_the_split_solutions() -> Result<()> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let drift = starter_drift(&root.join("solutions"), &root.join("chapters"))?;
-        assert!(drift.is_empty(), "chapters/ drifted from solutions/: {drift:#?}\nrun `cargo run -p checker -- dev split`");
+        assert!(
+            drift.is_empty(),
+            "chapters/ drifted from solutions/: {drift:#?}\nrun `cargo run -p checker -- dev split`"
+        );
         Ok(())
     }
 }

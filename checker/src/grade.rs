@@ -136,7 +136,12 @@ fn run_in_vm(
     for job in jobs {
         let guest = format!("/greenroom/bin/{}", job.tag);
         files.push(guest_file(guest.clone(), &job.runtime));
-        guest_jobs.push(suite::protocol::Job { tag: job.tag.clone(), chapter: job.chapter, only: job.only, runtime: guest });
+        guest_jobs.push(suite::protocol::Job {
+            tag: job.tag.clone(),
+            chapter: job.chapter,
+            only: job.only,
+            runtime: guest,
+        });
     }
     let request = Request {
         probe: "/greenroom/bin/probe".into(),
@@ -255,4 +260,51 @@ fn collect(jobs: &[JobSpec], lines: &[String], problem: Option<&str>, log: &Path
             (job.tag.clone(), graded)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> JobSpec {
+        JobSpec { tag: "runtime".into(), chapter: 1, only: true, runtime: PathBuf::from("/x") }
+    }
+
+    fn line(name: &str, status: Status) -> String {
+        let result = TestResult {
+            job: "runtime".into(),
+            chapter: 1,
+            name: name.into(),
+            status,
+            message: String::new(),
+            expected: None,
+            actual: None,
+            reproduce: None,
+            duration_ms: 1,
+        };
+        serde_json::to_string(&Line::Result(result)).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_planned_test_gets_a_result() {
+        let names: Vec<&str> = suite::tests_for(1, true).iter().map(|t| t.name).collect();
+        let lines =
+            vec![line(names[0], Status::Pass), "garbage from a dying guest".into(), line(names[1], Status::Fail)];
+        let jobs = collect(&[job()], &lines, Some("the guest kernel panicked"), Path::new("x.log"));
+        let graded = &jobs[0].1;
+        assert_eq!(graded.len(), names.len());
+        assert_eq!(graded[0].result.status, Status::Pass);
+        assert_eq!(graded[1].result.status, Status::Fail);
+        for missing in &graded[2..] {
+            assert_eq!(missing.result.status, Status::Error);
+            assert!(missing.result.message.contains("the guest kernel panicked"), "{}", missing.result.message);
+        }
+    }
+
+    #[test]
+    fn results_of_another_job_do_not_count() {
+        let other = line(suite::tests_for(1, true)[0].name, Status::Pass).replace("\"runtime\"", "\"other\"");
+        let jobs = collect(&[job()], &[other], None, Path::new("x.log"));
+        assert!(jobs[0].1.iter().all(|g| g.result.status == Status::Error));
+    }
 }

@@ -145,12 +145,16 @@ fn main() -> ExitCode {
     let outcome = match (&cli.command, &cli.chapter) {
         (Some(Command::List), _) => list(),
         (Some(Command::Selfcheck), _) => selfcheck::run(&cli.place.mode(), &mut progress),
-        (Some(Command::Bench { chapter, runs }), _) => {
-            chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| bench::run(c, *runs, &cli.place.mode()))
-        }
+        (Some(Command::Bench { chapter, runs }), _) => chapters::parse_chapter(chapter)
+            .map_err(anyhow::Error::msg)
+            .and_then(|c| bench::run(c, *runs, &cli.place.mode())),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
-        (None, Some(chapter)) => chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| grade(&cli, c)),
-        (None, None) => Err(anyhow::anyhow!("say which chapter to grade, as in `cargo run -p checker -- chapter0` (or `list`)")),
+        (None, Some(chapter)) => {
+            chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| grade(&cli, c))
+        }
+        (None, None) => {
+            Err(anyhow::anyhow!("say which chapter to grade, as in `cargo run -p checker -- chapter0` (or `list`)"))
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -199,7 +203,8 @@ fn grade(cli: &Cli, chapter: &Chapter) -> Result<ExitCode> {
         Format::Json => println!("{}", report::json(&summary)),
     }
     if source == Source::Learner && cli.overlay.is_none() && !cli.only {
-        let result = state::LastResult { score: summary.score(), max_score: summary.max_score(), passed: summary.passed() };
+        let result =
+            state::LastResult { score: summary.score(), max_score: summary.max_score(), passed: summary.passed() };
         state::record(&state::state_path(), chapter.number, result);
     }
     Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -94,7 +94,13 @@ pub fn human(summary: &Summary, style: Style) -> String {
             Status::Error => ("!", "33"),
         };
         let points = format!("{}/{}", graded.score(), graded.test.points);
-        let _ = writeln!(out, "    {} {:<30} {points:>5}  {}", style.paint(colour, mark), graded.test.name, graded.test.title);
+        let _ = writeln!(
+            out,
+            "    {} {:<30} {points:>5}  {}",
+            style.paint(colour, mark),
+            graded.test.name,
+            graded.test.title
+        );
         if graded.result.status != Status::Pass {
             failure_details(&mut out, summary, graded, style);
         }
@@ -199,4 +205,74 @@ pub fn json(summary: &Summary) -> String {
         log: summary.log.display().to_string(),
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use suite::protocol::TestResult;
+
+    fn result(name: &str, status: Status, message: &str) -> TestResult {
+        TestResult {
+            job: "runtime".into(),
+            chapter: 1,
+            name: name.into(),
+            status,
+            message: message.into(),
+            expected: (status == Status::Fail).then(|| "Some(\"rock-band\")".into()),
+            actual: (status == Status::Fail).then(|| "Some(\"greenroom-guest\")".into()),
+            reproduce: Some("/greenroom/bin/runtime run --hostname rock-band -- /greenroom/bin/probe report".into()),
+            duration_ms: 12,
+        }
+    }
+
+    /// A chapter 1 run with one test of each status.
+    fn sample() -> Vec<Graded> {
+        let statuses = [
+            (Status::Pass, ""),
+            (Status::Fail, "the hostname inside the container"),
+            (Status::Timeout, "the runtime did not finish in time and was killed"),
+            (Status::Error, "no result: the guest stopped before the tests finished"),
+        ];
+        suite::tests_for(1, true)
+            .into_iter()
+            .zip(statuses)
+            .map(|(test, (status, message))| Graded { result: result(test.name, status, message), test })
+            .collect()
+    }
+
+    fn summary(graded: &[Graded]) -> Summary<'_> {
+        Summary {
+            chapter: &CHAPTERS[1],
+            source: "your code in chapters/",
+            graded,
+            log: PathBuf::from("target/greenroom/logs/learner-ch01-uts.log"),
+            paths: vec![
+                ("/greenroom/bin/runtime".into(), "target/greenroom/bin/learner-ch01-uts".into()),
+                ("/greenroom/bin/probe".into(), "target/greenroom/bin/probe".into()),
+            ],
+            root_prefix: "sudo ",
+        }
+    }
+
+    #[test]
+    fn human_report() {
+        let graded = sample();
+        insta::assert_snapshot!(human(&summary(&graded), Style::new(false)));
+    }
+
+    #[test]
+    fn json_report() {
+        let graded = sample();
+        insta::assert_snapshot!(json(&summary(&graded)));
+    }
+
+    #[test]
+    fn scores_count_only_passes() {
+        let graded = sample();
+        let summary = summary(&graded);
+        assert_eq!(summary.score(), graded[0].test.points);
+        assert_eq!(summary.max_score(), graded.iter().map(|g| g.test.points).sum::<u32>());
+        assert!(!summary.passed());
+    }
 }

@@ -18,11 +18,24 @@ use crate::grade::{self, Graded, JobSpec, Mode};
 pub fn run(mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
     let mut jobs = Vec::new();
     for chapter in CHAPTERS {
-        progress(&format!("building chapter {}: the solution, and the starter on the solutions below it", chapter.number));
+        progress(&format!(
+            "building chapter {}: the solution, and the starter on the solutions below it",
+            chapter.number
+        ));
         let solution = compile::build_runtime(chapter, Source::Solution, None)?;
         let starter = compile::build_runtime(chapter, Source::StarterOnSolutions, None)?;
-        jobs.push(JobSpec { tag: format!("solution-{}", chapter.dir), chapter: chapter.number, only: false, runtime: solution });
-        jobs.push(JobSpec { tag: format!("starter-{}", chapter.dir), chapter: chapter.number, only: true, runtime: starter });
+        jobs.push(JobSpec {
+            tag: format!("solution-{}", chapter.dir),
+            chapter: chapter.number,
+            only: false,
+            runtime: solution,
+        });
+        jobs.push(JobSpec {
+            tag: format!("starter-{}", chapter.dir),
+            chapter: chapter.number,
+            only: true,
+            runtime: starter,
+        });
     }
     let tools = compile::build_tools()?;
     let execution = grade::execute(&jobs, mode, &tools, "selfcheck", progress)?;
@@ -41,11 +54,16 @@ pub fn run(mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
         let want = if is_starter { "fail" } else { "pass" };
         println!("  {tag:<24} {ok:>3}/{:<3} {want} as they should", graded.len());
         for g in graded.iter().filter(|g| !good(g)) {
-            let what = if is_starter { "passes on the starter: it tests nothing the learner writes" } else { "fails on the solution" };
+            let what = if is_starter {
+                "passes on the starter: it tests nothing the learner writes"
+            } else {
+                "fails on the solution"
+            };
             problems.push(format!("{tag}: {} {what} ({:?}: {})", g.test.name, g.result.status, g.result.message));
         }
     }
-    let drift = crate::course::starter_drift(&compile::repo_root().join("solutions"), &compile::repo_root().join("chapters"))?;
+    let drift =
+        crate::course::starter_drift(&compile::repo_root().join("solutions"), &compile::repo_root().join("chapters"))?;
     if !drift.is_empty() {
         println!("  note: chapters/ differs from the pristine starters ({} files): fine for a learner, a bug in a clean clone", drift.len());
     }

@@ -32,12 +32,10 @@ pub fn load(path: &Path) -> BTreeMap<u8, LastResult> {
 pub fn record(path: &Path, chapter: u8, result: LastResult) {
     let mut state = load(path);
     state.insert(chapter, result);
-    let saved = serde_json::to_string_pretty(&state)
-        .map_err(std::io::Error::other)
-        .and_then(|text| {
-            fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            fs::write(path, text)
-        });
+    let saved = serde_json::to_string_pretty(&state).map_err(std::io::Error::other).and_then(|text| {
+        fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+        fs::write(path, text)
+    });
     if let Err(err) = saved {
         eprintln!("greenroom: could not save the result to {}: {err}", path.display());
     }

@@ -71,10 +71,7 @@ impl ChildFailure {
         let (head, tail) = chars.as_str().split_once('\n').unwrap_or((chars.as_str(), ""));
         Some(match kind {
             'S' => ChildFailure::Setup { layer: head.to_string(), message: tail.to_string() },
-            'E' => ChildFailure::Exec {
-                program: tail.to_string(),
-                errno: Errno::from_raw(head.parse().unwrap_or(0)),
-            },
+            'E' => ChildFailure::Exec { program: tail.to_string(), errno: Errno::from_raw(head.parse().unwrap_or(0)) },
             _ => ChildFailure::Aborted,
         })
     }

@@ -40,10 +40,7 @@ pub fn catalog() -> Vec<TestCase> {
 /// The tests that grade chapter `chapter`: those of chapters 0..=chapter,
 /// or only its own with `only`.
 pub fn tests_for(chapter: u8, only: bool) -> Vec<TestCase> {
-    catalog()
-        .into_iter()
-        .filter(|t| if only { t.chapter == chapter } else { t.chapter <= chapter })
-        .collect()
+    catalog().into_iter().filter(|t| if only { t.chapter == chapter } else { t.chapter <= chapter }).collect()
 }
 
 /// The highest chapter that has tests.

@@ -44,7 +44,8 @@ fn run_all(request: &Request, out: &Path) -> std::io::Result<()> {
     let scratch = PathBuf::from(&request.scratch);
     for job in &request.jobs {
         let tests = suite::tests_for(job.chapter, job.only);
-        let plan = Line::Plan { job: job.tag.clone(), tests: tests.iter().map(|t| (t.chapter, t.name.into())).collect() };
+        let plan =
+            Line::Plan { job: job.tag.clone(), tests: tests.iter().map(|t| (t.chapter, t.name.into())).collect() };
         emit(&mut out, &plan)?;
         for test in tests {
             let result = run_one(request, job, &test, &scratch.join(&job.tag).join(test.name), cgroup.clone());

@@ -88,9 +88,7 @@ const CHILD_STACK_SIZE: usize = 1024 * 1024;
 /// exit code to relay (see the table in the crate docs).
 pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
     let argv = to_argv(command)?;
-    let flags = layers
-        .iter()
-        .fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
+    let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
 
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
@@ -184,10 +182,7 @@ fn to_argv(command: &[String]) -> Result<Vec<CString>, Error> {
     if command.is_empty() {
         return Err(Error::EmptyCommand);
     }
-    command
-        .iter()
-        .map(|arg| CString::new(arg.as_bytes()).map_err(|_| Error::NulInArgument(arg.clone())))
-        .collect()
+    command.iter().map(|arg| CString::new(arg.as_bytes()).map_err(|_| Error::NulInArgument(arg.clone()))).collect()
 }
 
 /// Writes the child's failure to the report pipe in one `write`, which a

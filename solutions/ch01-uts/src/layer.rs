@@ -57,10 +57,8 @@ impl Layer for UtsLayer {
         // STARTER: )
         // SOLUTION BEGIN
         if let Some(hostname) = &self.hostname {
-            nix::unistd::sethostname(hostname.as_str()).map_err(|source| UtsError::SetHostname {
-                hostname: hostname.to_string(),
-                source,
-            })?;
+            nix::unistd::sethostname(hostname.as_str())
+                .map_err(|source| UtsError::SetHostname { hostname: hostname.to_string(), source })?;
         }
         Ok(())
         // SOLUTION END

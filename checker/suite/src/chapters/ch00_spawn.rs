@@ -80,7 +80,10 @@ fn exit_code_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     for code in ["0", "3", "42"] {
         let run = ctx.run(&[], &[&probe, "exit", code])?;
-        run.expect_code(code.parse().unwrap_or(0), &format!("`probe exit {code}` should make the runtime exit with {code}"))?;
+        run.expect_code(
+            code.parse().unwrap_or(0),
+            &format!("`probe exit {code}` should make the runtime exit with {code}"),
+        )?;
     }
     Ok(())
 }
