@@ -106,6 +106,8 @@ pub fn execute(
         Mode::Host => run_on_host(jobs, tools, &log, progress)?,
     };
     let timings = Timings { boot, total: started.elapsed() };
+    // The raw lines, per-test durations included, for whoever debugs a run.
+    let _ = fs::write(logs.join(format!("{name}.results.jsonl")), lines.join("\n"));
     Ok(Execution { jobs: collect(jobs, &lines, problem.as_deref(), &log), log, timings })
 }
 

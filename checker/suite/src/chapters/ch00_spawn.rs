@@ -146,7 +146,7 @@ fn signal_is_128_plus_n(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
-    let running = ctx.spawn(&[], &[&probe, "sleep", "800"], &[])?;
+    let running = ctx.spawn(&[], &[&probe, "sleep", "300"], &[])?;
     let runtime = running.pid();
     // Look from outside: while the command sleeps, the runtime's process
     // must still be the runtime (not replaced by exec) and have a child.
@@ -174,7 +174,7 @@ fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
 fn waits_for_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     let marker = ctx.scratch_path("done");
-    let run = ctx.run(&[], &[&probe, "sleep-touch", "400", &marker])?;
+    let run = ctx.run(&[], &[&probe, "sleep-touch", "200", &marker])?;
     if !std::path::Path::new(&marker).exists() {
         return Err(Failure::fail("the runtime exited while its command was still running")
             .compare("the command finished first", run.describe()));
