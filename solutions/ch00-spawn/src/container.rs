@@ -144,9 +144,15 @@ fn enter_and_exec(argv: &[CString], layers: &[Box<dyn Layer>], go: &OwnedFd) -> 
         _ => return ChildFailure::Aborted,
     }
     for layer in layers {
-        if let Err(err) = layer.enter_child() {
-            return ChildFailure::Setup { layer: layer.name().to_string(), message: error_chain(&*err) };
-        }
+        // A panic cannot unwind out of the clone callback (the process would
+        // abort and look killed by SIGABRT), so it becomes a setup failure.
+        let entered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| layer.enter_child()));
+        let message = match entered {
+            Ok(Ok(())) => continue,
+            Ok(Err(err)) => error_chain(&*err),
+            Err(_) => "panicked (the message is above)".to_string(),
+        };
+        return ChildFailure::Setup { layer: layer.name().to_string(), message };
     }
     // execvp searches $PATH like a shell does, and only returns on failure.
     let Err(errno) = nix::unistd::execvp(&argv[0], argv);
@@ -154,6 +160,7 @@ fn enter_and_exec(argv: &[CString], layers: &[Box<dyn Layer>], go: &OwnedFd) -> 
 }
 // ANCHOR_END: enter_and_exec
 
+// ANCHOR: supervise
 /// The parent's side: prepare every layer, release the child, learn whether
 /// its `exec` worked, and wait for it to end.
 fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd) -> Result<u8, Error> {
@@ -167,7 +174,11 @@ fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd
             return Err(Error::PrepareParent { layer: layer.name(), source });
         }
     }
-    File::from(go).write_all(b"g").map_err(Error::Sync)?;
+    if let Err(err) = File::from(go).write_all(b"g") {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(Error::Sync(err));
+    }
 
     let mut message = Vec::new();
     File::from(report).read_to_end(&mut message).map_err(Error::Sync)?;
@@ -177,6 +188,7 @@ fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd
         Some(failure) => Err(Error::Child(failure)),
     }
 }
+// ANCHOR_END: supervise
 
 fn to_argv(command: &[String]) -> Result<Vec<CString>, Error> {
     if command.is_empty() {

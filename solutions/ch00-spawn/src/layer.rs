@@ -7,6 +7,7 @@ use nix::unistd::Pid;
 /// only needs to display it, so it takes any error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+// ANCHOR: layer_trait
 /// One isolation layer (UTS, PID, mount, network, …).
 ///
 /// The core calls the hooks in this order, for every layer in turn:
@@ -46,3 +47,4 @@ pub trait Layer {
         Ok(())
     }
 }
+// ANCHOR_END: layer_trait

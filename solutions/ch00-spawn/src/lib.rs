@@ -6,11 +6,14 @@
 //!
 //! | exit code | meaning                                   |
 //! |-----------|-------------------------------------------|
-//! | 0–124     | the command's own exit code               |
-//! | 125       | the runtime itself failed                 |
-//! | 126       | the command exists but cannot be executed |
-//! | 127       | the command was not found                 |
-//! | 128 + N   | the command was killed by signal N        |
+//! | 0–255     | the command's own exit code, when it exits |
+//! | 125       | the runtime itself failed                  |
+//! | 126       | the command exists but cannot be executed  |
+//! | 127       | the command was not found                  |
+//! | 128 + N   | the command was killed by signal N         |
+//!
+//! A command may exit with 125–127 itself, as with a shell; the runtime's
+//! own failures also print a `greenroom:` message on stderr.
 //!
 //! Later chapters add layers (a hostname, a PID namespace, a root file
 //! system, …); the core in [`container`] runs them all in order.
