@@ -13,11 +13,17 @@
 //! probe touch PATH        create PATH (proves the command ran)
 //! probe sleep MS          sleep, then touch nothing
 //! probe sleep-touch MS PATH  sleep, then create PATH
+//! probe touch-sleep PATH MS  create PATH, then sleep (PATH says "I am running")
+//! probe signal PID SIGNAL    try to signal PID: exit 0 if delivered, 3 if no
+//!                            such process, 4 if not permitted
+//! probe orphan               leave an orphaned grandchild that exits at once,
+//!                            wait, and report zombies as JSON
 //! ```
 //!
 //! Any failure of the probe itself exits with 99 and a `probe:` message, so
 //! it cannot be mistaken for a result.
 
+mod orphan;
 mod report;
 
 use std::process::ExitCode;
@@ -62,6 +68,18 @@ fn dispatch(args: &[&str]) -> Result<u8, String> {
             std::thread::sleep(parse_ms(ms)?);
             touch(path)
         }
+        ["touch-sleep", path, ms] => {
+            touch(path)?;
+            std::thread::sleep(parse_ms(ms)?);
+            Ok(0)
+        }
+        ["signal", pid, signal] => {
+            let pid: i32 = pid.parse().map_err(|_| format!("bad pid {pid:?}"))?;
+            let signal: i32 = signal.parse().map_err(|_| format!("bad signal {signal:?}"))?;
+            Ok(send_signal(pid, signal))
+        }
+        ["orphan"] => orphan::report_zombies(),
+        ["orphan-parent"] => orphan::spawn_and_abandon(),
         _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
     }
 }
@@ -73,6 +91,21 @@ fn parse_ms(ms: &str) -> Result<Duration, String> {
 fn touch(path: &str) -> Result<u8, String> {
     std::fs::write(path, b"ran\n").map_err(|e| format!("create {path}: {e}"))?;
     Ok(0)
+}
+
+fn send_signal(pid: i32, signal: i32) -> u8 {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill(2) takes no pointers; a bad pid is an error, not UB.
+    if unsafe { kill(pid, signal) } == 0 {
+        return 0;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(3) => 3,  // ESRCH: no such process (in this PID namespace)
+        Some(1) => 4,  // EPERM
+        _ => 5,
+    }
 }
 
 fn kill_self(signal: i32) -> Result<u8, String> {

@@ -114,6 +114,10 @@ pub struct Report {
     pub env: std::collections::BTreeMap<String, String>,
     /// Namespace identities by kind.
     pub namespaces: std::collections::BTreeMap<String, String>,
+    /// Pids listed in the container's /proc.
+    pub visible_pids: Option<Vec<u32>>,
+    /// The container's /proc/self/mountinfo.
+    pub mountinfo: Option<Vec<String>>,
 }
 
 /// A runtime started but not yet finished (see [`Ctx::spawn`]).

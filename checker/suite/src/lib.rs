@@ -34,7 +34,7 @@ pub struct TestCase {
 
 /// Every graded test, in chapter order.
 pub fn catalog() -> Vec<TestCase> {
-    [chapters::ch00_spawn::tests(), chapters::ch01_uts::tests()].concat()
+    [chapters::ch00_spawn::tests(), chapters::ch01_uts::tests(), chapters::ch02_pid::tests()].concat()
 }
 
 /// The tests that grade chapter `chapter`: those of chapters 0..=chapter,

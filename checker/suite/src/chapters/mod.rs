@@ -2,3 +2,4 @@
 
 pub mod ch00_spawn;
 pub mod ch01_uts;
+pub mod ch02_pid;

@@ -1,0 +1,159 @@
+//! Chapter 2 — pid: a PID namespace, a fresh /proc, and PID 1's duties.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::ctx::{expect_eq, Ctx, Failure};
+use crate::TestCase;
+
+/// Chapter 2's tests.
+pub fn tests() -> Vec<TestCase> {
+    let test = |name, points, title, hint, book, run| TestCase { chapter: 2, name, points, title, hint, book, run };
+    vec![
+        test(
+            "command-is-pid-2",
+            2,
+            "the command runs as PID 2, under the runtime's init as PID 1",
+            "clone with CLONE_NEWPID; in the child (PID 1) fork once: the parent stays as init, the child execs",
+            "ch02-pid.md#the-layer",
+            command_is_pid_2,
+        ),
+        test(
+            "own-pid-namespace",
+            1,
+            "the container has a PID namespace of its own",
+            "return CLONE_NEWPID (and CLONE_NEWNS, for /proc) from the layer's clone_flags",
+            "ch02-pid.md#the-layer",
+            own_pid_namespace,
+        ),
+        test(
+            "proc-shows-only-the-container",
+            2,
+            "/proc inside lists only the container's processes",
+            "mount a new proc filesystem on /proc from inside the new PID and mount namespaces",
+            "ch02-pid.md#a-fresh-proc",
+            proc_shows_only_the_container,
+        ),
+        test(
+            "host-processes-invisible",
+            2,
+            "a host process cannot be seen or signalled from inside",
+            "the PID namespace hides host processes: make sure the command runs inside it",
+            "ch02-pid.md#the-layer",
+            host_processes_invisible,
+        ),
+        test(
+            "orphans-reaped",
+            2,
+            "an orphaned grandchild is reaped by the init: no zombie remains",
+            "in the init, on SIGCHLD, call waitpid(-1, WNOHANG) in a loop until no child has ended",
+            "ch02-pid.md#pid-1s-duties",
+            orphans_reaped,
+        ),
+        test(
+            "signals-reach-the-command",
+            2,
+            "SIGTERM or SIGINT sent to the runtime reaches the command, and the exit code says so",
+            "the runtime forwards signals to the init, and the init forwards them to the command",
+            "ch02-pid.md#pid-1s-duties",
+            signals_reach_the_command,
+        ),
+        test(
+            "host-proc-untouched",
+            1,
+            "the host's /proc and mount table are unchanged after the container ran",
+            "mount /proc in the container's own mount namespace, after making every mount private",
+            "ch02-pid.md#a-fresh-proc",
+            host_proc_untouched,
+        ),
+    ]
+}
+
+fn command_is_pid_2(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = ctx.report(&[])?;
+    expect_eq("the command's pid and its parent's, seen from inside", (2, Some(1)), (report.pid, report.ppid))
+}
+
+fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
+    let host = std::fs::read_link("/proc/self/ns/pid").map(|l| l.display().to_string()).unwrap_or_default();
+    let report = ctx.report(&[])?;
+    let inside = report.namespaces.get("pid").cloned().unwrap_or_default();
+    if inside == host {
+        return Err(Failure::fail("the container shares the host's PID namespace").compare(format!("not {host}"), inside));
+    }
+    Ok(())
+}
+
+fn proc_shows_only_the_container(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = ctx.report(&[])?;
+    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.visible_pids)
+}
+
+fn host_processes_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
+    let mut host = Command::new(&ctx.probe)
+        .args(["sleep", "20000"])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| Failure::error(format!("start a host process: {e}")))?;
+    let host_pid = host.id().to_string();
+    let probe = ctx.probe();
+    let result = ctx.run(&[], &[&probe, "signal", &host_pid, "0"]);
+    let still_alive = matches!(host.try_wait(), Ok(None));
+    let _ = host.kill();
+    let _ = host.wait();
+    let run = result?;
+    if !still_alive {
+        return Err(Failure::fail("the container killed a host process"));
+    }
+    run.expect_code(3, &format!("signalling host pid {host_pid} from inside should fail with ESRCH (probe exit 3)"))
+}
+
+fn orphans_reaped(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let run = ctx.run(&[], &[&probe, "orphan"])?;
+    run.expect_code(0, "the probe should be able to make an orphan")?;
+    let zombies = run.stdout.lines().find_map(|line| {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        Some(value["zombies"].as_array()?.len())
+    });
+    expect_eq("zombies left in the container after an orphan exited", Some(0), zombies)
+}
+
+fn signals_reach_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    for (signal, code) in [(Signal::SIGTERM, 143), (Signal::SIGINT, 130)] {
+        let started = ctx.scratch_path(&format!("started-{}", signal as i32));
+        let running = ctx.spawn(&[], &[&probe, "touch-sleep", &started, "8000"], &[])?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !Path::new(&started).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !Path::new(&started).exists() {
+            let run = running.wait()?;
+            return Err(Failure::fail("the command never started").compare("the probe running", run.describe()));
+        }
+        let _ = kill(Pid::from_raw(running.pid() as i32), signal);
+        let run = running.wait()?;
+        run.expect_code(code, &format!("{signal} sent to the runtime should end the command, giving {code}"))?;
+    }
+    Ok(())
+}
+
+fn host_proc_untouched(ctx: &mut Ctx) -> Result<(), Failure> {
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let report = ctx.report(&[])?;
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.visible_pids)?;
+    if before != after {
+        return Err(Failure::fail("the host's mount table changed while the container ran")
+            .compare(crate::ctx::clip(&before, 400), crate::ctx::clip(&after, 400)));
+    }
+    if !Path::new(&format!("/proc/{}", std::process::id())).exists() {
+        return Err(Failure::fail("the host's /proc no longer shows the host's processes"));
+    }
+    Ok(())
+}

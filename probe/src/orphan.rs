@@ -1,0 +1,47 @@
+//! Making an orphan and looking for zombies: does PID 1 reap?
+
+use std::process::Command;
+use std::time::Duration;
+
+/// How long the orphan lives, and how long the probe waits for it to be
+/// reaped after that.
+const ORPHAN_LIFE_MS: &str = "100";
+const GRACE: Duration = Duration::from_millis(700);
+
+/// `probe orphan`: starts `probe orphan-parent`, which starts a short-lived
+/// grandchild and exits without waiting for it. The grandchild is orphaned,
+/// so the kernel re-parents it to PID 1 of the namespace, which must reap it
+/// when it exits. Prints `{"zombies": [...]}`: pids still in state Z.
+pub fn report_zombies() -> Result<u8, String> {
+    let status = Command::new("/proc/self/exe")
+        .arg("orphan-parent")
+        .status()
+        .map_err(|e| format!("start orphan-parent: {e}"))?;
+    if !status.success() {
+        return Err(format!("orphan-parent failed: {status}"));
+    }
+    std::thread::sleep(GRACE);
+    let zombies: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(|e| format!("read /proc: {e}"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| is_zombie(*pid))
+        .collect();
+    println!("{}", serde_json::json!({ "zombies": zombies }));
+    Ok(0)
+}
+
+/// `probe orphan-parent`: the middle generation, which abandons its child.
+pub fn spawn_and_abandon() -> Result<u8, String> {
+    Command::new("/proc/self/exe")
+        .args(["sleep", ORPHAN_LIFE_MS])
+        .spawn()
+        .map_err(|e| format!("start the orphan: {e}"))?;
+    Ok(0)
+}
+
+fn is_zombie(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The state follows the command name, which is in parentheses and may
+    // itself contain spaces or parentheses: look after the last ')'.
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) == Some("Z")
+}
