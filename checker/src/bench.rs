@@ -15,6 +15,7 @@ use crate::grade::{self, JobSpec, Mode};
 
 /// Times `runs` gradings of `chapter`'s solution and prints the medians.
 pub fn run(chapter: &Chapter, runs: usize, mode: &Mode) -> Result<ExitCode> {
+    grade::check_mode(mode)?;
     let mut quiet = |_: &str| {};
     // A first, untimed run fills every cache: builds, guest image, KVM verdict.
     let runtime = compile::build_runtime(chapter, Source::Solution, None)?;

@@ -20,6 +20,13 @@ pub const CHAPTERS: &[Chapter] = &[
     Chapter { number: 0, dir: "ch00-spawn", package: "spawn", title: "clone, exec, wait", book: "ch00-spawn.md" },
     Chapter { number: 1, dir: "ch01-uts", package: "uts", title: "UTS namespace and hostname", book: "ch01-uts.md" },
     Chapter { number: 2, dir: "ch02-pid", package: "pid", title: "PID namespace, /proc, init", book: "ch02-pid.md" },
+    Chapter {
+        number: 3,
+        dir: "ch03-rootfs",
+        package: "rootfs",
+        title: "mount namespace, pivot_root",
+        book: "ch03-rootfs.md",
+    },
 ];
 
 /// Looks a chapter up by number.
@@ -45,7 +52,7 @@ mod tests {
         for text in ["chapter1", "ch1", "1", "chapter01"] {
             assert_eq!(parse_chapter(text).map(|c| c.number), Ok(1), "{text}");
         }
-        assert!(parse_chapter("chapter9").is_err_and(|e| e.contains("chapter0 to chapter2")));
+        assert!(parse_chapter("chapter9").is_err_and(|e| e.contains("chapter0 to chapter3")));
         assert!(parse_chapter("uts").is_err());
     }
 

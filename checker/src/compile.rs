@@ -89,7 +89,10 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
         .env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static")
         .stdout(Stdio::piped())
         .spawn()
-        .context("run cargo (is Rust installed? see https://rustup.rs)")?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow::anyhow!("cargo is not installed: see https://rustup.rs"),
+            _ => anyhow::Error::new(e).context("run cargo"),
+        })?;
     let mut executable = None;
     if let Some(stdout) = child.stdout.take() {
         for line in std::io::BufReader::new(stdout).lines() {
@@ -130,7 +133,8 @@ fn copy_binary(from: &Path, to: &Path) -> Result<()> {
 fn assemble(chapter: &Chapter, source: Source, overlay: Option<&Path>) -> Result<PathBuf> {
     let solutions = repo_root().join("solutions");
     let name = match (source, overlay.and_then(Path::file_name)) {
-        (_, Some(fixture)) => fixture.to_string_lossy().into_owned(),
+        // Prefixed, so no overlay can share a target folder with a real workspace.
+        (_, Some(fixture)) => format!("overlay-{}", fixture.to_string_lossy()),
         (Source::StarterOnSolutions, None) => format!("starter-{}", chapter.dir),
         _ => format!("solution-{}", chapter.dir),
     };

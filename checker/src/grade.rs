@@ -86,6 +86,17 @@ fn deadline(jobs: &[JobSpec], per_test: Duration) -> Duration {
     Duration::from_secs(60) + per_test * tests as u32
 }
 
+/// Fails at once, before any build, if `mode` cannot work here.
+pub fn check_mode(mode: &Mode) -> Result<()> {
+    if matches!(mode, Mode::Host) && !nix::unistd::geteuid().is_root() {
+        bail!(
+            "--host runs the tests, and your runtime, as root on this machine: run it with sudo \
+             (better, inside the Vagrant box), or drop --host to use the VM"
+        );
+    }
+    Ok(())
+}
+
 /// Seconds one run of a runtime may take inside the suite.
 pub const PER_TEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -179,12 +190,7 @@ fn run_on_host(
     log: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RawRun> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!(
-            "--host runs the tests, and your runtime, as root on this machine: run it with sudo \
-             (better, inside the Vagrant box), or drop --host to use the VM"
-        );
-    }
+    check_mode(&Mode::Host)?;
     let scratch = std::env::temp_dir().join(format!("greenroom-scratch-{}", std::process::id()));
     let request = Request {
         probe: probe.display().to_string(),

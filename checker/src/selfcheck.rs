@@ -16,6 +16,7 @@ use crate::grade::{self, Graded, JobSpec, Mode};
 
 /// Runs the self-check and prints what it found.
 pub fn run(mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
+    grade::check_mode(mode)?;
     let mut jobs = Vec::new();
     for chapter in CHAPTERS {
         progress(&format!(

@@ -18,11 +18,14 @@
 //!                            such process, 4 if not permitted
 //! probe orphan               leave an orphaned grandchild that exits at once,
 //!                            wait, and report zombies as JSON
+//! probe escape MARKER        try to reach the host's MARKER file from inside
+//!                            (via /proc/1/root and the chroot escape); JSON
 //! ```
 //!
 //! Any failure of the probe itself exits with 99 and a `probe:` message, so
 //! it cannot be mistaken for a result.
 
+mod escape;
 mod orphan;
 mod report;
 
@@ -79,6 +82,7 @@ fn dispatch(args: &[&str]) -> Result<u8, String> {
             Ok(send_signal(pid, signal))
         }
         ["orphan"] => orphan::report_zombies(),
+        ["escape", marker] => escape::try_escape(marker),
         ["orphan-parent"] => orphan::spawn_and_abandon(),
         _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
     }
@@ -102,8 +106,8 @@ fn send_signal(pid: i32, signal: i32) -> u8 {
         return 0;
     }
     match std::io::Error::last_os_error().raw_os_error() {
-        Some(3) => 3,  // ESRCH: no such process (in this PID namespace)
-        Some(1) => 4,  // EPERM
+        Some(3) => 3, // ESRCH: no such process (in this PID namespace)
+        Some(1) => 4, // EPERM
         _ => 5,
     }
 }

@@ -44,6 +44,60 @@ pub struct Report {
     pub gid_map: Option<String>,
     /// Pids listed in `/proc`: the processes this container can see.
     pub visible_pids: Option<Vec<u32>>,
+    /// What is in `/dev`.
+    pub dev: Option<Vec<DevEntry>>,
+}
+
+/// One entry of `/dev`.
+#[derive(Debug, Serialize)]
+pub struct DevEntry {
+    /// Its name.
+    pub name: String,
+    /// `char`, `block`, `dir`, `link`, `file` or `other`.
+    pub kind: &'static str,
+    /// Device number, for devices.
+    pub major: Option<u64>,
+    /// Device number, for devices.
+    pub minor: Option<u64>,
+    /// Where a link points.
+    pub target: Option<String>,
+}
+
+fn list_dev() -> Option<Vec<DevEntry>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut entries: Vec<DevEntry> = fs::read_dir("/dev")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let meta = fs::symlink_metadata(entry.path()).ok()?;
+            let kind = meta.file_type();
+            let kind_name = if kind.is_char_device() {
+                "char"
+            } else if kind.is_block_device() {
+                "block"
+            } else if kind.is_dir() {
+                "dir"
+            } else if kind.is_symlink() {
+                "link"
+            } else if kind.is_file() {
+                "file"
+            } else {
+                "other"
+            };
+            let device = kind.is_char_device() || kind.is_block_device();
+            // Linux encodes major and minor in st_rdev as the glibc macros do.
+            let rdev = meta.rdev();
+            Some(DevEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                kind: kind_name,
+                major: device.then_some(((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff)),
+                minor: device.then_some((rdev & 0xff) | ((rdev >> 12) & !0xff)),
+                target: fs::read_link(entry.path()).ok().map(|t| t.display().to_string()),
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Some(entries)
 }
 
 const NAMESPACES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
@@ -78,6 +132,7 @@ impl Report {
             uid_map: read("/proc/self/uid_map"),
             gid_map: read("/proc/self/gid_map"),
             visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
+            dev: list_dev(),
         }
     }
 }

@@ -40,6 +40,11 @@ mount -t tmpfs -o mode=1777 shm /dev/shm
 ip link set lo up
 hostname greenroom-guest
 
+# systemd makes every mount shared, and so do we: a runtime that forgets
+# MS_PRIVATE must fail here as it would on a learner's machine (pivot_root
+# gives EINVAL, and its mounts leak into the host's mount table).
+mount --make-rshared /
+
 # The host named its results port; find the device node the kernel made
 # for it. The name arrives a moment after the driver loads, so wait for it.
 find_results_port() {

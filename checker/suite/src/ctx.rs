@@ -118,6 +118,25 @@ pub struct Report {
     pub visible_pids: Option<Vec<u32>>,
     /// The container's /proc/self/mountinfo.
     pub mountinfo: Option<Vec<String>>,
+    /// The container's /dev.
+    pub dev: Option<Vec<DevEntry>>,
+    /// The probe's working directory.
+    pub cwd: Option<String>,
+}
+
+/// One entry of the container's /dev.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DevEntry {
+    /// Its name.
+    pub name: String,
+    /// char, block, dir, link, file or other.
+    pub kind: String,
+    /// Device number.
+    pub major: Option<u64>,
+    /// Device number.
+    pub minor: Option<u64>,
+    /// A link's target.
+    pub target: Option<String>,
 }
 
 /// A runtime started but not yet finished (see [`Ctx::spawn`]).
@@ -280,6 +299,14 @@ impl Ctx {
         let probe = self.probe();
         let run = self.run(flags, &[&probe, "report"])?;
         parse_report(&run)
+    }
+
+    /// Writes a fresh rootfs (busybox and the probe, as `/probe`) in the
+    /// scratch directory and returns its path.
+    pub fn rootfs(&mut self) -> Result<String, Failure> {
+        let dir = self.scratch.join("rootfs");
+        crate::rootfs::write_rootfs(&dir, &self.probe).map_err(|e| Failure::error(format!("write a rootfs: {e}")))?;
+        Ok(dir.display().to_string())
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod chapters;
 pub mod ctx;
 pub mod protocol;
+pub mod rootfs;
 pub mod sandbox;
 
 pub use ctx::{Ctx, Failure};
@@ -34,7 +35,13 @@ pub struct TestCase {
 
 /// Every graded test, in chapter order.
 pub fn catalog() -> Vec<TestCase> {
-    [chapters::ch00_spawn::tests(), chapters::ch01_uts::tests(), chapters::ch02_pid::tests()].concat()
+    [
+        chapters::ch00_spawn::tests(),
+        chapters::ch01_uts::tests(),
+        chapters::ch02_pid::tests(),
+        chapters::ch03_rootfs::tests(),
+    ]
+    .concat()
 }
 
 /// The tests that grade chapter `chapter`: those of chapters 0..=chapter,

@@ -156,6 +156,12 @@ fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
         let children = std::fs::read_to_string(format!("/proc/{runtime}/task/{runtime}/children")).unwrap_or_default();
         let cmdline = std::fs::read(format!("/proc/{runtime}/cmdline")).unwrap_or_default();
         let still_runtime = cmdline.split(|b| *b == 0).any(|arg| arg == b"run");
+        // spawn() returns after exec, so an empty cmdline means "gone", and
+        // one without `run` means the runtime became the command.
+        if !cmdline.is_empty() && !still_runtime {
+            seen = Some(false);
+            break;
+        }
         if !children.trim().is_empty() {
             seen = Some(still_runtime);
             break;

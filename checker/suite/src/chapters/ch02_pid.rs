@@ -83,7 +83,9 @@ fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = ctx.report(&[])?;
     let inside = report.namespaces.get("pid").cloned().unwrap_or_default();
     if inside == host {
-        return Err(Failure::fail("the container shares the host's PID namespace").compare(format!("not {host}"), inside));
+        return Err(
+            Failure::fail("the container shares the host's PID namespace").compare(format!("not {host}"), inside)
+        );
     }
     Ok(())
 }

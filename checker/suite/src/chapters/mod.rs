@@ -3,3 +3,4 @@
 pub mod ch00_spawn;
 pub mod ch01_uts;
 pub mod ch02_pid;
+pub mod ch03_rootfs;

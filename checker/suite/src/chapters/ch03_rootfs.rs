@@ -1,0 +1,258 @@
+//! Chapter 3 — rootfs: a mount namespace, pivot_root, /proc, /sys, /dev.
+
+use std::path::Path;
+
+use crate::ctx::{clip, expect_eq, parse_report, Ctx, DevEntry, Failure};
+use crate::TestCase;
+
+/// Chapter 3's tests.
+pub fn tests() -> Vec<TestCase> {
+    let test = |name, points, title, hint, book, run| TestCase { chapter: 3, name, points, title, hint, book, run };
+    vec![
+        test(
+            "mounts-inside",
+            2,
+            "inside, the mount table holds the new root, /proc, /sys, /dev, /dev/pts, /dev/shm and nothing of the host",
+            "after pivot_root, unmount the old root with MNT_DETACH, then mount proc, sysfs and /dev inside",
+            "ch03-rootfs.md#inside-the-new-root",
+            mounts_inside,
+        ),
+        test(
+            "host-root-unreachable",
+            3,
+            "the host's files cannot be reached: not through /proc/1/root, not by the chroot escape",
+            "chroot is not enough: use pivot_root and unmount the old root, so no path leads back",
+            "ch03-rootfs.md#pivot_root-step-by-step",
+            host_root_unreachable,
+        ),
+        test(
+            "dev-has-only-safe-devices",
+            2,
+            "/dev holds null, zero, full, random, urandom, tty (right major:minor), pts, shm and the standard links",
+            "mount a tmpfs on /dev and mknod exactly the six devices; never bind the host's /dev",
+            "ch03-rootfs.md#a-minimal-dev",
+            dev_has_only_safe_devices,
+        ),
+        test(
+            "sys-read-only",
+            1,
+            "/sys is mounted read-only",
+            "mount sysfs with MS_RDONLY",
+            "ch03-rootfs.md#inside-the-new-root",
+            sys_read_only,
+        ),
+        test(
+            "read-only-root",
+            2,
+            "--read-only makes writes to / fail with EROFS; without it / is writable",
+            "remount / with MS_REMOUNT | MS_BIND | MS_RDONLY as the last step",
+            "ch03-rootfs.md#--read-only",
+            read_only_root,
+        ),
+        test(
+            "starts-in-the-new-root",
+            1,
+            "the command starts in / of the new root, with the container's own pids in /proc",
+            "chdir(\"/\") after pivot_root, and mount /proc after it too",
+            "ch03-rootfs.md#pivot_root-step-by-step",
+            starts_in_the_new_root,
+        ),
+        test(
+            "host-mounts-unchanged",
+            1,
+            "the host's mount table is the same before and after the container ran",
+            "make every mount private (MS_REC | MS_PRIVATE) before mounting anything",
+            "ch03-rootfs.md#why-ms_private",
+            host_mounts_unchanged,
+        ),
+        test(
+            "bad-rootfs-refused",
+            2,
+            "a relative, missing or non-directory --rootfs is refused with 125, before anything is mounted",
+            "check --rootfs in Rootfs::parse before cloning: absolute, existing, a directory",
+            "ch03-rootfs.md#the---rootfs-argument",
+            bad_rootfs_refused,
+        ),
+    ]
+}
+
+/// `(mount point, file system type)` of each line of a mountinfo.
+fn mount_points(mountinfo: &[String]) -> Vec<(String, String)> {
+    mountinfo
+        .iter()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            Some((left.split(' ').nth(4)?.to_string(), right.split(' ').next()?.to_string()))
+        })
+        .collect()
+}
+
+fn report_in_rootfs(ctx: &mut Ctx, extra: &[&str]) -> Result<crate::ctx::Report, Failure> {
+    let rootfs = ctx.rootfs()?;
+    let mut flags = vec!["--rootfs", rootfs.as_str()];
+    flags.extend_from_slice(extra);
+    let run = ctx.run(&flags, &["/probe", "report"])?;
+    parse_report(&run)
+}
+
+fn mounts_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    let mounts = mount_points(&report.mountinfo.unwrap_or_default());
+    let want = [("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs")];
+    for (point, fstype) in want {
+        if !mounts.iter().any(|(p, f)| p == point && f == fstype) {
+            return Err(Failure::fail(format!("no {fstype} mounted on {point} inside the container"))
+                .compare(format!("{point} ({fstype})"), format!("{mounts:?}")));
+        }
+    }
+    let allowed = |point: &str| {
+        point == "/"
+            || want.iter().any(|(p, _)| *p == point)
+            || point.starts_with("/proc/")
+            || point.starts_with("/sys/")
+    };
+    if let Some((point, fstype)) = mounts.iter().find(|(point, _)| !allowed(point)) {
+        return Err(Failure::fail(format!(
+            "a mount that does not belong inside: {point} ({fstype}) — is the old root still mounted?"
+        ))
+        .compare("/, /proc, /sys, /dev, /dev/pts, /dev/shm", format!("{mounts:?}")));
+    }
+    Ok(())
+}
+
+fn host_root_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
+    let rootfs = ctx.rootfs()?;
+    let marker = ctx.scratch_path("host-marker");
+    std::fs::write(&marker, "the host's file").map_err(|e| Failure::error(format!("write {marker}: {e}")))?;
+    let run = ctx.run(&["--rootfs", &rootfs], &["/probe", "escape", &marker])?;
+    run.expect_code(0, "the escape probe should run")?;
+    let line = run.stdout.lines().find(|l| l.starts_with('{')).unwrap_or("{}");
+    let found: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    for (way, what) in [
+        ("proc1_root", "/proc/1/root"),
+        ("chroot_escape", "a chroot escape (chroot into a subdirectory, then cd .. until the top)"),
+    ] {
+        if found[way] != serde_json::Value::Bool(false) {
+            return Err(Failure::fail(format!("the container reached the host's file {marker} through {what}"))
+                .compare("the host's files out of reach", clip(&run.stdout, 200)));
+        }
+    }
+    Ok(())
+}
+
+fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    let device = |name: &str, major, minor| DevEntry {
+        name: name.into(),
+        kind: "char".into(),
+        major: Some(major),
+        minor: Some(minor),
+        target: None,
+    };
+    let dir = |name: &str| DevEntry { name: name.into(), kind: "dir".into(), major: None, minor: None, target: None };
+    let link = |name: &str, target: &str| DevEntry {
+        name: name.into(),
+        kind: "link".into(),
+        major: None,
+        minor: None,
+        target: Some(target.into()),
+    };
+    let mut want = vec![
+        link("fd", "/proc/self/fd"),
+        device("full", 1, 7),
+        device("null", 1, 3),
+        dir("pts"),
+        device("random", 1, 8),
+        dir("shm"),
+        link("stderr", "/proc/self/fd/2"),
+        link("stdin", "/proc/self/fd/0"),
+        link("stdout", "/proc/self/fd/1"),
+        device("tty", 5, 0),
+        device("urandom", 1, 9),
+        device("zero", 1, 5),
+    ];
+    let mut have = report.dev.unwrap_or_default();
+    // /dev/ptmx may be a link to pts/ptmx or the 5:2 device itself.
+    have.retain(|e| {
+        !(e.name == "ptmx" && (e.target.as_deref() == Some("pts/ptmx") || (e.major, e.minor) == (Some(5), Some(2))))
+    });
+    want.sort_by(|a, b| a.name.cmp(&b.name));
+    let show = |entries: &[DevEntry]| {
+        entries
+            .iter()
+            .map(|e| match (&e.target, e.major) {
+                (Some(t), _) => format!("{} -> {t}", e.name),
+                (None, Some(major)) => format!("{} {major}:{}", e.name, e.minor.unwrap_or(0)),
+                _ => format!("{}/", e.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if have != want {
+        return Err(Failure::fail("/dev should hold exactly the safe devices, pts, shm, ptmx and the fd links")
+            .compare(show(&want), show(&have)));
+    }
+    Ok(())
+}
+
+fn sys_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    let sys = report.mountinfo.unwrap_or_default().into_iter().find(|line| line.split(' ').nth(4) == Some("/sys"));
+    let options = sys.as_deref().and_then(|line| line.split(' ').nth(5)).unwrap_or("");
+    expect_eq("/sys's mount options start with", "ro", options.split(',').next().unwrap_or(""))
+}
+
+fn read_only_root(ctx: &mut Ctx) -> Result<(), Failure> {
+    let rootfs = ctx.rootfs()?;
+    let run = ctx.run(&["--rootfs", &rootfs], &["/probe", "touch", "/writable"])?;
+    run.expect_code(0, "without --read-only, the container's root should be writable")?;
+    let run = ctx.run(&["--rootfs", &rootfs, "--read-only"], &["/probe", "touch", "/read-only"])?;
+    if run.code == Some(99) && run.stderr.contains("Read-only file system") {
+        return Ok(());
+    }
+    Err(Failure::fail("with --read-only, creating a file in / should fail with EROFS")
+        .compare("probe: create /read-only: Read-only file system", run.describe()))
+}
+
+fn starts_in_the_new_root(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    expect_eq("the command's working directory", Some("/"), report.cwd.as_deref())?;
+    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.visible_pids)
+}
+
+fn host_mounts_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let report = report_in_rootfs(ctx, &["--read-only"])?;
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if report.mountinfo.is_none() {
+        return Err(Failure::fail("the probe could not read its mount table"));
+    }
+    if before != after {
+        return Err(Failure::fail("the host's mount table changed: mounts leaked out of the container")
+            .compare(clip(&before, 600), clip(&after, 600)));
+    }
+    Ok(())
+}
+
+fn bad_rootfs_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let marker = ctx.scratch_path("command-ran");
+    let a_file = ctx.scratch_path("a-file");
+    std::fs::write(&a_file, "").map_err(|e| Failure::error(format!("write {a_file}: {e}")))?;
+    let missing = ctx.scratch_path("no-such-rootfs");
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for rootfs in ["relative/rootfs", missing.as_str(), a_file.as_str()] {
+        let probe = ctx.probe();
+        let run = ctx.run(&["--rootfs", rootfs], &[&probe, "touch", &marker])?;
+        run.expect_code(125, &format!("--rootfs {rootfs} should be refused with exit code 125"))?;
+        if Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("the command ran although --rootfs {rootfs} is unusable")));
+        }
+        if !run.stderr.contains("rootfs") {
+            return Err(
+                Failure::fail("the error message should name --rootfs").compare("a message about --rootfs", run.stderr)
+            );
+        }
+    }
+    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    expect_eq("the host's mount table after the refusals", before, after)
+}

@@ -1,0 +1,118 @@
+//! The checker's command line, as a learner meets it: its exit codes (0 all
+//! pass, 1 some test fails, 2 the checker could not grade), its messages,
+//! and full grading runs of the solutions and the starters in the VM.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use common::{checker, fixture, grade, hostname, mountinfo, repo_root};
+use predicates::prelude::*;
+use serial_test::serial;
+
+#[test]
+fn an_unknown_chapter_names_the_valid_ones() {
+    checker()
+        .arg("chapter9")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::is_match(r"^[^\n]*chapter9[^\n]*chapter0 to chapter\d+[^\n]*\n$").expect("a regex"));
+}
+
+#[test]
+fn no_arguments_say_what_to_type() {
+    checker()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("say which chapter to grade").and(predicate::str::contains("chapter0")));
+}
+
+#[test]
+fn list_shows_every_chapter() {
+    checker()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("chapter0").and(predicate::str::contains("chapter1")));
+}
+
+#[test]
+fn help_shows_the_commands_but_not_the_hidden_ones() {
+    checker()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Usage: checker"))
+        .stdout(predicate::str::contains("selfcheck").and(predicate::str::contains("--solution")))
+        .stdout(predicate::str::contains("--overlay").not())
+        .stdout(predicate::str::is_match(r"(?m)^\s+dev\s").expect("a regex").not());
+}
+
+#[test]
+fn the_starters_are_the_split_solutions() {
+    checker().args(["dev", "split", "--check"]).assert().success().stdout(predicate::str::is_empty());
+}
+
+#[test]
+#[serial]
+fn a_build_error_shows_the_compilers_message() {
+    let overlay = fixture("syntax-error");
+    checker()
+        .args(["chapter1", "--only", "--format", "json", "--overlay"])
+        .arg(&overlay)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("error: expected `;`"))
+        .stderr(predicate::str::contains("ch01-uts/src/layer.rs"))
+        .stderr(predicate::str::contains("fix the errors above"));
+}
+
+/// The QEMUs that write the console log `name` of this checkout: one
+/// line per process, `pid command line`.
+fn qemus_logging_to(name: &str) -> BTreeSet<String> {
+    let log = repo_root().join("target").join("greenroom").join("logs").join(name);
+    let pattern = format!("qemu-system.*{}", log.display());
+    let output = Command::new("pgrep").args(["-a", "-f", &pattern]).output().expect("run pgrep");
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+#[serial]
+fn the_solutions_pass_and_leave_nothing_behind() {
+    let (hostname_before, mounts_before) = (hostname(), mountinfo());
+    // Someone else's grading of the same chapter, already running, is not ours.
+    let qemus_before = qemus_logging_to("solution-ch01-uts.log");
+    let graded = grade(&["chapter1", "--solution"]);
+    assert_eq!(graded.code, Some(0), "stderr:\n{}", graded.stderr);
+    let report = &graded.report;
+    let failing: Vec<_> = report.tests.iter().filter(|t| t.status != "pass").collect();
+    assert!(failing.is_empty(), "failing on the solution: {failing:#?}");
+    assert!(report.passed && report.score == report.max_score, "{report:#?}");
+    assert!(report.tests.len() >= 10, "only {} tests", report.tests.len());
+    assert!(report.tests.iter().filter(|t| t.chapter == 1).count() >= 4, "too few chapter 1 tests");
+
+    let left: Vec<_> = qemus_logging_to("solution-ch01-uts.log").difference(&qemus_before).cloned().collect();
+    assert!(left.is_empty(), "a QEMU outlived the checker: {left:#?}");
+    assert_eq!(hostname(), hostname_before, "the host's hostname changed");
+    assert_eq!(mountinfo(), mounts_before, "the host's mount table changed");
+}
+
+#[test]
+#[serial]
+fn every_test_fails_on_the_starters() {
+    let drift = checker().args(["dev", "split", "--check"]).output().expect("run the checker");
+    if !drift.status.success() {
+        eprintln!("note: skipped: chapters/ holds someone's work, not the pristine starters");
+        return;
+    }
+    let graded = grade(&["chapter1"]);
+    assert_eq!(graded.code, Some(1), "stderr:\n{}", graded.stderr);
+    for test in &graded.report.tests {
+        assert!(["fail", "timeout"].contains(&test.status.as_str()), "{} should fail: {test:#?}", test.name);
+        if test.status == "fail" {
+            assert!(test.explanation().contains("not yet implemented"), "it should quote the todo!(): {test:#?}");
+        }
+    }
+}

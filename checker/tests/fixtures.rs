@@ -1,0 +1,150 @@
+//! The grader catches deliberately broken runtimes.
+//!
+//! Each folder in `tests/fixtures/` replaces a file or two of the solutions
+//! with a copy broken in one place (its first lines say how). The checker
+//! grades it in the VM with `--overlay`, and each test here checks that the
+//! right tests fail, and say why, while the rest of the run goes on.
+//!
+//! Every test but the first boots the guest (TCG: seconds each; `hangs` and
+//! `fork-bomb` wait out 10-second timeouts). They share the checker's build
+//! folders, hence `#[serial]`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{fixture, grade_fixture, repo_root, Graded};
+use serial_test::serial;
+
+/// The lines where `fixture` differs from `solution`, on each side, once
+/// the fixture's header (up to its first blank line) is set aside.
+fn changed_lines<'a>(solution: &'a str, fixture: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
+    let solution: Vec<&str> = solution.lines().collect();
+    let fixture: Vec<&str> = fixture.lines().skip_while(|line| !line.is_empty()).skip(1).collect();
+    let same_start = solution.iter().zip(&fixture).take_while(|(a, b)| a == b).count();
+    let (solution, fixture) = (&solution[same_start..], &fixture[same_start..]);
+    let same_end = solution.iter().rev().zip(fixture.iter().rev()).take_while(|(a, b)| a == b).count();
+    (solution[..solution.len() - same_end].to_vec(), fixture[..fixture.len() - same_end].to_vec())
+}
+
+/// Every file of every fixture, as (fixture folder, path inside it).
+fn fixture_files() -> Vec<(PathBuf, PathBuf)> {
+    let mut files = Vec::new();
+    let list = |dir: &Path| -> Vec<PathBuf> {
+        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("list {}: {e}", dir.display()));
+        entries.map(|entry| entry.expect("a folder entry").path()).collect()
+    };
+    for dir in list(&fixture("")) {
+        for chapter in list(&dir) {
+            for file in list(&chapter.join("src")) {
+                let relative = file.strip_prefix(&dir).expect("inside the fixture").to_path_buf();
+                files.push((dir.clone(), relative));
+            }
+        }
+    }
+    files
+}
+
+/// A fixture must stay "the solution, broken in one place": when the
+/// solution changes, copy its file again and redo the one change.
+#[test]
+fn every_fixture_is_its_solution_broken_in_one_place() {
+    let read = |path: &Path| fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    for (dir, relative) in fixture_files() {
+        let (solution, broken) = (repo_root().join("solutions").join(&relative), dir.join(&relative));
+        let (solution_text, broken_text) = (read(&solution), read(&broken));
+        let (removed, added) = changed_lines(&solution_text, &broken_text);
+        let drifted =
+            format!("{} drifted from {}: copy it again, redo the change", broken.display(), solution.display());
+        assert!(removed.len() <= 10 && added.len() <= 15, "{drifted}\nremoved: {removed:#?}\nadded: {added:#?}");
+        assert!(added.iter().any(|line| line.contains("BROKEN")), "{drifted}; mark the change `BROKEN`");
+    }
+}
+
+/// Asserts the run ended with "some test fails" (exit code 1).
+fn assert_failed(graded: &Graded) {
+    assert_eq!(graded.code, Some(1), "exit code; stderr:\n{}", graded.stderr);
+    assert!(!graded.report.passed, "the report says it passed");
+}
+
+#[test]
+#[serial]
+fn a_panicking_runtime_is_reported_as_a_panic() {
+    let graded = grade_fixture("panics", "chapter1", &[]);
+    assert_failed(&graded);
+    let test = graded.report.expect("exit-code-relayed", "fail");
+    let why = test.explanation();
+    assert!(why.contains("the runtime panicked"), "{why}");
+    assert!(why.contains("exit_code is not written yet"), "the panic's own message should be quoted: {why}");
+    // Chapter 1's tests stand on chapter 0's: they fail too, for the same reason.
+    let test = graded.report.expect("hostname-set-inside", "fail");
+    assert!(test.explanation().contains("panicked"), "{test:#?}");
+}
+
+#[test]
+#[serial]
+fn a_runtime_that_never_returns_times_out_and_the_run_ends() {
+    let graded = grade_fixture("hangs", "chapter1", &["--only"]);
+    assert_failed(&graded);
+    for name in ["hostname-set-inside", "own-uts-namespace", "host-hostname-unchanged"] {
+        let test = graded.report.expect(name, "timeout");
+        assert!(test.message.contains("did not finish in time"), "{test:#?}");
+        assert!(test.reproduce.is_some(), "a timeout should say how to repeat it: {test:#?}");
+    }
+    // A hostname refused before anything is cloned never reaches the bug.
+    graded.report.expect("invalid-hostname-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn setting_the_hostname_without_a_namespace_is_caught() {
+    let graded = grade_fixture("no-uts-namespace", "chapter1", &["--only"]);
+    assert_failed(&graded);
+    // The probe sees the hostname it asked for: output alone looks right.
+    graded.report.expect("hostname-set-inside", "pass");
+    let shared = graded.report.expect("own-uts-namespace", "fail");
+    assert!(shared.message.contains("shares the host's UTS namespace"), "{shared:#?}");
+    let renamed = graded.report.expect("host-hostname-unchanged", "fail");
+    assert_eq!(renamed.actual.as_deref(), Some("\"drama-club\""), "{renamed:#?}");
+}
+
+#[test]
+#[serial]
+fn printing_the_hostname_is_not_setting_it() {
+    let graded = grade_fixture("prints-hostname", "chapter1", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("hostname-set-inside", "fail");
+    assert_eq!(test.expected.as_deref(), Some("Some(\"rock-band\")"), "{test:#?}");
+    assert!(!test.actual.as_deref().unwrap_or_default().contains("rock-band"), "{test:#?}");
+    // The namespace is there: the tests tell the two mistakes apart.
+    graded.report.expect("own-uts-namespace", "pass");
+}
+
+#[test]
+#[serial]
+fn exec_without_a_child_is_caught() {
+    let graded = grade_fixture("exec-in-parent", "chapter1", &[]);
+    assert_failed(&graded);
+    let test = graded.report.expect("runs-in-a-child", "fail");
+    assert!(test.message.contains("child"), "{test:#?}");
+    // Its exit codes, output and hostname are all right.
+    for name in ["exit-code-relayed", "output-relayed", "hostname-set-inside", "own-uts-namespace"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn a_fork_bomb_is_capped_and_the_guest_survives() {
+    let graded = grade_fixture("fork-bomb", "chapter1", &["--only"]);
+    assert_failed(&graded);
+    for name in ["hostname-set-inside", "own-uts-namespace", "host-hostname-unchanged", "longest-hostname-accepted"] {
+        graded.report.expect(name, "timeout");
+    }
+    // The guest outlives the bombs: every test reports (none is an "error",
+    // a test that never did), and the one run after three bombs passes.
+    let errors: Vec<_> = graded.report.tests.iter().filter(|t| t.status == "error").collect();
+    assert!(errors.is_empty(), "tests that never reported: {errors:#?}");
+    graded.report.expect("invalid-hostname-refused", "pass");
+}

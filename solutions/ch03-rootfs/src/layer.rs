@@ -1,0 +1,47 @@
+//! The rootfs layer: the whole procedure, in order.
+
+use nix::sched::CloneFlags;
+use spawn::{BoxError, Layer};
+
+use crate::Rootfs;
+
+/// Moves the container into its own root file system.
+#[derive(Debug, Clone)]
+pub struct RootfsLayer {
+    rootfs: Rootfs,
+    read_only: bool,
+}
+
+impl RootfsLayer {
+    /// A layer that pivots into `rootfs`, read-only if asked.
+    pub fn new(rootfs: Rootfs, read_only: bool) -> RootfsLayer {
+        RootfsLayer { rootfs, read_only }
+    }
+}
+
+// ANCHOR: layer
+impl Layer for RootfsLayer {
+    fn name(&self) -> &'static str {
+        "rootfs"
+    }
+
+    /// A mount namespace: every mount below happens in the container's
+    /// copy of the mount table, never the host's.
+    fn clone_flags(&self) -> CloneFlags {
+        CloneFlags::CLONE_NEWNS
+    }
+
+    /// The order matters: /proc and /dev are mounted after `pivot_root`, so
+    /// they land in the new root (and the old root's can be dropped with
+    /// it); the root becomes read-only last, once its mount points exist.
+    fn enter_child(&self) -> Result<(), BoxError> {
+        crate::pivot::pivot_into(self.rootfs.path())?;
+        crate::mounts::mount_proc_and_sys()?;
+        crate::dev::populate_dev()?;
+        if self.read_only {
+            crate::mounts::make_root_read_only()?;
+        }
+        Ok(())
+    }
+}
+// ANCHOR_END: layer
