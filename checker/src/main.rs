@@ -89,6 +89,12 @@ enum Command {
     /// Check the course itself: every solution passes every test, and every
     /// test of chapter N fails on chapter N's starter.
     Selfcheck,
+    /// Write a small root file system (busybox and the probe) to DIR, to try
+    /// `run --rootfs DIR` by hand from chapter 3 on.
+    Rootfs {
+        /// Where to write it; created if missing.
+        dir: PathBuf,
+    },
     /// Time a grading run with nothing to rebuild: build check, boot, tests.
     Bench {
         /// The chapter to grade.
@@ -149,6 +155,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::msg)
             .and_then(|c| bench::run(c, *runs, &cli.place.mode())),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
+        (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (None, Some(chapter)) => {
             chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| grade(&cli, c))
         }
@@ -229,6 +236,17 @@ fn list() -> Result<ExitCode> {
         };
         println!("chapter{:<3} {:<12} {:<28} {points:>6}  {last}", chapter.number, chapter.package, chapter.title);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_rootfs(dir: &std::path::Path) -> Result<ExitCode> {
+    let (probe, _) = compile::build_tools()?;
+    // The guest's busybox is static and already cached; fetch it if need be.
+    let assets = greenroom_vm::ensure_assets(&greenroom_vm::default_cache_dir(), None, &mut progress)?;
+    suite::rootfs::write_rootfs_with(dir, &probe, &assets.busybox).map_err(anyhow::Error::msg)?;
+    // The runtime wants an absolute --rootfs: print the one to paste.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    println!("wrote a busybox rootfs to {0}\ntry it (chapter 3 on): sudo chapters/target/debug/rootfs run --rootfs {0} -- /bin/sh", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

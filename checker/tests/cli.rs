@@ -38,6 +38,18 @@ fn list_shows_every_chapter() {
 }
 
 #[test]
+#[serial]
+fn rootfs_writes_a_busybox_root_with_the_probe() {
+    let dir = repo_root().join("target").join("cli-test-rootfs");
+    let _ = std::fs::remove_dir_all(&dir);
+    checker().arg("rootfs").arg(&dir).assert().success().stdout(predicate::str::contains("--rootfs"));
+    for file in ["bin/busybox", "bin/sh", "probe", "proc", "sys", "dev", "tmp"] {
+        assert!(dir.join(file).exists(), "{file} is missing from the rootfs");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn help_shows_the_commands_but_not_the_hidden_ones() {
     checker()
         .arg("--help")

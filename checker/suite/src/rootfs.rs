@@ -24,11 +24,16 @@ pub fn find_busybox() -> Option<PathBuf> {
 /// `/probe`, and empty `/proc`, `/sys`, `/dev`, `/tmp`.
 pub fn write_rootfs(dir: &Path, probe: &Path) -> Result<(), String> {
     let busybox = find_busybox().ok_or("no busybox found: install busybox-static")?;
+    write_rootfs_with(dir, probe, &busybox)
+}
+
+/// [`write_rootfs`] with a given static busybox.
+pub fn write_rootfs_with(dir: &Path, probe: &Path, busybox: &Path) -> Result<(), String> {
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     for sub in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
         fs::create_dir_all(dir.join(sub)).map_err(|e| io(sub, e))?;
     }
-    fs::copy(&busybox, dir.join("bin/busybox")).map_err(|e| io("copy busybox", e))?;
+    fs::copy(busybox, dir.join("bin/busybox")).map_err(|e| io("copy busybox", e))?;
     fs::copy(probe, dir.join("probe")).map_err(|e| io("copy the probe", e))?;
     for applet in APPLETS {
         let link = dir.join("bin").join(applet);
