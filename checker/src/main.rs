@@ -17,6 +17,7 @@ mod course;
 mod grade;
 mod report;
 mod selfcheck;
+mod session;
 mod state;
 
 use std::io::IsTerminal;
@@ -27,8 +28,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use chapters::Chapter;
-use compile::Source;
-use grade::{JobSpec, Mode};
+use grade::Mode;
 
 /// Grades your greenroom chapters by running their tests, as root, inside a
 /// throwaway virtual machine.
@@ -124,6 +124,10 @@ enum Format {
     Human,
     /// One JSON object (see the book's "How grading works").
     Json,
+    /// JUnit XML, one testsuite per chapter.
+    Junit,
+    /// The JSON GitHub Classroom's autograding reporter reads.
+    Classroom,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -177,50 +181,31 @@ fn progress(line: &str) {
     eprintln!("» {line}");
 }
 
-fn grade(cli: &Cli, chapter: &Chapter) -> Result<ExitCode> {
-    let mode = cli.place.mode();
-    grade::check_mode(&mode)?;
-    let source = if cli.solution { Source::Solution } else { Source::Learner };
-    let (label, source_text) = match (&cli.overlay, source) {
-        (Some(dir), _) => (
-            format!("overlay-{}", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
-            format!("the solutions with {} laid over them", dir.display()),
-        ),
-        (None, Source::Solution) => ("solution".to_string(), "the solutions".to_string()),
-        (None, _) => ("learner".to_string(), "your code in chapters/".to_string()),
-    };
-    let source = if cli.overlay.is_some() { Source::Solution } else { source };
-    progress(&format!("building chapter {} ({}) from {source_text}", chapter.number, chapter.dir));
-    let runtime = compile::build_runtime(chapter, source, cli.overlay.as_deref())?;
-    let tools = compile::build_tools()?;
-    let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: cli.only, runtime: runtime.clone() };
-    let name = format!("{label}-{}", chapter.dir);
-    let execution = grade::execute(std::slice::from_ref(&job), &mode, &tools, &name, &mut progress)?;
-    let graded = execution.jobs.into_iter().next().map(|(_, graded)| graded).unwrap_or_default();
-    let summary = report::Summary {
+fn grade(cli: &Cli, chapter: &'static Chapter) -> Result<ExitCode> {
+    let request = session::Request {
         chapter,
-        source: &source_text,
-        graded: &graded,
-        log: execution.log,
-        paths: vec![
-            ("/greenroom/bin/runtime".into(), runtime.display().to_string()),
-            ("/greenroom/bin/probe".into(), tools.0.display().to_string()),
-        ],
-        root_prefix: "sudo ",
+        only: cli.only,
+        solution: cli.solution,
+        overlay: cli.overlay.clone(),
+        mode: cli.place.mode(),
     };
-    match cli.format {
+    let outcome = session::grade(&request, &mut progress)?;
+    let summary = outcome.summary();
+    print!("{}", render(&summary, cli.format));
+    Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The report in the chosen format.
+fn render(summary: &report::Summary, format: Format) -> String {
+    match format {
         Format::Human => {
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", report::human(&summary, report::Style::new(colour)));
+            report::human(summary, report::Style::new(colour))
         }
-        Format::Json => println!("{}", report::json(&summary)),
+        Format::Json => format!("{}\n", report::json(summary)),
+        Format::Junit => report::junit(summary),
+        Format::Classroom => format!("{}\n", report::classroom(summary)),
     }
-    if source == Source::Learner && !cli.only {
-        let result =
-            state::LastResult { score: summary.score(), max_score: summary.max_score(), passed: summary.passed() };
-        state::record(&state::state_path(), chapter.number, result);
-    }
-    Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn list() -> Result<ExitCode> {
@@ -229,7 +214,7 @@ fn list() -> Result<ExitCode> {
     for chapter in chapters::CHAPTERS {
         // Grading chapter N runs the tests of chapters 0..=N: count them all.
         let points: u32 = suite::tests_for(chapter.number, false).iter().map(|t| t.points).sum();
-        let last = match state.get(&chapter.number) {
+        let last = match state.chapters.get(&chapter.number) {
             Some(r) if r.passed => format!("passed ({}/{})", r.score, r.max_score),
             Some(r) => format!("{}/{}", r.score, r.max_score),
             None => "not graded yet".to_string(),

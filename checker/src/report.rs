@@ -176,6 +176,8 @@ pub struct JsonTest<'a> {
     pub hint: &'a str,
     /// The book section.
     pub book: &'a str,
+    /// How long the test took.
+    pub duration_ms: u64,
 }
 
 /// The report as JSON.
@@ -200,11 +202,178 @@ pub fn json(summary: &Summary) -> String {
                 reproduce: summary.reproduce(g),
                 hint: g.test.hint,
                 book: g.test.book,
+                duration_ms: g.result.duration_ms,
             })
             .collect(),
         log: summary.log.display().to_string(),
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The report as JUnit XML, one `<testsuite>` per chapter, for CI systems
+/// and gradebooks that read JUnit.
+pub fn junit(summary: &Summary) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let count = |graded: &[&Graded], status: Status| graded.iter().filter(|g| g.result.status == status).count();
+    let all: Vec<&Graded> = summary.graded.iter().collect();
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"greenroom chapter{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
+        summary.chapter.number,
+        all.len(),
+        count(&all, Status::Fail) + count(&all, Status::Timeout),
+        count(&all, Status::Error)
+    );
+    for chapter in CHAPTERS {
+        let tests: Vec<&Graded> = summary.graded.iter().filter(|g| g.test.chapter == chapter.number).collect();
+        if tests.is_empty() {
+            continue;
+        }
+        let seconds: f64 = tests.iter().map(|g| g.result.duration_ms as f64 / 1000.0).sum();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"chapter{} {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{seconds:.3}\">",
+            chapter.number,
+            xml(chapter.title),
+            tests.len(),
+            count(&tests, Status::Fail) + count(&tests, Status::Timeout),
+            count(&tests, Status::Error)
+        );
+        for g in tests {
+            let time = g.result.duration_ms as f64 / 1000.0;
+            let head = format!(
+                "    <testcase classname=\"greenroom.chapter{}\" name=\"{}\" time=\"{time:.3}\"",
+                g.test.chapter,
+                xml(g.test.name)
+            );
+            let element = match g.result.status {
+                Status::Pass => None,
+                Status::Fail => Some("failure"),
+                Status::Timeout => Some("failure"),
+                Status::Error => Some("error"),
+            };
+            match element {
+                None => {
+                    let _ = writeln!(out, "{head}/>");
+                }
+                Some(element) => {
+                    let mut body = String::new();
+                    if let Some(expected) = &g.result.expected {
+                        let _ = writeln!(body, "expected: {expected}");
+                    }
+                    if let Some(actual) = &g.result.actual {
+                        let _ = writeln!(body, "actual:   {actual}");
+                    }
+                    let _ = writeln!(body, "hint:     {}", g.test.hint);
+                    if let Some(command) = summary.reproduce(g) {
+                        let _ = writeln!(body, "repeat:   {command}");
+                    }
+                    let _ = writeln!(out, "{head}>");
+                    let _ = writeln!(
+                        out,
+                        "      <{element} message=\"{}\" type=\"{:?}\">{}</{element}>",
+                        xml(&g.result.message),
+                        g.result.status,
+                        xml(&body)
+                    );
+                    let _ = writeln!(out, "    </testcase>");
+                }
+            }
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Escapes text for XML attributes and content.
+fn xml(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            // XML 1.0 forbids most control characters, even escaped.
+            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => escaped.push('\u{fffd}'),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// The report in the shape GitHub Classroom's autograding reporter reads
+/// (the `result` output of its graders, base64-encoded by the workflow):
+/// points per test in `score`, the total possible in `max_score`.
+#[derive(Debug, Serialize)]
+pub struct ClassroomReport {
+    /// The format's version.
+    pub version: u32,
+    /// `pass` when every test passed, `fail` when one failed, `error` when
+    /// a test could not run.
+    pub status: &'static str,
+    /// Points possible.
+    pub max_score: u32,
+    /// One entry per test.
+    pub tests: Vec<ClassroomTest>,
+}
+
+/// One test in the classroom report.
+#[derive(Debug, Serialize)]
+pub struct ClassroomTest {
+    /// `chapterN/name`.
+    pub name: String,
+    /// `pass`, `fail` (timeouts too) or `error`.
+    pub status: &'static str,
+    /// Points earned.
+    pub score: u32,
+    /// Points possible.
+    pub max_score: u32,
+    /// What went wrong, with the hint; `null` on a pass.
+    pub message: Option<String>,
+    /// Line of output that shows how the test is run.
+    pub test_code: String,
+    /// Milliseconds.
+    pub duration: u64,
+}
+
+/// The report for GitHub Classroom (`--format classroom`).
+pub fn classroom(summary: &Summary) -> String {
+    let status_of = |status: Status| match status {
+        Status::Pass => "pass",
+        Status::Fail | Status::Timeout => "fail",
+        Status::Error => "error",
+    };
+    let tests: Vec<ClassroomTest> = summary
+        .graded
+        .iter()
+        .map(|g| ClassroomTest {
+            name: format!("chapter{}/{}", g.test.chapter, g.test.name),
+            status: status_of(g.result.status),
+            score: g.score(),
+            max_score: g.test.points,
+            message: (g.result.status != Status::Pass).then(|| {
+                let mut message = g.result.message.clone();
+                if let (Some(expected), Some(actual)) = (&g.result.expected, &g.result.actual) {
+                    message.push_str(&format!(" (expected {expected}, got {actual})"));
+                }
+                format!("{message}. Hint: {}", g.test.hint)
+            }),
+            test_code: format!("cargo run -p checker -- chapter{} --only", g.test.chapter),
+            duration: g.result.duration_ms,
+        })
+        .collect();
+    let status = if tests.iter().any(|t| t.status == "error") {
+        "error"
+    } else if tests.iter().any(|t| t.status == "fail") {
+        "fail"
+    } else {
+        "pass"
+    };
+    let report = ClassroomReport { version: 1, status, max_score: summary.max_score(), tests };
+    serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 #[cfg(test)]
@@ -265,6 +434,66 @@ mod tests {
     fn json_report() {
         let graded = sample();
         insta::assert_snapshot!(json(&summary(&graded)));
+    }
+
+    #[test]
+    fn junit_report() {
+        let graded = sample();
+        insta::assert_snapshot!(junit(&summary(&graded)));
+    }
+
+    #[test]
+    fn classroom_report() {
+        let graded = sample();
+        let text = classroom(&summary(&graded));
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        insta::assert_snapshot!(serde_json::to_string_pretty(&value).expect("pretty JSON"));
+    }
+
+    /// The sample results of GitHub Classroom's reporter documentation and
+    /// tests (`{"tests": [{"name", "status", "message"}]}`, plus the
+    /// `version`, `status`, `max_score` and per-test `score` that its
+    /// `NotifyClassroom` sums): our report must have every one of those
+    /// fields, with the same types and values from the same sets.
+    #[test]
+    fn classroom_report_has_the_reporters_shape() {
+        let documented: serde_json::Value = serde_json::from_str(
+            r#"{"version": 1, "status": "fail", "max_score": 10, "tests": [
+                {"name": "Test 1", "status": "pass", "score": 10, "message": null},
+                {"name": "Test 2", "status": "fail", "score": 0, "message": "Test failed with non-zero exit code."}]}"#,
+        )
+        .expect("the sample is JSON");
+        let graded = sample();
+        let ours: serde_json::Value = serde_json::from_str(&classroom(&summary(&graded))).expect("valid JSON");
+        let kind = |v: &serde_json::Value| match v {
+            serde_json::Value::Null | serde_json::Value::String(_) => "string or null",
+            serde_json::Value::Number(_) => "number",
+            other => {
+                if other.is_array() {
+                    "array"
+                } else {
+                    "other"
+                }
+            }
+        };
+        for key in ["version", "status", "max_score", "tests"] {
+            assert_eq!(kind(&ours[key]), kind(&documented[key]), "top-level {key}");
+        }
+        let statuses = ["pass", "fail", "error"];
+        assert!(statuses.contains(&ours["status"].as_str().unwrap_or("")));
+        let total: u64 = ours["tests"].as_array().into_iter().flatten().map(|t| t["score"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(total, u64::from(summary(&graded).score()), "the reporter sums tests[].score");
+        for test in ours["tests"].as_array().into_iter().flatten() {
+            for key in ["name", "status", "score", "message"] {
+                assert_eq!(kind(&test[key]), kind(&documented["tests"][0][key]), "tests[].{key} in {test}");
+            }
+            assert!(statuses.contains(&test["status"].as_str().unwrap_or("")), "{test}");
+        }
+    }
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
     }
 
     #[test]

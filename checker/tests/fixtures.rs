@@ -6,8 +6,9 @@
 //! right tests fail, and say why, while the rest of the run goes on.
 //!
 //! Every test but the first boots the guest (TCG: seconds each; `hangs` and
-//! `fork-bomb` wait out 10-second timeouts). They share the checker's build
-//! folders, hence `#[serial]`.
+//! `fork-bomb` wait out 10-second timeouts, `no-signal-forwarding` the
+//! probe's 8-second sleep). They share the checker's build folders, hence
+//! `#[serial]`.
 
 mod common;
 
@@ -147,4 +148,103 @@ fn a_fork_bomb_is_capped_and_the_guest_survives() {
     let errors: Vec<_> = graded.report.tests.iter().filter(|t| t.status == "error").collect();
     assert!(errors.is_empty(), "tests that never reported: {errors:#?}");
     graded.report.expect("invalid-hostname-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn keeping_the_hosts_proc_is_caught() {
+    let graded = grade_fixture("host-proc", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("proc-shows-only-the-container", "fail");
+    assert!(test.message.contains("container's /proc"), "{test:#?}");
+    assert_eq!(test.expected.as_deref(), Some("Some([1, 2])"), "{test:#?}");
+    // The namespace is there, only /proc is the host's: the tests tell the
+    // two mistakes apart.
+    for name in ["command-is-pid-2", "own-pid-namespace", "host-processes-invisible"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn a_proc_mounted_without_private_propagation_is_caught() {
+    let graded = grade_fixture("no-private", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    // The guest's / is rshared, so every container's /proc lands on the
+    // host's too: each test notices the leak (and the suite undoes it).
+    let test = graded.report.expect("proc-shows-only-the-container", "fail");
+    assert!(test.explanation().contains("mounted over the host's /proc"), "{test:#?}");
+    let test = graded.report.expect("host-proc-untouched", "fail");
+    let why = test.explanation();
+    assert!(why.contains("host's /proc") || why.contains("host's mount table"), "{test:#?}");
+}
+
+/// Chapter 2's layer runs first and already makes the mounts private, so
+/// this fixture breaks both places; `pivot_root` then meets shared mounts.
+#[test]
+#[serial]
+fn pivot_root_on_shared_mounts_is_caught() {
+    let graded = grade_fixture("no-private-pivot", "chapter3", &["--only"]);
+    assert_failed(&graded);
+    for name in ["mounts-inside", "host-root-unreachable", "starts-in-the-new-root", "host-mounts-unchanged"] {
+        let test = graded.report.expect(name, "fail");
+        let why = test.explanation();
+        assert!(why.contains("pivot_root") && why.contains("EINVAL"), "the runtime's own error should show: {test:#?}");
+    }
+    // A refused --rootfs never gets that far.
+    graded.report.expect("bad-rootfs-refused", "pass");
+}
+
+/// A grader weakness this fixture found: chapter 2's /proc leaks onto the
+/// guest's /proc on the first run and hides the suite's own
+/// /proc/self/mountinfo, so `host-mounts-unchanged` compares two failed
+/// reads (both "") and passes; chapter 3's `--only` run passes entirely.
+/// (Without `--only`, chapter 2's `host-proc-untouched` catches it.)
+#[test]
+#[serial]
+fn a_proc_leaked_before_pivot_root_fails_chapter_3() {
+    let graded = grade_fixture("no-private", "chapter3", &["--only"]);
+    assert_failed(&graded);
+    graded.report.expect("host-mounts-unchanged", "fail");
+}
+
+#[test]
+#[serial]
+fn chroot_instead_of_pivot_root_is_caught() {
+    let graded = grade_fixture("chroot-only", "chapter3", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("host-root-unreachable", "fail");
+    assert!(test.message.contains("/proc/1/root"), "{test:#?}");
+    assert!(test.actual.as_deref().unwrap_or_default().contains("\"chroot_escape\":true"), "{test:#?}");
+    // The container's mount table hides the mounts outside its root, so it
+    // looks right: only the escape shows that the host's root is still there.
+    for name in ["mounts-inside", "dev-has-only-safe-devices", "starts-in-the-new-root"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn an_init_that_reaps_only_the_command_is_caught() {
+    let graded = grade_fixture("init-no-reap", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("orphans-reaped", "fail");
+    assert!(test.message.contains("zombies"), "{test:#?}");
+    assert_eq!(test.expected.as_deref(), Some("Some(0)"), "{test:#?}");
+    // The command itself is still waited for, and its exit code relayed.
+    for name in ["command-is-pid-2", "signals-reach-the-command"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn an_init_that_keeps_signals_to_itself_is_caught() {
+    let graded = grade_fixture("no-signal-forwarding", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("signals-reach-the-command", "fail");
+    assert!(test.message.contains("SIGTERM"), "{test:#?}");
+    // The command slept its 8 seconds out and ended by itself.
+    assert_eq!(test.actual.as_deref(), Some("exit code 0"), "{test:#?}");
+    graded.report.expect("orphans-reaped", "pass");
 }

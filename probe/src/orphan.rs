@@ -7,6 +7,7 @@ use std::time::Duration;
 /// reaped after that.
 const ORPHAN_LIFE_MS: &str = "100";
 const GRACE: Duration = Duration::from_millis(700);
+const ORPHANS: usize = 5;
 
 /// `probe orphan`: starts `probe orphan-parent`, which starts a short-lived
 /// grandchild and exits without waiting for it. The grandchild is orphaned,
@@ -30,12 +31,16 @@ pub fn report_zombies() -> Result<u8, String> {
     Ok(0)
 }
 
-/// `probe orphan-parent`: the middle generation, which abandons its child.
+/// `probe orphan-parent`: the middle generation, which abandons its
+/// children. Several, ending together: their SIGCHLDs merge into one, so an
+/// init that reaps one child per signal leaves zombies behind.
 pub fn spawn_and_abandon() -> Result<u8, String> {
-    Command::new("/proc/self/exe")
-        .args(["sleep", ORPHAN_LIFE_MS])
-        .spawn()
-        .map_err(|e| format!("start the orphan: {e}"))?;
+    for _ in 0..ORPHANS {
+        Command::new("/proc/self/exe")
+            .args(["sleep", ORPHAN_LIFE_MS])
+            .spawn()
+            .map_err(|e| format!("start an orphan: {e}"))?;
+    }
     Ok(0)
 }
 

@@ -17,18 +17,18 @@ pub enum InitError {
     Fork(#[source] Errno),
 }
 
-/// The signals the init handles: children ending, and those it passes on.
+const SIGCHLD: Signal = Signal::SIGCHLD;
+
+/// The signals the init handles: children ending, and those it passes on
+/// (the same the runtime forwards to it).
 fn handled_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for signal in
-        [SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2]
-    {
+    set.add(SIGCHLD);
+    for signal in crate::forward::FORWARDED {
         set.add(signal);
     }
     set
 }
-
-const SIGCHLD: Signal = Signal::SIGCHLD;
 
 // ANCHOR: fork_init
 /// Splits the calling process (PID 1 of the new namespace) in two. The
@@ -55,10 +55,14 @@ pub fn fork_init() -> Result<(), InitError> {
 }
 // ANCHOR_END: fork_init
 
+// ANCHOR: run_init
 /// The init's whole life. Exits the process with the command's exit code
 /// (128 + N if signal N killed it); never returns.
 fn run_init(command: Pid) -> ! {
     close_inherited_descriptors();
+    // The init still has the runtime's working directory, a directory of
+    // the host's: /proc/1/cwd would lead the container out of its root.
+    let _ = nix::unistd::chdir("/");
     let signals = handled_signals();
     loop {
         match signals.wait() {
@@ -72,6 +76,7 @@ fn run_init(command: Pid) -> ! {
         }
     }
 }
+// ANCHOR_END: run_init
 
 // ANCHOR: reap_children
 /// Reaps every child that has ended — the command, and any orphan the
@@ -95,9 +100,11 @@ fn forward(command: Pid, signal: Signal) {
 }
 // ANCHOR_END: forward
 
+// ANCHOR: close_inherited_descriptors
 /// Closes every descriptor above stderr. The init never execs, so without
-/// this it would keep the runtime's pipes open — and the runtime would
-/// never see the end-of-file that means "the command was executed".
+/// this it would hold the runtime's descriptors for the container's whole
+/// life: the runtime would learn that the command was executed only when
+/// everything ends, and the container could reach them through /proc/1/fd.
 fn close_inherited_descriptors() {
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
     let fds: Vec<i32> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
@@ -105,6 +112,7 @@ fn close_inherited_descriptors() {
         let _ = nix::unistd::close(fd);
     }
 }
+// ANCHOR_END: close_inherited_descriptors
 
 fn exit_now(code: i32) -> ! {
     // SAFETY: _exit ends the process at once, skipping destructors and

@@ -310,6 +310,17 @@ impl Ctx {
     }
 }
 
+/// The suite's own mount table. Unreadable means a container's /proc was
+/// mounted over the host's — a mount that leaked for want of MS_PRIVATE.
+pub fn host_mountinfo() -> Result<String, Failure> {
+    std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| {
+        Failure::fail(format!(
+            "the host's /proc/self/mountinfo cannot be read ({e}): a container's /proc replaced the host's — \
+             make every mount private (MS_REC | MS_PRIVATE) before mounting"
+        ))
+    })
+}
+
 /// Reads the probe's JSON from a run's stdout.
 pub fn parse_report(run: &Run) -> Result<Report, Failure> {
     run.expect_code(0, "the container running the probe should exit with 0")?;

@@ -79,6 +79,15 @@ fn run_one(request: &Request, job: &Job, test: &TestCase, scratch: &Path, cgroup
     if fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default() != hostname {
         let _ = fs::write("/proc/sys/kernel/hostname", hostname.trim_end());
     }
+    // Nor one whose /proc leaked onto the host's: that is this test's
+    // failure, and the leak is undone so the next test sees the real /proc.
+    let outcome = match (outcome, sandbox::repair_host_proc()) {
+        (Ok(()), true) => Err(Failure::fail(
+            "the container's /proc was mounted over the host's /proc and stayed there: make every mount \
+             private (MS_REC | MS_PRIVATE) before mounting anything",
+        )),
+        (outcome, _) => outcome,
+    };
     let _ = fs::remove_dir_all(scratch);
     let (status, message, expected, actual) = match outcome {
         Ok(()) => (Status::Pass, String::new(), None, None),

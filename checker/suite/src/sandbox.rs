@@ -39,6 +39,21 @@ pub fn remove_suite_cgroup(dir: &Path) {
     let _ = fs::remove_dir(dir);
 }
 
+/// Undoes a container's /proc left mounted over the host's (the host's
+/// `/proc/self` then names a process of a PID namespace that is gone).
+/// Returns whether there was anything to undo.
+pub fn repair_host_proc() -> bool {
+    let mut repaired = false;
+    for _ in 0..8 {
+        if Path::new("/proc/self").exists() {
+            break;
+        }
+        repaired = true;
+        let _ = nix::mount::umount2("/proc", nix::mount::MntFlags::MNT_DETACH);
+    }
+    repaired
+}
+
 /// The cgroup of one run of the runtime.
 pub struct RunCgroup {
     dir: PathBuf,

@@ -20,7 +20,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "host-root-unreachable",
             3,
-            "the host's files cannot be reached: not through /proc/1/root, not by the chroot escape",
+            "the host's files cannot be reached: not through /proc/1/root or /proc/1/cwd, not by the chroot escape",
             "chroot is not enough: use pivot_root and unmount the old root, so no path leads back",
             "ch03-rootfs.md#pivot_root-step-by-step",
             host_root_unreachable,
@@ -130,6 +130,7 @@ fn host_root_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
     let found: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
     for (way, what) in [
         ("proc1_root", "/proc/1/root"),
+        ("proc1_cwd", "/proc/1/cwd (PID 1's working directory is outside the container's root)"),
         ("chroot_escape", "a chroot escape (chroot into a subdirectory, then cd .. until the top)"),
     ] {
         if found[way] != serde_json::Value::Bool(false) {
@@ -221,9 +222,9 @@ fn starts_in_the_new_root(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn host_mounts_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {
-    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let before = crate::ctx::host_mountinfo()?;
     let report = report_in_rootfs(ctx, &["--read-only"])?;
-    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let after = crate::ctx::host_mountinfo()?;
     if report.mountinfo.is_none() {
         return Err(Failure::fail("the probe could not read its mount table"));
     }
@@ -239,7 +240,7 @@ fn bad_rootfs_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let a_file = ctx.scratch_path("a-file");
     std::fs::write(&a_file, "").map_err(|e| Failure::error(format!("write {a_file}: {e}")))?;
     let missing = ctx.scratch_path("no-such-rootfs");
-    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let before = crate::ctx::host_mountinfo()?;
     for rootfs in ["relative/rootfs", missing.as_str(), a_file.as_str()] {
         let probe = ctx.probe();
         let run = ctx.run(&["--rootfs", rootfs], &[&probe, "touch", &marker])?;
@@ -253,6 +254,6 @@ fn bad_rootfs_refused(ctx: &mut Ctx) -> Result<(), Failure> {
             );
         }
     }
-    let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let after = crate::ctx::host_mountinfo()?;
     expect_eq("the host's mount table after the refusals", before, after)
 }

@@ -1,0 +1,99 @@
+//! One grading of one chapter: build, run, remember. `checker chapterN`
+//! prints it once; `checker watch` runs it again after every save.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::chapters::Chapter;
+use crate::compile::{self, Source};
+use crate::grade::{self, Graded, JobSpec, Mode};
+use crate::report::Summary;
+use crate::state;
+
+/// What to grade, and where.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The chapter.
+    pub chapter: &'static Chapter,
+    /// Only its own tests.
+    pub only: bool,
+    /// Grade `solutions/` instead of the learner's code.
+    pub solution: bool,
+    /// A folder laid over the solutions (the checker's own fixtures).
+    pub overlay: Option<PathBuf>,
+    /// VM or host.
+    pub mode: Mode,
+}
+
+/// A finished grading.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The chapter graded.
+    pub chapter: &'static Chapter,
+    /// Whose code, in words.
+    pub source: String,
+    /// Every test's result.
+    pub graded: Vec<Graded>,
+    /// The saved log.
+    pub log: PathBuf,
+    /// Paths in the guest and their counterparts on this machine.
+    pub paths: Vec<(String, String)>,
+}
+
+impl Outcome {
+    /// The report's view of this outcome.
+    pub fn summary(&self) -> Summary<'_> {
+        Summary {
+            chapter: self.chapter,
+            source: &self.source,
+            graded: &self.graded,
+            log: self.log.clone(),
+            paths: self.paths.clone(),
+            root_prefix: "sudo ",
+        }
+    }
+}
+
+/// Builds and grades, and remembers the learner's result.
+pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    grade::check_mode(&request.mode)?;
+    let chapter = request.chapter;
+    let (label, source_text, source) = match (&request.overlay, request.solution) {
+        (Some(dir), _) => (
+            format!("overlay-{}", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+            format!("the solutions with {} laid over them", dir.display()),
+            Source::Solution,
+        ),
+        (None, true) => ("solution".to_string(), "the solutions".to_string(), Source::Solution),
+        (None, false) => ("learner".to_string(), "your code in chapters/".to_string(), Source::Learner),
+    };
+    progress(&format!("building chapter {} ({}) from {source_text}", chapter.number, chapter.dir));
+    let runtime = compile::build_runtime(chapter, source, request.overlay.as_deref())?;
+    let tools = compile::build_tools()?;
+    let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: request.only, runtime: runtime.clone() };
+    let name = format!("{label}-{}", chapter.dir);
+    let execution = grade::execute(std::slice::from_ref(&job), &request.mode, &tools, &name, progress)?;
+    let graded = execution.jobs.into_iter().next().map(|(_, graded)| graded).unwrap_or_default();
+    let outcome = Outcome {
+        chapter,
+        source: source_text,
+        graded,
+        log: execution.log,
+        paths: vec![
+            ("/greenroom/bin/runtime".into(), runtime.display().to_string()),
+            ("/greenroom/bin/probe".into(), tools.0.display().to_string()),
+        ],
+    };
+    if source == Source::Learner && request.overlay.is_none() && !request.only {
+        let summary = outcome.summary();
+        let result = state::LastResult {
+            score: summary.score(),
+            max_score: summary.max_score(),
+            passed: summary.passed(),
+            tests: outcome.graded.iter().map(|g| g.result.clone()).collect(),
+        };
+        state::record(&state::state_path(), chapter.number, result);
+    }
+    Ok(outcome)
+}
