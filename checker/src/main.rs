@@ -15,10 +15,13 @@ mod chapters;
 mod compile;
 mod course;
 mod grade;
+mod hint;
 mod report;
+mod reset;
 mod selfcheck;
 mod session;
 mod state;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -89,6 +92,28 @@ enum Command {
     /// Check the course itself: every solution passes every test, and every
     /// test of chapter N fails on chapter N's starter.
     Selfcheck,
+    /// Grade CHAPTER again whenever you save a file of chapters/; r grades
+    /// now, q quits (GREENROOM_WATCH_POLL=1 polls where file events fail).
+    Watch {
+        /// The chapter, as in `chapter1`.
+        chapter: String,
+    },
+    /// Show a hint for the first failing test of CHAPTER (or for TEST);
+    /// ask again for more.
+    Hint {
+        /// The chapter, as in `chapter1`.
+        chapter: String,
+        /// A test's name; by default the first that failed last time.
+        test: Option<String>,
+    },
+    /// Put CHAPTER's starter back as it was (your version is kept beside it).
+    Reset {
+        /// The chapter, as in `chapter1`.
+        chapter: String,
+        /// Do not ask first.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Write a small root file system (busybox and the probe) to DIR, to try
     /// `run --rootfs DIR` by hand from chapter 3 on.
     Rootfs {
@@ -160,6 +185,13 @@ fn main() -> ExitCode {
             .and_then(|c| bench::run(c, *runs, &cli.place.mode())),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
+        (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
+        (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
+        (Some(Command::Watch { chapter }), _) => parse(chapter).and_then(|chapter| {
+            let request =
+                session::Request { chapter, only: false, solution: false, overlay: None, mode: cli.place.mode() };
+            watch::run(&request)
+        }),
         (None, Some(chapter)) => {
             chapters::parse_chapter(chapter).map_err(anyhow::Error::msg).and_then(|c| grade(&cli, c))
         }
@@ -174,6 +206,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn parse(chapter: &str) -> Result<&'static Chapter> {
+    chapters::parse_chapter(chapter).map_err(anyhow::Error::msg)
 }
 
 /// Progress goes to stderr, so stdout stays clean for `--format json`.

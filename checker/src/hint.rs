@@ -1,0 +1,146 @@
+//! `checker hint chapterN [TEST]`: help for a failing test, in tiers. The
+//! first ask gives a nudge; asking again adds what exactly was observed and
+//! where the book explains it; a third time, how to see it for yourself.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use suite::protocol::TestResult;
+
+use crate::chapters::Chapter;
+use crate::state::{self, State};
+
+/// The number of tiers.
+pub const TIERS: u32 = 3;
+
+/// Shows the next tier of hints for `test`, or for the first failing test
+/// of the chapter's last grading.
+pub fn run(chapter: &Chapter, test: Option<&str>) -> Result<ExitCode> {
+    let path = state::state_path();
+    let mut state = state::load(&path);
+    let (text, key) = next_hint(&mut state, chapter, test)?;
+    print!("{text}");
+    if let Some(key) = key {
+        let shown = state.hints.get(&key).copied().unwrap_or(0);
+        state.hints.insert(key, (shown + 1).min(TIERS));
+        state::save(&path, &state);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of the next hint, and the key under which its tier is counted
+/// (`None` when there is nothing to hint at).
+pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Result<(String, Option<String>)> {
+    let catalog = suite::tests_for(chapter.number, false);
+    let last = state.chapters.get(&chapter.number);
+    let result: Option<&TestResult> = match test {
+        Some(name) => {
+            if !catalog.iter().any(|t| t.name == name) {
+                let names: Vec<&str> = catalog.iter().map(|t| t.name).collect();
+                bail!("chapter{} has no test {name:?}; its tests: {}", chapter.number, names.join(", "));
+            }
+            last.and_then(|l| l.tests.iter().find(|t| t.name == name))
+        }
+        None => match last {
+            None => bail!(
+                "chapter{0} has not been graded yet: run `cargo run -p checker -- chapter{0}` first",
+                chapter.number
+            ),
+            Some(last) => match last.first_failing() {
+                Some(failing) => Some(failing),
+                None => return Ok((format!("Every test of chapter{} passed last time. 🎭\n", chapter.number), None)),
+            },
+        },
+    };
+    let name = test.or(result.map(|r| r.name.as_str())).unwrap_or_default().to_string();
+    let Some(case) = catalog.iter().find(|t| t.name == name) else {
+        bail!("no test {name:?} in chapter{}", chapter.number);
+    };
+    let key = format!("chapter{}/{}", case.chapter, case.name);
+    let tier = state.hints.get(&key).copied().unwrap_or(0) + 1;
+
+    let mut text = format!("{} (chapter {}): {}\n\n", case.name, case.chapter, case.title);
+    text.push_str(&format!("  1. {}\n", case.hint));
+    if tier >= 2 {
+        text.push_str(&format!("  2. Read book/src/{} — ", case.book));
+        match result.filter(|r| r.status != suite::protocol::Status::Pass) {
+            Some(r) => {
+                text.push_str(&format!("last time: {}", r.message));
+                if let (Some(expected), Some(actual)) = (&r.expected, &r.actual) {
+                    text.push_str(&format!(" (expected {expected}, got {actual})"));
+                }
+                text.push('\n');
+            }
+            None => text.push_str("this test did not fail last time.\n"),
+        }
+    }
+    if tier >= 3 {
+        match result.and_then(|r| r.reproduce.as_deref()) {
+            Some(command) => text.push_str(&format!(
+                "  3. See it for yourself: the test ran\n       {command}\n     \
+                 (paths are the guest's: the report of `checker chapter{}` gives the one for this machine). \
+                 Run it with `strace -f` to watch every syscall your runtime makes.\n",
+                chapter.number
+            )),
+            None => text.push_str("  3. Grade again to record the exact command this test runs.\n"),
+        }
+    }
+    if tier < TIERS {
+        text.push_str(&format!("\n(hint {tier} of {TIERS}: ask again for more)\n"));
+    }
+    Ok((text, Some(key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chapters::CHAPTERS;
+    use crate::state::LastResult;
+    use suite::protocol::Status;
+
+    fn failing_state() -> State {
+        let failing = TestResult {
+            job: "runtime".into(),
+            chapter: 1,
+            name: "hostname-set-inside".into(),
+            status: Status::Fail,
+            message: "the hostname inside the container".into(),
+            expected: Some("Some(\"rock-band\")".into()),
+            actual: Some("Some(\"greenroom-guest\")".into()),
+            reproduce: Some("/greenroom/bin/runtime run --hostname rock-band -- /greenroom/bin/probe report".into()),
+            duration_ms: 3,
+        };
+        let mut state = State::default();
+        state.chapters.insert(1, LastResult { score: 0, max_score: 2, passed: false, tests: vec![failing] });
+        state
+    }
+
+    #[test]
+    fn hints_come_in_tiers() {
+        let mut state = failing_state();
+        let mut texts = Vec::new();
+        for _ in 0..4 {
+            let (text, key) = next_hint(&mut state, &CHAPTERS[1], None).expect("a hint");
+            let key = key.expect("a key");
+            let shown = state.hints.get(&key).copied().unwrap_or(0);
+            state.hints.insert(key, (shown + 1).min(TIERS));
+            texts.push(text);
+        }
+        assert!(texts[0].contains("1. ") && !texts[0].contains("2. "), "{}", texts[0]);
+        assert!(texts[1].contains("expected Some(\"rock-band\")"), "{}", texts[1]);
+        assert!(texts[2].contains("--hostname rock-band") && !texts[2].contains("ask again"), "{}", texts[2]);
+        assert_eq!(texts[2], texts[3], "the last tier repeats");
+    }
+
+    #[test]
+    fn an_ungraded_chapter_says_what_to_run() {
+        let err = next_hint(&mut State::default(), &CHAPTERS[0], None).expect_err("nothing graded");
+        assert!(err.to_string().contains("cargo run -p checker -- chapter0"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_test_lists_the_real_ones() {
+        let err = next_hint(&mut failing_state(), &CHAPTERS[1], Some("nope")).expect_err("unknown");
+        assert!(err.to_string().contains("hostname-set-inside"), "{err}");
+    }
+}
