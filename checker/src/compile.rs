@@ -85,7 +85,7 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
     let target_dir = work_dir().join("cargo").join(workspace_label(workspace));
     let manifest = workspace.join("Cargo.toml");
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--message-format=json-render-diagnostics", "--target", TARGET])
+        .args(["build", "--quiet", "--profile", "guest", "--message-format=json-render-diagnostics", "--target", TARGET])
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["-p", package])

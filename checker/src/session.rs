@@ -42,6 +42,29 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome for a grading that could not happen (a build error, no
+    /// QEMU): every test is an error that says why.
+    pub fn not_graded(chapter: &'static Chapter, only: bool, why: &str) -> Outcome {
+        let graded = suite::tests_for(chapter.number, only)
+            .into_iter()
+            .map(|test| Graded {
+                result: suite::protocol::TestResult {
+                    job: "runtime".into(),
+                    chapter: test.chapter,
+                    name: test.name.into(),
+                    status: suite::protocol::Status::Error,
+                    message: format!("not graded: {why}"),
+                    expected: None,
+                    actual: None,
+                    reproduce: None,
+                    duration_ms: 0,
+                },
+                test,
+            })
+            .collect();
+        Outcome { chapter, source: "nothing (grading failed)".into(), graded, log: PathBuf::new(), paths: Vec::new() }
+    }
+
     /// The report's view of this outcome.
     pub fn summary(&self) -> Summary<'_> {
         Summary {

@@ -56,12 +56,20 @@ const KVM_API_VERSION: i32 = 12;
 /// guest in well under a second; a broken one hangs.
 const PROBE_DEADLINE: Duration = Duration::from_secs(8);
 
-nix::ioctl_none!(
+nix::ioctl_write_int_bad!(
     /// `KVM_GET_API_VERSION`, which is `_IO(KVMIO, 0x00)` with `KVMIO = 0xAE`.
+    /// Declared with an argument on purpose: KVM answers `EINVAL` unless the
+    /// (unused) argument is 0, and `ioctl_none!` leaves it undefined.
     kvm_get_api_version,
-    0xAE,
-    0x00
+    nix::request_code_none!(0xAE, 0x00)
 );
+
+/// Asks an open `/dev/kvm` for its API version (12 on every working KVM).
+pub fn kvm_api_version(kvm: &File) -> nix::Result<i32> {
+    // SAFETY: KVM_GET_API_VERSION reads no memory and only returns a
+    // number; the descriptor is valid while `kvm` is borrowed.
+    unsafe { kvm_get_api_version(kvm.as_raw_fd(), 0) }
+}
 
 /// Chooses the accelerator.
 ///
@@ -100,10 +108,7 @@ fn kvm_answers() -> bool {
     let Ok(kvm) = File::options().read(true).write(true).open("/dev/kvm") else {
         return false;
     };
-    // SAFETY: KVM_GET_API_VERSION takes no argument and only returns a
-    // number; the descriptor is valid while `kvm` is alive.
-    let version = unsafe { kvm_get_api_version(kvm.as_raw_fd()) };
-    version == Ok(KVM_API_VERSION)
+    kvm_api_version(&kvm) == Ok(KVM_API_VERSION)
 }
 
 /// Boots `true` under KVM and reports whether it completed in time.

@@ -78,7 +78,9 @@ pub fn tests() -> Vec<TestCase> {
 
 fn exit_code_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
-    for code in ["0", "3", "42"] {
+    // Exit 0 is checked by every other test; two other codes rule out a
+    // runtime that always answers the same.
+    for code in ["3", "42"] {
         let run = ctx.run(&[], &[&probe, "exit", code])?;
         run.expect_code(
             code.parse().unwrap_or(0),
@@ -146,7 +148,7 @@ fn signal_is_128_plus_n(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
-    let running = ctx.spawn(&[], &[&probe, "sleep", "300"], &[])?;
+    let running = ctx.spawn(&[], &[&probe, "sleep", "200"], &[])?;
     let runtime = running.pid();
     // Look from outside: while the command sleeps, the runtime's process
     // must still be the runtime (not replaced by exec) and have a child.
@@ -180,7 +182,7 @@ fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
 fn waits_for_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     let marker = ctx.scratch_path("done");
-    let run = ctx.run(&[], &[&probe, "sleep-touch", "200", &marker])?;
+    let run = ctx.run(&[], &[&probe, "sleep-touch", "100", &marker])?;
     if !std::path::Path::new(&marker).exists() {
         return Err(Failure::fail("the runtime exited while its command was still running")
             .compare("the command finished first", run.describe()));

@@ -95,7 +95,10 @@ fn invalid_hostname_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     let marker = ctx.scratch_path("command-ran");
     let too_long = "a".repeat(65);
-    for name in ["-rock-band", "rock_band", "rock band", "", "a..b", too_long.as_str()] {
+    // One of each kind of mistake: a hyphen at an edge, a bad character, an
+    // empty name, an empty label, too long. (`Hostname::parse`'s unit tests
+    // cover the rest without a VM.)
+    for name in ["-rock-band", "rock_band", "", "a..b", too_long.as_str()] {
         let run = ctx.run(&["--hostname", name], &[&probe, "touch", &marker])?;
         run.expect_code(125, &format!("--hostname {name:?} is invalid and should be refused with exit code 125"))?;
         if std::path::Path::new(&marker).exists() {
