@@ -43,12 +43,12 @@ pub enum Source {
 
 /// Builds chapter `chapter`'s runtime from `source` and returns the path of
 /// a copy of the binary that later builds will not overwrite.
-pub fn build_runtime(chapter: &Chapter, source: Source, overlay: Option<&Path>) -> Result<PathBuf> {
+pub fn build_runtime(chapter: &Chapter, source: Source, patch: Option<&Path>) -> Result<PathBuf> {
     let root = repo_root();
-    let workspace = match (source, overlay) {
+    let workspace = match (source, patch) {
         (Source::Learner, None) => root.join("chapters"),
         (Source::Solution, None) => root.join("solutions"),
-        _ => assemble(chapter, source, overlay)?,
+        _ => assemble(chapter, source, patch)?,
     };
     let binary = cargo_build(&workspace, chapter.package)?;
     let label = match source {
@@ -56,7 +56,7 @@ pub fn build_runtime(chapter: &Chapter, source: Source, overlay: Option<&Path>) 
         Source::Solution => "solution",
         Source::StarterOnSolutions => "starter",
     };
-    let suffix = overlay.and_then(Path::file_name).map(|n| format!("-{}", n.to_string_lossy())).unwrap_or_default();
+    let suffix = patch.and_then(Path::file_stem).map(|n| format!("-{}", n.to_string_lossy())).unwrap_or_default();
     let kept = work_dir().join("bin").join(format!("{label}{suffix}-{}", chapter.dir));
     copy_binary(&binary, &kept)?;
     Ok(kept)
@@ -85,7 +85,15 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
     let target_dir = work_dir().join("cargo").join(workspace_label(workspace));
     let manifest = workspace.join("Cargo.toml");
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--profile", "guest", "--message-format=json-render-diagnostics", "--target", TARGET])
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "guest",
+            "--message-format=json-render-diagnostics",
+            "--target",
+            TARGET,
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["-p", package])
@@ -132,13 +140,13 @@ fn copy_binary(from: &Path, to: &Path) -> Result<()> {
 
 /// Writes a workspace in `target/greenroom/assembly/` holding chapters
 /// 0..=N: the solutions below N, and chapter N from the pristine starter
-/// (or the solution) with `overlay`'s files on top. Chapter crates refer to
+/// (or the solution), with `patch` applied. Chapter crates refer to
 /// each other as `../chNN-…`, so folders side by side are all it takes.
-fn assemble(chapter: &Chapter, source: Source, overlay: Option<&Path>) -> Result<PathBuf> {
+fn assemble(chapter: &Chapter, source: Source, patch: Option<&Path>) -> Result<PathBuf> {
     let solutions = repo_root().join("solutions");
-    let name = match (source, overlay.and_then(Path::file_name)) {
-        // Prefixed, so no overlay can share a target folder with a real workspace.
-        (_, Some(fixture)) => format!("overlay-{}", fixture.to_string_lossy()),
+    let name = match (source, patch.and_then(Path::file_stem)) {
+        // Prefixed, so no patch can share a target folder with a real workspace.
+        (_, Some(fixture)) => format!("patched-{}", fixture.to_string_lossy()),
         (Source::StarterOnSolutions, None) => format!("starter-{}", chapter.dir),
         _ => format!("solution-{}", chapter.dir),
     };
@@ -156,10 +164,12 @@ fn assemble(chapter: &Chapter, source: Source, overlay: Option<&Path>) -> Result
             course::write_if_changed(&dest.join(&from), &bytes)?;
         }
     }
-    if let Some(overlay) = overlay {
-        for relative in course::course_files(overlay)? {
-            let bytes = fs::read(overlay.join(&relative)).with_context(|| format!("read {}", relative.display()))?;
-            course::write_if_changed(&dest.join(&relative), &bytes)?;
+    if let Some(patch) = patch {
+        let text = fs::read_to_string(patch).with_context(|| format!("read {}", patch.display()))?;
+        for (relative, patched) in
+            course::apply_patch(&dest, &text).with_context(|| format!("apply {}", patch.display()))?
+        {
+            course::write_if_changed(&dest.join(relative), patched.as_bytes())?;
         }
     }
     let manifest = fs::read_to_string(solutions.join("Cargo.toml")).context("read solutions/Cargo.toml")?;

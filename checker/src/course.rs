@@ -120,6 +120,31 @@ pub fn starter_drift(solutions: &Path, chapters: &Path) -> Result<Vec<String>> {
     Ok(drift)
 }
 
+/// Applies `patch` to the files under `root`: free text first (what the
+/// patch is for), then a unified diff per file, named `a/<path>` and
+/// `b/<path>` relative to `root`. Returns each file's new contents; a diff
+/// whose context no longer matches is an error, never a fuzzy guess.
+pub fn apply_patch(root: &Path, patch: &str) -> Result<Vec<(PathBuf, String)>> {
+    let starts: Vec<usize> =
+        patch.match_indices("--- a/").map(|(i, _)| i).filter(|i| *i == 0 || patch.as_bytes()[i - 1] == b'\n').collect();
+    if starts.is_empty() {
+        bail!("no `--- a/<file>` diff in the patch");
+    }
+    let mut files = Vec::new();
+    for (n, start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(patch.len());
+        let section = &patch[*start..end];
+        let parsed =
+            diffy::Patch::from_str(section).map_err(|e| anyhow::anyhow!("parse the diff at byte {start}: {e}"))?;
+        let name = parsed.original().unwrap_or_default().trim_start_matches("a/").to_string();
+        let original = fs::read_to_string(root.join(&name)).with_context(|| format!("read {name}"))?;
+        let patched = diffy::apply(&original, &parsed)
+            .map_err(|e| anyhow::anyhow!("{name} has changed since the patch was made: {e}"))?;
+        files.push((PathBuf::from(name), patched));
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +160,32 @@ mod tests {
         assert!(starter_source("// SOLUTION BEGIN\n").is_err());
         assert!(starter_source("// SOLUTION END\n").is_err());
         assert!(starter_source("// SOLUTION BEGIN\n// SOLUTION BEGIN\n").is_err());
+    }
+
+    #[test]
+    fn every_fixture_patch_applies_to_the_solutions() -> Result<()> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for entry in fs::read_dir(root.join("tests/fixtures"))? {
+            let path = entry?.path();
+            let patch = fs::read_to_string(&path)?;
+            let files = apply_patch(&root.join("../solutions"), &patch)
+                .with_context(|| format!("{} no longer applies: remake it", path.display()))?;
+            assert!(!files.is_empty(), "{}", path.display());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_stale_patch_is_refused() {
+        let dir = std::env::temp_dir().join(format!("greenroom-patch-{}", std::process::id()));
+        fs::create_dir_all(dir.join("ch")).expect("temp dir");
+        fs::write(dir.join("ch/f.rs"), "one\ntwo\nthree\n").expect("write");
+        let patch = "says why\n--- a/ch/f.rs\n+++ b/ch/f.rs\n@@ -1,3 +1,3 @@\n one\n-TWO\n+2\n three\n";
+        assert!(apply_patch(&dir, patch).is_err());
+        let good = patch.replace("-TWO", "-two");
+        let files = apply_patch(&dir, &good).expect("applies");
+        assert_eq!(files, vec![(PathBuf::from("ch/f.rs"), "one\n2\nthree\n".to_string())]);
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -13,8 +13,8 @@
 mod bench;
 mod chapters;
 mod compile;
-mod doctor;
 mod course;
+mod doctor;
 mod grade;
 mod hint;
 mod report;
@@ -55,11 +55,11 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 
-    /// Grade a copy of the solutions with these files laid over them (a
-    /// folder shaped like solutions/); the checker's own tests use it for
-    /// deliberately broken runtimes.
-    #[arg(long, hide = true, value_name = "DIR")]
-    overlay: Option<PathBuf>,
+    /// Grade a copy of the solutions with this patch applied; the checker's
+    /// own tests use it for deliberately broken runtimes
+    /// (checker/tests/fixtures/*.patch).
+    #[arg(long, hide = true, value_name = "FILE")]
+    patch: Option<PathBuf>,
 
     #[command(flatten)]
     place: Place,
@@ -194,7 +194,7 @@ fn main() -> ExitCode {
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
         (Some(Command::Watch { chapter }), _) => parse(chapter).and_then(|chapter| {
             let request =
-                session::Request { chapter, only: false, solution: false, overlay: None, mode: cli.place.mode() };
+                session::Request { chapter, only: false, solution: false, patch: None, mode: cli.place.mode() };
             watch::run(&request)
         }),
         (None, Some(chapter)) => {
@@ -227,7 +227,7 @@ fn grade(cli: &Cli, chapter: &'static Chapter) -> Result<ExitCode> {
         chapter,
         only: cli.only,
         solution: cli.solution,
-        overlay: cli.overlay.clone(),
+        patch: cli.patch.clone(),
         mode: cli.place.mode(),
     };
     let outcome = match session::grade(&request, &mut progress) {

@@ -20,8 +20,9 @@ pub struct Request {
     pub only: bool,
     /// Grade `solutions/` instead of the learner's code.
     pub solution: bool,
-    /// A folder laid over the solutions (the checker's own fixtures).
-    pub overlay: Option<PathBuf>,
+    /// A patch applied to a copy of the solutions (the checker's own
+    /// fixtures of broken runtimes).
+    pub patch: Option<PathBuf>,
     /// VM or host.
     pub mode: Mode,
 }
@@ -82,17 +83,17 @@ impl Outcome {
 pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcome> {
     grade::check_mode(&request.mode)?;
     let chapter = request.chapter;
-    let (label, source_text, source) = match (&request.overlay, request.solution) {
-        (Some(dir), _) => (
-            format!("overlay-{}", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
-            format!("the solutions with {} laid over them", dir.display()),
+    let (label, source_text, source) = match (&request.patch, request.solution) {
+        (Some(patch), _) => (
+            format!("patched-{}", patch.file_stem().map(|n| n.to_string_lossy()).unwrap_or_default()),
+            format!("the solutions with {} applied", patch.display()),
             Source::Solution,
         ),
         (None, true) => ("solution".to_string(), "the solutions".to_string(), Source::Solution),
         (None, false) => ("learner".to_string(), "your code in chapters/".to_string(), Source::Learner),
     };
     progress(&format!("building chapter {} ({}) from {source_text}", chapter.number, chapter.dir));
-    let runtime = compile::build_runtime(chapter, source, request.overlay.as_deref())?;
+    let runtime = compile::build_runtime(chapter, source, request.patch.as_deref())?;
     let tools = compile::build_tools()?;
     let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: request.only, runtime: runtime.clone() };
     let name = format!("{label}-{}", chapter.dir);
@@ -108,7 +109,7 @@ pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcom
             ("/greenroom/bin/probe".into(), tools.0.display().to_string()),
         ],
     };
-    if source == Source::Learner && request.overlay.is_none() && !request.only {
+    if source == Source::Learner && request.patch.is_none() && !request.only {
         let summary = outcome.summary();
         let result = state::LastResult {
             score: summary.score(),

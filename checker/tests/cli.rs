@@ -57,7 +57,7 @@ fn help_shows_the_commands_but_not_the_hidden_ones() {
         .success()
         .stdout(predicate::str::contains("Usage: checker"))
         .stdout(predicate::str::contains("selfcheck").and(predicate::str::contains("--solution")))
-        .stdout(predicate::str::contains("--overlay").not())
+        .stdout(predicate::str::contains("--patch").not())
         .stdout(predicate::str::is_match(r"(?m)^\s+dev\s").expect("a regex").not());
 }
 
@@ -69,10 +69,10 @@ fn the_starters_are_the_split_solutions() {
 #[test]
 #[serial]
 fn a_build_error_shows_the_compilers_message() {
-    let overlay = fixture("syntax-error");
+    let patch = fixture("syntax-error");
     checker()
-        .args(["chapter1", "--only", "--format", "json", "--overlay"])
-        .arg(&overlay)
+        .args(["chapter1", "--only", "--format", "json", "--patch"])
+        .arg(&patch)
         .assert()
         .code(2)
         .stdout(predicate::str::is_empty())

@@ -1,8 +1,8 @@
 //! The grader catches deliberately broken runtimes.
 //!
-//! Each folder in `tests/fixtures/` replaces a file or two of the solutions
-//! with a copy broken in one place (its first lines say how). The checker
-//! grades it in the VM with `--overlay`, and each test here checks that the
+//! Each patch in `tests/fixtures/` breaks the solutions in one place (its
+//! first lines say how, and the change is marked `BROKEN`). The checker
+//! grades it in the VM with `--patch`, and each test here checks that the
 //! right tests fail, and say why, while the rest of the run goes on.
 //!
 //! Every test but the first boots the guest (TCG: seconds each; `hangs` and
@@ -13,54 +13,29 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use common::{fixture, grade_fixture, repo_root, Graded};
+use common::{fixture, grade_fixture, Graded};
 use serial_test::serial;
 
-/// The lines where `fixture` differs from `solution`, on each side, once
-/// the fixture's header (up to its first blank line) is set aside.
-fn changed_lines<'a>(solution: &'a str, fixture: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
-    let solution: Vec<&str> = solution.lines().collect();
-    let fixture: Vec<&str> = fixture.lines().skip_while(|line| !line.is_empty()).skip(1).collect();
-    let same_start = solution.iter().zip(&fixture).take_while(|(a, b)| a == b).count();
-    let (solution, fixture) = (&solution[same_start..], &fixture[same_start..]);
-    let same_end = solution.iter().rev().zip(fixture.iter().rev()).take_while(|(a, b)| a == b).count();
-    (solution[..solution.len() - same_end].to_vec(), fixture[..fixture.len() - same_end].to_vec())
-}
-
-/// Every file of every fixture, as (fixture folder, path inside it).
-fn fixture_files() -> Vec<(PathBuf, PathBuf)> {
-    let mut files = Vec::new();
-    let list = |dir: &Path| -> Vec<PathBuf> {
-        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("list {}: {e}", dir.display()));
-        entries.map(|entry| entry.expect("a folder entry").path()).collect()
-    };
-    for dir in list(&fixture("")) {
-        for chapter in list(&dir) {
-            for file in list(&chapter.join("src")) {
-                let relative = file.strip_prefix(&dir).expect("inside the fixture").to_path_buf();
-                files.push((dir.clone(), relative));
-            }
-        }
-    }
-    files
-}
-
-/// A fixture must stay "the solution, broken in one place": when the
-/// solution changes, copy its file again and redo the one change.
+/// Every fixture says what it breaks, and breaks one thing. (That each
+/// still applies to the solutions as they are now is checked by the unit
+/// tests of `checker/src/course.rs`; when a solution changes, remake the
+/// patch with `diff -u --label a/PATH --label b/PATH solutions/PATH copy`.)
 #[test]
-fn every_fixture_is_its_solution_broken_in_one_place() {
-    let read = |path: &Path| fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    for (dir, relative) in fixture_files() {
-        let (solution, broken) = (repo_root().join("solutions").join(&relative), dir.join(&relative));
-        let (solution_text, broken_text) = (read(&solution), read(&broken));
-        let (removed, added) = changed_lines(&solution_text, &broken_text);
-        let drifted =
-            format!("{} drifted from {}: copy it again, redo the change", broken.display(), solution.display());
-        assert!(removed.len() <= 10 && added.len() <= 15, "{drifted}\nremoved: {removed:#?}\nadded: {added:#?}");
-        assert!(added.iter().any(|line| line.contains("BROKEN")), "{drifted}; mark the change `BROKEN`");
+fn every_fixture_applies_to_the_solutions_and_marks_what_it_breaks() {
+    let dir = fixture("x").parent().expect("the fixtures folder").to_path_buf();
+    let mut seen = 0;
+    for entry in fs::read_dir(&dir).expect("list the fixtures").flatten() {
+        let path = entry.path();
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let preamble = &text[..text.find("--- a/").unwrap_or(0)];
+        assert!(preamble.contains("BROKEN"), "{}: say what is broken before the diff", path.display());
+        let added = text.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++"));
+        assert!(added.clone().any(|l| l.contains("BROKEN")), "{}: mark the change `BROKEN`", path.display());
+        assert!(added.count() <= 15, "{}: a fixture breaks one thing, in a few lines", path.display());
+        seen += 1;
     }
+    assert!(seen >= 10, "only {seen} fixtures");
 }
 
 /// Asserts the run ended with "some test fails" (exit code 1).

@@ -20,9 +20,9 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("checker/ has a parent").to_path_buf()
 }
 
-/// A broken runtime in `checker/tests/fixtures/`, for `--overlay`.
+/// A broken runtime: a patch in `checker/tests/fixtures/`, for `--patch`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(format!("{name}.patch"))
 }
 
 /// The checker binary, as cargo built it for these tests.
@@ -104,9 +104,9 @@ pub fn grade(args: &[&str]) -> Graded {
 
 /// Grades `chapter` with the fixture `name` laid over the solutions.
 pub fn grade_fixture(name: &str, chapter: &str, extra: &[&str]) -> Graded {
-    let overlay = fixture(name);
-    let overlay = overlay.to_str().expect("the fixture's path is UTF-8");
-    let mut args = vec![chapter, "--overlay", overlay];
+    let patch = fixture(name);
+    let patch = patch.to_str().expect("the fixture's path is UTF-8");
+    let mut args = vec![chapter, "--patch", patch];
     args.extend_from_slice(extra);
     grade(&args)
 }
