@@ -97,6 +97,32 @@ pub fn check_mode(mode: &Mode) -> Result<()> {
     Ok(())
 }
 
+/// A spinner with the time elapsed while the guest runs, on a terminal;
+/// a plain progress line otherwise, so piped output stays readable.
+struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    fn start(message: &str, progress: &mut dyn FnMut(&str)) -> Spinner {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            progress(message);
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Spinner(Some(bar))
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Seconds one run of a runtime may take inside the suite.
 pub const PER_TEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -162,7 +188,7 @@ fn run_in_vm(
         timeout_secs: PER_TEST_TIMEOUT.as_secs(),
         jobs: guest_jobs,
     };
-    progress(&format!("booting the guest ({accel})"));
+    let spinner = Spinner::start(&format!("booting the guest ({accel}) and running the tests"), progress);
     let outcome = greenroom_vm::boot(&greenroom_vm::BootRequest {
         assets: &assets,
         cache: &cache,
@@ -173,7 +199,9 @@ fn run_in_vm(
         log_path: log.to_path_buf(),
         accel,
         memory_mib: 512,
-    })?;
+    });
+    spinner.finish();
+    let outcome = outcome?;
     let problem = match outcome.verdict {
         Verdict::Completed { exit_code: 0 } => None,
         Verdict::Completed { exit_code } => Some(format!("the test suite stopped with exit code {exit_code}")),
