@@ -129,7 +129,7 @@ fn watch_sources(dir: &Path, wake: Sender<Wake>) -> Result<Box<dyn Watcher + Sen
             let _ = wake.send(Wake::Saved);
         }
     };
-    let mut watcher: Box<dyn Watcher + Send> = if polling_wanted() {
+    let mut watcher: Box<dyn Watcher + Send> = if polling_wanted(dir) {
         let config = notify::Config::default().with_poll_interval(Duration::from_secs(1)).with_compare_contents(true);
         Box::new(PollWatcher::new(handler, config).context("start polling chapters/")?)
     } else {
@@ -140,11 +140,20 @@ fn watch_sources(dir: &Path, wake: Sender<Wake>) -> Result<Box<dyn Watcher + Sen
 }
 
 /// Polling where file events are known not to arrive: WSL (its Windows
-/// drives send none), or when asked.
-fn polling_wanted() -> bool {
+/// drives send none), network and shared-folder file systems (a Vagrant
+/// box's synced folder is one), or when asked.
+fn polling_wanted(dir: &Path) -> bool {
     let wsl =
         std::fs::read_to_string("/proc/sys/kernel/osrelease").is_ok_and(|r| r.to_lowercase().contains("microsoft"));
-    wsl || std::env::var_os("GREENROOM_WATCH_POLL").is_some_and(|v| v != "0")
+    let remote = nix::sys::statfs::statfs(dir).is_ok_and(|fs| is_remote(fs.filesystem_type().0));
+    wsl || remote || std::env::var_os("GREENROOM_WATCH_POLL").is_some_and(|v| v != "0")
+}
+
+/// File systems whose changes, made on another machine, send no inotify
+/// events here: NFS, SMB/CIFS, 9p, FUSE, virtiofs, VirtualBox's vboxsf.
+fn is_remote(magic: i64) -> bool {
+    const REMOTE: [i64; 7] = [0x6969, 0xFF53_4D42, 0xFE53_4D42, 0x0102_1997, 0x6573_5546, 0x6a65_6a63, 0x786F_4256];
+    REMOTE.contains(&magic)
 }
 
 /// Reads keys: `r` grades again, `q` (or Ctrl-C) quits. Without a terminal,
