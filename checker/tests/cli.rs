@@ -66,19 +66,29 @@ fn the_starters_are_the_split_solutions() {
     checker().args(["dev", "split", "--check"]).assert().success().stdout(predicate::str::is_empty());
 }
 
+/// The compiler's own message reaches the learner; a script asking for
+/// JSON still gets a report it can read, every test an error saying why.
 #[test]
 #[serial]
 fn a_build_error_shows_the_compilers_message() {
     let patch = fixture("syntax-error");
-    checker()
+    let output = checker()
         .args(["chapter1", "--only", "--format", "json", "--patch"])
         .arg(&patch)
         .assert()
         .code(2)
-        .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("error: expected `;`"))
         .stderr(predicate::str::contains("ch01-uts/src/layer.rs"))
-        .stderr(predicate::str::contains("fix the errors above"));
+        .stderr(predicate::str::contains("fix the errors above"))
+        .get_output()
+        .stdout
+        .clone();
+    let report: common::Report = serde_json::from_slice(&output).expect("a JSON report on stdout");
+    assert!(!report.passed && report.score == 0 && !report.tests.is_empty());
+    for test in &report.tests {
+        assert_eq!(test.status, "error", "{test:#?}");
+        assert!(test.message.contains("fix the errors above"), "{test:#?}");
+    }
 }
 
 /// The QEMUs that write the console log `name` of this checkout: one
