@@ -275,20 +275,10 @@ fn collect(jobs: &[JobSpec], lines: &[String], problem: Option<&str>, log: &Path
                 .into_iter()
                 .map(|test| {
                     let found = results.iter().find(|r| r.job == job.tag && r.name == test.name);
-                    let result = found.cloned().unwrap_or_else(|| TestResult {
-                        job: job.tag.clone(),
-                        chapter: test.chapter,
-                        name: test.name.to_string(),
-                        status: Status::Error,
-                        message: format!(
-                            "no result: {} (see {})",
-                            problem.unwrap_or("the suite never reported this test"),
-                            log.display()
-                        ),
-                        expected: None,
-                        actual: None,
-                        reproduce: None,
-                        duration_ms: 0,
+                    let result = found.cloned().unwrap_or_else(|| {
+                        let why = problem.unwrap_or("the suite never reported this test");
+                        let message = format!("no result: {why} (see {})", log.display());
+                        TestResult::bare(&job.tag, test.chapter, test.name, Status::Error, message)
                     });
                     Graded { test, result }
                 })
@@ -307,17 +297,7 @@ mod tests {
     }
 
     fn line(name: &str, status: Status) -> String {
-        let result = TestResult {
-            job: "runtime".into(),
-            chapter: 1,
-            name: name.into(),
-            status,
-            message: String::new(),
-            expected: None,
-            actual: None,
-            reproduce: None,
-            duration_ms: 1,
-        };
+        let result = TestResult::bare("runtime", 1, name, status, String::new());
         serde_json::to_string(&Line::Result(result)).unwrap_or_default()
     }
 

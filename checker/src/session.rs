@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use suite::protocol::{Status, TestResult};
 
 use crate::chapters::Chapter;
 use crate::compile::{self, Source};
@@ -49,17 +50,13 @@ impl Outcome {
         let graded = suite::tests_for(chapter.number, only)
             .into_iter()
             .map(|test| Graded {
-                result: suite::protocol::TestResult {
-                    job: "runtime".into(),
-                    chapter: test.chapter,
-                    name: test.name.into(),
-                    status: suite::protocol::Status::Error,
-                    message: format!("not graded: {why}"),
-                    expected: None,
-                    actual: None,
-                    reproduce: None,
-                    duration_ms: 0,
-                },
+                result: TestResult::bare(
+                    "runtime",
+                    test.chapter,
+                    test.name,
+                    Status::Error,
+                    format!("not graded: {why}"),
+                ),
                 test,
             })
             .collect();

@@ -76,17 +76,7 @@ mod tests {
     use super::*;
 
     fn result(name: &str, status: Status) -> TestResult {
-        TestResult {
-            job: "runtime".into(),
-            chapter: 1,
-            name: name.into(),
-            status,
-            message: String::new(),
-            expected: None,
-            actual: None,
-            reproduce: None,
-            duration_ms: 0,
-        }
+        TestResult::bare("runtime", 1, name, status, String::new())
     }
 
     #[test]

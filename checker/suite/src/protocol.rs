@@ -80,3 +80,21 @@ pub struct TestResult {
     /// How long the test took.
     pub duration_ms: u64,
 }
+
+impl TestResult {
+    /// A result with only a status and a message: what the checker records
+    /// for a test that never reported, or could not be run at all.
+    pub fn bare(job: &str, chapter: u8, name: &str, status: Status, message: String) -> TestResult {
+        TestResult {
+            job: job.to_string(),
+            chapter,
+            name: name.to_string(),
+            status,
+            message,
+            expected: None,
+            actual: None,
+            reproduce: None,
+            duration_ms: 0,
+        }
+    }
+}
