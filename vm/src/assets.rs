@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::apt::{Apt, AptError};
 use crate::modinfo::{self, ModinfoError};
 use crate::vmlinux;
 
@@ -77,6 +78,9 @@ pub enum AssetError {
     /// The needed kernel modules could not be found or read.
     #[error("{0} — pass --kernel PATH with a kernel that has them built in")]
     Modules(#[from] ModinfoError),
+    /// Neither this machine's apt nor Debian's archive could be used.
+    #[error(transparent)]
+    Apt(#[from] AptError),
     /// The user's `--kernel` does not exist.
     #[error("the kernel {0} does not exist — check the path given to --kernel")]
     MissingOverride(PathBuf),
@@ -119,9 +123,10 @@ fn ensure_busybox(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBu
     if busybox.is_file() {
         return Ok(busybox);
     }
+    let apt = Apt::for_package(cache, BUSYBOX_PACKAGE, progress)?;
     progress("downloading busybox-static with apt-get download");
     let work = scratch_dir(cache)?;
-    let tree = download_and_unpack(&work.0, BUSYBOX_PACKAGE, "busybox", BUSYBOX_HINT)?;
+    let tree = download_and_unpack(&apt, &work.0, BUSYBOX_PACKAGE, "busybox", BUSYBOX_HINT)?;
     let unpacked = tree.join("bin/busybox");
     if !unpacked.is_file() {
         return Err(AssetError::Layout(format!("{BUSYBOX_PACKAGE} has no bin/busybox")));
@@ -133,10 +138,11 @@ fn ensure_busybox(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBu
 /// Downloads the kernel package and keeps the kernel and the guest's
 /// modules in `cache/<package>/`; the rest of the package is deleted.
 fn fetch_kernel(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<(PathBuf, Vec<PathBuf>), AssetError> {
-    let package = resolve_kernel_package()?;
+    let apt = Apt::for_package(cache, KERNEL_META, progress)?;
+    let package = resolve_kernel_package(&apt)?;
     progress(&format!("downloading the guest kernel ({package}) with apt-get download"));
     let work = scratch_dir(cache)?;
-    let tree = download_and_unpack(&work.0, &package, "the guest kernel", KERNEL_HINT)?;
+    let tree = download_and_unpack(&apt, &work.0, &package, "the guest kernel", KERNEL_HINT)?;
 
     let bzimage = only_entry(&tree.join("boot"), "vmlinuz-")?;
     let modules_dir = only_entry(&tree.join("lib/modules"), "")?;
@@ -182,7 +188,7 @@ fn fetch_kernel(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<(PathBuf
 
 /// Asks apt which versioned package the metapackage currently depends on,
 /// e.g. `linux-image-6.1.0-57-cloud-amd64`.
-fn resolve_kernel_package() -> Result<String, AssetError> {
+fn resolve_kernel_package(apt: &Apt) -> Result<String, AssetError> {
     let command = format!("apt-cache depends {KERNEL_META}");
     let failed = |detail: String| AssetError::Download {
         what: "the guest kernel",
@@ -190,7 +196,7 @@ fn resolve_kernel_package() -> Result<String, AssetError> {
         detail,
         hint: KERNEL_HINT,
     };
-    let out = run(Command::new("apt-cache").args(["depends", KERNEL_META])).map_err(failed)?;
+    let out = run(apt.command("apt-cache").args(["depends", KERNEL_META])).map_err(failed)?;
     out.lines()
         .filter_map(|line| line.trim().strip_prefix("Depends:"))
         .map(str::trim)
@@ -201,12 +207,13 @@ fn resolve_kernel_package() -> Result<String, AssetError> {
 
 /// Runs `apt-get download` in `work` and unpacks the `.deb` into `work/tree`.
 fn download_and_unpack(
+    apt: &Apt,
     work: &Path,
     package: &str,
     what: &'static str,
     hint: &'static str,
 ) -> Result<PathBuf, AssetError> {
-    run(Command::new("apt-get").args(["download", "-q", package]).current_dir(work)).map_err(|detail| {
+    run(apt.command("apt-get").args(["download", "-q", package]).current_dir(work)).map_err(|detail| {
         AssetError::Download { what, command: format!("apt-get download {package}"), detail, hint }
     })?;
     let deb = only_entry(work, package)?;

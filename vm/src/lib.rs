@@ -41,6 +41,7 @@
 //! starts QEMU and [`boot`](mod@boot) ties it all together.
 
 pub mod accel;
+pub mod apt;
 pub mod assets;
 pub mod boot;
 pub mod cpio;
