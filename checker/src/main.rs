@@ -24,7 +24,6 @@ mod session;
 mod state;
 mod watch;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -248,10 +247,7 @@ fn grade(cli: &Cli, chapter: &'static Chapter) -> Result<ExitCode> {
 /// The report in the chosen format.
 fn render(summary: &report::Summary, format: Format) -> String {
     match format {
-        Format::Human => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            report::human(summary, report::Style::new(colour))
-        }
+        Format::Human => report::human(summary, report::Style::for_stdout()),
         Format::Json => format!("{}\n", report::json(summary)),
         Format::Junit => report::junit(summary),
         Format::Classroom => format!("{}\n", report::classroom(summary)),

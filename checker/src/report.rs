@@ -66,6 +66,18 @@ impl Style {
         Style { on }
     }
 
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty
+    /// (as <https://no-color.org> asks).
+    pub fn for_stdout() -> Style {
+        use std::io::IsTerminal;
+        Style::new(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+    }
+
+    /// Whether colour is on.
+    pub fn is_on(self) -> bool {
+        self.on
+    }
+
     fn paint(self, code: &str, text: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -84,7 +96,7 @@ pub fn human(summary: &Summary, style: Style) -> String {
     for graded in summary.graded {
         if current != Some(graded.test.chapter) {
             current = Some(graded.test.chapter);
-            let title = CHAPTERS.iter().find(|c| c.number == graded.test.chapter).map_or("", |c| c.title);
+            let title = crate::chapters::chapter(graded.test.chapter).map_or("", |c| c.title);
             let _ = writeln!(out, "\n  chapter {} — {title}", graded.test.chapter);
         }
         let (mark, colour) = match graded.result.status {

@@ -43,10 +43,10 @@ pub fn run(request: &Request) -> Result<ExitCode> {
     let _keys = RawMode::enable();
     std::thread::spawn(move || read_keys(&wake));
 
+    let style = report::Style::for_stdout();
     let mut previous: Option<BTreeMap<String, Status>> = None;
     loop {
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        if colour {
+        if style.is_on() {
             // Clear the screen: each run replaces the last one.
             print!("\x1b[2J\x1b[H");
         }
@@ -56,7 +56,7 @@ pub fn run(request: &Request) -> Result<ExitCode> {
                     outcome.graded.iter().map(|g| (g.test.name.to_string(), g.result.status)).collect();
                 say(&changes(previous.as_ref(), &now));
                 say("");
-                for line in report::human(&outcome.summary(), report::Style::new(colour)).lines() {
+                for line in report::human(&outcome.summary(), style).lines() {
                     say(line);
                 }
                 previous = Some(now);

@@ -12,7 +12,6 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
@@ -149,7 +148,7 @@ impl Machine {
 /// advisory; without it, the other way round.
 pub fn run(host: bool) -> anyhow::Result<ExitCode> {
     let sections = examine(&Machine::this(), host);
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = crate::report::Style::for_stdout().is_on();
     print!("{}", render(&sections, host, colour));
     Ok(if failures(&sections) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -565,31 +564,6 @@ fn user_namespaces(m: &Machine) -> Check {
     Check::ok(NAME, format!("allowed (user.max_user_namespaces = {max})"))
 }
 
-/// One line of `/proc/self/mountinfo`, the fields doctor needs.
-struct Mount<'a> {
-    point: &'a str,
-    /// Propagation: `shared:N`, `master:N`, … (none means private).
-    optional: Vec<&'a str>,
-    fstype: &'a str,
-    super_options: &'a str,
-}
-
-fn parse_mounts(text: &str) -> Vec<Mount<'_>> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let left: Vec<&str> = left.split(' ').collect();
-            let mut right = right.split(' ');
-            Some(Mount {
-                point: left.get(4)?,
-                optional: left.get(6..).unwrap_or_default().to_vec(),
-                fstype: right.next()?,
-                super_options: right.nth(1).unwrap_or(""),
-            })
-        })
-        .collect()
-}
-
 /// The controllers a cgroup v1 mount can hold (its other options are flags).
 const V1_CONTROLLERS: &str =
     "cpu cpuacct cpuset memory devices freezer net_cls net_prio blkio perf_event hugetlb pids rdma misc";
@@ -597,7 +571,7 @@ const V1_CONTROLLERS: &str =
 fn cgroups(m: &Machine, mountinfo: &str) -> Check {
     const NAME: &str = "cgroup v2";
     let fix = "grade chapter 6 in the VM (drop --host), or boot this machine with systemd.unified_cgroup_hierarchy=1";
-    let mounts = parse_mounts(mountinfo);
+    let mounts = suite::mountinfo::parse(mountinfo);
     let v2: Vec<&str> = mounts.iter().filter(|mt| mt.fstype == "cgroup2").map(|mt| mt.point).collect();
     let v1: Vec<&str> = mounts
         .iter()
@@ -635,7 +609,7 @@ fn cgroups(m: &Machine, mountinfo: &str) -> Check {
 
 fn propagation(mountinfo: &str) -> Check {
     const NAME: &str = "/ propagation";
-    let mounts = parse_mounts(mountinfo);
+    let mounts = suite::mountinfo::parse(mountinfo);
     // The last mount on `/` is the one this process sees.
     let Some(root) = mounts.iter().rev().find(|mt| mt.point == "/") else {
         return Check::warn(NAME, "cannot find / in /proc/self/mountinfo", "make sure /proc is mounted");

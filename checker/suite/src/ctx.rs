@@ -310,6 +310,14 @@ impl Ctx {
     }
 }
 
+/// The identity of the suite's own namespace of `kind` (`uts`, `pid`, …):
+/// the host's, as far as the container is concerned.
+pub fn host_namespace(kind: &str) -> Result<String, Failure> {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .map(|link| link.display().to_string())
+        .map_err(|e| Failure::error(format!("read the host's {kind} namespace: {e}")))
+}
+
 /// The suite's own mount table. Unreadable means a container's /proc was
 /// mounted over the host's — a mount that leaked for want of MS_PRIVATE.
 pub fn host_mountinfo() -> Result<String, Failure> {

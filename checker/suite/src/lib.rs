@@ -8,6 +8,7 @@
 
 pub mod chapters;
 pub mod ctx;
+pub mod mountinfo;
 pub mod protocol;
 pub mod rootfs;
 pub mod sandbox;

@@ -21,11 +21,8 @@ pub const MEMORY_MAX: &str = "268435456";
 /// cgroup v2 (then runs are stopped by process group only).
 pub fn suite_cgroup() -> Option<PathBuf> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let root = mountinfo.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let mount_point = left.split(' ').nth(4)?;
-        right.starts_with("cgroup2 ").then(|| PathBuf::from(mount_point))
-    })?;
+    let cgroup2 = crate::mountinfo::parse(&mountinfo).into_iter().find(|m| m.fstype == "cgroup2")?;
+    let root = PathBuf::from(cgroup2.point);
     let dir = root.join("greenroom-suite");
     // Controllers are enabled top-down; a failure only loses the limits.
     let _ = fs::write(root.join("cgroup.subtree_control"), "+pids +memory");

@@ -59,19 +59,13 @@ fn host_hostname() -> Result<String, Failure> {
         .map_err(|e| Failure::error(format!("read the host's hostname: {e}")))
 }
 
-fn host_uts_namespace() -> Result<String, Failure> {
-    std::fs::read_link("/proc/self/ns/uts")
-        .map(|link| link.display().to_string())
-        .map_err(|e| Failure::error(format!("read the host's UTS namespace: {e}")))
-}
-
 fn hostname_set_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = ctx.report(&["--hostname", "rock-band"])?;
     expect_eq("the hostname inside the container", Some("rock-band"), report.hostname.as_deref())
 }
 
 fn own_uts_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
-    let host = host_uts_namespace()?;
+    let host = crate::ctx::host_namespace("uts")?;
     for flags in [&["--hostname", "drama-club"][..], &[][..]] {
         let report = ctx.report(flags)?;
         let inside = report.namespaces.get("uts").cloned().unwrap_or_default();

@@ -79,7 +79,7 @@ fn command_is_pid_2(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
-    let host = std::fs::read_link("/proc/self/ns/pid").map(|l| l.display().to_string()).unwrap_or_default();
+    let host = crate::ctx::host_namespace("pid")?;
     let report = ctx.report(&[])?;
     let inside = report.namespaces.get("pid").cloned().unwrap_or_default();
     if inside == host {

@@ -78,13 +78,8 @@ pub fn tests() -> Vec<TestCase> {
 
 /// `(mount point, file system type)` of each line of a mountinfo.
 fn mount_points(mountinfo: &[String]) -> Vec<(String, String)> {
-    mountinfo
-        .iter()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            Some((left.split(' ').nth(4)?.to_string(), right.split(' ').next()?.to_string()))
-        })
-        .collect()
+    let parsed = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line));
+    parsed.map(|m| (m.point.to_string(), m.fstype.to_string())).collect()
 }
 
 fn report_in_rootfs(ctx: &mut Ctx, extra: &[&str]) -> Result<crate::ctx::Report, Failure> {
@@ -198,8 +193,9 @@ fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn sys_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report_in_rootfs(ctx, &[])?;
-    let sys = report.mountinfo.unwrap_or_default().into_iter().find(|line| line.split(' ').nth(4) == Some("/sys"));
-    let options = sys.as_deref().and_then(|line| line.split(' ').nth(5)).unwrap_or("");
+    let mountinfo = report.mountinfo.unwrap_or_default();
+    let sys = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).find(|m| m.point == "/sys");
+    let options = sys.map_or("", |m| m.options);
     expect_eq("/sys's mount options start with", "ro", options.split(',').next().unwrap_or(""))
 }
 
