@@ -1,0 +1,872 @@
+//! `checker dev check`: the course holds itself to its chapter table.
+//!
+//! A chapter is described once, in the table (`suite::chapters::CHAPTERS`).
+//! Everything else that names it is checked against that table here: the
+//! two workspaces' members, each crate's package name, the book's summary
+//! and pages, the README's chapter table. So is what each graded test says
+//! about itself (a unique kebab-case name, a title, a hint, points, a book
+//! section that exists), and the starter guidance in the solutions.
+//!
+//! Like rustlings' `dev check`, it is a maintainer's tool, and a unit test
+//! runs it on the real course. Unlike it, it does not stop at the first
+//! problem: it reports every one, each naming its file and the fix.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::chapters::{Chapter, CHAPTERS};
+use crate::course;
+
+/// Where the table is, for messages that send the reader to it.
+const TABLE: &str = "checker/suite/src/chapters/mod.rs";
+
+/// The command that regenerates `chapters/` from `solutions/`.
+const SPLIT: &str = "cargo run -p checker -- dev split";
+
+/// What the check knows of one chapter: its row of the table and what its
+/// tests say about themselves. Plain data, so a test can describe a small
+/// fake course without writing any tests.
+#[derive(Debug, Clone)]
+pub struct ChapterSpec {
+    /// Its number, 0 upwards.
+    pub number: u8,
+    /// The crate's folder in `chapters/` and `solutions/`.
+    pub dir: &'static str,
+    /// The crate's package name.
+    pub package: &'static str,
+    /// The layer it adds.
+    pub title: &'static str,
+    /// Its page in the book, relative to `book/src/`.
+    pub book: &'static str,
+    /// Its tests, in the order its module lists them.
+    pub tests: Vec<TestSpec>,
+}
+
+/// What a graded test says about itself: everything but the test.
+#[derive(Debug, Clone)]
+pub struct TestSpec {
+    /// The chapter it claims to belong to.
+    pub chapter: u8,
+    /// Its name.
+    pub name: &'static str,
+    /// Its points.
+    pub points: u32,
+    /// What a pass means.
+    pub title: &'static str,
+    /// The nudge for a failure.
+    pub hint: &'static str,
+    /// Its book section, `page.md#anchor`.
+    pub book: &'static str,
+}
+
+impl ChapterSpec {
+    /// A row of the real table, with its tests' metadata.
+    pub fn of(chapter: &Chapter) -> ChapterSpec {
+        let tests = (chapter.tests)()
+            .iter()
+            .map(|t| TestSpec {
+                chapter: t.chapter,
+                name: t.name,
+                points: t.points,
+                title: t.title,
+                hint: t.hint,
+                book: t.book,
+            })
+            .collect();
+        ChapterSpec {
+            number: chapter.number,
+            dir: chapter.dir,
+            package: chapter.package,
+            title: chapter.title,
+            book: chapter.book,
+            tests,
+        }
+    }
+
+    /// The file that lists this chapter's tests, by the naming rule
+    /// `ch01-uts` → `ch01_uts.rs`.
+    fn tests_file(&self) -> PathBuf {
+        PathBuf::from(format!("checker/suite/src/chapters/{}.rs", self.dir.replace('-', "_")))
+    }
+}
+
+/// The course's own table, as the check reads it.
+pub fn table() -> Vec<ChapterSpec> {
+    CHAPTERS.iter().map(ChapterSpec::of).collect()
+}
+
+/// One inconsistency in the course: where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file to fix, relative to the repository's root.
+    pub file: PathBuf,
+    /// The line in it, when one line is at fault.
+    pub line: Option<usize>,
+    /// What is wrong, and the fix.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// The problems found so far, each against a file.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, file: impl Into<PathBuf>, message: impl Into<String>) {
+        self.0.push(Problem { file: file.into(), line: None, message: message.into() });
+    }
+
+    fn add_at(&mut self, file: impl Into<PathBuf>, line: usize, message: impl Into<String>) {
+        self.0.push(Problem { file: file.into(), line: Some(line), message: message.into() });
+    }
+}
+
+/// Checks the course in the repository at `root` against `chapters`, and
+/// returns every problem found: none when the course is consistent.
+pub fn check(root: &Path, chapters: &[ChapterSpec]) -> Vec<Problem> {
+    let mut problems = Problems::default();
+    check_rows(chapters, &mut problems);
+    check_workspace(root, "solutions", chapters, &mut problems);
+    check_workspace(root, "chapters", chapters, &mut problems);
+    check_starters(root, &mut problems);
+    check_guidance(root, &mut problems);
+    check_summary(root, chapters, &mut problems);
+    check_tests(root, chapters, &mut problems);
+    check_readme(root, chapters, &mut problems);
+    problems.0
+}
+
+/// The rows themselves: numbered 0, 1, 2, … in order, nothing left blank,
+/// every chapter graded by at least one test.
+fn check_rows(chapters: &[ChapterSpec], problems: &mut Problems) {
+    for (index, chapter) in chapters.iter().enumerate() {
+        let n = chapter.number;
+        if usize::from(n) != index {
+            problems.add(TABLE, format!("row {index} is chapter {n}: number the rows 0, 1, 2, … in order"));
+        }
+        for (field, value) in [("dir", chapter.dir), ("package", chapter.package), ("title", chapter.title)] {
+            if value.trim().is_empty() {
+                problems.add(TABLE, format!("chapter {n} has an empty `{field}`: fill it in"));
+            }
+        }
+        if !chapter.book.ends_with(".md") {
+            problems.add(
+                TABLE,
+                format!("chapter {n}'s `book` is {:?}: name its page, as in \"ch01-uts.md\"", chapter.book),
+            );
+        }
+        if chapter.tests.is_empty() {
+            problems.add(
+                chapter.tests_file(),
+                format!("chapter {n} has no tests: a chapter is graded, so its `tests()` lists at least one"),
+            );
+        }
+    }
+}
+
+/// Enough of a workspace's `Cargo.toml` to read its members.
+#[derive(Deserialize)]
+struct WorkspaceManifest {
+    workspace: Option<Workspace>,
+}
+
+#[derive(Deserialize)]
+struct Workspace {
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+/// Enough of a crate's `Cargo.toml` to read its name.
+#[derive(Deserialize)]
+struct PackageManifest {
+    package: Option<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+}
+
+/// Reads and parses a TOML file, or says why not.
+fn read_toml<T: for<'de> Deserialize<'de>>(root: &Path, relative: &Path, problems: &mut Problems) -> Option<T> {
+    let text = match fs::read_to_string(root.join(relative)) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.add(relative, format!("cannot be read ({e})"));
+            return None;
+        }
+    };
+    match toml::from_str(&text) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            problems.add(relative, format!("is not valid TOML: {}", e.message()));
+            None
+        }
+    }
+}
+
+/// A course workspace (`solutions/` or `chapters/`): its members are
+/// exactly the table's crate folders, in chapter order, and each crate's
+/// package has the table's name.
+fn check_workspace(root: &Path, workspace: &str, chapters: &[ChapterSpec], problems: &mut Problems) {
+    // chapters/ is generated: the fix is always in solutions/, then a split.
+    let fix = |what: &str| match workspace {
+        "solutions" => what.to_string(),
+        _ => format!("chapters/ is generated: fix solutions/, then run `{SPLIT}`"),
+    };
+    let manifest = Path::new(workspace).join("Cargo.toml");
+    if let Some(parsed) = read_toml::<WorkspaceManifest>(root, &manifest, problems) {
+        let members = parsed.workspace.map(|w| w.members).unwrap_or_default();
+        let expected: Vec<&str> = chapters.iter().map(|c| c.dir).collect();
+        for chapter in chapters {
+            if !members.iter().any(|m| m == chapter.dir) {
+                let message = format!(
+                    "workspace member {:?} (chapter {}) is missing: {}",
+                    chapter.dir,
+                    chapter.number,
+                    fix("add it to `members`, in chapter order")
+                );
+                problems.add(&manifest, message);
+            }
+        }
+        for member in &members {
+            if !expected.contains(&member.as_str()) {
+                let message = format!(
+                    "workspace member {member:?} is no chapter of the table ({TABLE}): {}",
+                    fix("add its row there, or remove it from `members`")
+                );
+                problems.add(&manifest, message);
+            }
+        }
+        let listed: Vec<&str> = members.iter().map(String::as_str).filter(|m| expected.contains(m)).collect();
+        let in_table: Vec<&str> = expected.iter().copied().filter(|d| listed.contains(d)).collect();
+        if listed != in_table {
+            let message =
+                format!("`members` are out of order: {}", fix(&format!("list them in chapter order, {in_table:?}")));
+            problems.add(&manifest, message);
+        }
+    }
+    for chapter in chapters {
+        let manifest = Path::new(workspace).join(chapter.dir).join("Cargo.toml");
+        if !root.join(&manifest).is_file() {
+            let message = format!("is missing: chapter {}'s crate goes in {workspace}/{}", chapter.number, chapter.dir);
+            problems.add(&manifest, message);
+            continue;
+        }
+        let Some(parsed) = read_toml::<PackageManifest>(root, &manifest, problems) else { continue };
+        match parsed.package {
+            Some(package) if package.name == chapter.package => {}
+            Some(package) => {
+                let message = format!(
+                    "the package is named {:?}, but the table ({TABLE}) says {:?} for chapter {}: {}",
+                    package.name,
+                    chapter.package,
+                    chapter.number,
+                    fix("rename one of them")
+                );
+                problems.add(&manifest, message);
+            }
+            None => problems.add(&manifest, format!("has no [package]: {}", fix("name the package"))),
+        }
+    }
+}
+
+/// `chapters/` is exactly what splitting `solutions/` gives.
+fn check_starters(root: &Path, problems: &mut Problems) {
+    match course::starter_drift(&root.join("solutions"), &root.join("chapters")) {
+        Ok(drift) => {
+            // Each line is "<path in chapters/> <what is wrong>".
+            for line in drift {
+                let (path, what) = line.split_once(' ').unwrap_or((&line, "differs"));
+                let message = format!("{what} from what solutions/ gives: the starters are generated, run `{SPLIT}`");
+                problems.add(Path::new("chapters").join(path), message);
+            }
+        }
+        Err(e) => problems.add("chapters", format!("cannot be compared with solutions/: {e:#}")),
+    }
+}
+
+/// Every `// SOLUTION BEGIN` block of the solutions is paired and guided.
+fn check_guidance(root: &Path, problems: &mut Problems) {
+    let solutions = root.join("solutions");
+    let files = match course::course_files(&solutions) {
+        Ok(files) => files,
+        Err(e) => return problems.add("solutions", format!("cannot be listed: {e:#}")),
+    };
+    for relative in files.iter().filter(|f| f.extension().is_some_and(|ext| ext == "rs")) {
+        let file = Path::new("solutions").join(relative);
+        match fs::read_to_string(root.join(&file)) {
+            Ok(text) => {
+                for problem in course::marker_problems(&text) {
+                    problems.add_at(&file, problem.line, problem.message);
+                }
+            }
+            Err(e) => problems.add(&file, format!("cannot be read ({e})")),
+        }
+    }
+}
+
+/// The book's summary links every chapter's page, and the page exists.
+fn check_summary(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    let summary = Path::new("book/src/SUMMARY.md");
+    let links = match fs::read_to_string(root.join(summary)) {
+        Ok(text) => link_targets(&text),
+        Err(e) => {
+            problems.add(summary, format!("cannot be read ({e})"));
+            Vec::new()
+        }
+    };
+    for chapter in chapters {
+        let page = Path::new("book/src").join(chapter.book);
+        if !root.join(&page).is_file() {
+            problems.add(
+                &page,
+                format!("is missing: write chapter {}'s page (the table's `book` names it)", chapter.number),
+            );
+        }
+        if !links.iter().any(|link| link == chapter.book) {
+            let message = format!(
+                "chapter {}'s page is not linked: add `- [Chapter {}: {}]({})` under \"# The runtime\"",
+                chapter.number, chapter.number, chapter.package, chapter.book
+            );
+            problems.add(summary, message);
+        }
+    }
+}
+
+/// The targets of a Markdown file's `[text](target)` links.
+fn link_targets(markdown: &str) -> Vec<String> {
+    markdown
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target.trim().to_string()))
+        .collect()
+}
+
+/// What every test says about itself: a unique kebab-case name, a title, a
+/// hint, points, its own chapter, and a book section that exists.
+fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    let pages: Vec<&str> = chapters.iter().map(|c| c.book).collect();
+    let mut headings: HashMap<&str, Option<Vec<String>>> = HashMap::new();
+    let mut seen: HashMap<&str, u8> = HashMap::new();
+    for chapter in chapters {
+        let file = chapter.tests_file();
+        for test in &chapter.tests {
+            let name = test.name;
+            if !is_kebab_case(name) {
+                problems.add(&file, format!("test name {name:?} is not kebab-case: use lowercase words joined by '-'"));
+            }
+            if let Some(first) = seen.insert(name, chapter.number) {
+                let message = format!(
+                    "test name {name:?} is used twice (chapter {first} and chapter {}): reports, hints and \
+                     --format json tell tests apart by name, so rename one",
+                    chapter.number
+                );
+                problems.add(&file, message);
+            }
+            if test.title.trim().is_empty() {
+                problems.add(&file, format!("test {name:?} has an empty title: say what a pass means, in one line"));
+            }
+            if test.hint.trim().is_empty() {
+                problems.add(&file, format!("test {name:?} has an empty hint: say where to look when it fails"));
+            }
+            if test.points == 0 {
+                problems.add(&file, format!("test {name:?} is worth 0 points: give it at least 1"));
+            }
+            if test.chapter != chapter.number {
+                let message = format!(
+                    "test {name:?} says `chapter: {}` but is one of chapter {}'s tests: make it `chapter: {}`",
+                    test.chapter, chapter.number, chapter.number
+                );
+                problems.add(&file, message);
+            }
+            let Some((page, anchor)) = test.book.split_once('#') else {
+                let message = format!(
+                    "test {name:?} has book {:?}, with no #anchor: point it at the heading that teaches this, \
+                     as in \"{}#the-layer\"",
+                    test.book, chapter.book
+                );
+                problems.add(&file, message);
+                continue;
+            };
+            let Some(&page) = pages.iter().find(|p| **p == page) else {
+                let message = format!(
+                    "test {name:?} has book {:?}, but {page:?} is no chapter's page: use one of {pages:?}",
+                    test.book
+                );
+                problems.add(&file, message);
+                continue;
+            };
+            // A missing page is reported by check_summary; read each page once.
+            let ids = headings
+                .entry(page)
+                .or_insert_with(|| fs::read_to_string(root.join("book/src").join(page)).ok().map(|t| heading_ids(&t)));
+            if let Some(ids) = ids {
+                if !ids.iter().any(|id| id == anchor) {
+                    let message = format!(
+                        "test {name:?} has book {:?}, but book/src/{page} has no heading with id {anchor:?}: \
+                         use one of {ids:?}, or add the heading",
+                        test.book
+                    );
+                    problems.add(&file, message);
+                }
+            }
+        }
+    }
+}
+
+/// Lowercase ASCII letters and digits in words joined by single dashes.
+fn is_kebab_case(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .split('-')
+            .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// The README's chapter table has a row for every chapter.
+fn check_readme(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    let readme = Path::new("README.md");
+    let text = match fs::read_to_string(root.join(readme)) {
+        Ok(text) => text,
+        Err(e) => return problems.add(readme, format!("cannot be read ({e})")),
+    };
+    for chapter in chapters {
+        let row = format!("| {} |", chapter.number);
+        if !text.lines().any(|line| line.trim_start().starts_with(&row)) {
+            let message = format!(
+                "the chapter table has no row for chapter {}: add one starting `{row}` (its crate, what it adds, \
+                 how many tests)",
+                chapter.number
+            );
+            problems.add(readme, message);
+        }
+    }
+}
+
+/// The ids mdBook gives a page's headings, in order, which is what a
+/// `page.md#id` link can point at.
+///
+/// As mdBook does: ATX headings (`## Title`) outside fenced code blocks;
+/// an explicit `{#id}` attribute wins; otherwise the id comes from the
+/// heading's text (code spans keep their text, link and emphasis markup
+/// goes) by [`id_from_content`], and a repeated id gets `-1`, `-2`, …
+/// (Setext headings and `_underscore_` emphasis, which the book does not
+/// use, are read as plain text.)
+pub fn heading_ids(markdown: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut fence: Option<(char, usize)> = None;
+    for line in markdown.lines() {
+        let trimmed = line.trim_start();
+        let indented = line.len() - trimmed.len() > 3;
+        if let Some((mark, length)) = fence {
+            let run = trimmed.chars().take_while(|c| *c == mark).count();
+            if !indented && run >= length && trimmed[run..].trim().is_empty() {
+                fence = None;
+            }
+            continue;
+        }
+        if indented {
+            continue;
+        }
+        if let Some(opening) = fence_opening(trimmed) {
+            fence = Some(opening);
+            continue;
+        }
+        let Some(content) = atx_heading(trimmed) else { continue };
+        let (content, explicit) = split_attributes(content);
+        let id = match explicit {
+            Some(id) => id.to_string(),
+            None => id_from_content(&plain_text(content)),
+        };
+        let count = counts.entry(id.clone()).or_insert(0);
+        ids.push(if *count == 0 { id } else { format!("{id}-{count}") });
+        *count += 1;
+    }
+    ids
+}
+
+/// The fence character and length if `line` opens a fenced code block.
+fn fence_opening(line: &str) -> Option<(char, usize)> {
+    let mark = line.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let length = line.chars().take_while(|c| *c == mark).count();
+    (length >= 3).then_some((mark, length))
+}
+
+/// The content of an ATX heading line (`#` to `######`, then a space),
+/// without its optional closing `#`s.
+fn atx_heading(line: &str) -> Option<&str> {
+    let level = line.bytes().take_while(|b| *b == b'#').count();
+    let rest = &line[level..];
+    if !(1..=6).contains(&level) || !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    let rest = rest.trim();
+    let without_closing = rest.trim_end_matches('#');
+    if without_closing.is_empty() || without_closing.ends_with([' ', '\t']) {
+        Some(without_closing.trim_end())
+    } else {
+        Some(rest)
+    }
+}
+
+/// Splits a heading's trailing `{#id .class}` attributes off, returning
+/// the text before them and the id, if any.
+fn split_attributes(content: &str) -> (&str, Option<&str>) {
+    let Some(inner) = content.strip_suffix('}') else { return (content, None) };
+    let Some(open) = inner.rfind('{') else { return (content, None) };
+    let id = inner[open + 1..].split_whitespace().find_map(|token| token.strip_prefix('#'));
+    match id {
+        Some(id) => (content[..open].trim_end(), Some(id)),
+        None => (content, None),
+    }
+}
+
+/// A heading's text as mdBook sees it: code spans keep their content,
+/// links keep their text, emphasis stars, backslashes and inline HTML go.
+fn plain_text(content: &str) -> String {
+    let mut text = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(c) = rest.chars().next() {
+        if c == '`' {
+            let ticks = rest.bytes().take_while(|b| *b == b'`').count();
+            let fence = &rest[..ticks];
+            if let Some(end) = rest[ticks..].find(fence) {
+                let code = &rest[ticks..ticks + end];
+                // One space each side is padding, as in "`` `x` ``".
+                let code = match code.strip_prefix(' ').and_then(|c| c.strip_suffix(' ')) {
+                    Some(inner) if !inner.trim().is_empty() => inner,
+                    _ => code,
+                };
+                text.push_str(code);
+                rest = &rest[ticks + end + ticks..];
+                continue;
+            }
+            text.push_str(fence);
+            rest = &rest[ticks..];
+            continue;
+        }
+        if c == '<' {
+            if let Some(end) = rest.find('>') {
+                rest = &rest[end + 1..];
+                continue;
+            }
+        }
+        if c == ']' && rest[1..].starts_with('(') {
+            // The end of a link's text: skip its target.
+            if let Some(end) = rest.find(')') {
+                rest = &rest[end + 1..];
+                continue;
+            }
+        }
+        if c == '\\' {
+            rest = &rest[1..];
+            if let Some(escaped) = rest.chars().next() {
+                text.push(escaped);
+                rest = &rest[escaped.len_utf8()..];
+            }
+            continue;
+        }
+        if !matches!(c, '*' | '[' | ']' | '!') {
+            text.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    text
+}
+
+/// The id mdBook makes of a heading's text: trimmed, ASCII letters
+/// lowercased, whitespace to `-`, and everything that is neither
+/// alphanumeric nor `-` nor `_` dropped (mdBook's `id_from_content`).
+pub fn id_from_content(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_alphanumeric() || c == '_' || c == '-' => Some(c.to_ascii_lowercase()),
+            c if c.is_whitespace() => Some('-'),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_real_course_matches_its_table() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let problems = check(&root, &table());
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(listed.is_empty(), "the course is inconsistent:\n{}", listed.join("\n"));
+    }
+
+    #[test]
+    fn ids_are_made_as_mdbook_makes_them() {
+        assert_eq!(id_from_content("PID 1's duties"), "pid-1s-duties");
+        assert_eq!(id_from_content("  Über Café  "), "Über-café");
+        let page = "# Chapter 3: rootfs\n\n## `pivot_root`, step by step\n## The `--rootfs` argument\n\
+                    ## A fresh `/proc`\n### Why `Vec<u8>`\n## [Links](https://example.org) *matter* ##\n\
+                    ## Custom {#my-id .note}\n## The layer\n## The layer\n\n```console\n# hostname\n```\n\
+                    ~~~~\n## not a heading\n~~~~\n    # indented code\n#hashtag\n";
+        assert_eq!(
+            heading_ids(page),
+            [
+                "chapter-3-rootfs",
+                "pivot_root-step-by-step",
+                "the---rootfs-argument",
+                "a-fresh-proc",
+                "why-vecu8",
+                "links-matter",
+                "my-id",
+                "the-layer",
+                "the-layer-1",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_must_be_kebab_case() {
+        assert!(is_kebab_case("not-found-is-127"));
+        for bad in ["", "Exit-code", "exit_code", "exit--code", "-exit", "exit-"] {
+            assert!(!is_kebab_case(bad), "{bad:?}");
+        }
+    }
+
+    /// A two-chapter course in a temporary directory that passes the check;
+    /// each test below breaks one thing in it.
+    struct FakeCourse {
+        dir: tempfile::TempDir,
+        chapters: Vec<ChapterSpec>,
+    }
+
+    const MAIN_RS: &str =
+        "fn main() {\n    // STARTER: todo!(\"run\")\n    // SOLUTION BEGIN\n    run();\n    // SOLUTION END\n}\n";
+
+    fn test_spec(chapter: u8, name: &'static str, book: &'static str) -> TestSpec {
+        TestSpec { chapter, name, points: 1, title: "it works", hint: "look at run", book }
+    }
+
+    impl FakeCourse {
+        fn new() -> FakeCourse {
+            let chapters = vec![
+                ChapterSpec {
+                    number: 0,
+                    dir: "ch00-spawn",
+                    package: "spawn",
+                    title: "spawn",
+                    book: "ch00-spawn.md",
+                    tests: vec![test_spec(0, "exit-code-relayed", "ch00-spawn.md#exit-codes")],
+                },
+                ChapterSpec {
+                    number: 1,
+                    dir: "ch01-uts",
+                    package: "uts",
+                    title: "uts",
+                    book: "ch01-uts.md",
+                    tests: vec![
+                        test_spec(1, "hostname-set-inside", "ch01-uts.md#the-layer"),
+                        test_spec(1, "uses-spawn", "ch00-spawn.md#exit-codes"),
+                    ],
+                },
+            ];
+            let course = FakeCourse { dir: tempfile::tempdir().expect("a temp dir"), chapters };
+            let members = "[workspace]\nmembers = [\"ch00-spawn\", \"ch01-uts\"]\n";
+            for workspace in ["solutions", "chapters"] {
+                course.write(&format!("{workspace}/Cargo.toml"), members);
+                for (dir, package) in [("ch00-spawn", "spawn"), ("ch01-uts", "uts")] {
+                    course
+                        .write(&format!("{workspace}/{dir}/Cargo.toml"), &format!("[package]\nname = \"{package}\"\n"));
+                }
+            }
+            for dir in ["ch00-spawn", "ch01-uts"] {
+                course.write(&format!("solutions/{dir}/src/main.rs"), MAIN_RS);
+                course.write(&format!("chapters/{dir}/src/main.rs"), "fn main() {\n    todo!(\"run\")\n}\n");
+            }
+            course.write(
+                "book/src/SUMMARY.md",
+                "# Summary\n\n# The runtime\n\n- [Chapter 0: spawn](ch00-spawn.md)\n- [Chapter 1: uts](ch01-uts.md)\n",
+            );
+            course.write("book/src/ch00-spawn.md", "# Chapter 0: spawn\n\n## Exit codes\n");
+            course.write("book/src/ch01-uts.md", "# Chapter 1: uts\n\n## The layer\n");
+            course.write("README.md", "| # | crate |\n|---|---|\n| 0 | `ch00-spawn` |\n| 1 | `ch01-uts` |\n");
+            course
+        }
+
+        fn write(&self, relative: &str, text: &str) {
+            let path = self.dir.path().join(relative);
+            fs::create_dir_all(path.parent().expect("a parent")).expect("create the folder");
+            fs::write(path, text).expect("write the file");
+        }
+
+        fn edit(&self, relative: &str, from: &str, to: &str) {
+            let text = fs::read_to_string(self.dir.path().join(relative)).expect("read the file");
+            assert!(text.contains(from), "{relative} has no {from:?}");
+            self.write(relative, &text.replacen(from, to, 1));
+        }
+
+        fn problems(&self) -> Vec<Problem> {
+            check(self.dir.path(), &self.chapters)
+        }
+
+        /// The one problem the course has, or a failure listing them all.
+        fn only_problem(&self) -> Problem {
+            let problems = self.problems();
+            assert_eq!(problems.len(), 1, "expected one problem, got {problems:#?}");
+            problems[0].clone()
+        }
+    }
+
+    #[test]
+    fn a_consistent_fake_course_passes() {
+        assert_eq!(FakeCourse::new().problems(), vec![]);
+    }
+
+    #[test]
+    fn a_book_anchor_that_is_no_heading_is_reported() {
+        let mut course = FakeCourse::new();
+        course.chapters[1].tests[0].book = "ch01-uts.md#the-layr";
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("checker/suite/src/chapters/ch01_uts.rs"));
+        assert!(problem.message.contains("\"hostname-set-inside\""), "{problem}");
+        assert!(problem.message.contains("book/src/ch01-uts.md has no heading with id \"the-layr\""), "{problem}");
+        assert!(problem.message.contains("\"the-layer\""), "the fix lists the ids there are: {problem}");
+    }
+
+    #[test]
+    fn a_book_page_that_is_no_chapter_is_reported() {
+        let mut course = FakeCourse::new();
+        course.chapters[0].tests[0].book = "ch09-nope.md#exit-codes";
+        let problem = course.only_problem();
+        assert!(problem.message.contains("\"ch09-nope.md\" is no chapter's page"), "{problem}");
+    }
+
+    #[test]
+    fn two_tests_with_one_name_are_reported() {
+        let mut course = FakeCourse::new();
+        course.chapters[1].tests[1].name = "exit-code-relayed";
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("checker/suite/src/chapters/ch01_uts.rs"));
+        assert!(
+            problem.message.contains("test name \"exit-code-relayed\" is used twice (chapter 0 and chapter 1)"),
+            "{problem}"
+        );
+        assert!(problem.message.contains("rename one"), "{problem}");
+    }
+
+    #[test]
+    fn empty_hints_zero_points_and_a_wrong_chapter_are_reported() {
+        let mut course = FakeCourse::new();
+        let test = &mut course.chapters[1].tests[0];
+        test.hint = " ";
+        test.points = 0;
+        test.chapter = 0;
+        let messages: Vec<String> = course.problems().into_iter().map(|p| p.message).collect();
+        assert_eq!(messages.len(), 3, "{messages:#?}");
+        assert!(messages[0].contains("has an empty hint"), "{messages:#?}");
+        assert!(messages[1].contains("is worth 0 points"), "{messages:#?}");
+        assert!(messages[2].contains("says `chapter: 0` but is one of chapter 1's tests"), "{messages:#?}");
+    }
+
+    #[test]
+    fn a_chapter_missing_from_the_summary_is_reported() {
+        let course = FakeCourse::new();
+        course.edit("book/src/SUMMARY.md", "- [Chapter 1: uts](ch01-uts.md)\n", "");
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("book/src/SUMMARY.md"));
+        assert!(problem.message.contains("chapter 1's page is not linked"), "{problem}");
+        assert!(problem.message.contains("add `- [Chapter 1: uts](ch01-uts.md)`"), "{problem}");
+    }
+
+    #[test]
+    fn a_missing_book_page_is_reported() {
+        let course = FakeCourse::new();
+        fs::remove_file(course.dir.path().join("book/src/ch01-uts.md")).expect("remove the page");
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("book/src/ch01-uts.md"));
+        assert!(problem.message.contains("is missing: write chapter 1's page"), "{problem}");
+    }
+
+    #[test]
+    fn a_solution_block_without_starter_guidance_is_reported() {
+        let course = FakeCourse::new();
+        // The starter drops the block either way, so chapters/ does not drift.
+        course.edit("solutions/ch01-uts/src/main.rs", "    // STARTER: todo!(\"run\")\n", "");
+        course.write("chapters/ch01-uts/src/main.rs", "fn main() {\n}\n");
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("solutions/ch01-uts/src/main.rs"));
+        assert_eq!(problem.line, Some(2));
+        assert!(problem.message.contains("no // STARTER: guidance directly above it"), "{problem}");
+        assert!(problem.to_string().starts_with("solutions/ch01-uts/src/main.rs:2: "), "{problem}");
+    }
+
+    #[test]
+    fn a_missing_workspace_member_is_reported() {
+        let course = FakeCourse::new();
+        course.edit("solutions/Cargo.toml", "\"ch00-spawn\", \"ch01-uts\"", "\"ch00-spawn\"");
+        course.edit("chapters/Cargo.toml", "\"ch00-spawn\", \"ch01-uts\"", "\"ch00-spawn\"");
+        let problems = course.problems();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert_eq!(problems[0].file, Path::new("solutions/Cargo.toml"));
+        assert_eq!(
+            problems[0].message,
+            "workspace member \"ch01-uts\" (chapter 1) is missing: add it to `members`, in chapter order"
+        );
+        assert_eq!(problems[1].file, Path::new("chapters/Cargo.toml"));
+        assert!(problems[1].message.contains("chapters/ is generated: fix solutions/, then run"), "{problems:#?}");
+    }
+
+    #[test]
+    fn members_out_of_order_or_unknown_are_reported() {
+        let course = FakeCourse::new();
+        course.edit("solutions/Cargo.toml", "\"ch00-spawn\", \"ch01-uts\"", "\"ch01-uts\", \"ch00-spawn\", \"extra\"");
+        let messages: Vec<String> = course.problems().into_iter().map(|p| p.message).collect();
+        assert_eq!(messages.len(), 3, "{messages:#?}");
+        assert!(messages[0].contains("\"extra\" is no chapter of the table"), "{messages:#?}");
+        assert!(messages[1].contains("out of order: list them in chapter order, [\"ch00-spawn\", \"ch01-uts\"]"));
+        assert!(messages[2].starts_with("differs from what solutions/ gives"), "{messages:#?}");
+    }
+
+    #[test]
+    fn a_package_named_otherwise_is_reported() {
+        let course = FakeCourse::new();
+        course.edit("solutions/ch01-uts/Cargo.toml", "\"uts\"", "\"hostname\"");
+        course.edit("chapters/ch01-uts/Cargo.toml", "\"uts\"", "\"hostname\"");
+        let problems = course.problems();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert_eq!(problems[0].file, Path::new("solutions/ch01-uts/Cargo.toml"));
+        assert!(problems[0].message.contains("named \"hostname\""), "{problems:#?}");
+        assert!(problems[0].message.contains("says \"uts\" for chapter 1"), "{problems:#?}");
+    }
+
+    #[test]
+    fn a_chapter_missing_from_the_readme_is_reported() {
+        let course = FakeCourse::new();
+        course.edit("README.md", "| 1 | `ch01-uts` |\n", "");
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("README.md"));
+        assert!(problem.message.contains("no row for chapter 1: add one starting `| 1 |`"), "{problem}");
+    }
+
+    #[test]
+    fn drifted_starters_are_reported() {
+        let course = FakeCourse::new();
+        course.write("chapters/ch00-spawn/src/main.rs", "fn main() {}\n");
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("chapters/ch00-spawn/src/main.rs"));
+        assert!(problem.message.starts_with("differs from what solutions/ gives"), "{problem}");
+        assert!(problem.message.contains("dev split"), "{problem}");
+    }
+}
