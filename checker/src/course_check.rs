@@ -144,6 +144,7 @@ pub fn check(root: &Path, chapters: &[ChapterSpec]) -> Vec<Problem> {
     check_guidance(root, &mut problems);
     check_summary(root, chapters, &mut problems);
     check_tests(root, chapters, &mut problems);
+    check_test_tables(root, chapters, &mut problems);
     check_readme(root, chapters, &mut problems);
     problems.0
 }
@@ -427,6 +428,79 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
     }
 }
 
+/// Each chapter page's "What the tests check" table has one row per test
+/// of the chapter, `| `name` | points | … |`, with the test's points, and
+/// no row for a test that does not exist.
+fn check_test_tables(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    for chapter in chapters {
+        let page = Path::new("book/src").join(chapter.book);
+        // A missing page is reported by check_summary.
+        let Ok(text) = fs::read_to_string(root.join(&page)) else { continue };
+        let Some(rows) = test_rows(&text) else {
+            let message = format!(
+                "has no \"{TESTS_SECTION}\" section: add one, with a row `| `name` | points | … |` per test \
+                 of chapter {}",
+                chapter.number
+            );
+            problems.add(&page, message);
+            continue;
+        };
+        for test in &chapter.tests {
+            match rows.iter().find(|(name, _)| *name == test.name) {
+                None => {
+                    let message = format!(
+                        "the \"{TESTS_SECTION}\" table has no row for {:?}: add `| `{}` | {} | … | … |`",
+                        test.name, test.name, test.points
+                    );
+                    problems.add(&page, message);
+                }
+                Some((_, points)) if *points != Some(test.points) => {
+                    let message = format!(
+                        "the \"{TESTS_SECTION}\" table gives {:?} {} points, the test is worth {}: \
+                         make them agree",
+                        test.name,
+                        points.map_or_else(|| "no".to_string(), |p| p.to_string()),
+                        test.points
+                    );
+                    problems.add(&page, message);
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, _) in &rows {
+            if !chapter.tests.iter().any(|t| t.name == *name) {
+                let message = format!(
+                    "the \"{TESTS_SECTION}\" table has a row for {name:?}, which is no test of chapter {}: \
+                             remove it, or fix its name",
+                    chapter.number
+                );
+                problems.add(&page, message);
+            }
+        }
+    }
+}
+
+/// The heading of the section of a chapter page that lists its tests.
+const TESTS_SECTION: &str = "What the tests check";
+
+/// The `| `name` | points | …` rows of a page's "What the tests check"
+/// section: each test's name and the points column, if it is a number.
+/// None when the page has no such section.
+fn test_rows(markdown: &str) -> Option<Vec<(&str, Option<u32>)>> {
+    let mut lines = markdown.lines();
+    lines.find(|line| line.strip_prefix("## ").is_some_and(|title| title.trim() == TESTS_SECTION))?;
+    let rows = lines
+        .take_while(|line| !line.starts_with("# ") && !line.starts_with("## "))
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("| `")?;
+            let (name, rest) = rest.split_once('`')?;
+            let points = rest.trim_start().strip_prefix('|')?.split('|').next()?.trim();
+            Some((name, points.parse().ok()))
+        })
+        .collect();
+    Some(rows)
+}
+
 /// Lowercase ASCII letters and digits in words joined by single dashes.
 fn is_kebab_case(name: &str) -> bool {
     !name.is_empty()
@@ -458,12 +532,12 @@ fn check_readme(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) 
 /// The ids mdBook gives a page's headings, in order, which is what a
 /// `page.md#id` link can point at.
 ///
-/// As mdBook does: ATX headings (`## Title`) outside fenced code blocks;
-/// an explicit `{#id}` attribute wins; otherwise the id comes from the
-/// heading's text (code spans keep their text, link and emphasis markup
-/// goes) by [`id_from_content`], and a repeated id gets `-1`, `-2`, …
-/// (Setext headings and `_underscore_` emphasis, which the book does not
-/// use, are read as plain text.)
+/// As mdBook 0.5 does (`add_header_links`): ATX headings (`## Title`)
+/// outside fenced code blocks; an explicit `{#id}` attribute wins;
+/// otherwise the id comes from the heading's text (code spans keep their
+/// text, link and emphasis markup goes) by [`id_from_content`], and a
+/// repeated id gets `-1`, `-2`, … Setext headings, definition lists and
+/// `_underscore_` emphasis, which the book does not use, are not read.
 pub fn heading_ids(markdown: &str) -> Vec<String> {
     let mut ids = Vec::new();
     let mut counts: HashMap<String, u32> = HashMap::new();
@@ -487,10 +561,12 @@ pub fn heading_ids(markdown: &str) -> Vec<String> {
         }
         let Some(content) = atx_heading(trimmed) else { continue };
         let (content, explicit) = split_attributes(content);
-        let id = match explicit {
-            Some(id) => id.to_string(),
-            None => id_from_content(&plain_text(content)),
-        };
+        // An explicit id is used as written, and takes no part in numbering.
+        if let Some(id) = explicit {
+            ids.push(id.to_string());
+            continue;
+        }
+        let id = id_from_content(&plain_text(content));
         let count = counts.entry(id.clone()).or_insert(0);
         ids.push(if *count == 0 { id } else { format!("{id}-{count}") });
         *count += 1;
@@ -699,8 +775,18 @@ mod tests {
                 "book/src/SUMMARY.md",
                 "# Summary\n\n# The runtime\n\n- [Chapter 0: spawn](ch00-spawn.md)\n- [Chapter 1: uts](ch01-uts.md)\n",
             );
-            course.write("book/src/ch00-spawn.md", "# Chapter 0: spawn\n\n## Exit codes\n");
-            course.write("book/src/ch01-uts.md", "# Chapter 1: uts\n\n## The layer\n");
+            let table = "## What the tests check\n\n| test | points | passes when |\n|---|---|---|\n";
+            course.write(
+                "book/src/ch00-spawn.md",
+                &format!("# Chapter 0: spawn\n\n## Exit codes\n\n{table}| `exit-code-relayed` | 1 | it works |\n"),
+            );
+            course.write(
+                "book/src/ch01-uts.md",
+                &format!(
+                    "# Chapter 1: uts\n\n## The layer\n\n{table}| `hostname-set-inside` | 1 | it works |\n\
+                     | `uses-spawn` | 1 | it works |\n"
+                ),
+            );
             course.write("README.md", "| # | crate |\n|---|---|\n| 0 | `ch00-spawn` |\n| 1 | `ch01-uts` |\n");
             course
         }
@@ -757,6 +843,7 @@ mod tests {
     fn two_tests_with_one_name_are_reported() {
         let mut course = FakeCourse::new();
         course.chapters[1].tests[1].name = "exit-code-relayed";
+        course.edit("book/src/ch01-uts.md", "`uses-spawn`", "`exit-code-relayed`");
         let problem = course.only_problem();
         assert_eq!(problem.file, Path::new("checker/suite/src/chapters/ch01_uts.rs"));
         assert!(
@@ -773,6 +860,7 @@ mod tests {
         test.hint = " ";
         test.points = 0;
         test.chapter = 0;
+        course.edit("book/src/ch01-uts.md", "| `hostname-set-inside` | 1 |", "| `hostname-set-inside` | 0 |");
         let messages: Vec<String> = course.problems().into_iter().map(|p| p.message).collect();
         assert_eq!(messages.len(), 3, "{messages:#?}");
         assert!(messages[0].contains("has an empty hint"), "{messages:#?}");
@@ -849,6 +937,20 @@ mod tests {
         assert_eq!(problems[0].file, Path::new("solutions/ch01-uts/Cargo.toml"));
         assert!(problems[0].message.contains("named \"hostname\""), "{problems:#?}");
         assert!(problems[0].message.contains("says \"uts\" for chapter 1"), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_books_test_table_must_list_each_test_with_its_points() {
+        let course = FakeCourse::new();
+        course.edit("book/src/ch01-uts.md", "| `uses-spawn` | 1 |", "| `uses-spawm` | 2 |");
+        course.edit("book/src/ch01-uts.md", "| `hostname-set-inside` | 1 |", "| `hostname-set-inside` | 2 |");
+        let problems = course.problems();
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:#?}");
+        assert!(problems.iter().all(|p| p.file == Path::new("book/src/ch01-uts.md")), "{problems:#?}");
+        assert!(messages[0].contains("gives \"hostname-set-inside\" 2 points, the test is worth 1"), "{messages:#?}");
+        assert!(messages[1].contains("has no row for \"uses-spawn\": add `| `uses-spawn` | 1 |"), "{messages:#?}");
+        assert!(messages[2].contains("a row for \"uses-spawm\", which is no test of chapter 1"), "{messages:#?}");
     }
 
     #[test]
