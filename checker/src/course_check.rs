@@ -954,6 +954,37 @@ mod tests {
     }
 
     #[test]
+    fn a_page_without_a_test_table_is_reported() {
+        let course = FakeCourse::new();
+        course.edit("book/src/ch00-spawn.md", "## What the tests check", "## Tests");
+        let problem = course.only_problem();
+        assert_eq!(problem.file, Path::new("book/src/ch00-spawn.md"));
+        assert!(problem.message.starts_with("has no \"What the tests check\" section: add one"), "{problem}");
+    }
+
+    #[test]
+    fn rows_out_of_number_and_chapters_without_tests_are_reported() {
+        let mut course = FakeCourse::new();
+        course.chapters[1].number = 2;
+        course.chapters[1].tests.clear();
+        course.edit("README.md", "| 1 |", "| 2 |");
+        course.edit(
+            "book/src/ch01-uts.md",
+            "| `hostname-set-inside` | 1 | it works |\n| `uses-spawn` | 1 | it works |\n",
+            "",
+        );
+        let problems: Vec<String> = course.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            [
+                "checker/suite/src/chapters/mod.rs: row 1 is chapter 2: number the rows 0, 1, 2, … in order",
+                "checker/suite/src/chapters/ch01_uts.rs: chapter 2 has no tests: a chapter is graded, so its \
+                 `tests()` lists at least one",
+            ]
+        );
+    }
+
+    #[test]
     fn a_chapter_missing_from_the_readme_is_reported() {
         let course = FakeCourse::new();
         course.edit("README.md", "| 1 | `ch01-uts` |\n", "");
