@@ -128,8 +128,8 @@ impl Problems {
         self.0.push(Problem { file: file.into(), line: None, message: message.into() });
     }
 
-    fn add_at(&mut self, file: impl Into<PathBuf>, line: usize, message: impl Into<String>) {
-        self.0.push(Problem { file: file.into(), line: Some(line), message: message.into() });
+    fn add_at(&mut self, file: impl Into<PathBuf>, line: impl Into<Option<usize>>, message: impl Into<String>) {
+        self.0.push(Problem { file: file.into(), line: line.into(), message: message.into() });
     }
 }
 
@@ -364,10 +364,16 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
     let mut seen: HashMap<&str, u8> = HashMap::new();
     for chapter in chapters {
         let file = chapter.tests_file();
+        let source = fs::read_to_string(root.join(&file)).unwrap_or_default();
         for test in &chapter.tests {
             let name = test.name;
+            let line = line_of(&source, name);
             if !is_kebab_case(name) {
-                problems.add(&file, format!("test name {name:?} is not kebab-case: use lowercase words joined by '-'"));
+                problems.add_at(
+                    &file,
+                    line,
+                    format!("test name {name:?} is not kebab-case: use lowercase words joined by '-'"),
+                );
             }
             if let Some(first) = seen.insert(name, chapter.number) {
                 let message = format!(
@@ -375,23 +381,31 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
                      --format json tell tests apart by name, so rename one",
                     chapter.number
                 );
-                problems.add(&file, message);
+                problems.add_at(&file, line, message);
             }
             if test.title.trim().is_empty() {
-                problems.add(&file, format!("test {name:?} has an empty title: say what a pass means, in one line"));
+                problems.add_at(
+                    &file,
+                    line,
+                    format!("test {name:?} has an empty title: say what a pass means, in one line"),
+                );
             }
             if test.hint.trim().is_empty() {
-                problems.add(&file, format!("test {name:?} has an empty hint: say where to look when it fails"));
+                problems.add_at(
+                    &file,
+                    line,
+                    format!("test {name:?} has an empty hint: say where to look when it fails"),
+                );
             }
             if test.points == 0 {
-                problems.add(&file, format!("test {name:?} is worth 0 points: give it at least 1"));
+                problems.add_at(&file, line, format!("test {name:?} is worth 0 points: give it at least 1"));
             }
             if test.chapter != chapter.number {
                 let message = format!(
                     "test {name:?} says `chapter: {}` but is one of chapter {}'s tests: make it `chapter: {}`",
                     test.chapter, chapter.number, chapter.number
                 );
-                problems.add(&file, message);
+                problems.add_at(&file, line, message);
             }
             let Some((page, anchor)) = test.book.split_once('#') else {
                 let message = format!(
@@ -399,7 +413,7 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
                      as in \"{}#the-layer\"",
                     test.book, chapter.book
                 );
-                problems.add(&file, message);
+                problems.add_at(&file, line, message);
                 continue;
             };
             let Some(&page) = pages.iter().find(|p| **p == page) else {
@@ -407,7 +421,7 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
                     "test {name:?} has book {:?}, but {page:?} is no chapter's page: use one of {pages:?}",
                     test.book
                 );
-                problems.add(&file, message);
+                problems.add_at(&file, line, message);
                 continue;
             };
             // A missing page is reported by check_summary; read each page once.
@@ -421,7 +435,7 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
                          use one of {ids:?}, or add the heading",
                         test.book
                     );
-                    problems.add(&file, message);
+                    problems.add_at(&file, line, message);
                 }
             }
         }
@@ -499,6 +513,12 @@ fn test_rows(markdown: &str) -> Option<Vec<(&str, Option<u32>)>> {
         })
         .collect();
     Some(rows)
+}
+
+/// The line of `source` where the test named `name` is listed, if it is.
+fn line_of(source: &str, name: &str) -> Option<usize> {
+    let quoted = format!("\"{name}\"");
+    source.lines().position(|line| line.contains(&quoted)).map(|index| index + 1)
 }
 
 /// Lowercase ASCII letters and digits in words joined by single dashes.
