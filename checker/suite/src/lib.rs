@@ -3,7 +3,8 @@
 //! Each test runs the learner's runtime with the probe inside and checks
 //! what the kernel reports, inside the container and outside it. The same
 //! code runs as root inside the throwaway guest (the default) or on the host
-//! (`checker --host`). The checker links this crate too, for the catalog:
+//! (`checker --host`). The checker links this crate too, for the chapter
+//! table ([`chapters::CHAPTERS`]) and the catalog:
 //! titles, points, hints and book sections.
 
 pub mod chapters;
