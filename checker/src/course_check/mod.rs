@@ -3,9 +3,11 @@
 //! A chapter is described once, in the table (`suite::chapters::CHAPTERS`).
 //! Everything else that names it is checked against that table here: the
 //! two workspaces' members, each crate's package name, the book's summary
-//! and pages, the README's chapter table. So is what each graded test says
-//! about itself (a unique kebab-case name, a title, a hint, points, a book
-//! section that exists), and the starter guidance in the solutions.
+//! and pages (and each page's "What the tests check" table), the README's
+//! chapter table. So is what each graded test says about itself (a unique
+//! kebab-case name, a title, a hint, points, a book section that exists),
+//! the starter guidance in the solutions, and `chapters/` being exactly
+//! the split solutions.
 //!
 //! Like rustlings' `dev check`, it is a maintainer's tool, and a unit test
 //! runs it on the real course. Unlike it, it does not stop at the first
