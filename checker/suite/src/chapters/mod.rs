@@ -47,7 +47,7 @@ pub const CHAPTERS: &[Chapter] = &[
         number: 1,
         dir: "ch01-uts",
         package: "uts",
-        title: "UTS namespace and hostname",
+        title: "UTS and IPC namespaces, hostname",
         book: "ch01-uts.md",
         tests: ch01_uts::tests,
     },
