@@ -5,7 +5,7 @@
 //!
 //! The layer here sets `no_new_privs` (`prctl(PR_SET_NO_NEW_PRIVS)`), which
 //! `/proc/PID/status` shows for each process. Needs root, for the
-//! namespaces: `sudo cargo test --manifest-path chapters/Cargo.toml -p pid`.
+//! namespaces (chapter 2 of the book says how to run it).
 //!
 //! The core runs in this process, and its `clone` copies only the calling
 //! thread, so the process must be single-threaded: hence a plain `main`
