@@ -41,6 +41,7 @@ pub fn catalog() -> Vec<TestCase> {
         chapters::ch01_uts::tests(),
         chapters::ch02_pid::tests(),
         chapters::ch03_rootfs::tests(),
+        chapters::ch04_net::tests(),
     ]
     .concat()
 }
