@@ -145,30 +145,43 @@ fn try_loopback(exchange: &mut Exchange) -> Result<(), String> {
     talk(stream, "hello over lo", exchange)
 }
 
-/// Sends `message` and EOF, then reads the reply to EOF.
+/// Sends `message` as one line, then reads the reply to EOF (and only then
+/// closes: see `answer`).
 fn talk(mut stream: TcpStream, message: &str, exchange: &mut Exchange) -> Result<(), String> {
     exchange.local = stream.local_addr().ok();
     exchange.peer = stream.peer_addr().ok();
     stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| format!("set a read timeout: {e}"))?;
-    stream.write_all(message.as_bytes()).map_err(|e| format!("send: {e}"))?;
-    stream.shutdown(Shutdown::Write).map_err(|e| format!("close the sending side: {e}"))?;
-    exchange.received = Some(read_all(&mut stream)?);
+    stream.write_all(format!("{message}\n").as_bytes()).map_err(|e| format!("send: {e}"))?;
+    let mut reply = Vec::new();
+    stream.take(MAX_MESSAGE).read_to_end(&mut reply).map_err(|e| format!("receive: {e}"))?;
+    exchange.received = Some(String::from_utf8_lossy(&reply).into_owned());
     Ok(())
 }
 
-/// Reads a message to EOF, answers `reply to <message>`, and returns the message.
+/// The longest message or reply: more means something is wrong.
+const MAX_MESSAGE: u64 = 1 << 16;
+
+/// Reads a one-line message, answers `reply to <message>` and EOF, then
+/// waits for the other end to close: a server that exited at once could
+/// take its network away (the runtime deletes the veth) while its reply is
+/// still on the way. Returns the message.
 fn answer(mut stream: TcpStream) -> Result<String, String> {
     stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| format!("set a read timeout: {e}"))?;
-    let message = read_all(&mut stream)?;
+    let mut message = Vec::new();
+    let mut byte = [0];
+    while message.len() < MAX_MESSAGE as usize {
+        match stream.read(&mut byte).map_err(|e| format!("receive: {e}"))? {
+            0 => break,
+            _ if byte[0] == b'\n' => break,
+            _ => message.push(byte[0]),
+        }
+    }
+    let message = String::from_utf8_lossy(&message).into_owned();
     stream.write_all(format!("reply to {message}").as_bytes()).map_err(|e| format!("reply: {e}"))?;
+    stream.shutdown(Shutdown::Write).map_err(|e| format!("close the sending side: {e}"))?;
+    // The other end closes once it has read the reply to EOF.
+    let _ = stream.read_to_end(&mut Vec::new());
     Ok(message)
-}
-
-fn read_all(stream: &mut TcpStream) -> Result<String, String> {
-    let mut bytes = Vec::new();
-    // A message is short: more than 64 KiB means something is wrong.
-    stream.take(1 << 16).read_to_end(&mut bytes).map_err(|e| format!("receive: {e}"))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// What `serve` writes to its file once it listens: where to reach it.
