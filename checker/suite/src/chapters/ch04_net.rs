@@ -308,8 +308,9 @@ fn interfaces_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     match eth0.addresses.as_slice() {
         [] => {
             return Err(Failure::fail(
-                "eth0 has no IPv4 address inside: an address given to the peer in the host's namespace is dropped \
-                 when the link moves; configure eth0 from inside the container's namespace",
+                "eth0 has no IPv4 address inside: configure it from inside the container's namespace (with a netlink \
+                 socket opened in the child) — an address given from the host's namespace lands on the host end, \
+                 or is dropped when the peer moves",
             )
             .compare(wanted, seen))
         }
@@ -567,8 +568,8 @@ fn expect_clean(net: &TestNet, when: &str) -> Result<(), Failure> {
     if !ports.is_empty() {
         return Err(Failure::fail(format!(
             "{when}, the host end of the veth pair is still attached to {}: delete it yourself (RTM_DELLINK) once the \
-             child is reaped — the kernel removes it only when nothing holds the container's network namespace any \
-             more",
+             child is reaped — the kernel removes it only later, and only once nothing holds the container's network \
+             namespace any more",
             net.bridge
         ))
         .compare("no port", ports.join(", ")));
