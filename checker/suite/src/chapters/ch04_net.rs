@@ -296,7 +296,7 @@ fn interfaces_inside(ctx: &mut Ctx) -> Result<(), Failure> {
             .compare("eth0, lo", sorted.join(", ")));
     }
     expect_loopback_up(&network)?;
-    let Some(eth0) = interface(&network, "eth0") else { unreachable!("checked above") };
+    let eth0 = interface(&network, "eth0").ok_or_else(|| Failure::fail("the container has no eth0"))?;
     if !eth0.up {
         return Err(Failure::fail(
             "eth0 is down inside: moving a link into a namespace sets it down, so set it up from inside, after the move",
