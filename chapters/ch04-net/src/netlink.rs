@@ -1,0 +1,167 @@
+//! The netlink plumbing: a socket to the kernel's routing subsystem, and the
+//! two conversations we have over it.
+//!
+//! * a **request** (create a link, add an address, …) sent with `NLM_F_ACK`:
+//!   the kernel answers with one `NLMSG_ERROR` message whose code is 0 (an
+//!   acknowledgement) or a negative errno (a refusal);
+//! * a **dump** (every link, every address) sent with `NLM_F_DUMP`: the
+//!   kernel answers with as many messages as it has objects, spread over
+//!   several datagrams, and ends with `NLMSG_DONE`.
+//!
+//! Nothing here knows about bridges or veths: the steps in [`crate::ops`]
+//! build the messages.
+
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::protocols::NETLINK_ROUTE;
+use netlink_sys::Socket;
+use nix::errno::Errno;
+
+/// What can go wrong while talking netlink.
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    /// The socket could not be opened or bound.
+    #[error("open a netlink socket")]
+    Open(#[source] std::io::Error),
+    /// Sending the request failed.
+    #[error("send a netlink request")]
+    Send(#[source] std::io::Error),
+    /// Reading the answer failed.
+    #[error("read the kernel's netlink answer")]
+    Receive(#[source] std::io::Error),
+    /// The answer was not a netlink message we understand.
+    #[error("decode the kernel's netlink answer: {0}")]
+    Decode(String),
+    /// The kernel refused the request.
+    #[error("the kernel said {0}")]
+    Kernel(Errno),
+}
+
+impl NetlinkError {
+    /// The errno the kernel answered with, if it refused the request: the
+    /// steps use it to tell "already exists" or "already gone" from real
+    /// failures.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            NetlinkError::Kernel(errno) => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// A netlink socket for the routing subsystem (`NETLINK_ROUTE`).
+///
+/// A netlink socket belongs to the network namespace it was opened in:
+/// every request on it acts there, whatever namespace the process moves to
+/// later.
+pub struct Netlink {
+    socket: Socket,
+    sequence: u32,
+}
+
+impl Netlink {
+    /// Opens a socket in the calling process's current network namespace.
+    pub fn open() -> Result<Netlink, NetlinkError> {
+        let mut socket = Socket::new(NETLINK_ROUTE).map_err(NetlinkError::Open)?;
+        // Port 0: the kernel picks a unique port id for us.
+        socket.bind_auto().map_err(NetlinkError::Open)?;
+        Ok(Netlink { socket, sequence: 0 })
+    }
+
+    // ANCHOR: request
+    /// Sends `message` with `flags` (such as `NLM_F_CREATE | NLM_F_EXCL`) and
+    /// waits for the kernel's acknowledgement.
+    pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<(), NetlinkError> {
+        let sequence = self.send(message, NLM_F_REQUEST | NLM_F_ACK | flags)?;
+        loop {
+            for answer in self.receive(sequence)? {
+                match answer {
+                    // An NLMSG_ERROR with code 0 is the acknowledgement.
+                    NetlinkPayload::Error(error) => return check(error.code),
+                    _ => continue,
+                }
+            }
+        }
+    }
+    // ANCHOR_END: request
+
+    /// Sends a dump request for `message`'s kind of object and collects
+    /// every answer until `NLMSG_DONE`.
+    pub fn dump(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
+        let sequence = self.send(message, NLM_F_REQUEST | NLM_F_DUMP)?;
+        let mut objects = Vec::new();
+        loop {
+            for answer in self.receive(sequence)? {
+                match answer {
+                    NetlinkPayload::InnerMessage(object) => objects.push(object),
+                    NetlinkPayload::Done(_) => return Ok(objects),
+                    NetlinkPayload::Error(error) => check(error.code)?,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Sends a `GET` request for one object and returns the kernel's answer,
+    /// or the errno it refused with (`ENODEV` for a link that does not
+    /// exist).
+    pub fn get(&mut self, message: RouteNetlinkMessage) -> Result<RouteNetlinkMessage, NetlinkError> {
+        let sequence = self.send(message, NLM_F_REQUEST)?;
+        loop {
+            for answer in self.receive(sequence)? {
+                match answer {
+                    NetlinkPayload::InnerMessage(object) => return Ok(object),
+                    NetlinkPayload::Error(error) => check(error.code)?,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Serializes and sends one message; returns its sequence number, which
+    /// the kernel copies into every answer.
+    fn send(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<u32, NetlinkError> {
+        self.sequence += 1;
+        let mut header = NetlinkHeader::default();
+        header.flags = flags;
+        header.sequence_number = self.sequence;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message));
+        // Fills in the length and the message type from the payload.
+        packet.finalize();
+        let mut buffer = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buffer);
+        self.socket.send(&buffer, 0).map_err(NetlinkError::Send)?;
+        Ok(self.sequence)
+    }
+
+    /// Reads one datagram and splits it into the messages it holds,
+    /// keeping those that answer `sequence`.
+    fn receive(&mut self, sequence: u32) -> Result<Vec<NetlinkPayload<RouteNetlinkMessage>>, NetlinkError> {
+        let (datagram, _) = self.socket.recv_from_full().map_err(NetlinkError::Receive)?;
+        let mut payloads = Vec::new();
+        let mut rest = &datagram[..];
+        while !rest.is_empty() {
+            let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest)
+                .map_err(|err| NetlinkError::Decode(err.to_string()))?;
+            // Messages are padded to a multiple of 4 bytes.
+            let length = (message.header.length as usize).next_multiple_of(4);
+            if length == 0 {
+                return Err(NetlinkError::Decode("a message of length 0".into()));
+            }
+            if message.header.sequence_number == sequence {
+                payloads.push(message.payload);
+            }
+            rest = rest.get(length..).unwrap_or(&[]);
+        }
+        Ok(payloads)
+    }
+}
+
+/// Turns an `NLMSG_ERROR` code into a result: no code is an
+/// acknowledgement, a code is a negative errno.
+fn check(code: Option<std::num::NonZeroI32>) -> Result<(), NetlinkError> {
+    match code {
+        None => Ok(()),
+        Some(code) => Err(NetlinkError::Kernel(Errno::from_raw(-code.get()))),
+    }
+}
