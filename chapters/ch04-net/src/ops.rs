@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -26,6 +28,9 @@ pub struct Link {
     /// Its kind (`bridge`, `veth`, …), or `None` for a physical device or
     /// the loopback.
     pub kind: Option<String>,
+    /// Whether its operational state is "up": up, and with a carrier (for
+    /// a veth: both ends up), as the kernel has last noted.
+    pub carrier: bool,
 }
 
 /// An IPv4 address on an interface, as in `ip -4 addr`.
@@ -85,22 +90,24 @@ pub fn ipv4_addresses(netlink: &mut Netlink) -> Result<Vec<InterfaceAddress>, Ne
     Ok(found)
 }
 
-/// Creates a bridge named `name` (`ip link add NAME type bridge`).
-pub fn create_bridge(netlink: &mut Netlink, name: &str) -> Result<(), NetlinkError> {
+/// Creates a bridge named `name` with the hardware address `mac`
+/// (`ip link add NAME address MAC type bridge`).
+pub fn create_bridge(netlink: &mut Netlink, name: &str, mac: [u8; 6]) -> Result<(), NetlinkError> {
     let mut message = LinkMessage::default();
     message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::Address(mac.to_vec()));
     message.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
     netlink.request(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
 }
 
 // ANCHOR: create_veth
-/// Creates a veth pair: `host_end` here, and its peer named `peer_name`
-/// directly in the network namespace of process `pid`
-/// (`ip link add HOST type veth peer name PEER netns PID`).
+/// Creates a veth pair: `host_end` here, up,, and its peer named
+/// `peer_name` directly in the network namespace of process `pid`
+/// (`ip link add HOST up type veth peer name PEER netns PID`).
 pub fn create_veth_into(netlink: &mut Netlink, host_end: &str, peer_name: &str, pid: Pid) -> Result<(), NetlinkError> {
     todo!(
-        "ask for a new link named host_end of kind veth whose peer is named peer_name and \
-         is created in the network namespace of pid; the peer is described by a link \
+        "ask for a new link named host_end of kind veth, up, whose peer is named peer_name \
+         and created in the network namespace of pid; the peer is described by a link \
          message of its own, nested in the first (book: chapter 4, \"Creating the veth pair\")"
     )
 }
@@ -170,6 +177,7 @@ pub fn add_default_route(netlink: &mut Netlink, gateway: Ipv4Addr) -> Result<(),
 fn describe(link: &LinkMessage) -> Link {
     let mut name = String::new();
     let mut kind = None;
+    let mut carrier = false;
     for attribute in &link.attributes {
         match attribute {
             LinkAttribute::IfName(found) => name = found.clone(),
@@ -180,8 +188,9 @@ fn describe(link: &LinkMessage) -> Link {
                     }
                 }
             }
+            LinkAttribute::OperState(state) => carrier = *state == State::Up,
             _ => {}
         }
     }
-    Link { index: link.header.index, name, kind }
+    Link { index: link.header.index, name, kind, carrier }
 }

@@ -74,9 +74,6 @@ pub enum HostError {
         #[source]
         source: NetlinkError,
     },
-    /// Bringing the host end up failed.
-    #[error("bring {0} up")]
-    VethUp(String, #[source] NetlinkError),
     /// Deleting the host end failed.
     #[error("delete {0}")]
     DeleteVeth(String, #[source] NetlinkError),
@@ -130,11 +127,10 @@ pub fn plug_in(bridge: &BridgeName, subnet: &Subnet, child: Pid) -> Result<(), H
     // A veth end is a cable's end: plugged into the bridge, frames from
     // the container reach the gateway and every other container.
     ops::set_controller(&mut netlink, index, bridge_index).map_err(|source| HostError::PlugVeth {
-        veth: veth.clone(),
+        veth,
         bridge: bridge.as_str().to_string(),
         source,
-    })?;
-    ops::set_up(&mut netlink, index).map_err(|err| HostError::VethUp(veth, err))
+    })
 }
 // ANCHOR_END: plug_in
 
@@ -158,7 +154,12 @@ pub fn unplug(child: Pid) -> Result<(), HostError> {
 /// "already exists" is success.
 fn ensure_bridge(netlink: &mut Netlink, bridge: &BridgeName, subnet: &Subnet) -> Result<u32, HostError> {
     let name = bridge.as_str();
-    match ops::create_bridge(netlink, name) {
+    // A bridge without an address of its own takes the smallest of its
+    // ports', so it would change as containers come and go and their ARP
+    // caches would point at a stale one. A fixed, locally administered
+    // address (the 0x02 bit) made from the gateway's: 02:72:A:B:C:D.
+    let [a, b, c, d] = subnet.gateway().octets();
+    match ops::create_bridge(netlink, name, [0x02, 0x72, a, b, c, d]) {
         Err(err) if err.errno() != Some(Errno::EEXIST) => return Err(HostError::CreateBridge(name.into(), err)),
         _ => {}
     }
