@@ -134,27 +134,32 @@ impl Netlink {
         Ok(self.sequence)
     }
 
-    /// Reads one datagram and splits it into the messages it holds,
-    /// keeping those that answer `sequence`.
+    /// Reads one datagram and returns the answers to `sequence` in it.
     fn receive(&mut self, sequence: u32) -> Result<Vec<NetlinkPayload<RouteNetlinkMessage>>, NetlinkError> {
         let (datagram, _) = self.socket.recv_from_full().map_err(NetlinkError::Receive)?;
-        let mut payloads = Vec::new();
-        let mut rest = &datagram[..];
-        while !rest.is_empty() {
-            let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest)
-                .map_err(|err| NetlinkError::Decode(err.to_string()))?;
-            // Messages are padded to a multiple of 4 bytes.
-            let length = (message.header.length as usize).next_multiple_of(4);
-            if length == 0 {
-                return Err(NetlinkError::Decode("a message of length 0".into()));
-            }
-            if message.header.sequence_number == sequence {
-                payloads.push(message.payload);
-            }
-            rest = rest.get(length..).unwrap_or(&[]);
-        }
-        Ok(payloads)
+        split(&datagram, sequence)
     }
+}
+
+/// Splits a datagram into the messages it holds (the kernel packs several
+/// into one), keeping those that answer `sequence`.
+fn split(datagram: &[u8], sequence: u32) -> Result<Vec<NetlinkPayload<RouteNetlinkMessage>>, NetlinkError> {
+    let mut payloads = Vec::new();
+    let mut rest = datagram;
+    while !rest.is_empty() {
+        let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(rest)
+            .map_err(|err| NetlinkError::Decode(err.to_string()))?;
+        // Messages are padded to a multiple of 4 bytes.
+        let length = (message.header.length as usize).next_multiple_of(4);
+        if length == 0 {
+            return Err(NetlinkError::Decode("a message of length 0".into()));
+        }
+        if message.header.sequence_number == sequence {
+            payloads.push(message.payload);
+        }
+        rest = rest.get(length..).unwrap_or(&[]);
+    }
+    Ok(payloads)
 }
 
 /// Turns an `NLMSG_ERROR` code into a result: no code is an
@@ -163,5 +168,71 @@ fn check(code: Option<std::num::NonZeroI32>) -> Result<(), NetlinkError> {
     match code {
         None => Ok(()),
         Some(code) => Err(NetlinkError::Kernel(Errno::from_raw(-code.get()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use netlink_packet_core::{DoneMessage, ErrorMessage};
+    use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+
+    use super::*;
+
+    /// `payload` as the kernel would send it, answering `sequence`.
+    fn packet(sequence: u32, payload: NetlinkPayload<RouteNetlinkMessage>) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.sequence_number = sequence;
+        let mut message = NetlinkMessage::new(header, payload);
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
+
+    fn error(code: i32) -> NetlinkPayload<RouteNetlinkMessage> {
+        let mut message = ErrorMessage::default();
+        message.code = std::num::NonZeroI32::new(code);
+        NetlinkPayload::Error(message)
+    }
+
+    fn link(name: &str) -> NetlinkPayload<RouteNetlinkMessage> {
+        let mut message = LinkMessage::default();
+        // A name of odd length makes the message need padding.
+        message.attributes.push(LinkAttribute::IfName(name.to_string()));
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(message))
+    }
+
+    #[test]
+    fn a_datagram_of_several_messages_is_split_and_filtered_by_sequence() {
+        let datagram = [
+            packet(7, link("lo")),
+            packet(6, link("stale")),
+            packet(7, link("eth0")),
+            packet(7, NetlinkPayload::Done(DoneMessage::default())),
+        ]
+        .concat();
+        let payloads = split(&datagram, 7).unwrap();
+        assert_eq!(payloads.len(), 3);
+        assert_eq!(payloads[0], link("lo"));
+        assert_eq!(payloads[1], link("eth0"));
+        assert!(matches!(payloads[2], NetlinkPayload::Done(_)));
+    }
+
+    #[test]
+    fn an_error_code_is_an_acknowledgement_or_an_errno() {
+        let payloads = split(&[packet(1, error(0)), packet(1, error(-17))].concat(), 1).unwrap();
+        let codes: Vec<_> = payloads
+            .iter()
+            .map(|payload| match payload {
+                NetlinkPayload::Error(message) => check(message.code).map_err(|err| err.errno()),
+                other => panic!("expected an error message, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(codes, vec![Ok(()), Err(Some(Errno::EEXIST))]);
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(matches!(split(&[1, 2, 3], 1), Err(NetlinkError::Decode(_))));
     }
 }
