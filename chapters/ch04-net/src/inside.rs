@@ -3,7 +3,6 @@
 //! namespace and every request acts there.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
 
 use crate::names::CONTAINER_INTERFACE;
 use crate::netlink::{Netlink, NetlinkError};
@@ -27,9 +26,6 @@ pub enum InsideError {
     /// Bringing `eth0` up failed.
     #[error("bring {CONTAINER_INTERFACE} up")]
     InterfaceUp(#[source] NetlinkError),
-    /// `eth0` stayed without a carrier.
-    #[error("wait for {CONTAINER_INTERFACE} to carry traffic: no carrier after {CARRIER_TIMEOUT:?}")]
-    NoCarrier,
     /// Adding the default route failed.
     #[error("add a default route through {0}")]
     DefaultRoute(Ipv4Addr, #[source] NetlinkError),
@@ -53,33 +49,12 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
     let mut netlink = Netlink::open().map_err(InsideError::Socket)?;
     todo!(
         "bring lo up (a new namespace's lo is down, and 127.0.0.1 does not answer); then, \
-         with addressing, give eth0 its address, bring it up, wait_for_carrier, and add \
-         the default route through the gateway — in an order the kernel accepts \
+         with addressing, give eth0 its address, bring it up, and add the default \
+         route through the gateway — in an order the kernel accepts \
          (book: chapter 4, \"Inside the container\")"
     )
 }
 // ANCHOR_END: configure
-
-/// How long a new veth end may take to get its carrier.
-const CARRIER_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Waits until link `index` carries traffic: a veth end has a carrier
-/// once both ends are up, and the kernel hands the news on to the rest of
-/// the stack (the host's bridge among it) a moment later.
-fn wait_for_carrier(netlink: &mut Netlink, index: u32) -> Result<(), InsideError> {
-    let start = Instant::now();
-    loop {
-        let link = ops::link_by_index(netlink, index)
-            .map_err(|err| InsideError::FindInterface(CONTAINER_INTERFACE.into(), err))?;
-        if link.is_some_and(|link| link.carrier) {
-            return Ok(());
-        }
-        if start.elapsed() > CARRIER_TIMEOUT {
-            return Err(InsideError::NoCarrier);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// The index of the link `name` in the container's namespace.
 fn find(netlink: &mut Netlink, name: &str) -> Result<u32, InsideError> {

@@ -3,7 +3,6 @@
 //! namespace and every request acts there.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
 
 use crate::names::CONTAINER_INTERFACE;
 use crate::netlink::{Netlink, NetlinkError};
@@ -27,9 +26,6 @@ pub enum InsideError {
     /// Bringing `eth0` up failed.
     #[error("bring {CONTAINER_INTERFACE} up")]
     InterfaceUp(#[source] NetlinkError),
-    /// `eth0` stayed without a carrier.
-    #[error("wait for {CONTAINER_INTERFACE} to carry traffic: no carrier after {CARRIER_TIMEOUT:?}")]
-    NoCarrier,
     /// Adding the default route failed.
     #[error("add a default route through {0}")]
     DefaultRoute(Ipv4Addr, #[source] NetlinkError),
@@ -53,8 +49,8 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
     let mut netlink = Netlink::open().map_err(InsideError::Socket)?;
     // STARTER: todo!(
     // STARTER:     "bring lo up (a new namespace's lo is down, and 127.0.0.1 does not answer); then, \
-    // STARTER:      with addressing, give eth0 its address, bring it up, wait_for_carrier, and add \
-    // STARTER:      the default route through the gateway — in an order the kernel accepts \
+    // STARTER:      with addressing, give eth0 its address, bring it up, and add the default \
+    // STARTER:      route through the gateway — in an order the kernel accepts \
     // STARTER:      (book: chapter 4, \"Inside the container\")"
     // STARTER: )
     // SOLUTION BEGIN
@@ -70,7 +66,6 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
     ops::add_address(&mut netlink, eth0, address, prefix).map_err(|err| InsideError::Address(address, prefix, err))?;
     // ...which only counts once the link is up...
     ops::set_up(&mut netlink, eth0).map_err(InsideError::InterfaceUp)?;
-    wait_for_carrier(&mut netlink, eth0)?;
     // ...and the gateway must be reachable through such a route, or the
     // kernel refuses the default route with ENETUNREACH.
     ops::add_default_route(&mut netlink, gateway).map_err(|err| InsideError::DefaultRoute(gateway, err))?;
@@ -78,27 +73,6 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
     // SOLUTION END
 }
 // ANCHOR_END: configure
-
-/// How long a new veth end may take to get its carrier.
-const CARRIER_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Waits until link `index` carries traffic: a veth end has a carrier
-/// once both ends are up, and the kernel hands the news on to the rest of
-/// the stack (the host's bridge among it) a moment later.
-fn wait_for_carrier(netlink: &mut Netlink, index: u32) -> Result<(), InsideError> {
-    let start = Instant::now();
-    loop {
-        let link = ops::link_by_index(netlink, index)
-            .map_err(|err| InsideError::FindInterface(CONTAINER_INTERFACE.into(), err))?;
-        if link.is_some_and(|link| link.carrier) {
-            return Ok(());
-        }
-        if start.elapsed() > CARRIER_TIMEOUT {
-            return Err(InsideError::NoCarrier);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// The index of the link `name` in the container's namespace.
 fn find(netlink: &mut Netlink, name: &str) -> Result<u32, InsideError> {

@@ -6,9 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
-};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -28,9 +26,6 @@ pub struct Link {
     /// Its kind (`bridge`, `veth`, …), or `None` for a physical device or
     /// the loopback.
     pub kind: Option<String>,
-    /// Whether its operational state is "up": up, and with a carrier (for
-    /// a veth: both ends up), as the kernel has last noted.
-    pub carrier: bool,
 }
 
 /// An IPv4 address on an interface, as in `ip -4 addr`.
@@ -197,7 +192,6 @@ pub fn add_default_route(netlink: &mut Netlink, gateway: Ipv4Addr) -> Result<(),
 fn describe(link: &LinkMessage) -> Link {
     let mut name = String::new();
     let mut kind = None;
-    let mut carrier = false;
     for attribute in &link.attributes {
         match attribute {
             LinkAttribute::IfName(found) => name = found.clone(),
@@ -208,9 +202,8 @@ fn describe(link: &LinkMessage) -> Link {
                     }
                 }
             }
-            LinkAttribute::OperState(state) => carrier = *state == State::Up,
             _ => {}
         }
     }
-    Link { index: link.header.index, name, kind, carrier }
+    Link { index: link.header.index, name, kind }
 }
