@@ -5,7 +5,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 use crate::names::{host_veth_name, BridgeName, CONTAINER_INTERFACE};
-use crate::netlink::{Netlink, NetlinkError};
+use crate::netlink::{Netlink, NetlinkError, Rtnetlink};
 use crate::ops::{self, Link};
 use crate::subnet::Subnet;
 
@@ -152,7 +152,7 @@ pub fn unplug(child: Pid) -> Result<(), HostError> {
 /// Returns the bridge's index, creating it with the gateway address if it
 /// does not exist. Another runtime may be creating it at the same moment:
 /// "already exists" is success.
-fn ensure_bridge(netlink: &mut Netlink, bridge: &BridgeName, subnet: &Subnet) -> Result<u32, HostError> {
+fn ensure_bridge(netlink: &mut dyn Rtnetlink, bridge: &BridgeName, subnet: &Subnet) -> Result<u32, HostError> {
     let name = bridge.as_str();
     // A bridge without an address of its own takes the smallest of its
     // ports', so it would change as containers come and go and their ARP
@@ -181,7 +181,7 @@ fn ensure_bridge(netlink: &mut Netlink, bridge: &BridgeName, subnet: &Subnet) ->
 }
 
 /// The index of the link `name`, which must exist.
-fn find(netlink: &mut Netlink, name: &str) -> Result<u32, HostError> {
+fn find(netlink: &mut dyn Rtnetlink, name: &str) -> Result<u32, HostError> {
     match ops::link_by_name(netlink, name) {
         Ok(Some(link)) => Ok(link.index),
         Ok(None) => Err(HostError::FindLink(name.into(), NetlinkError::Kernel(Errno::ENODEV))),
@@ -190,7 +190,7 @@ fn find(netlink: &mut Netlink, name: &str) -> Result<u32, HostError> {
 }
 
 /// The name of interface `index`, for messages.
-fn interface_name(netlink: &mut Netlink, index: u32) -> String {
+fn interface_name(netlink: &mut dyn Rtnetlink, index: u32) -> String {
     match ops::link_by_index(netlink, index) {
         Ok(Some(link)) => link.name,
         _ => format!("interface {index}"),
