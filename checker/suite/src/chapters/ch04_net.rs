@@ -28,7 +28,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "inside, only lo and eth0, eth0 up with the second host address of --subnet, a default route via the first",
             "move the veth peer in, rename it eth0, then from inside: address, link up, default route via the gateway",
-            "ch04-net.md#inside-the-namespace",
+            "ch04-net.md#inside-the-container",
             interfaces_inside,
         ),
         test(
@@ -36,7 +36,7 @@ pub fn tests() -> Vec<TestCase> {
             1,
             "lo is up inside: a TCP connection to 127.0.0.1 carries a message both ways",
             "a new network namespace has lo, but down: set IFF_UP on it from inside",
-            "ch04-net.md#inside-the-namespace",
+            "ch04-net.md#inside-the-container",
             loopback_works,
         ),
         test(
@@ -52,7 +52,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "two containers on one bridge talk TCP to each other",
             "attach each host end to the bridge (master) and set both ends up; every container needs its own address",
-            "ch04-net.md#the-bridge",
+            "ch04-net.md#creating-the-veth-pair",
             containers_reach_each_other,
         ),
         test(
@@ -60,7 +60,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "the host reaches a container through the bridge, which holds the gateway address",
             "give the bridge the subnet's first host address and set it up",
-            "ch04-net.md#the-bridge",
+            "ch04-net.md#creating-the-veth-pair",
             host_reaches_container,
         ),
         test(
@@ -68,7 +68,7 @@ pub fn tests() -> Vec<TestCase> {
             1,
             "the bridge's MAC address (the gateway's, which containers cache) stays the same as containers come and go",
             "create the bridge with a fixed MAC address (IFLA_ADDRESS): without one it takes its lowest port's",
-            "ch04-net.md#the-bridge",
+            "ch04-net.md#creating-the-veth-pair",
             gateway_mac_stable,
         ),
         test(
@@ -76,7 +76,7 @@ pub fn tests() -> Vec<TestCase> {
             1,
             "--net none gives a namespace with only lo, up, and nothing on the host",
             "with --net none, unshare the namespace and bring lo up, but make no veth and no lease",
-            "ch04-net.md#--net-none",
+            "ch04-net.md#inside-the-container",
             no_network,
         ),
         test(
@@ -84,7 +84,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "after the command exits, the veth pair and the lease are gone from the host",
             "delete the host end of the veth pair (that removes both ends) and the lease file once the child is reaped",
-            "ch04-net.md#cleaning-up",
+            "ch04-net.md#cleanup",
             cleanup_after_exit,
         ),
         test(
@@ -92,7 +92,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "after the host SIGKILLs the container's PID 1, the veth pair and the lease are gone",
             "clean up on every path where the child has ended, whatever ended it",
-            "ch04-net.md#cleaning-up",
+            "ch04-net.md#cleanup",
             cleanup_after_container_killed,
         ),
         test(
@@ -116,7 +116,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "an unknown --net, a bad or overlapping --subnet, a non-bridge --bridge, a full subnet: 125, nothing created",
             "check every network argument, and take the lease, before creating any link",
-            "ch04-net.md#the---net-arguments",
+            "ch04-net.md#before-anything-is-created",
             bad_network_refused,
         ),
     ]
