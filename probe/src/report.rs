@@ -46,6 +46,8 @@ pub struct Report {
     pub visible_pids: Option<Vec<u32>>,
     /// What is in `/dev`.
     pub dev: Option<Vec<DevEntry>>,
+    /// Interfaces, addresses and routes, from the kernel (`None` if unreadable).
+    pub network: Option<crate::net::Network>,
 }
 
 /// One entry of `/dev`.
@@ -133,6 +135,7 @@ impl Report {
             gid_map: read("/proc/self/gid_map"),
             visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
             dev: list_dev(),
+            network: crate::net::Network::collect().ok(),
         }
     }
 }
