@@ -1,5 +1,7 @@
 //! Chapter 1 — uts: a UTS namespace and a validated `--hostname`.
 
+use contract::Touched;
+
 use crate::ctx::{expect_eq, Ctx, Failure};
 use crate::TestCase;
 
@@ -68,7 +70,7 @@ fn own_uts_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("uts")?;
     for flags in [&["--hostname", "drama-club"][..], &[][..]] {
         let report = ctx.report(flags)?;
-        let inside = report.namespaces.get("uts").cloned().unwrap_or_default();
+        let inside = report.namespaces.uts.unwrap_or_default();
         if inside == host {
             return Err(Failure::fail("the container shares the host's UTS namespace")
                 .compare(format!("anything but {host}"), inside));
@@ -86,14 +88,14 @@ fn host_hostname_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn invalid_hostname_refused(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
     let marker = ctx.scratch_path("command-ran");
+    let touch = ctx.call::<Touched>(&[&marker])?;
     let too_long = "a".repeat(65);
     // One of each kind of mistake: a hyphen at an edge, a bad character, an
     // empty name, an empty label, too long. (`Hostname::parse`'s unit tests
     // cover the rest without a VM.)
     for name in ["-rock-band", "rock_band", "", "a..b", too_long.as_str()] {
-        let run = ctx.run(&["--hostname", name], &[&probe, "touch", &marker])?;
+        let run = ctx.run(&["--hostname", name], &touch.command())?;
         run.expect_code(125, &format!("--hostname {name:?} is invalid and should be refused with exit code 125"))?;
         if std::path::Path::new(&marker).exists() {
             return Err(Failure::fail(format!("the command ran although --hostname {name:?} is invalid")));
