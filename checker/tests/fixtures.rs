@@ -223,3 +223,31 @@ fn an_init_that_keeps_signals_to_itself_is_caught() {
     assert_eq!(test.actual.as_deref(), Some("exit code 0"), "{test:#?}");
     graded.report.expect("orphans-reaped", "pass");
 }
+
+/// A runtime that answers `probe report` with a report captured earlier
+/// (the hostname it was asked for filled in) looks right to a grader that
+/// believes any well-formed report: the hostname, a UTS namespace that is
+/// not the host's, the host's hostname untouched. The nonce each run gives
+/// the probe gives it away.
+#[test]
+#[serial]
+fn a_canned_report_is_refused_as_not_from_this_run() {
+    let graded = grade_fixture("canned-report", "chapter1", &[]);
+    assert_failed(&graded);
+    let reads_a_report = [
+        "argv-and-env-passed",
+        "hostname-set-inside",
+        "own-uts-namespace",
+        "host-hostname-unchanged",
+        "longest-hostname-accepted",
+    ];
+    for name in reads_a_report {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("did not come from this run's probe"), "{test:#?}");
+        assert!(test.actual.as_deref().unwrap_or_default().contains("\"nonce\":\"5e1f0c2a\""), "{test:#?}");
+    }
+    // Every other test runs the command for real, and passes.
+    for test in graded.report.tests.iter().filter(|t| !reads_a_report.contains(&t.name.as_str())) {
+        assert_eq!(test.status, "pass", "{test:#?}");
+    }
+}

@@ -338,7 +338,7 @@ impl<T: Document> ProbeCall<T> {
             "the output did not come from this run's probe: the command was not run, or something printed a \
              canned answer (each run's probe echoes a fresh nonce)",
         )
-        .compare(format!("a JSON line with \"nonce\":\"{}\"", self.nonce), clip(last, 300)))
+        .compare(format!("a JSON line with \"nonce\":\"{}\"", self.nonce), clip(last, 160)))
     }
 }
 

@@ -131,4 +131,17 @@ mod tests {
         assert_eq!(json, r#"{"nonce":"ab12","body":{"zombies":[7]}}"#);
         assert_eq!(serde_json::from_str::<Envelope<Orphans>>(&json).expect("decode"), envelope);
     }
+
+    #[test]
+    fn a_report_may_lack_what_a_container_lacks() {
+        let json = r#"{"process":{"pid":2,"ppid":1,"argv":["/probe"],"env":{}},"hostname":"rock-band",
+            "namespaces":{"uts":"uts:[4026532178]"},"filesystem":{},"users":{"uid":0},"cgroup":{},
+            "security":{"seccomp":"filter"}}"#;
+        let report: Report = serde_json::from_str(json).expect("decode");
+        assert_eq!(report.process.cwd, None);
+        assert_eq!(report.namespaces.uts.as_deref(), Some("uts:[4026532178]"));
+        assert_eq!(report.namespaces.pid, None);
+        assert_eq!(report.filesystem.dev, None);
+        assert_eq!(report.security.seccomp, Some(Seccomp::Filter));
+    }
 }
