@@ -87,6 +87,21 @@ fn setting_the_hostname_without_a_namespace_is_caught() {
 
 #[test]
 #[serial]
+fn sharing_the_hosts_ipc_objects_is_caught() {
+    let graded = grade_fixture("no-ipc-namespace", "chapter1", &["--only"]);
+    assert_failed(&graded);
+    let shared = graded.report.expect("own-ipc-namespace", "fail");
+    assert!(shared.message.contains("shares the host's IPC namespace"), "{shared:#?}");
+    let seen = graded.report.expect("host-ipc-invisible", "fail");
+    assert_eq!(seen.actual.as_deref(), Some("(true, true)"), "the host's queues are found from inside: {seen:#?}");
+    let left = graded.report.expect("container-ipc-stays-inside", "fail");
+    assert_eq!(left.actual.as_deref(), Some("(true, true)"), "the container's queues stay on the host: {left:#?}");
+    // The UTS namespace is there: the tests tell the layers apart.
+    graded.report.expect("own-uts-namespace", "pass");
+}
+
+#[test]
+#[serial]
 fn printing_the_hostname_is_not_setting_it() {
     let graded = grade_fixture("prints-hostname", "chapter1", &["--only"]);
     assert_failed(&graded);
@@ -240,6 +255,7 @@ fn a_canned_report_is_refused_as_not_from_this_run() {
         "own-uts-namespace",
         "host-hostname-unchanged",
         "longest-hostname-accepted",
+        "own-ipc-namespace",
     ];
     for name in reads_a_report {
         let test = graded.report.expect(name, "fail");

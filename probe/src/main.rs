@@ -16,6 +16,9 @@
 //!                        (contract::Escape)
 //! touch PATH             try to create PATH (contract::Touched); PATH also
 //!                        tells the host that the command ran
+//! ipc-look KEY NAME      is there a System V queue KEY, a POSIX queue NAME?
+//!                        (contract::IpcLook)
+//! ipc-make KEY NAME      make both and leave them behind (contract::IpcMade)
 //! exit N                 exit with code N
 //! kill-self SIGNAL       kill itself with signal number SIGNAL
 //! echo OUT ERR           write OUT to stdout and ERR to stderr
@@ -31,13 +34,14 @@
 //! itself exits with 99 and a `probe:` message on stderr.
 
 mod escape;
+mod ipc;
 mod orphan;
 mod report;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use contract::{plain, Document, Envelope, Escape, Nonce, Orphans, Report, SignalOutcome, Touched};
+use contract::{plain, Document, Envelope, Escape, IpcLook, IpcMade, Nonce, Orphans, Report, SignalOutcome, Touched};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,6 +66,8 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
         [Orphans::SUBCOMMAND] => answer(nonce, orphan::count_zombies()?),
         [Escape::SUBCOMMAND, marker] => answer(nonce, escape::try_escape(marker)),
         [Touched::SUBCOMMAND, path] => answer(nonce, Touched { errno: touch(path).err() }),
+        [IpcLook::SUBCOMMAND, key, name] => answer(nonce, ipc::look(key, name)?),
+        [IpcMade::SUBCOMMAND, key, name] => answer(nonce, ipc::make(key, name)?),
         [plain::EXIT, code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
         [plain::KILL_SELF, signal] => kill_self(parse_signal(signal)?),
         [plain::ECHO, out, err] => {

@@ -19,7 +19,7 @@
 mod outcome;
 mod report;
 
-pub use outcome::{Errno, Escape, Orphans, SignalOutcome, Touched};
+pub use outcome::{Errno, Escape, IpcLook, IpcMade, Orphans, SignalOutcome, Touched};
 pub use report::{
     Capabilities, Cgroup, DevEntry, DevKind, Filesystem, IdRange, Namespaces, Process, Report, Seccomp, Security, Users,
 };

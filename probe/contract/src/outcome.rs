@@ -89,3 +89,31 @@ pub struct Touched {
 impl Document for Touched {
     const SUBCOMMAND: &'static str = "touch";
 }
+
+/// `probe ipc-look KEY NAME`: which of the IPC objects the suite made on
+/// the host exist in the probe's IPC namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpcLook {
+    /// A System V message queue with key KEY exists.
+    pub sysv_queue_found: bool,
+    /// A POSIX message queue named NAME exists.
+    pub posix_queue_found: bool,
+}
+
+impl Document for IpcLook {
+    const SUBCOMMAND: &'static str = "ipc-look";
+}
+
+/// `probe ipc-make KEY NAME`: making a System V message queue KEY and a
+/// POSIX message queue NAME, left behind on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpcMade {
+    /// `None` when the System V queue was made; else why not.
+    pub sysv_queue: Option<Errno>,
+    /// `None` when the POSIX queue was made; else why not.
+    pub posix_queue: Option<Errno>,
+}
+
+impl Document for IpcMade {
+    const SUBCOMMAND: &'static str = "ipc-make";
+}
