@@ -150,6 +150,36 @@ pub fn execute(
 
 type RawRun = (Vec<String>, Option<String>, Option<Duration>);
 
+/// Boots the same guest as grading does, to run only `true`: the reference
+/// a grading's time is measured against (`checker bench`). Returns the
+/// wall time of the whole boot, from starting QEMU to its end.
+pub fn bare_boot(mode: &Mode) -> Result<Option<Duration>> {
+    let Mode::Vm { kernel, accel } = mode else { return Ok(None) };
+    let cache = greenroom_vm::default_cache_dir();
+    let mut quiet = |_: &str| {};
+    let assets = greenroom_vm::ensure_assets(&cache, kernel.as_deref(), &mut quiet)?;
+    let accel = greenroom_vm::choose_accel(&cache, &assets, *accel, &mut quiet)?;
+    let log = work_dir().join("logs").join("bare-boot.log");
+    let outcome = greenroom_vm::boot(&greenroom_vm::BootRequest {
+        assets: &assets,
+        cache: &cache,
+        files: Vec::new(),
+        command: vec!["true".into()],
+        env: Vec::new(),
+        deadline: Duration::from_secs(60),
+        log_path: log.clone(),
+        accel,
+        memory_mib: GUEST_MEMORY_MIB,
+    })?;
+    if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
+        bail!("a bare boot of the guest failed: {:?} (see {})", outcome.verdict, log.display());
+    }
+    Ok(Some(outcome.total))
+}
+
+/// Guest memory for grading: room for the initramfs unpacked twice and the tests.
+const GUEST_MEMORY_MIB: u32 = 512;
+
 fn run_in_vm(
     jobs: &[JobSpec],
     (probe, suite_bin): &(PathBuf, PathBuf),
@@ -198,7 +228,7 @@ fn run_in_vm(
         deadline: deadline(jobs, PER_TEST_TIMEOUT),
         log_path: log.to_path_buf(),
         accel,
-        memory_mib: 512,
+        memory_mib: GUEST_MEMORY_MIB,
     });
     spinner.finish();
     let outcome = outcome?;
