@@ -54,7 +54,7 @@ use std::path::PathBuf;
 
 pub use accel::{choose_accel, Accel};
 pub use assets::{ensure_assets, AssetError, Assets};
-pub use boot::{boot, BootError, BootOutcome, BootRequest, Verdict};
+pub use boot::{boot, BootError, BootOutcome, BootRequest, Guest, Verdict};
 pub use initramfs::{FileSource, GuestFile};
 pub use qemu::find_qemu;
 

@@ -58,7 +58,13 @@ impl QemuConfig<'_> {
         // machine to boot. It keeps ACPI (without it `poweroff -f` does not
         // end QEMU) and the RTC (without it the kernel waits ~1.8 s).
         args.extend(words("-M microvm,x-option-roms=off,rtc=on,acpi=on"));
-        args.extend(words(&format!("-accel {accel} -cpu {cpu} -smp 1 -m {}", self.memory_mib)));
+        // Two vCPUs let the suite run tests side by side; under TCG each
+        // vCPU is a host thread of its own (`thread=multi`).
+        let accel = match self.accel {
+            Accel::Tcg => format!("{accel},thread=multi"),
+            Accel::Kvm => accel.to_string(),
+        };
+        args.extend(words(&format!("-accel {accel} -cpu {cpu} -smp {} -m {}", guest_cpus(), self.memory_mib)));
         args.extend(words("-nodefaults -no-user-config -no-reboot -display none"));
         args.extend(["-kernel".into(), self.kernel.into(), "-initrd".into(), self.initrd.into()]);
         args.extend(["-append".into(), self.cmdline().into()]);
@@ -87,6 +93,12 @@ impl QemuConfig<'_> {
         }
         cmdline
     }
+}
+
+/// The guest's vCPUs: two where the host has two cores or more. More would
+/// slow the boot (each vCPU is brought up in turn) for little gain.
+pub fn guest_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).min(2)
 }
 
 /// Splits a run of arguments that contain no spaces.
@@ -200,7 +212,7 @@ mod tests {
         let args = config(Accel::Tcg, Path::new("/logs/a,b.log")).args();
         let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         let joined = args.join(" ");
-        for expected in ["-M microvm", "-accel tcg -cpu max", "-m 512", "-no-reboot", "-nodefaults"] {
+        for expected in ["-M microvm", "-accel tcg,thread=multi -cpu max", "-m 512", "-no-reboot", "-nodefaults"] {
             assert!(joined.contains(expected), "{expected:?} missing from {joined}");
         }
         assert!(args.contains(&"file,id=console,path=/logs/a,,b.log".to_owned()));
