@@ -19,9 +19,9 @@ use suite::protocol::Status;
 
 use crate::compile::repo_root;
 use crate::grade::Mode;
-use crate::warm::WarmSlot;
 use crate::report;
 use crate::session::{self, Request};
+use crate::warm::WarmSlot;
 
 /// What wakes the loop up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
