@@ -21,6 +21,7 @@ t() { label=$1; shift; n=$N
   end=$(cut -d' ' -f1 /proc/uptime)
   echo "$label $(echo "$start $end $n" | awk '{printf "%.1f ms", ($2-$1)*1000/$3}')" >> $GREENROOM_RESULTS
 }
+echo "guest CPUs: $(nproc)" >> $GREENROOM_RESULTS
 mkdir -p /tmp/rootfs/bin /tmp/rootfs/proc /tmp/rootfs/sys /tmp/rootfs/dev /tmp/rootfs/tmp
 cp /bin/busybox /tmp/rootfs/bin/; cp /p/probe /tmp/rootfs/probe
 t "busybox true:" /bin/true
@@ -29,6 +30,8 @@ t "probe report:" /p/probe report
 t "runtime run -- probe exit 0:" /p/runtime run -- /p/probe exit 0
 t "runtime run -- probe report:" /p/runtime run -- /p/probe report
 t "runtime run --rootfs -- probe report:" /p/runtime run --rootfs /tmp/rootfs -- /probe report
+two() { "$@" & "$@"; wait; }
+t "two side by side: runtime run -- probe exit 0 (per pair):" two /p/runtime run -- /p/probe exit 0
 mkdir /sys/fs/cgroup/x; echo +pids +memory > /sys/fs/cgroup/cgroup.subtree_control
 t "mkdir+rmdir a cgroup:" sh -c 'mkdir /sys/fs/cgroup/x/y && rmdir /sys/fs/cgroup/x/y'
 "#;

@@ -5,15 +5,15 @@
 //! starts it; it is not meant to be run by hand.
 //!
 //! Tests run side by side, one per CPU, except those marked
-//! [`TestCase::alone`]; results are written in plan order all the same.
+//! [`TestCase::alone`], which run one at a time at the end (see [`schedule`]).
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use suite::protocol::{Job, Line, Order, Request, Status, TestResult, Upload};
@@ -66,7 +66,7 @@ fn serve(port: &Path) -> std::io::Result<()> {
     // A virtio port may be open once only: one descriptor, both ways.
     let port = File::options().read(true).write(true).open(port)?;
     let mut orders = BufReader::new(port.try_clone()?);
-    let mut answers = Emitter { out: port.try_clone()?, written: 0, waiting: BTreeMap::new() };
+    let mut answers = Emitter { out: port.try_clone()? };
     let fresh = sandbox::MachineState::capture();
     loop {
         answers.emit(&Line::Listening)?;
@@ -111,13 +111,12 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
     // The guest's own hostname, put back after any test that changed it.
     let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let side_by_side = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut writer = Emitter { out, written: 0, waiting: BTreeMap::new() };
+    let mut writer = Emitter { out };
     for job in &request.jobs {
         let tests = suite::tests_for(job.chapter, job.only);
         let plan =
             Line::Plan { job: job.tag.clone(), tests: tests.iter().map(|t| (t.chapter, t.name.into())).collect() };
         writer.emit(&plan)?;
-        writer.written = 0;
         let run = |test: &TestCase| {
             run_one(request, job, test, &scratch.join(&job.tag).join(test.name), cgroup.clone(), &hostname)
         };
@@ -130,13 +129,9 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes results in plan order, holding back those that finish early.
+/// Writes the suite's lines to the results file or port.
 struct Emitter {
     out: File,
-    /// How many of this job's results are written.
-    written: usize,
-    /// Finished results that wait for an earlier one.
-    waiting: BTreeMap<usize, TestResult>,
 }
 
 impl Emitter {
@@ -146,79 +141,45 @@ impl Emitter {
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
-
-    /// Takes the result of test `index` and writes every result now due.
-    fn finished(&mut self, index: usize, result: TestResult) -> std::io::Result<()> {
-        self.waiting.insert(index, result);
-        while let Some(result) = self.waiting.remove(&self.written) {
-            self.emit(&Line::Result(result))?;
-            self.written += 1;
-        }
-        Ok(())
-    }
 }
 
-/// Which tests are running, shared by the workers of [`schedule`].
-struct Board {
-    /// The next test in plan order to start.
-    next: usize,
-    /// How many tests are running.
-    running: usize,
-    /// Whether the test running is one that must run alone.
-    alone: bool,
-    /// The first error writing results, which stops the run.
-    broken: Option<std::io::Error>,
-}
-
-/// Runs `tests` in plan order on up to `workers` threads. A test marked
-/// [`TestCase::alone`] starts only once every earlier test has finished,
-/// and no test starts while it runs.
+/// Runs `tests`: first those that may run side by side, on up to `workers`
+/// threads, taken in plan order; then, one at a time with nothing else
+/// running, those marked [`TestCase::alone`]. Results are written as tests
+/// finish, so not in plan order: the checker matches them by name.
 fn schedule(
     tests: &[TestCase],
     workers: usize,
     run: impl Fn(&TestCase) -> TestResult + Sync,
     writer: &mut Emitter,
 ) -> std::io::Result<()> {
-    let board = Mutex::new(Board { next: 0, running: 0, alone: false, broken: None });
-    let changed = Condvar::new();
-    let writer = Mutex::new(writer);
+    let (alone, together): (Vec<&TestCase>, Vec<&TestCase>) = tests.iter().partition(|t| t.alone);
+    let next = AtomicUsize::new(0);
+    let (finished, results) = mpsc::channel();
     std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, tests.len().max(1)) {
-            scope.spawn(|| loop {
-                let mut state = board.lock().unwrap_or_else(|e| e.into_inner());
-                let index = loop {
-                    let free = |s: &Board| !s.alone && (s.running == 0 || !tests.get(s.next).is_some_and(|t| t.alone));
-                    if state.next >= tests.len() || state.broken.is_some() {
+        for _ in 0..workers.clamp(1, together.len().max(1)) {
+            let finished = finished.clone();
+            let (next, together, run) = (&next, &together, &run);
+            scope.spawn(move || {
+                while let Some(test) = together.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if finished.send(run(test)).is_err() {
                         return;
                     }
-                    if free(&state) {
-                        break state.next;
-                    }
-                    state = changed.wait(state).unwrap_or_else(|e| e.into_inner());
-                };
-                let test = &tests[index];
-                state.next += 1;
-                state.running += 1;
-                state.alone = test.alone;
-                drop(state);
-
-                let result = run(test);
-                let written = writer.lock().unwrap_or_else(|e| e.into_inner()).finished(index, result);
-
-                let mut state = board.lock().unwrap_or_else(|e| e.into_inner());
-                state.running -= 1;
-                state.alone = false;
-                if let Err(err) = written {
-                    state.broken.get_or_insert(err);
                 }
-                changed.notify_all();
             });
         }
-    });
-    match board.into_inner().unwrap_or_else(|e| e.into_inner()).broken {
-        Some(err) => Err(err),
-        None => Ok(()),
+        drop(finished);
+        // Written here, on one thread, as they come; if writing fails, the
+        // workers stop at their next test.
+        for result in results {
+            writer.emit(&Line::Result(result))?;
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    for test in alone {
+        writer.emit(&Line::Result(run(test)))?;
     }
+    Ok(())
 }
 
 fn run_one(
