@@ -30,6 +30,8 @@ t "probe report:" /p/probe report
 t "runtime run -- probe exit 0:" /p/runtime run -- /p/probe exit 0
 t "runtime run -- probe report:" /p/runtime run -- /p/probe report
 t "runtime run --rootfs -- probe report:" /p/runtime run --rootfs /tmp/rootfs -- /probe report
+t "copy busybox and the probe, then remove them:" sh -c 'mkdir /tmp/c && cp /bin/busybox /p/probe /tmp/c/ && rm -r /tmp/c'
+t "hard-link busybox and the probe, then remove them:" sh -c 'mkdir /tmp/c && ln /bin/busybox /p/probe /tmp/c/ && rm -r /tmp/c'
 two() { "$@" & "$@"; wait; }
 t "two side by side: runtime run -- probe exit 0 (per pair):" two /p/runtime run -- /p/probe exit 0
 mkdir /sys/fs/cgroup/x; echo +pids +memory > /sys/fs/cgroup/cgroup.subtree_control
