@@ -82,6 +82,19 @@ struct Samples {
 impl Samples {
     /// One line per phase: the median, and its ratio to the bare boot's.
     fn print(self) {
+        // On a busy machine the load changes from one run to the next: the
+        // ratio of each run's total to its own bare boot is steadier.
+        if self.bare.len() == self.total.len() && !self.bare.is_empty() {
+            let mut ratios: Vec<f64> =
+                self.total.iter().zip(&self.bare).map(|(t, b)| t.as_secs_f64() / b.as_secs_f64()).collect();
+            ratios.sort_by(f64::total_cmp);
+            let all: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            println!(
+                "  total ÷ bare boot, run by run: median {:.2}× (runs, sorted: {})",
+                ratios[ratios.len() / 2],
+                all.join(" ")
+            );
+        }
         let bare = (!self.bare.is_empty()).then(|| median(self.bare.clone()));
         let rows = [
             ("bare boot", self.bare),
