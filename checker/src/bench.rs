@@ -40,10 +40,10 @@ fn time_runs(chapter: &Chapter, runs: usize, mode: &Mode, watch: bool) -> Result
     let runtime = compile::build_runtime(chapter, Source::Solution, None)?;
     let tools = compile::build_tools()?;
     let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: false, runtime };
-    grade::execute(std::slice::from_ref(&job), mode, &tools, "bench", &mut quiet)?;
+    grade::execute(std::slice::from_ref(&job), mode, &tools, "bench-0", &mut quiet)?;
 
     let mut samples = Samples::default();
-    for _ in 0..runs.max(1) {
+    for run in 1..=runs.max(1) {
         samples.bare.extend(grade::bare_boot(mode)?);
         if watch {
             // As after a save: the runtime is new, so it goes to the guest again.
@@ -54,7 +54,9 @@ fn time_runs(chapter: &Chapter, runs: usize, mode: &Mode, watch: bool) -> Result
         compile::build_runtime(chapter, Source::Solution, None)?;
         compile::build_tools()?;
         samples.build.push(started.elapsed());
-        let execution = grade::execute(std::slice::from_ref(&job), mode, &tools, "bench", &mut quiet)?;
+        // Each run's results (with every test's duration) are kept apart.
+        let name = format!("bench-{run}");
+        let execution = grade::execute(std::slice::from_ref(&job), mode, &tools, &name, &mut quiet)?;
         if watch && execution.timings.boot.is_some() {
             anyhow::bail!("the guest kept up was not used: it booted again (see {})", execution.log.display());
         }

@@ -36,6 +36,8 @@ two() { "$@" & "$@"; wait; }
 t "two side by side: runtime run -- probe exit 0 (per pair):" two /p/runtime run -- /p/probe exit 0
 mkdir /sys/fs/cgroup/x; echo +pids +memory > /sys/fs/cgroup/cgroup.subtree_control
 t "mkdir+rmdir a cgroup:" sh -c 'mkdir /sys/fs/cgroup/x/y && rmdir /sys/fs/cgroup/x/y'
+echo "clock source at the end: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >> $GREENROOM_RESULTS
+dmesg | grep -i -e clocksource -e tsc | tail -5 >> $GREENROOM_RESULTS
 "#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

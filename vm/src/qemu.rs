@@ -91,14 +91,24 @@ impl QemuConfig<'_> {
         if let Some(khz) = self.tsc_khz {
             cmdline.push_str(&format!(" tsc_early_khz={khz}"));
         }
+        // With two vCPUs under TCG the kernel finds their TSCs out of step,
+        // drops the TSC and keeps time by timer ticks, which emulation
+        // loses: guest time then runs at half speed, and so do its sleeps.
+        // QEMU derives every vCPU's TSC from the host's clock: trust it.
+        cmdline.push_str(" tsc=reliable");
         cmdline
     }
 }
 
-/// The guest's vCPUs: two where the host has two cores or more. More would
-/// slow the boot (each vCPU is brought up in turn) for little gain.
+/// The guest's vCPUs: two where the host has two cores or more (more would
+/// slow the boot, each vCPU brought up in turn, for little gain), or
+/// `$GREENROOM_GUEST_CPUS` (1 to 8), to compare.
 pub fn guest_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from).min(2)
+    let asked = std::env::var("GREENROOM_GUEST_CPUS").ok().and_then(|n| n.parse::<usize>().ok());
+    match asked {
+        Some(n) if (1..=8).contains(&n) => n,
+        _ => std::thread::available_parallelism().map_or(1, usize::from).min(2),
+    }
 }
 
 /// Splits a run of arguments that contain no spaces.
@@ -218,6 +228,7 @@ mod tests {
         assert!(args.contains(&"file,id=console,path=/logs/a,,b.log".to_owned()));
         let cmdline = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
         assert!(cmdline.contains("tsc_early_khz=2596142") && cmdline.contains("panic=-1"));
+        assert!(cmdline.contains("tsc=reliable"));
         assert!(!cmdline.contains("acpi=off"));
     }
 
