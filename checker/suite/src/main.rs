@@ -111,7 +111,6 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
     // The guest's own hostname, put back after any test that changed it.
     let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let side_by_side = std::thread::available_parallelism().map_or(1, usize::from);
-    let started = Instant::now();
     let mut writer = Emitter { out };
     for job in &request.jobs {
         let tests = suite::tests_for(job.chapter, job.only);
@@ -123,8 +122,6 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
         };
         schedule(&tests, side_by_side, run, &mut writer)?;
     }
-    // For whoever reads the console log: how the run went, in time.
-    eprintln!("greenroom-suite: ran the tests {side_by_side} at a time in {:?}", started.elapsed());
     let _ = fs::remove_dir_all(&scratch);
     if let Some(dir) = cgroup {
         sandbox::remove_suite_cgroup(&dir);
