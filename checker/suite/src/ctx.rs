@@ -5,7 +5,7 @@ use std::io::Read;
 use std::marker::PhantomData;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -102,7 +102,10 @@ impl Run {
 
 /// A runtime started but not yet finished (see [`Ctx::spawn`]).
 pub struct Running {
-    child: Child,
+    pid: u32,
+    /// The runtime's exit status, from a thread blocked in `wait` (no
+    /// polling: under emulation a polling loop takes CPU from the tests).
+    status: mpsc::Receiver<std::io::Result<ExitStatus>>,
     cgroup: Option<RunCgroup>,
     output: mpsc::Receiver<(bool, String)>,
     deadline: Instant,
@@ -111,24 +114,25 @@ pub struct Running {
 impl Running {
     /// The runtime's pid, as the suite sees it.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Waits for the runtime to end, killing everything it started if the
     /// deadline passes first.
     pub fn wait(mut self) -> Result<Run, Failure> {
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() >= self.deadline => break None,
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                Err(err) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
-            }
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+        let status = match self.status.recv_timeout(wait) {
+            Ok(Ok(status)) => Some(status),
+            Ok(Err(err)) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
+            Err(_) => None,
         };
         // Whatever the runtime left running (a container that outlived it,
         // a fork bomb) goes now, so the next test starts clean.
         self.kill_all();
-        let _ = self.child.wait();
+        if status.is_none() {
+            // Reap the runtime, now killed, before its cgroup is removed.
+            let _ = self.status.recv_timeout(Duration::from_secs(2));
+        }
         let (mut stdout, mut stderr) = (String::new(), String::new());
         for _ in 0..2 {
             match self.output.recv_timeout(Duration::from_secs(2)) {
@@ -154,7 +158,7 @@ impl Running {
         match &self.cgroup {
             Some(cgroup) => cgroup.kill_all(),
             None => {
-                let pgid = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+                let pgid = nix::unistd::Pid::from_raw(-(self.pid as i32));
                 let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
             }
         }
@@ -175,6 +179,9 @@ pub struct Ctx {
     pub last_command: Option<String>,
     /// Where to make a cgroup per run, when cgroup v2 is available.
     pub cgroup_parent: Option<PathBuf>,
+    /// What this test's runs are named by (their cgroups): unique among
+    /// the tests that run side by side.
+    run_names: String,
     runs: u32,
 }
 
@@ -188,8 +195,16 @@ impl Ctx {
             timeout,
             last_command: None,
             cgroup_parent,
+            run_names: "run".to_string(),
             runs: 0,
         }
+    }
+
+    /// Names this test's runs `PREFIX.run-N`, so that tests running side by
+    /// side never share a cgroup.
+    pub fn with_run_names(mut self, prefix: &str) -> Ctx {
+        self.run_names = format!("{prefix}.run");
+        self
     }
 
     /// The probe's path as text, for command lines.
@@ -217,7 +232,7 @@ impl Ctx {
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
             Some(parent) => Some(
-                RunCgroup::create(parent, self.runs)
+                RunCgroup::create(parent, &format!("{}-{}", self.run_names, self.runs))
                     .map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?,
             ),
             None => None,
@@ -246,7 +261,12 @@ impl Ctx {
                 let _ = sender.send((is_stdout, String::from_utf8_lossy(&bytes).into_owned()));
             });
         }
-        Ok(Running { child, cgroup, output, deadline: Instant::now() + self.timeout })
+        let pid = child.id();
+        let (sender, status) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait());
+        });
+        Ok(Running { pid, status, cgroup, output, deadline: Instant::now() + self.timeout })
     }
 
     /// Runs `runtime run FLAGS -- COMMAND` to the end.

@@ -33,6 +33,17 @@ pub struct TestCase {
     pub book: &'static str,
     /// The test itself.
     pub run: fn(&mut Ctx) -> Result<(), Failure>,
+    /// The test compares state of the whole machine before and after (the
+    /// host's hostname, mount table, processes, cgroups), so it runs alone:
+    /// no other test may change that state meanwhile. Others run side by side.
+    pub alone: bool,
+}
+
+impl TestCase {
+    /// This test, marked to run alone (see [`TestCase::alone`]).
+    pub const fn run_alone(self) -> TestCase {
+        TestCase { alone: true, ..self }
+    }
 }
 
 /// Every graded test, in chapter order: each row of

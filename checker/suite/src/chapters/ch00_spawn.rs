@@ -9,7 +9,16 @@ use crate::TestCase;
 
 /// Chapter 0's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 0, name, points, title, hint, book, run };
+    let test = |name, points, title, hint, book, run| TestCase {
+        chapter: 0,
+        name,
+        points,
+        title,
+        hint,
+        book,
+        run,
+        alone: false,
+    };
     vec![
         test(
             "exit-code-relayed",

@@ -7,7 +7,16 @@ use crate::TestCase;
 
 /// Chapter 1's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 1, name, points, title, hint, book, run };
+    let test = |name, points, title, hint, book, run| TestCase {
+        chapter: 1,
+        name,
+        points,
+        title,
+        hint,
+        book,
+        run,
+        alone: false,
+    };
     vec![
         test(
             "hostname-set-inside",
@@ -33,7 +42,8 @@ pub fn tests() -> Vec<TestCase> {
              inside the new namespace, never in the parent",
             "ch01-uts.md#the-layer",
             host_hostname_unchanged,
-        ),
+        )
+        .run_alone(),
         test(
             "invalid-hostname-refused",
             2,

@@ -14,7 +14,16 @@ use crate::TestCase;
 
 /// Chapter 2's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 2, name, points, title, hint, book, run };
+    let test = |name, points, title, hint, book, run| TestCase {
+        chapter: 2,
+        name,
+        points,
+        title,
+        hint,
+        book,
+        run,
+        alone: false,
+    };
     vec![
         test(
             "command-is-pid-2",
@@ -71,7 +80,8 @@ pub fn tests() -> Vec<TestCase> {
             "mount /proc in the container's own mount namespace, after making every mount private",
             "ch02-pid.md#a-fresh-proc",
             host_proc_untouched,
-        ),
+        )
+        .run_alone(),
     ]
 }
 

@@ -9,7 +9,16 @@ use crate::TestCase;
 
 /// Chapter 3's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 3, name, points, title, hint, book, run };
+    let test = |name, points, title, hint, book, run| TestCase {
+        chapter: 3,
+        name,
+        points,
+        title,
+        hint,
+        book,
+        run,
+        alone: false,
+    };
     vec![
         test(
             "mounts-inside",
@@ -66,7 +75,8 @@ pub fn tests() -> Vec<TestCase> {
             "make every mount private (MS_REC | MS_PRIVATE) before mounting anything",
             "ch03-rootfs.md#why-ms_private",
             host_mounts_unchanged,
-        ),
+        )
+        .run_alone(),
         test(
             "bad-rootfs-refused",
             2,
@@ -74,7 +84,8 @@ pub fn tests() -> Vec<TestCase> {
             "check --rootfs in Rootfs::parse before cloning: absolute, existing, a directory",
             "ch03-rootfs.md#the---rootfs-argument",
             bad_rootfs_refused,
-        ),
+        )
+        .run_alone(),
     ]
 }
 

@@ -21,7 +21,16 @@ use crate::TestCase;
 
 /// Chapter 4's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 4, name, points, title, hint, book, run };
+    let test = |name, points, title, hint, book, run| TestCase {
+        chapter: 4,
+        name,
+        points,
+        title,
+        hint,
+        book,
+        run,
+        alone: false,
+    };
     vec![
         test(
             "interfaces-inside",
@@ -78,7 +87,9 @@ pub fn tests() -> Vec<TestCase> {
             "with --net none, unshare the namespace and bring lo up, but make no veth and no lease",
             "ch04-net.md#inside-the-container",
             no_network,
-        ),
+        )
+        // It compares the host's whole interface list before and after.
+        .run_alone(),
         test(
             "cleanup-after-exit",
             2,
@@ -118,7 +129,9 @@ pub fn tests() -> Vec<TestCase> {
             "check every network argument, and take the lease, before creating any link",
             "ch04-net.md#before-anything-is-created",
             bad_network_refused,
-        ),
+        )
+        // It compares the host's whole interface list before and after.
+        .run_alone(),
     ]
 }
 
