@@ -9,16 +9,7 @@ use crate::TestCase;
 
 /// Chapter 0's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase {
-        chapter: 0,
-        name,
-        points,
-        title,
-        hint,
-        book,
-        run,
-        alone: false,
-    };
+    let test = TestCase::in_chapter(0);
     vec![
         test(
             "exit-code-relayed",

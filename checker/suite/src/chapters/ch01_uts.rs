@@ -7,16 +7,7 @@ use crate::TestCase;
 
 /// Chapter 1's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase {
-        chapter: 1,
-        name,
-        points,
-        title,
-        hint,
-        book,
-        run,
-        alone: false,
-    };
+    let test = TestCase::in_chapter(1);
     vec![
         test(
             "hostname-set-inside",

@@ -14,16 +14,7 @@ use crate::TestCase;
 
 /// Chapter 2's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase {
-        chapter: 2,
-        name,
-        points,
-        title,
-        hint,
-        book,
-        run,
-        alone: false,
-    };
+    let test = TestCase::in_chapter(2);
     vec![
         test(
             "command-is-pid-2",

@@ -9,16 +9,7 @@ use crate::TestCase;
 
 /// Chapter 3's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase {
-        chapter: 3,
-        name,
-        points,
-        title,
-        hint,
-        book,
-        run,
-        alone: false,
-    };
+    let test = TestCase::in_chapter(3);
     vec![
         test(
             "mounts-inside",

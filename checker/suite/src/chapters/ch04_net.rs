@@ -21,16 +21,7 @@ use crate::TestCase;
 
 /// Chapter 4's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase {
-        chapter: 4,
-        name,
-        points,
-        title,
-        hint,
-        book,
-        run,
-        alone: false,
-    };
+    let test = TestCase::in_chapter(4);
     vec![
         test(
             "interfaces-inside",
