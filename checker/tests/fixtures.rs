@@ -77,8 +77,9 @@ fn a_runtime_that_never_returns_times_out_and_the_run_ends() {
 fn setting_the_hostname_without_a_namespace_is_caught() {
     let graded = grade_fixture("no-uts-namespace", "chapter1", &["--only"]);
     assert_failed(&graded);
-    // The probe sees the hostname it asked for: output alone looks right.
-    graded.report.expect("hostname-set-inside", "pass");
+    // Output alone may look right: the probe can see the hostname it asked
+    // for. Not asserted: without a namespace every container shares the
+    // host's name, and tests run side by side rename it under each other.
     let shared = graded.report.expect("own-uts-namespace", "fail");
     assert!(shared.message.contains("shares the host's UTS namespace"), "{shared:#?}");
     let renamed = graded.report.expect("host-hostname-unchanged", "fail");
