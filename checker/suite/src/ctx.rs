@@ -378,11 +378,16 @@ impl<T: Document> ProbeCall<T> {
 /// hex: short enough to read in a pasted command line, and a one in four
 /// billion chance for a canned answer to match.
 pub fn fresh_nonce() -> Result<Nonce, Failure> {
-    let mut bytes = [0u8; 4];
+    Ok(Nonce::from_bytes(&random_bytes::<4>("a nonce")?))
+}
+
+/// `N` random bytes from the kernel, for `what` (named in the error).
+pub fn random_bytes<const N: usize>(what: &str) -> Result<[u8; N], Failure> {
+    let mut bytes = [0u8; N];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(|e| Failure::error(format!("read /dev/urandom for a nonce: {e}")))?;
-    Ok(Nonce::from_bytes(&bytes))
+        .map_err(|e| Failure::error(format!("read /dev/urandom for {what}: {e}")))?;
+    Ok(bytes)
 }
 
 /// The identity of the suite's own namespace of `kind` (`uts`, `pid`, …):

@@ -238,10 +238,7 @@ impl Drop for HostIpc {
 /// A random System V key and POSIX queue name, so no earlier run or other
 /// program can have made them.
 fn fresh_ipc_names() -> Result<(i32, String), Failure> {
-    let mut bytes = [0u8; 4];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut bytes))
-        .map_err(|e| Failure::error(format!("read /dev/urandom: {e}")))?;
+    let bytes = crate::ctx::random_bytes::<4>("an IPC key")?;
     // Positive and above the keys programs usually pick.
     let key = (i32::from_ne_bytes(bytes) & 0x3fff_ffff) | 0x4000_0000;
     Ok((key, format!("/greenroom-{key:x}")))
