@@ -47,6 +47,56 @@ pub fn starter_source(solution: &str) -> Result<String> {
     Ok(starter)
 }
 
+/// A `// SOLUTION` marker out of place in a solution file, found by
+/// [`marker_problems`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerProblem {
+    /// The marker's line, from 1.
+    pub line: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Every marker problem in one solution file: blocks that do not pair up,
+/// and blocks with no `// STARTER:` line directly above them. Without that
+/// guidance the starter would have nothing where the learner's part was:
+/// no `todo!()` to fail on and no words saying what to write.
+///
+/// [`starter_source`] stops at the first unpaired marker; this reports them
+/// all, for `checker dev check`.
+pub fn marker_problems(solution: &str) -> Vec<MarkerProblem> {
+    let mut problems = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut previous_is_starter = false;
+    for (index, line) in solution.lines().enumerate() {
+        let number = index + 1;
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(BEGIN) {
+            if let Some(opened) = open {
+                let message =
+                    format!("{BEGIN} inside the block opened at line {opened}: close that one with {END} first");
+                problems.push(MarkerProblem { line: number, message });
+            }
+            if !previous_is_starter {
+                let message = format!(
+                    "{BEGIN} has no {STARTER} guidance directly above it, so the starter would have nothing \
+                     in its place: write what the learner starts from on the line before, \
+                     as in `{STARTER} todo!(\"…\")`"
+                );
+                problems.push(MarkerProblem { line: number, message });
+            }
+            open = Some(number);
+        } else if trimmed.starts_with(END) && open.take().is_none() {
+            problems.push(MarkerProblem { line: number, message: format!("{END} without a {BEGIN} before it") });
+        }
+        previous_is_starter = trimmed.starts_with(STARTER);
+    }
+    if let Some(opened) = open {
+        problems.push(MarkerProblem { line: opened, message: format!("{BEGIN} is never closed: add {END}") });
+    }
+    problems
+}
+
 /// Every file of a course workspace that belongs in version control, as
 /// paths relative to `root`: `Cargo.toml`, `Cargo.lock` and the chapter
 /// folders, without build output.
@@ -160,6 +210,24 @@ mod tests {
         assert!(starter_source("// SOLUTION BEGIN\n").is_err());
         assert!(starter_source("// SOLUTION END\n").is_err());
         assert!(starter_source("// SOLUTION BEGIN\n// SOLUTION BEGIN\n").is_err());
+    }
+
+    #[test]
+    fn a_block_without_starter_guidance_is_a_problem() {
+        let guided = "fn f() {\n    // STARTER: todo!()\n    // SOLUTION BEGIN\n    g();\n    // SOLUTION END\n}\n";
+        assert_eq!(marker_problems(guided), vec![]);
+        let bare = "fn f() {\n    // SOLUTION BEGIN\n    g();\n    // SOLUTION END\n}\n";
+        let problems = marker_problems(bare);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, 2);
+        assert!(problems[0].message.contains("no // STARTER: guidance"), "{}", problems[0].message);
+    }
+
+    #[test]
+    fn every_unpaired_marker_is_reported() {
+        let text = "// SOLUTION END\n// STARTER: a\n// SOLUTION BEGIN\n// STARTER: b\n// SOLUTION BEGIN\n";
+        let lines: Vec<usize> = marker_problems(text).iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![1, 5, 5]);
     }
 
     #[test]

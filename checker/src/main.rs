@@ -14,6 +14,7 @@ mod bench;
 mod chapters;
 mod compile;
 mod course;
+mod course_check;
 mod doctor;
 mod grade;
 mod hint;
@@ -144,6 +145,11 @@ enum Dev {
         #[arg(long)]
         check: bool,
     },
+    /// Check the course against its chapter table (suite::chapters::CHAPTERS):
+    /// workspace members, package names, the book's summary, pages and
+    /// anchors, the README's chapter table, the tests' names, hints and
+    /// points, and the starter guidance in solutions/. Exit 1 on any problem.
+    Check,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -188,6 +194,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::msg)
             .and_then(|c| bench::run(c, *runs, &cli.place.mode())),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
+        (Some(Command::Dev(Dev::Check)), _) => dev_check(),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
@@ -296,4 +303,20 @@ fn split(check: bool) -> Result<ExitCode> {
     }
     println!("wrote the starters in {}", chapters.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn dev_check() -> Result<ExitCode> {
+    let table = course_check::table();
+    let problems = course_check::check(&compile::repo_root(), &table);
+    for problem in &problems {
+        println!("{problem}");
+    }
+    if problems.is_empty() {
+        let tests: usize = table.iter().map(|c| c.tests.len()).sum();
+        println!("the course matches its table: {} chapters, {tests} tests", table.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} problem(s); the chapter table is checker/suite/src/chapters/mod.rs", problems.len());
+        Ok(ExitCode::FAILURE)
+    }
 }

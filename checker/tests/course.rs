@@ -1,7 +1,7 @@
-//! The course checks itself: the solutions' own unit tests pass, the
-//! starters' fail (they are `todo!()`), and `checker selfcheck` — every
-//! graded test passes on its solution and fails on its starter, in the VM —
-//! exits 0.
+//! The course checks itself: `checker dev check` finds it consistent with
+//! its chapter table, the solutions' own unit tests pass, the starters'
+//! fail (they are `todo!()`), and `checker selfcheck` — every graded test
+//! passes on its solution and fails on its starter, in the VM — exits 0.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +19,14 @@ fn cargo_test(workspace: &str) -> std::process::Output {
         .env("CARGO_TARGET_DIR", repo().join("target").join("course-tests").join(workspace))
         .output()
         .expect("run cargo test")
+}
+
+#[test]
+fn dev_check_finds_the_course_consistent() {
+    let output = Command::new(env!("CARGO_BIN_EXE_checker")).args(["dev", "check"]).output().expect("run checker");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("the course matches its table"), "{stdout}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `checker doctor` as a learner meets it: one line per check, a fix under
 //! each problem, exit 1 only when something blocks grading, plain text when
 //! piped, and nothing downloaded or written. The checks themselves, on fake
-//! machines, are unit tests in `checker/src/doctor.rs`.
+//! machines, are unit tests in `checker/src/doctor/tests.rs`.
 
 mod common;
 

@@ -20,12 +20,15 @@
 //!                            wait, and report zombies as JSON
 //! probe escape MARKER        try to reach the host's MARKER file from inside
 //!                            (via /proc/1/root and the chroot escape); JSON
+//! probe ipc-look KEY NAME    is there a System V queue KEY, a POSIX queue NAME? JSON
+//! probe ipc-make KEY NAME    make both, and leave them behind; JSON
 //! ```
 //!
 //! Any failure of the probe itself exits with 99 and a `probe:` message, so
 //! it cannot be mistaken for a result.
 
 mod escape;
+mod ipc;
 mod orphan;
 mod report;
 
@@ -83,6 +86,8 @@ fn dispatch(args: &[&str]) -> Result<u8, String> {
         }
         ["orphan"] => orphan::report_zombies(),
         ["escape", marker] => escape::try_escape(marker),
+        ["ipc-look", key, name] => ipc::look(key, name),
+        ["ipc-make", key, name] => ipc::make(key, name),
         ["orphan-parent"] => orphan::spawn_and_abandon(),
         _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
     }

@@ -12,7 +12,7 @@ use std::fmt;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -51,10 +51,15 @@ impl FromStr for Accel {
 }
 
 /// The API version every KVM since Linux 2.6.22 reports.
-const KVM_API_VERSION: i32 = 12;
+pub const KVM_API_VERSION: i32 = 12;
 /// How long the test boot under KVM may take. A working KVM boots the
 /// guest in well under a second; a broken one hangs.
-const PROBE_DEADLINE: Duration = Duration::from_secs(8);
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(8);
+/// The environment variable that forces an accelerator, `kvm` or `tcg`.
+pub const ACCEL_VARIABLE: &str = "GREENROOM_ACCEL";
+/// The cached verdicts, as a shell pattern: deleting them makes the next
+/// run test KVM again. Each is `accel-<key>.txt`, holding `kvm` or `tcg`.
+pub const VERDICT_FILES: &str = "accel-*.txt";
 
 nix::ioctl_write_int_bad!(
     /// `KVM_GET_API_VERSION`, which is `_IO(KVMIO, 0x00)` with `KVMIO = 0xAE`.
@@ -86,21 +91,48 @@ pub fn choose_accel(
     if let Some(accel) = forced {
         return Ok(accel);
     }
-    if let Some(value) = std::env::var("GREENROOM_ACCEL").ok().filter(|v| !v.is_empty()) {
+    if let Some(value) = forced_by_environment() {
         return value.parse();
     }
     if !kvm_answers() {
         return Ok(Accel::Tcg);
     }
-    let verdict_file = cache.join(format!("accel-{:016x}.txt", verdict_key(assets)));
+    let verdict_file = verdict_file(cache, verdict_key(assets));
     if let Some(cached) = std::fs::read_to_string(&verdict_file).ok().and_then(|t| t.parse().ok()) {
         return Ok(cached);
     }
     progress("checking whether KVM can boot the guest (once, at most 8 s)");
     let accel = if kvm_boots(cache, assets)? { Accel::Kvm } else { Accel::Tcg };
-    progress(&format!("using {accel}; set GREENROOM_ACCEL=kvm|tcg to override"));
+    progress(&format!("using {accel}; set {ACCEL_VARIABLE}=kvm|tcg to override"));
     std::fs::write(&verdict_file, accel.to_string()).map_err(|source| BootError::Io { path: verdict_file, source })?;
     Ok(accel)
+}
+
+/// The value of `GREENROOM_ACCEL`, unparsed, if it is set and not empty.
+pub fn forced_by_environment() -> Option<String> {
+    std::env::var(ACCEL_VARIABLE).ok().filter(|v| !v.is_empty())
+}
+
+/// The newest verdict cached in `cache`, as [`choose_accel`] left it.
+///
+/// Without the guest's files at hand the key of the current verdict cannot
+/// be computed, but the newest file is the one the current host kernel,
+/// QEMU and guest kernel wrote: older ones belong to what was upgraded since.
+pub fn cached_verdict(cache: &Path) -> Option<Accel> {
+    let (prefix, suffix) = VERDICT_FILES.split_once('*')?;
+    std::fs::read_dir(cache)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix)))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .and_then(|(_, path)| std::fs::read_to_string(path).ok()?.parse().ok())
+}
+
+/// Where the verdict for `key` is cached: [`VERDICT_FILES`] with the key
+/// in hexadecimal for the `*`.
+fn verdict_file(cache: &Path, key: u64) -> PathBuf {
+    cache.join(VERDICT_FILES.replace('*', &format!("{key:016x}")))
 }
 
 /// Does `/dev/kvm` open and report the stable API version?
@@ -170,5 +202,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let accel = choose_accel(dir.path(), &assets, Some(Accel::Tcg), &mut |_| panic!("no probe")).unwrap();
         assert_eq!(accel, Accel::Tcg);
+    }
+
+    #[test]
+    fn the_newest_cached_verdict_is_the_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(cached_verdict(dir.path()), None, "an empty cache has no verdict");
+        assert_eq!(cached_verdict(&dir.path().join("missing")), None, "nor has a missing one");
+        let old = verdict_file(dir.path(), 1);
+        std::fs::write(&old, "kvm").unwrap();
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        File::options().write(true).open(&old).unwrap().set_modified(long_ago).unwrap();
+        assert_eq!(cached_verdict(dir.path()), Some(Accel::Kvm));
+        std::fs::write(verdict_file(dir.path(), 2), "tcg\n").unwrap();
+        std::fs::write(dir.path().join("kernel.txt"), "kvm").unwrap();
+        assert_eq!(
+            cached_verdict(dir.path()),
+            Some(Accel::Tcg),
+            "the newer verdict wins, other files are not verdicts"
+        );
+    }
+
+    #[test]
+    fn verdict_files_match_their_pattern() {
+        let file = verdict_file(Path::new("/cache"), 0x0123_4567_89ab_cdef);
+        assert_eq!(file, Path::new("/cache/accel-0123456789abcdef.txt"));
     }
 }

@@ -15,9 +15,11 @@ use crate::modinfo::{self, ModinfoError};
 use crate::vmlinux;
 
 /// The kernel metapackage; it depends on the current versioned package.
-const KERNEL_META: &str = "linux-image-cloud-amd64";
+pub const KERNEL_META: &str = "linux-image-cloud-amd64";
 /// The package that provides a statically linked `/bin/busybox`.
-const BUSYBOX_PACKAGE: &str = "busybox-static";
+pub const BUSYBOX_PACKAGE: &str = "busybox-static";
+/// The programs a first run fetches the guest's files with.
+pub const FETCH_TOOLS: &[&str] = &["apt-get", "apt-cache", "dpkg-deb"];
 /// Modules the guest loads, in the order the book introduces them: the
 /// virtio transport and console (for the results port), bridge and veth
 /// (chapter 4), overlay (for container images). Dependencies come first
@@ -110,7 +112,7 @@ pub fn ensure_assets(
         }
         return Ok(Assets { kernel: kernel.to_owned(), modules: Vec::new(), busybox });
     }
-    let (kernel, modules) = match read_manifest(&cache.join(KERNEL_MANIFEST)) {
+    let (kernel, modules) = match cached_kernel(cache) {
         Some(cached) => cached,
         None => fetch_kernel(cache, progress)?,
     };
@@ -119,7 +121,7 @@ pub fn ensure_assets(
 
 /// Returns the cached busybox, fetching it first if needed.
 fn ensure_busybox(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, AssetError> {
-    let busybox = cache.join("busybox");
+    let busybox = busybox_path(cache);
     if busybox.is_file() {
         return Ok(busybox);
     }
@@ -197,12 +199,18 @@ fn resolve_kernel_package(apt: &Apt) -> Result<String, AssetError> {
         hint: KERNEL_HINT,
     };
     let out = run(apt.command("apt-cache").args(["depends", KERNEL_META])).map_err(failed)?;
-    out.lines()
+    versioned_kernel_package(&out).ok_or_else(|| failed(format!("{KERNEL_META} depends on no linux-image package")))
+}
+
+/// The versioned kernel package in the output of `apt-cache depends`
+/// [`KERNEL_META`]: its first `Depends: linux-image-…` line.
+pub fn versioned_kernel_package(apt_cache_depends: &str) -> Option<String> {
+    apt_cache_depends
+        .lines()
         .filter_map(|line| line.trim().strip_prefix("Depends:"))
         .map(str::trim)
         .find(|dep| dep.starts_with("linux-image-"))
         .map(str::to_owned)
-        .ok_or_else(|| failed(format!("{KERNEL_META} depends on no linux-image package")))
 }
 
 /// Runs `apt-get download` in `work` and unpacks the `.deb` into `work/tree`.
@@ -248,6 +256,18 @@ fn only_entry(dir: &Path, prefix: &str) -> Result<PathBuf, AssetError> {
         [one] => Ok(one.clone()),
         _ => Err(AssetError::Layout(format!("expected one {prefix}* in {}, found {}", dir.display(), entries.len()))),
     }
+}
+
+/// The cached kernel and its modules, in load order, as the last download
+/// left them; `None` if there are none yet or a file has gone since (the
+/// next run then fetches them again).
+pub fn cached_kernel(cache: &Path) -> Option<(PathBuf, Vec<PathBuf>)> {
+    read_manifest(&cache.join(KERNEL_MANIFEST))
+}
+
+/// Where the guest's busybox is cached (it may not be there yet).
+pub fn busybox_path(cache: &Path) -> PathBuf {
+    cache.join("busybox")
 }
 
 /// Reads the kernel manifest; `None` if it is missing or out of date.
@@ -311,6 +331,27 @@ mod tests {
         assert_eq!(read_manifest(&manifest), Some((kernel, vec![module.clone()])));
         std::fs::remove_file(&module).unwrap();
         assert_eq!(read_manifest(&manifest), None, "a missing module invalidates the cache");
+    }
+
+    #[test]
+    fn the_cached_kernel_is_read_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(cached_kernel(dir.path()), None, "an empty cache has no kernel");
+        let kernel = dir.path().join("linux-image-6.1.0-57-cloud-amd64/vmlinux");
+        std::fs::create_dir_all(kernel.parent().unwrap()).unwrap();
+        std::fs::write(&kernel, b"k").unwrap();
+        write_manifest(&dir.path().join(KERNEL_MANIFEST), &kernel, &[]).unwrap();
+        assert_eq!(cached_kernel(dir.path()), Some((kernel, Vec::new())));
+        assert_eq!(busybox_path(dir.path()), dir.path().join("busybox"));
+    }
+
+    #[test]
+    fn the_versioned_kernel_package_is_the_linux_image_dependency() {
+        let depends =
+            "linux-image-cloud-amd64\n  Depends: initramfs-tools\n  Depends: linux-image-6.1.0-57-cloud-amd64\n";
+        assert_eq!(versioned_kernel_package(depends).as_deref(), Some("linux-image-6.1.0-57-cloud-amd64"));
+        assert_eq!(versioned_kernel_package("linux-image-cloud-amd64\n"), None);
+        assert_eq!(versioned_kernel_package(""), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::accel::Accel;
 use crate::boot::BootError;
 
 /// The QEMU binary we need.
-const QEMU: &str = "qemu-system-x86_64";
+pub const QEMU: &str = "qemu-system-x86_64";
 /// The name the guest's `/init` looks for among the virtio-serial ports.
 pub const RESULTS_PORT: &str = "greenroom.results";
 

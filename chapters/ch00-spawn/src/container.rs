@@ -1,5 +1,5 @@
-//! The core: clone a child, let every layer prepare it, exec the command,
-//! wait for it.
+//! The core: clone a child, let every layer prepare it, start the init if a
+//! layer supplies one, exec the command, wait for it.
 //!
 //! Two pipes connect parent and child:
 //!
@@ -20,11 +20,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{pipe2, Pid};
 
 use crate::exit::{exit_code, ChildFailure};
+use crate::init::{self, InitError, Supplied};
 use crate::layer::{BoxError, Layer};
 
 /// What can go wrong while running a container.
@@ -36,6 +37,10 @@ pub enum Error {
     /// An argument cannot be passed to `execve`.
     #[error("argument {0:?} contains a NUL byte")]
     NulInArgument(String),
+    /// The layers' init could not be found or prepared (two layers supply
+    /// one, or its signals could not be blocked).
+    #[error(transparent)]
+    Init(#[from] InitError),
     /// The pipes between parent and child could not be created.
     #[error("create the pipes between runtime and container")]
     Pipe(#[source] Errno),
@@ -84,23 +89,33 @@ impl Error {
 /// the layers' `enter_child` steps.
 const CHILD_STACK_SIZE: usize = 1024 * 1024;
 
+// ANCHOR: run
 /// Runs `command` in a child process wrapped in `layers`, and returns the
 /// exit code to relay (see the table in the crate docs).
 pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
     let argv = to_argv(command)?;
+    let init = init::find(layers)?;
     let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
 
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
 
+    // The init's signals are blocked across `clone`: the child is born with
+    // them blocked, so one forwarded to it while the layers still enter
+    // waits, pending, for the init. The runtime unblocks them at once.
+    let command_mask = init.map(|supplied| init::block(&supplied.init.signals())).transpose()?;
     let child = spawn_child(flags, || {
         // The child's copies of the parent's ends must go, or the pipes
         // would never reach end-of-file.
         close_in_child([&go_write, &report_read]);
-        let failure = enter_and_exec(&argv, layers, &go_read);
+        let failure = enter_and_exec(&argv, layers, init.zip(command_mask), &go_read);
         report(&report_write, &failure);
         failure.exit_code().into()
-    })?;
+    });
+    if let Some(mask) = &command_mask {
+        init::unblock(mask)?;
+    }
+    let child = child?;
     drop((go_read, report_write));
 
     let result = supervise(child, layers, go_write, report_read);
@@ -111,6 +126,7 @@ pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
     }
     result
 }
+// ANCHOR_END: run
 
 // ANCHOR: spawn_child
 /// Clones the child process into the namespaces in `flags`; it runs `body`
@@ -125,9 +141,15 @@ fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Er
 // ANCHOR_END: spawn_child
 
 // ANCHOR: enter_and_exec
-/// The child's whole life: wait for the parent, enter every layer, then
-/// become the command. Returns only on failure, with the reason.
-fn enter_and_exec(argv: &[CString], layers: &[Box<dyn Layer>], go: &OwnedFd) -> ChildFailure {
+/// The child's whole life: wait for the parent, enter every layer, start
+/// the init if a layer supplies one (with the signal mask for the command),
+/// then become the command. Returns only on failure, with the reason.
+fn enter_and_exec(
+    argv: &[CString],
+    layers: &[Box<dyn Layer>],
+    init: Option<(Supplied<'_>, SigSet)>,
+    go: &OwnedFd,
+) -> ChildFailure {
     let mut byte = [0u8; 1];
     match nix::unistd::read(go.as_raw_fd(), &mut byte) {
         Ok(1) => {}
@@ -144,6 +166,13 @@ fn enter_and_exec(argv: &[CString], layers: &[Box<dyn Layer>], go: &OwnedFd) -> 
             Err(_) => "panicked (the message is above)".to_string(),
         };
         return ChildFailure::Setup { layer: layer.name().to_string(), message };
+    }
+    // Last, once every layer has entered: what they did to this process
+    // holds for the init too. Only the command's half returns from here.
+    if let Some((supplied, command_mask)) = init {
+        if let Err(err) = init::start_init(supplied.init, &command_mask) {
+            return ChildFailure::Setup { layer: supplied.layer.to_string(), message: error_chain(&err) };
+        }
     }
     // execvp searches $PATH like a shell does, and only returns on failure.
     let Err(errno) = nix::unistd::execvp(&argv[0], argv);

@@ -16,7 +16,8 @@
 //! own failures also print a `greenroom:` message on stderr.
 //!
 //! Later chapters add layers (a hostname, a PID namespace, a root file
-//! system, …); the core in [`container`] runs them all in order.
+//! system, …); the core in [`container`] runs them all in order, and last
+//! starts the container's [`Init`] if a layer supplies one.
 
 // While functions are still `todo!`, some arguments and items are unused:
 // this keeps the compiler quiet about them. Delete it when you are done.
@@ -25,10 +26,12 @@
 pub mod cli;
 pub mod container;
 pub mod exit;
+pub mod init;
 pub mod layer;
 
 pub use cli::RunArgs;
 pub use container::{run, Error};
+pub use init::Init;
 pub use layer::{BoxError, Layer};
 
 /// The layers chapter 0 adds: none. Chapter 0 is the core every layer plugs

@@ -1,18 +1,23 @@
-//! Chapter 1 — uts: a UTS namespace with its own hostname.
+//! Chapter 1 — uts: the namespaces that cost one flag, UTS and IPC, and a
+//! validated hostname.
 //!
 //! The UTS namespace ("UNIX Time-sharing System", a historical name) holds
 //! two strings: the hostname and the NIS domain name. A child cloned with
 //! `CLONE_NEWUTS` gets its own copy of both, so `sethostname` inside it
-//! leaves the host's name alone.
+//! leaves the host's name alone. The IPC namespace (`CLONE_NEWIPC`) holds
+//! System V IPC objects and POSIX message queues: the container's start
+//! empty, and the host's cannot be found from inside.
 
 // While functions are still `todo!`, some arguments and items are unused:
 // this keeps the compiler quiet about them. Delete it when you are done.
 #![allow(unused_variables, dead_code)]
 
 pub mod hostname;
+pub mod ipc;
 pub mod layer;
 
 pub use hostname::{Hostname, HostnameError};
+pub use ipc::IpcLayer;
 pub use layer::UtsLayer;
 
 use spawn::Layer;
@@ -32,7 +37,8 @@ pub struct RunArgs {
 }
 
 // ANCHOR: layers
-/// The layers of a chapter 1 container: chapter 0's, then the UTS layer.
+/// The layers of a chapter 1 container: chapter 0's, then the UTS and IPC
+/// layers.
 ///
 /// The hostname is checked here, before anything is created, so a bad name
 /// costs nothing to clean up.
@@ -40,6 +46,7 @@ pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     let hostname = args.hostname.as_deref().map(Hostname::parse).transpose()?;
     let mut layers = spawn::layers(&args.spawn)?;
     layers.push(Box::new(UtsLayer::new(hostname)));
+    layers.push(Box::new(IpcLayer));
     Ok(layers)
 }
 // ANCHOR_END: layers

@@ -1,9 +1,13 @@
 //! Doctor's checks on simulated machines, one failure at a time.
 
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::*;
+use greenroom_vm::accel::KVM_API_VERSION;
+
+use super::{host_checks::*, machine::*, report::*, toolchain::*, vm_checks::*, *};
 
 /// A fake machine in a temporary folder, removed when dropped.
 struct Fake {
@@ -254,7 +258,7 @@ fn no_dev_kvm_warns_and_falls_back_to_tcg() {
 #[test]
 fn a_dev_kvm_that_does_not_answer_warns() {
     let mut fake = Fake::passing();
-    fake.machine.kvm_api = kvm_api_version; // the real ioctl, on a regular file
+    fake.machine.kvm_api = greenroom_vm::accel::kvm_api_version; // the real ioctl, on a regular file
     let kvm = check(&fake, false, "KVM");
     assert_eq!(kvm.status, Status::Warn);
     assert!(kvm.found.contains("does not answer like KVM"), "{}", kvm.found);
@@ -423,7 +427,7 @@ fn a_dynamic_or_missing_busybox_fails() {
 #[test]
 fn this_machines_busybox_and_qemu_are_found_like_the_suite_and_the_vm_do() {
     let machine = Machine::this();
-    assert_eq!(machine.which(QEMU), greenroom_vm::find_qemu().ok());
+    assert_eq!(machine.which(greenroom_vm::qemu::QEMU), greenroom_vm::find_qemu().ok());
     assert_eq!(machine.busybox.iter().find(|p| p.is_file()).cloned(), suite::rootfs::find_busybox());
 }
 

@@ -1,82 +1,58 @@
-//! The container's init: PID 1 runs the command as PID 2, reaps every
-//! child, and forwards signals to the command.
+//! The container's init: PID 1 waits while the command runs as PID 2,
+//! reaps every child, and forwards signals to the command.
+//!
+//! The core starts it (`spawn::init`), once every layer has entered: it
+//! blocks [`Init::signals`] before `clone`, forks just before `exec`, and
+//! calls [`Init::run`] in the half that stays behind as PID 1.
 
-use nix::errno::Errno;
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
+use spawn::Init;
 
-/// What can go wrong while starting the init.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    /// Changing the signal mask failed.
-    #[error("block signals for the init")]
-    BlockSignals(#[source] Errno),
-    /// `fork` failed.
-    #[error("fork the command from the init")]
-    Fork(#[source] Errno),
-}
+/// The runtime's own minimal init, in the spirit of `tini`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TinyInit;
 
 const SIGCHLD: Signal = Signal::SIGCHLD;
 
-/// The signals the init handles: children ending, and those it passes on
-/// (the same the runtime forwards to it).
-fn handled_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(SIGCHLD);
-    for signal in crate::forward::FORWARDED {
-        set.add(signal);
-    }
-    set
-}
-
-// ANCHOR: fork_init
-/// Splits the calling process (PID 1 of the new namespace) in two. The
-/// child returns `Ok` and goes on to exec the command as PID 2; the parent
-/// never returns: it becomes the init and exits when the command does.
-pub fn fork_init() -> Result<(), InitError> {
-    // Block the signals before fork, so none is lost between the fork and
-    // the init's first wait: a blocked signal waits, pending, for sigwait.
-    let mut previous = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled_signals()), Some(&mut previous))
-        .map_err(InitError::BlockSignals)?;
-    // SAFETY: the runtime is single-threaded, so the child inherits no lock
-    // held by another thread; it only restores its signal mask and returns
-    // to exec the command.
-    match unsafe { fork() }.map_err(InitError::Fork)? {
-        ForkResult::Child => {
-            // The mask survives exec: give the command the one it expects.
-            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None)
-                .map_err(InitError::BlockSignals)?;
-            Ok(())
+// ANCHOR: tiny_init
+impl Init for TinyInit {
+    /// Children ending, and the signals it passes on (the same the runtime
+    /// forwards to it).
+    fn signals(&self) -> SigSet {
+        let mut set = SigSet::empty();
+        set.add(SIGCHLD);
+        for signal in crate::forward::FORWARDED {
+            set.add(signal);
         }
-        ForkResult::Parent { child } => run_init(child),
+        set
     }
-}
-// ANCHOR_END: fork_init
 
-// ANCHOR: run_init
-/// The init's whole life. Exits the process with the command's exit code
-/// (128 + N if signal N killed it); never returns.
-fn run_init(command: Pid) -> ! {
-    close_inherited_descriptors();
-    // The init still has the runtime's working directory, a directory of
-    // the host's: /proc/1/cwd would lead the container out of its root.
-    let _ = nix::unistd::chdir("/");
-    let signals = handled_signals();
-    loop {
-        match signals.wait() {
-            Ok(SIGCHLD) => {
-                if let Some(code) = reap_children(command) {
-                    exit_now(code);
+    /// Returns the command's exit code (128 + N if signal N killed it) once
+    /// the command has ended.
+    fn run(&self, command: Pid) -> i32 {
+        close_inherited_descriptors();
+        // The init has no use for a working directory. `/` keeps it from
+        // holding the command's busy for the container's whole life, and
+        // /proc/1/cwd from leading into a directory of the host's, should
+        // the layers have left the process in one.
+        let _ = nix::unistd::chdir("/");
+        let signals = self.signals();
+        loop {
+            match signals.wait() {
+                Ok(SIGCHLD) => {
+                    if let Some(code) = reap_children(command) {
+                        return code;
+                    }
                 }
+                Ok(signal) => forward(command, signal),
+                Err(_) => continue,
             }
-            Ok(signal) => forward(command, signal),
-            Err(_) => continue,
         }
     }
 }
-// ANCHOR_END: run_init
+// ANCHOR_END: tiny_init
 
 // ANCHOR: reap_children
 /// Reaps every child that has ended — the command, and any orphan the
@@ -129,10 +105,3 @@ fn close_inherited_descriptors() {
     }
 }
 // ANCHOR_END: close_inherited_descriptors
-
-fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit ends the process at once, skipping destructors and
-    // atexit handlers, which belong to the runtime this process was copied
-    // from and must not run twice.
-    unsafe { nix::libc::_exit(code) }
-}

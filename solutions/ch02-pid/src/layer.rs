@@ -1,8 +1,10 @@
-//! The PID layer: the namespaces, /proc, and the init, in that order.
+//! The PID layer: the namespaces, /proc, and the init.
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
-use spawn::{BoxError, Layer};
+use spawn::{BoxError, Init, Layer};
+
+use crate::init::TinyInit;
 
 /// Puts the container in its own PID namespace, with its own /proc, under a
 /// minimal init.
@@ -24,18 +26,22 @@ impl Layer for PidLayer {
         // SOLUTION END
     }
 
+    /// The container's PID 1. The core starts it after every layer has
+    /// entered, so it is confined like the command.
+    fn init(&self) -> Option<&dyn Init> {
+        Some(&TinyInit)
+    }
+
     /// Signals sent to the runtime must reach the container.
     fn prepare_parent(&self, child: Pid) -> Result<(), BoxError> {
         crate::forward::forward_signals_to(child)?;
         Ok(())
     }
 
-    /// In the child, which is PID 1: mount /proc, then split in two — this
-    /// process stays behind as init, and its child (PID 2) goes on to exec
-    /// the command.
+    /// In the child, which is PID 1 of the new namespace: a /proc that
+    /// shows that namespace.
     fn enter_child(&self) -> Result<(), BoxError> {
         crate::proc::mount_fresh_proc()?;
-        crate::init::fork_init()?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ pub mod init;
 pub mod layer;
 pub mod proc;
 
+pub use init::TinyInit;
 pub use layer::PidLayer;
 
 use spawn::Layer;

@@ -1,4 +1,4 @@
-//! Chapter 1 — uts: a UTS namespace and a validated `--hostname`.
+//! Chapter 1 — uts: the UTS and IPC namespaces, and a validated `--hostname`.
 
 use crate::ctx::{expect_eq, Ctx, Failure};
 use crate::TestCase;
@@ -47,6 +47,31 @@ pub fn tests() -> Vec<TestCase> {
             "the limit is 64 bytes for the whole name and 63 for each part between dots",
             "ch01-uts.md#valid-hostnames",
             longest_hostname_accepted,
+        ),
+        test(
+            "own-ipc-namespace",
+            1,
+            "the container has an IPC namespace of its own",
+            "the IPC namespace is one more clone flag, asked for by a layer of its own",
+            "ch01-uts.md#the-ipc-namespace",
+            own_ipc_namespace,
+        ),
+        test(
+            "host-ipc-invisible",
+            2,
+            "a System V message queue and a POSIX message queue made on the host cannot be found from inside",
+            "IPC objects are found by key or by name in the IPC namespace of the caller: give the \
+             container a new one",
+            "ch01-uts.md#the-ipc-namespace",
+            host_ipc_invisible,
+        ),
+        test(
+            "container-ipc-stays-inside",
+            2,
+            "IPC objects the container makes are not left on the host when it ends",
+            "objects made in the container's own IPC namespace go away with it; made in the host's, they stay",
+            "ch01-uts.md#the-ipc-namespace",
+            container_ipc_stays_inside,
         ),
     ]
 }
@@ -110,4 +135,150 @@ fn longest_hostname_accepted(ctx: &mut Ctx) -> Result<(), Failure> {
     let name = format!("{}.{}", "r".repeat(32), "b".repeat(31));
     let report = ctx.report(&["--hostname", &name])?;
     expect_eq("the 64-byte hostname inside the container", Some(name.as_str()), report.hostname.as_deref())
+}
+
+fn own_ipc_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
+    let host = crate::ctx::host_namespace("ipc")?;
+    let report = ctx.report(&[])?;
+    let inside = report.namespaces.get("ipc").cloned().unwrap_or_default();
+    if inside == host {
+        return Err(Failure::fail("the container shares the host's IPC namespace")
+            .compare(format!("anything but {host}"), inside));
+    }
+    Ok(())
+}
+
+fn host_ipc_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
+    let objects = HostIpc::make()?;
+    let probe = ctx.probe();
+    let run = ctx.run(&[], &[&probe, "ipc-look", &objects.key.to_string(), &objects.name]);
+    drop(objects);
+    let found = parse_ipc(&run?)?;
+    expect_eq(
+        "found from inside: (the host's System V queue, the host's POSIX queue)",
+        (false, false),
+        (found.sysv_queue_found, found.posix_queue_found),
+    )
+}
+
+fn container_ipc_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let (key, name) = fresh_ipc_names()?;
+    let probe = ctx.probe();
+    let run = ctx.run(&[], &[&probe, "ipc-make", &key.to_string(), &name])?;
+    // Whatever the container left in the host's namespace is removed before
+    // judging, so a failure here does not spoil the tests after it.
+    let left = HostIpc { key, name: name.clone(), queue: sysv_queue(key, 0) };
+    let left_on_host = (left.queue.is_some(), posix_queue_exists(&name));
+    drop(left);
+    let made = parse_ipc(&run)?;
+    if !made.made {
+        return Err(Failure::fail("the probe could not make its IPC objects inside the container"));
+    }
+    expect_eq("left on the host after the container ended: (System V queue, POSIX queue)", (false, false), left_on_host)
+}
+
+/// A System V message queue and a POSIX message queue made on the host, and
+/// removed again when dropped.
+struct HostIpc {
+    key: i32,
+    name: String,
+    queue: Option<i32>,
+}
+
+impl HostIpc {
+    fn make() -> Result<HostIpc, Failure> {
+        let (key, name) = fresh_ipc_names()?;
+        let queue = sysv_queue(key, nix::libc::IPC_CREAT | nix::libc::IPC_EXCL | 0o600);
+        let mut objects = HostIpc { key, name, queue };
+        if objects.queue.is_none() {
+            return Err(Failure::error(format!(
+                "make a System V queue on the host: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        let c_name = c_string(&objects.name)?;
+        let mode: nix::libc::mode_t = 0o600;
+        // SAFETY: `c_name` is NUL-terminated; with O_CREAT, mq_open reads a
+        // mode and an attribute pointer (null: the defaults).
+        let posix = unsafe {
+            nix::libc::mq_open(
+                c_name.as_ptr(),
+                nix::libc::O_CREAT | nix::libc::O_EXCL | nix::libc::O_RDONLY,
+                mode,
+                std::ptr::null::<nix::libc::mq_attr>(),
+            )
+        };
+        if posix < 0 {
+            objects.name.clear();
+            return Err(Failure::error(format!("make a POSIX queue on the host: {}", std::io::Error::last_os_error())));
+        }
+        // SAFETY: `posix` is the descriptor mq_open just returned.
+        unsafe { nix::libc::mq_close(posix) };
+        Ok(objects)
+    }
+}
+
+impl Drop for HostIpc {
+    fn drop(&mut self) {
+        if let Some(queue) = self.queue {
+            // SAFETY: IPC_RMID takes no buffer; a null pointer is allowed.
+            unsafe { nix::libc::msgctl(queue, nix::libc::IPC_RMID, std::ptr::null_mut()) };
+        }
+        if let Ok(name) = c_string(&self.name) {
+            // SAFETY: `name` is NUL-terminated; a missing queue is ENOENT.
+            unsafe { nix::libc::mq_unlink(name.as_ptr()) };
+        }
+    }
+}
+
+/// A random System V key and POSIX queue name, so no earlier run or other
+/// program can have made them.
+fn fresh_ipc_names() -> Result<(i32, String), Failure> {
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut bytes))
+        .map_err(|e| Failure::error(format!("read /dev/urandom: {e}")))?;
+    // Positive and above the keys programs usually pick.
+    let key = (i32::from_ne_bytes(bytes) & 0x3fff_ffff) | 0x4000_0000;
+    Ok((key, format!("/greenroom-{key:x}")))
+}
+
+fn sysv_queue(key: i32, flags: i32) -> Option<i32> {
+    // SAFETY: msgget takes no pointers and returns -1 on failure.
+    let queue = unsafe { nix::libc::msgget(key, flags) };
+    (queue >= 0).then_some(queue)
+}
+
+fn posix_queue_exists(name: &str) -> bool {
+    let Ok(name) = c_string(name) else { return false };
+    // SAFETY: `name` is NUL-terminated; without O_CREAT no variadic
+    // argument is read.
+    let queue = unsafe { nix::libc::mq_open(name.as_ptr(), nix::libc::O_RDONLY) };
+    if queue < 0 {
+        return false;
+    }
+    // SAFETY: `queue` is the descriptor mq_open just returned.
+    unsafe { nix::libc::mq_close(queue) };
+    true
+}
+
+fn c_string(text: &str) -> Result<std::ffi::CString, Failure> {
+    std::ffi::CString::new(text).map_err(|_| Failure::error(format!("{text:?} contains a NUL byte")))
+}
+
+/// What the probe's `ipc-look` and `ipc-make` report.
+#[derive(Debug, serde::Deserialize)]
+struct IpcFound {
+    sysv_queue_found: bool,
+    posix_queue_found: bool,
+    made: bool,
+}
+
+fn parse_ipc(run: &crate::ctx::Run) -> Result<IpcFound, Failure> {
+    run.expect_code(0, "the container running the probe should exit with 0")?;
+    let line = run.stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| {
+        Failure::fail(format!("the probe's IPC report did not arrive: {e}"))
+            .compare("a JSON line", crate::ctx::clip(&run.stdout, 200))
+    })
 }

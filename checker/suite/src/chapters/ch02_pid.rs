@@ -18,7 +18,7 @@ pub fn tests() -> Vec<TestCase> {
             "command-is-pid-2",
             2,
             "the command runs as PID 2, under the runtime's init as PID 1",
-            "clone with CLONE_NEWPID; in the child (PID 1) fork once: the parent stays as init, the child execs",
+            "clone with CLONE_NEWPID, and have the layer supply its init: the core forks it off last, PID 1 stays as init, PID 2 execs",
             "ch02-pid.md#the-layer",
             command_is_pid_2,
         ),

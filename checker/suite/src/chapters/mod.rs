@@ -1,6 +1,75 @@
-//! The graded tests, one module per chapter.
+//! The course's chapters: one table, [`CHAPTERS`], and one module of graded
+//! tests per chapter.
+//!
+//! The table is the one place a chapter is described. The checker reads it
+//! to build, grade and list chapters; the suite reads it for the catalog;
+//! and `checker dev check` holds the rest of the course to it: the
+//! workspace members, the crates' package names, the book's pages and
+//! anchors, the README's chapter table.
+
+use crate::TestCase;
 
 pub mod ch00_spawn;
 pub mod ch01_uts;
 pub mod ch02_pid;
 pub mod ch03_rootfs;
+
+/// One chapter of the course.
+#[derive(Debug, Clone, Copy)]
+pub struct Chapter {
+    /// Its number, 0 upwards.
+    pub number: u8,
+    /// The crate's folder in `chapters/` and `solutions/`.
+    pub dir: &'static str,
+    /// The crate's package name, which is also its binary's name.
+    pub package: &'static str,
+    /// The layer it adds, in a few words.
+    pub title: &'static str,
+    /// Its page in the book, relative to `book/src/`.
+    pub book: &'static str,
+    /// The tests that grade it (its module's `tests`).
+    pub tests: fn() -> Vec<TestCase>,
+}
+
+/// Every chapter that exists so far, in order. Adding a chapter is adding
+/// a row here, its crate, its module of tests and its book page; `checker
+/// dev check` says what else is missing.
+pub const CHAPTERS: &[Chapter] = &[
+    Chapter {
+        number: 0,
+        dir: "ch00-spawn",
+        package: "spawn",
+        title: "clone, exec, wait",
+        book: "ch00-spawn.md",
+        tests: ch00_spawn::tests,
+    },
+    Chapter {
+        number: 1,
+        dir: "ch01-uts",
+        package: "uts",
+        title: "UTS and IPC namespaces, hostname",
+        book: "ch01-uts.md",
+        tests: ch01_uts::tests,
+    },
+    Chapter {
+        number: 2,
+        dir: "ch02-pid",
+        package: "pid",
+        title: "PID namespace, /proc, init",
+        book: "ch02-pid.md",
+        tests: ch02_pid::tests,
+    },
+    Chapter {
+        number: 3,
+        dir: "ch03-rootfs",
+        package: "rootfs",
+        title: "mount namespace, pivot_root",
+        book: "ch03-rootfs.md",
+        tests: ch03_rootfs::tests,
+    },
+];
+
+/// Looks a chapter up by number.
+pub fn chapter(number: u8) -> Option<&'static Chapter> {
+    CHAPTERS.iter().find(|c| c.number == number)
+}
