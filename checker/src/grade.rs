@@ -171,6 +171,8 @@ fn run_in_vm(
         guest_file("/greenroom/bin/probe".into(), probe),
         guest_file("/greenroom/bin/greenroom-suite".into(), suite_bin),
     ];
+    // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
+    files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
     let mut guest_jobs = Vec::new();
     for job in jobs {
         let guest = format!("/greenroom/bin/{}", job.tag);
