@@ -256,7 +256,13 @@ impl Ctx {
 
     /// Starts the runtime with exactly `args`.
     pub fn spawn_raw(&mut self, args: &[&str], env: &[(&str, &str)]) -> Result<Running, Failure> {
-        self.last_command = Some(shell_line(&self.runtime, args, env));
+        self.last_command = Some(match self.run_as {
+            // To repeat it by hand as that user, as root: setpriv (util-linux).
+            Some((uid, gid)) => {
+                format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(&self.runtime, args, env))
+            }
+            None => shell_line(&self.runtime, args, env),
+        });
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
             Some(parent) => Some(
