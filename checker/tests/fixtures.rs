@@ -240,3 +240,55 @@ fn an_init_that_keeps_signals_to_itself_is_caught() {
     assert_eq!(test.actual.as_deref(), Some("exit code 0"), "{test:#?}");
     graded.report.expect("orphans-reaped", "pass");
 }
+
+#[test]
+#[serial]
+fn maps_written_by_the_child_are_caught() {
+    let graded = grade_fixture("map-written-by-child", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("maps-as-asked", "fail");
+    assert!(test.message.contains("prepare_parent"), "{test:#?}");
+    // A child may map its own id alone: the unprivileged single mapping works.
+    graded.report.expect("setgroups-denied", "pass");
+}
+
+#[test]
+#[serial]
+fn a_gid_map_without_setgroups_denied_is_caught() {
+    let graded = grade_fixture("setgroups-not-denied", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("setgroups-denied", "fail");
+    assert!(test.message.contains("setgroups"), "{test:#?}");
+    // newgidmap handles setgroups itself, and root needs no deny.
+    for name in ["rootless-container", "maps-as-asked"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn a_user_namespace_made_after_the_others_is_caught() {
+    let graded = grade_fixture("user-namespace-last", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    let owned = graded.report.expect("namespaces-owned-by-it", "fail");
+    assert!(owned.message.contains("same clone"), "{owned:#?}");
+    assert!(owned.actual.as_deref().unwrap_or_default().contains("uts"), "{owned:#?}");
+    // Its root is host root: the host's files are open to it.
+    for name in ["maps-as-asked", "files-owned-by-mapped-id", "host-root-files-closed"] {
+        graded.report.expect(name, "fail");
+    }
+}
+
+#[test]
+#[serial]
+fn host_root_in_the_default_map_is_caught() {
+    let graded = grade_fixture("host-root-by-default", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    for name in ["rootless-container", "rootless-range"] {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("never host root"), "{test:#?}");
+    }
+    for name in ["setgroups-denied", "maps-as-asked"] {
+        graded.report.expect(name, "pass");
+    }
+}

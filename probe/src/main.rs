@@ -22,6 +22,10 @@
 //!                            (via /proc/1/root and the chroot escape); JSON
 //! probe ipc-look KEY NAME    is there a System V queue KEY, a POSIX queue NAME? JSON
 //! probe ipc-make KEY NAME    make both, and leave them behind; JSON
+//! probe read PATH            try to read PATH; JSON {"errno"}
+//! probe make-owned PATH UID GID  create PATH and chown it; JSON {"errno"}
+//! probe rename-through NS NAME   setns into the UTS namespace file NS, then
+//!                            set its hostname; JSON {"setns_errno", "sethostname_errno"}
 //! ```
 //!
 //! Any failure of the probe itself exits with 99 and a `probe:` message, so
@@ -31,6 +35,7 @@ mod escape;
 mod ipc;
 mod orphan;
 mod report;
+mod user;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -54,6 +59,15 @@ fn dispatch(args: &[&str]) -> Result<u8, String> {
             let json = serde_json::to_string(&report).map_err(|e| format!("encode report: {e}"))?;
             println!("{json}");
             Ok(0)
+        }
+        ["read", path] => print_json(&serde_json::json!({ "errno": user::read(path) })),
+        ["make-owned", path, uid, gid] => {
+            let id = |text: &str| text.parse::<u32>().map_err(|_| format!("bad id {text:?}"));
+            print_json(&serde_json::json!({ "errno": user::make_owned(path, id(uid)?, id(gid)?) }))
+        }
+        ["rename-through", ns_path, name] => {
+            let (setns, sethostname) = user::rename_through(ns_path, name);
+            print_json(&serde_json::json!({ "setns_errno": setns, "sethostname_errno": sethostname }))
         }
         ["exit", code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
         ["kill-self", signal] => {
@@ -125,4 +139,10 @@ fn kill_self(signal: i32) -> Result<u8, String> {
     // pointers. The default action of the signals used kills the process.
     let rc = unsafe { raise(signal) };
     Err(format!("raise({signal}) returned {rc}; the signal did not kill the probe"))
+}
+
+/// Prints one JSON line: a subcommand's answer.
+fn print_json(value: &serde_json::Value) -> Result<u8, String> {
+    println!("{value}");
+    Ok(0)
 }

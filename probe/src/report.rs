@@ -42,6 +42,10 @@ pub struct Report {
     pub uid_map: Option<String>,
     /// See `uid_map`.
     pub gid_map: Option<String>,
+    /// `/proc/self/setgroups`: `allow` or `deny`.
+    pub setgroups: Option<String>,
+    /// The kinds of namespace the probe's own user namespace does not own.
+    pub owned_elsewhere: Option<Vec<String>>,
     /// Pids listed in `/proc`: the processes this container can see.
     pub visible_pids: Option<Vec<u32>>,
     /// What is in `/dev`.
@@ -131,6 +135,8 @@ impl Report {
             interfaces: list_dir("/sys/class/net"),
             uid_map: read("/proc/self/uid_map"),
             gid_map: read("/proc/self/gid_map"),
+            setgroups: crate::user::setgroups(),
+            owned_elsewhere: crate::user::owned_elsewhere(),
             visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
             dev: list_dev(),
         }

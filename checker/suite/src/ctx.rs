@@ -214,6 +214,9 @@ pub struct Ctx {
     pub last_command: Option<String>,
     /// Where to make a cgroup per run, when cgroup v2 is available.
     pub cgroup_parent: Option<PathBuf>,
+    /// Run the runtime as this uid and gid rather than as root (see
+    /// [`crate::user`]); `None`: as the suite itself.
+    pub run_as: Option<(u32, u32)>,
     runs: u32,
 }
 
@@ -227,6 +230,7 @@ impl Ctx {
             timeout,
             last_command: None,
             cgroup_parent,
+            run_as: None,
             runs: 0,
         }
     }
@@ -252,7 +256,13 @@ impl Ctx {
 
     /// Starts the runtime with exactly `args`.
     pub fn spawn_raw(&mut self, args: &[&str], env: &[(&str, &str)]) -> Result<Running, Failure> {
-        self.last_command = Some(shell_line(&self.runtime, args, env));
+        self.last_command = Some(match self.run_as {
+            // To repeat it by hand as that user, as root: setpriv (util-linux).
+            Some((uid, gid)) => {
+                format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(&self.runtime, args, env))
+            }
+            None => shell_line(&self.runtime, args, env),
+        });
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
             Some(parent) => Some(
@@ -266,6 +276,9 @@ impl Ctx {
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         if let Some(cgroup) = &cgroup {
             cgroup.enter_on_exec(&mut command);
+        }
+        if let Some((uid, gid)) = self.run_as {
+            crate::user::drop_to(&mut command, uid, gid);
         }
         let mut child =
             command.spawn().map_err(|e| Failure::error(format!("start {}: {e}", self.runtime.display())))?;

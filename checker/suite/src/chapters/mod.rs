@@ -13,6 +13,7 @@ pub mod ch00_spawn;
 pub mod ch01_uts;
 pub mod ch02_pid;
 pub mod ch03_rootfs;
+pub mod ch05_user;
 
 /// One chapter of the course.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +67,14 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "mount namespace, pivot_root",
         book: "ch03-rootfs.md",
         tests: ch03_rootfs::tests,
+    },
+    Chapter {
+        number: 5,
+        dir: "ch05-user",
+        package: "user",
+        title: "user namespace, uid/gid maps, rootless",
+        book: "ch05-user.md",
+        tests: ch05_user::tests,
     },
 ];
 
