@@ -24,6 +24,10 @@
 //! probe ipc-make KEY NAME    make both, and leave them behind; JSON
 //! probe read PATH            try to read PATH; JSON {"errno"}
 //! probe make-owned PATH UID GID  create PATH and chown it; JSON {"errno"}
+//! probe cgroup [SPIN_MS]    spin SPIN_MS, then the cgroup seen from inside: the
+//!                            0:: path, /sys/fs/cgroup's files and children; JSON
+//! probe fork-many N          start up to N sleeping processes; JSON {"started","errno"}
+//! probe hog MIB              allocate and touch MIB MiB; JSON {"allocated_mib"}
 //! probe rename-through NS NAME   setns into the UTS namespace file NS, then
 //!                            set its hostname; JSON {"setns_errno", "sethostname_errno"}
 //! ```
@@ -31,6 +35,7 @@
 //! Any failure of the probe itself exits with 99 and a `probe:` message, so
 //! it cannot be mistaken for a result.
 
+mod cgroup;
 mod escape;
 mod ipc;
 mod orphan;
@@ -69,6 +74,10 @@ fn dispatch(args: &[&str]) -> Result<u8, String> {
             let (setns, sethostname) = user::rename_through(ns_path, name);
             print_json(&serde_json::json!({ "setns_errno": setns, "sethostname_errno": sethostname }))
         }
+        ["cgroup"] => cgroup::report(0),
+        ["cgroup", ms] => cgroup::report(ms.parse().map_err(|_| format!("bad milliseconds {ms:?}"))?),
+        ["fork-many", n] => cgroup::fork_many(n.parse().map_err(|_| format!("bad count {n:?}"))?),
+        ["hog", mib] => cgroup::hog(mib.parse().map_err(|_| format!("bad size {mib:?}"))?),
         ["exit", code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
         ["kill-self", signal] => {
             let signal: i32 = signal.parse().map_err(|_| format!("bad signal {signal:?}"))?;

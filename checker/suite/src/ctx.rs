@@ -65,6 +65,9 @@ pub struct Run {
     pub stdout: String,
     /// Everything it wrote to stderr.
     pub stderr: String,
+    /// The cgroups left inside the run's own cgroup once the runtime had
+    /// exited, before the suite swept them away (chapter 6: none).
+    pub cgroups_left: Vec<String>,
 }
 
 impl Run {
@@ -164,6 +167,7 @@ impl Running {
                 Err(err) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
             }
         };
+        let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
         // Whatever the runtime left running (a container that outlived it,
         // a fork bomb) goes now, so the next test starts clean.
         self.kill_all();
@@ -186,7 +190,7 @@ impl Running {
                 actual: None,
             });
         };
-        Ok(Run { code: status.code(), signal: status.signal(), stdout, stderr })
+        Ok(Run { code: status.code(), signal: status.signal(), stdout, stderr, cgroups_left })
     }
 
     fn kill_all(&mut self) {

@@ -14,6 +14,7 @@ pub mod ch01_uts;
 pub mod ch02_pid;
 pub mod ch03_rootfs;
 pub mod ch05_user;
+pub mod ch06_cgroups;
 
 /// One chapter of the course.
 #[derive(Debug, Clone, Copy)]
@@ -69,12 +70,28 @@ pub const CHAPTERS: &[Chapter] = &[
         tests: ch03_rootfs::tests,
     },
     Chapter {
+        number: 4,
+        dir: "ch04-net",
+        package: "net",
+        title: "network namespace, veth, bridge",
+        book: "ch04-net.md",
+        tests: Vec::new,
+    },
+    Chapter {
         number: 5,
         dir: "ch05-user",
         package: "user",
         title: "user namespace, uid/gid maps, rootless",
         book: "ch05-user.md",
         tests: ch05_user::tests,
+    },
+    Chapter {
+        number: 6,
+        dir: "ch06-cgroups",
+        package: "cgroups",
+        title: "cgroups v2: memory, pids, cpu",
+        book: "ch06-cgroups.md",
+        tests: ch06_cgroups::tests,
     },
 ];
 
