@@ -117,7 +117,8 @@ impl Layer for CgroupLayer {
 
 // ANCHOR: prepare
 /// The parent's side, in order: clear what a killed runtime left; step
-/// out of the parent if the runtime is in it (no internal processes);
+/// out of the parent, with the child, if the runtime is in it (no
+/// internal processes);
 /// enable the controllers; make the container's cgroup, write its limits,
 /// and move the child in. `made` records each step for `cleanup`.
 fn prepare(placement: &Placement, limits: &Limits, child: Pid, made: &mut Made) -> Result<(), cgroup::CgroupError> {
@@ -133,6 +134,9 @@ fn prepare(placement: &Placement, limits: &Limits, child: Pid, made: &mut Made) 
         cgroup::create(&leaf)?;
         made.supervisor = Some((leaf.clone(), Vec::new()));
         cgroup::move_into(&leaf, None)?;
+        // The child was born in the parent too; it waits in the leaf until
+        // its own cgroup exists.
+        cgroup::move_into(&leaf, Some(child))?;
     }
     let enabled = cgroup::enable_controllers(&placement.mount, &placement.parent, &controllers)?;
     if let Some((_, taken)) = &mut made.supervisor {
