@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::ctx::{clip, expect_eq, Ctx, Failure, Run};
+use crate::user::User;
 use crate::TestCase;
 
 /// Chapter 6's tests.
@@ -100,6 +101,14 @@ pub fn tests() -> Vec<TestCase> {
             "by default make the container's cgroup under the cgroup in /proc/self/cgroup's 0:: line, not at the root of the hierarchy",
             "ch06-cgroups.md#where-the-cgroup-goes",
             grader_limits_still_hold,
+        ),
+        test(
+            "rootless-limits-refused",
+            1,
+            "as an unprivileged user with no delegated cgroup, a limit is refused with 125, and a run without one works",
+            "for a caller who is not root, check write access to the parent cgroup before anything is made: refuse limits, run without a cgroup when none is asked",
+            "ch06-cgroups.md#delegation-and-rootless-cgroups",
+            rootless_limits_refused,
         ),
     ]
 }
@@ -430,6 +439,31 @@ fn grader_limits_still_hold(ctx: &mut Ctx) -> Result<(), Failure> {
             forked.started
         ))
         .compare(format!("fewer than {limit}"), forked.started.to_string()));
+    }
+    Ok(())
+}
+
+fn rootless_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let user = User::find()?;
+    let dir = user.dir(ctx, "markers")?;
+    ctx.run_as = Some((user.uid, user.gid));
+    let probe = ctx.probe();
+    let limited = format!("{dir}/limited");
+    let run = ctx.run(&["--net", "none", "--memory", "64M"], &[&probe, "touch", &limited])?;
+    run.expect_code(
+        125,
+        "an unprivileged user whose cgroup is not theirs asked for --memory: refuse it with 125 (no cgroup can be made)",
+    )?;
+    if Path::new(&limited).exists() {
+        return Err(Failure::fail("--memory was refused, yet the command ran: refuse before anything starts"));
+    }
+    let plain = format!("{dir}/plain");
+    let run = ctx.run(&["--net", "none"], &[&probe, "touch", &plain])?;
+    if run.code != Some(0) || !Path::new(&plain).exists() {
+        return Err(Failure::fail(
+            "an unprivileged user asking for no limit should get a container without a cgroup, not an error",
+        )
+        .compare("exit code 0, the command ran", run.describe()));
     }
     Ok(())
 }
