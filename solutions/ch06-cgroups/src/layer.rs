@@ -118,9 +118,9 @@ impl Layer for CgroupLayer {
 // ANCHOR: prepare
 /// The parent's side, in order: clear what a killed runtime left; step
 /// out of the parent, with the child, if the runtime is in it (no
-/// internal processes);
-/// enable the controllers; make the container's cgroup, write its limits,
-/// and move the child in. `made` records each step for `cleanup`.
+/// internal processes); enable the controllers; make the container's
+/// cgroup, write its limits, and move the child in. `made` records each
+/// step for `cleanup`.
 fn prepare(placement: &Placement, limits: &Limits, child: Pid, made: &mut Made) -> Result<(), cgroup::CgroupError> {
     let parent = placement.mount.join(&placement.parent);
     let me = Pid::this();
