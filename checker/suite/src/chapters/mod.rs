@@ -13,6 +13,7 @@ pub mod ch00_spawn;
 pub mod ch01_uts;
 pub mod ch02_pid;
 pub mod ch03_rootfs;
+pub mod ch04_net;
 pub mod ch05_user;
 
 /// One chapter of the course.
@@ -67,6 +68,14 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "mount namespace, pivot_root",
         book: "ch03-rootfs.md",
         tests: ch03_rootfs::tests,
+    },
+    Chapter {
+        number: 4,
+        dir: "ch04-net",
+        package: "net",
+        title: "network namespace, veth, bridge (netlink)",
+        book: "ch04-net.md",
+        tests: ch04_net::tests,
     },
     Chapter {
         number: 5,
