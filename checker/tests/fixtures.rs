@@ -243,6 +243,66 @@ fn an_init_that_keeps_signals_to_itself_is_caught() {
 
 #[test]
 #[serial]
+fn a_veth_left_for_the_kernel_to_remove_is_caught() {
+    let graded = grade_fixture("veth-left-behind", "chapter4", &["--only"]);
+    assert_failed(&graded);
+    for name in ["cleanup-after-exit", "cleanup-after-container-killed"] {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("host end of the veth pair"), "{test:#?}");
+        assert!(test.actual.as_deref().unwrap_or_default().starts_with("grv"), "the port left should show: {test:#?}");
+    }
+    // The network works while the container runs; leases are given back.
+    for name in ["interfaces-inside", "containers-reach-each-other", "host-reaches-container"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn a_loopback_left_down_is_caught() {
+    let graded = grade_fixture("lo-down", "chapter4", &["--only"]);
+    assert_failed(&graded);
+    for name in ["loopback-works", "interfaces-inside", "no-network"] {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("lo is down"), "{test:#?}");
+        assert!(test.actual.as_deref().unwrap_or_default().contains("lo down"), "{test:#?}");
+    }
+    // eth0 and the bridge are fine: the tests tell the two apart.
+    for name in ["containers-reach-each-other", "host-reaches-container"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn eth0_configured_from_the_hosts_namespace_is_caught() {
+    let graded = grade_fixture("eth0-from-host", "chapter4", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("interfaces-inside", "fail");
+    assert!(test.message.contains("eth0 has no IPv4 address"), "{test:#?}");
+    assert!(test.message.contains("from inside the container's namespace"), "{test:#?}");
+    for name in ["containers-reach-each-other", "host-reaches-container"] {
+        graded.report.expect(name, "fail");
+    }
+    graded.report.expect("loopback-works", "pass");
+}
+
+#[test]
+#[serial]
+fn giving_every_container_the_same_address_is_caught() {
+    let graded = grade_fixture("same-address", "chapter4", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("distinct-addresses", "fail");
+    assert!(test.message.contains("both containers got the same address"), "{test:#?}");
+    graded.report.expect("containers-reach-each-other", "fail");
+    // One container at a time looks right.
+    for name in ["interfaces-inside", "host-reaches-container", "cleanup-after-exit"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
 fn maps_written_by_the_child_are_caught() {
     let graded = grade_fixture("map-written-by-child", "chapter5", &["--only"]);
     assert_failed(&graded);

@@ -22,6 +22,10 @@
 //!                            (via /proc/1/root and the chroot escape); JSON
 //! probe ipc-look KEY NAME    is there a System V queue KEY, a POSIX queue NAME? JSON
 //! probe ipc-make KEY NAME    make both, and leave them behind; JSON
+//! probe loopback             talk TCP to itself over 127.0.0.1; JSON
+//! probe serve FILE MS        listen, write where (JSON) to FILE, answer one
+//!                            connection within MS ms; JSON
+//! probe send ADDR PORT MSG   send MSG over TCP, print the reply; JSON
 //! probe read PATH            try to read PATH; JSON {"errno"}
 //! probe make-owned PATH UID GID  create PATH and chown it; JSON {"errno"}
 //! probe cgroup [SPIN_MS]    spin SPIN_MS, then the cgroup seen from inside: the
@@ -38,6 +42,7 @@
 mod cgroup;
 mod escape;
 mod ipc;
+mod net;
 mod orphan;
 mod report;
 mod user;
@@ -112,8 +117,17 @@ fn dispatch(args: &[&str]) -> Result<u8, String> {
         ["ipc-look", key, name] => ipc::look(key, name),
         ["ipc-make", key, name] => ipc::make(key, name),
         ["orphan-parent"] => orphan::spawn_and_abandon(),
+        ["loopback"] => print_json(&net::loopback()),
+        ["serve", file, ms] => print_json(&net::serve(file, parse_ms(ms)?)),
+        ["send", address, port, message] => print_json(&net::send(address, port, message)),
         _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
     }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<u8, String> {
+    let json = serde_json::to_string(value).map_err(|e| format!("encode JSON: {e}"))?;
+    println!("{json}");
+    Ok(0)
 }
 
 fn parse_ms(ms: &str) -> Result<Duration, String> {
@@ -148,10 +162,4 @@ fn kill_self(signal: i32) -> Result<u8, String> {
     // pointers. The default action of the signals used kills the process.
     let rc = unsafe { raise(signal) };
     Err(format!("raise({signal}) returned {rc}; the signal did not kill the probe"))
-}
-
-/// Prints one JSON line: a subcommand's answer.
-fn print_json(value: &serde_json::Value) -> Result<u8, String> {
-    println!("{value}");
-    Ok(0)
 }

@@ -50,6 +50,8 @@ pub struct Report {
     pub visible_pids: Option<Vec<u32>>,
     /// What is in `/dev`.
     pub dev: Option<Vec<DevEntry>>,
+    /// Interfaces, addresses and routes, from the kernel (`None` if unreadable).
+    pub network: Option<crate::net::Network>,
 }
 
 /// One entry of `/dev`.
@@ -139,6 +141,7 @@ impl Report {
             owned_elsewhere: crate::user::owned_elsewhere(),
             visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
             dev: list_dev(),
+            network: crate::net::Network::collect().ok(),
         }
     }
 }

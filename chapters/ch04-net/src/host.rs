@@ -5,7 +5,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 use crate::names::{host_veth_name, BridgeName, CONTAINER_INTERFACE};
-use crate::netlink::{Netlink, NetlinkError};
+use crate::netlink::{Netlink, NetlinkError, Rtnetlink};
 use crate::ops::{self, Link};
 use crate::subnet::Subnet;
 
@@ -93,12 +93,17 @@ pub fn check(bridge: &BridgeName, subnet: &Subnet) -> Result<(), HostError> {
             return Err(HostError::NotABridge { name: bridge.as_str().to_string(), kind });
         }
     }
-    let bridge_index = existing.map(|link| link.index);
     for found in ops::ipv4_addresses(&mut netlink).map_err(HostError::List)? {
+        if !subnet.overlaps(found.address, found.prefix) {
+            continue;
+        }
+        // Our bridge's gateway is known by the bridge's name, not by the
+        // index looked up above: another runtime started at the same moment
+        // may have made the bridge, and given it the gateway, in between.
+        let interface = interface_name(&mut netlink, found.index);
         let is_our_gateway =
-            Some(found.index) == bridge_index && found.address == subnet.gateway() && found.prefix == subnet.prefix();
-        if !is_our_gateway && subnet.overlaps(found.address, found.prefix) {
-            let interface = interface_name(&mut netlink, found.index);
+            interface == bridge.as_str() && found.address == subnet.gateway() && found.prefix == subnet.prefix();
+        if !is_our_gateway {
             return Err(HostError::Overlap {
                 subnet: *subnet,
                 interface,
@@ -152,7 +157,7 @@ pub fn unplug(child: Pid) -> Result<(), HostError> {
 /// Returns the bridge's index, creating it with the gateway address if it
 /// does not exist. Another runtime may be creating it at the same moment:
 /// "already exists" is success.
-fn ensure_bridge(netlink: &mut Netlink, bridge: &BridgeName, subnet: &Subnet) -> Result<u32, HostError> {
+fn ensure_bridge(netlink: &mut dyn Rtnetlink, bridge: &BridgeName, subnet: &Subnet) -> Result<u32, HostError> {
     let name = bridge.as_str();
     // A bridge without an address of its own takes the smallest of its
     // ports', so it would change as containers come and go and their ARP
@@ -181,7 +186,7 @@ fn ensure_bridge(netlink: &mut Netlink, bridge: &BridgeName, subnet: &Subnet) ->
 }
 
 /// The index of the link `name`, which must exist.
-fn find(netlink: &mut Netlink, name: &str) -> Result<u32, HostError> {
+fn find(netlink: &mut dyn Rtnetlink, name: &str) -> Result<u32, HostError> {
     match ops::link_by_name(netlink, name) {
         Ok(Some(link)) => Ok(link.index),
         Ok(None) => Err(HostError::FindLink(name.into(), NetlinkError::Kernel(Errno::ENODEV))),
@@ -190,7 +195,7 @@ fn find(netlink: &mut Netlink, name: &str) -> Result<u32, HostError> {
 }
 
 /// The name of interface `index`, for messages.
-fn interface_name(netlink: &mut Netlink, index: u32) -> String {
+fn interface_name(netlink: &mut dyn Rtnetlink, index: u32) -> String {
     match ops::link_by_index(netlink, index) {
         Ok(Some(link)) => link.name,
         _ => format!("interface {index}"),

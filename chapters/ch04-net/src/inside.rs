@@ -3,10 +3,9 @@
 //! namespace and every request acts there.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
 
 use crate::names::CONTAINER_INTERFACE;
-use crate::netlink::{Netlink, NetlinkError};
+use crate::netlink::{Netlink, NetlinkError, Rtnetlink};
 use crate::ops;
 
 /// What can go wrong inside the container, one variant per step.
@@ -27,9 +26,6 @@ pub enum InsideError {
     /// Bringing `eth0` up failed.
     #[error("bring {CONTAINER_INTERFACE} up")]
     InterfaceUp(#[source] NetlinkError),
-    /// `eth0` stayed without a carrier.
-    #[error("wait for {CONTAINER_INTERFACE} to carry traffic: no carrier after {CARRIER_TIMEOUT:?}")]
-    NoCarrier,
     /// Adding the default route failed.
     #[error("add a default route through {0}")]
     DefaultRoute(Ipv4Addr, #[source] NetlinkError),
@@ -46,46 +42,68 @@ pub struct Addressing {
     pub gateway: Ipv4Addr,
 }
 
-// ANCHOR: configure
-/// Sets up the container's network from inside: `lo` always, and `eth0`
-/// when the container has one (`addressing` is `None` for `--net none`).
+/// Sets up the container's network from inside, on a socket opened here —
+/// in the child, so in the container's namespace.
 pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
     let mut netlink = Netlink::open().map_err(InsideError::Socket)?;
+    configure_on(&mut netlink, addressing)
+}
+
+// ANCHOR: configure
+/// Sets up `lo` always, and `eth0` when the container has one
+/// (`addressing` is `None` for `--net none`), on `netlink`.
+pub fn configure_on(netlink: &mut dyn Rtnetlink, addressing: Option<Addressing>) -> Result<(), InsideError> {
     todo!(
         "bring lo up (a new namespace's lo is down, and 127.0.0.1 does not answer); then, \
-         with addressing, give eth0 its address, bring it up, wait_for_carrier, and add \
-         the default route through the gateway — in an order the kernel accepts \
+         with addressing, give eth0 its address, bring it up, and add the default \
+         route through the gateway — in an order the kernel accepts \
          (book: chapter 4, \"Inside the container\")"
     )
 }
 // ANCHOR_END: configure
 
-/// How long a new veth end may take to get its carrier.
-const CARRIER_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Waits until link `index` carries traffic: a veth end has a carrier
-/// once both ends are up, and the kernel hands the news on to the rest of
-/// the stack (the host's bridge among it) a moment later.
-fn wait_for_carrier(netlink: &mut Netlink, index: u32) -> Result<(), InsideError> {
-    let start = Instant::now();
-    loop {
-        let link = ops::link_by_index(netlink, index)
-            .map_err(|err| InsideError::FindInterface(CONTAINER_INTERFACE.into(), err))?;
-        if link.is_some_and(|link| link.carrier) {
-            return Ok(());
-        }
-        if start.elapsed() > CARRIER_TIMEOUT {
-            return Err(InsideError::NoCarrier);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// The index of the link `name` in the container's namespace.
-fn find(netlink: &mut Netlink, name: &str) -> Result<u32, InsideError> {
+fn find(netlink: &mut dyn Rtnetlink, name: &str) -> Result<u32, InsideError> {
     match ops::link_by_name(netlink, name) {
         Ok(Some(link)) => Ok(link.index),
         Ok(None) => Err(InsideError::FindInterface(name.into(), NetlinkError::Kernel(nix::errno::Errno::ENODEV))),
         Err(err) => Err(InsideError::FindInterface(name.into(), err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::fake::Recorder;
+
+    /// A container's namespace as the kernel would describe it: `lo` is
+    /// link 1, `eth0` link 2.
+    fn container() -> Recorder {
+        Recorder::with_links(&[("lo", 1), ("eth0", 2)])
+    }
+
+    fn addressing() -> Addressing {
+        Addressing { address: Ipv4Addr::new(10, 73, 0, 2), prefix: 24, gateway: Ipv4Addr::new(10, 73, 0, 1) }
+    }
+
+    #[test]
+    fn none_brings_lo_up_and_touches_nothing_else() {
+        let mut netlink = container();
+        configure_on(&mut netlink, None).unwrap();
+        assert_eq!(netlink.changes(), vec!["up 1"]);
+    }
+
+    #[test]
+    fn bridge_sets_up_lo_then_address_up_and_route_in_that_order() {
+        let mut netlink = container();
+        configure_on(&mut netlink, Some(addressing())).unwrap();
+        assert_eq!(netlink.changes(), vec!["up 1", "address 10.73.0.2/24 on 2", "up 2", "default via 10.73.0.1"]);
+    }
+
+    #[test]
+    fn a_missing_eth0_is_reported_by_name() {
+        let mut netlink = Recorder::with_links(&[("lo", 1)]);
+        let err = configure_on(&mut netlink, Some(addressing())).unwrap_err();
+        assert_eq!(err.to_string(), "find eth0 in the container's namespace");
     }
 }

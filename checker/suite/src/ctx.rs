@@ -125,6 +125,8 @@ pub struct Report {
     pub dev: Option<Vec<DevEntry>>,
     /// The probe's working directory.
     pub cwd: Option<String>,
+    /// Interfaces, addresses and routes inside (chapter 4).
+    pub network: Option<crate::chapters::ch04_net::Network>,
 }
 
 /// One entry of the container's /dev.

@@ -13,6 +13,7 @@ pub mod ch00_spawn;
 pub mod ch01_uts;
 pub mod ch02_pid;
 pub mod ch03_rootfs;
+pub mod ch04_net;
 pub mod ch05_user;
 pub mod ch06_cgroups;
 
@@ -73,9 +74,9 @@ pub const CHAPTERS: &[Chapter] = &[
         number: 4,
         dir: "ch04-net",
         package: "net",
-        title: "network namespace, veth, bridge",
+        title: "network namespace, veth, bridge (netlink)",
         book: "ch04-net.md",
-        tests: Vec::new,
+        tests: ch04_net::tests,
     },
     Chapter {
         number: 5,

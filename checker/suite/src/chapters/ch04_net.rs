@@ -1,0 +1,866 @@
+//! Chapter 4 — net: a network namespace, a veth pair to a bridge, leases.
+//!
+//! Inside, the probe reads the interfaces, addresses and routes from the
+//! kernel (rtnetlink, `/proc/net/route`). Outside, the suite reads the host's
+//! `/sys/class/net` (its veths, each bridge's ports) and the lease folder
+//! `/run/greenroom/net/<bridge>/`. Each test uses a bridge and subnet of its
+//! own, so tests running side by side never share addresses or ports.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::Deserialize;
+
+use crate::ctx::{clip, expect_eq, Ctx, Failure, Run, Running};
+use crate::TestCase;
+
+/// Chapter 4's tests.
+pub fn tests() -> Vec<TestCase> {
+    let test = |name, points, title, hint, book, run| TestCase { chapter: 4, name, points, title, hint, book, run };
+    vec![
+        test(
+            "interfaces-inside",
+            3,
+            "inside, only lo and eth0, eth0 up with the second host address of --subnet, a default route via the first",
+            "move the veth peer in, rename it eth0, then from inside: address, link up, default route via the gateway",
+            "ch04-net.md#inside-the-container",
+            interfaces_inside,
+        ),
+        test(
+            "loopback-works",
+            1,
+            "lo is up inside: a TCP connection to 127.0.0.1 carries a message both ways",
+            "a new network namespace has lo, but down: set IFF_UP on it from inside",
+            "ch04-net.md#inside-the-container",
+            loopback_works,
+        ),
+        test(
+            "host-interfaces-invisible",
+            1,
+            "the container has its own network namespace: none of the host's interfaces are visible",
+            "add CLONE_NEWNET to the clone flags",
+            "ch04-net.md#the-layer",
+            host_interfaces_invisible,
+        ),
+        test(
+            "containers-reach-each-other",
+            3,
+            "two containers on one bridge talk TCP to each other",
+            "attach each host end to the bridge (master) and set both ends up; every container needs its own address",
+            "ch04-net.md#creating-the-veth-pair",
+            containers_reach_each_other,
+        ),
+        test(
+            "host-reaches-container",
+            2,
+            "the host reaches a container through the bridge, which holds the gateway address",
+            "give the bridge the subnet's first host address and set it up",
+            "ch04-net.md#creating-the-veth-pair",
+            host_reaches_container,
+        ),
+        test(
+            "gateway-mac-stable",
+            1,
+            "the bridge's MAC address (the gateway's, which containers cache) stays the same as containers come and go",
+            "create the bridge with a fixed MAC address (IFLA_ADDRESS): without one it takes its lowest port's",
+            "ch04-net.md#creating-the-veth-pair",
+            gateway_mac_stable,
+        ),
+        test(
+            "no-network",
+            1,
+            "--net none gives a namespace with only lo, up, and nothing on the host",
+            "with --net none, unshare the namespace and bring lo up, but make no veth and no lease",
+            "ch04-net.md#inside-the-container",
+            no_network,
+        ),
+        test(
+            "cleanup-after-exit",
+            2,
+            "after the command exits, the veth pair and the lease are gone from the host",
+            "delete the host end of the veth pair (that removes both ends) and the lease file once the child is reaped",
+            "ch04-net.md#cleanup",
+            cleanup_after_exit,
+        ),
+        test(
+            "cleanup-after-container-killed",
+            2,
+            "after the host SIGKILLs the container's PID 1, the veth pair and the lease are gone",
+            "clean up on every path where the child has ended, whatever ended it",
+            "ch04-net.md#cleanup",
+            cleanup_after_container_killed,
+        ),
+        test(
+            "stale-lease-reclaimed",
+            2,
+            "a lease left by a runtime killed with SIGKILL is reclaimed by the next run",
+            "before taking an address, drop leases whose owner (pid and start time) is no longer running",
+            "ch04-net.md#leases",
+            stale_lease_reclaimed,
+        ),
+        test(
+            "distinct-addresses",
+            2,
+            "two containers started at the same instant get different addresses",
+            "take the lease atomically: create the lease file with O_CREAT | O_EXCL and try the next address if it exists",
+            "ch04-net.md#leases",
+            distinct_addresses,
+        ),
+        test(
+            "bad-network-refused",
+            2,
+            "an unknown --net, a bad or overlapping --subnet, a non-bridge --bridge, a full subnet: 125, nothing created",
+            "check every network argument, and take the lease, before creating any link",
+            "ch04-net.md#before-anything-is-created",
+            bad_network_refused,
+        ),
+    ]
+}
+
+/// The probe's view of the network namespace (see `probe/src/net.rs`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Network {
+    /// Every interface, by index.
+    pub interfaces: Vec<Interface>,
+    /// The IPv4 routes of the main table.
+    pub routes: Vec<Route>,
+}
+
+/// One interface inside.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Interface {
+    /// Its name.
+    pub name: String,
+    /// Its index.
+    pub index: u32,
+    /// Administratively up.
+    pub up: bool,
+    /// Up with a carrier.
+    pub running: bool,
+    /// `loopback`, `ether` or a number.
+    pub link_type: String,
+    /// `veth`, `bridge`, … for virtual links.
+    pub kind: Option<String>,
+    /// Its IPv4 addresses.
+    pub addresses: Vec<Address>,
+}
+
+/// An IPv4 address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Address {
+    /// The address.
+    pub address: Ipv4Addr,
+    /// The prefix length.
+    pub prefix: u8,
+}
+
+/// One IPv4 route inside.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Route {
+    /// Destination network.
+    pub destination: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix: u8,
+    /// The next hop, if any.
+    pub gateway: Option<Ipv4Addr>,
+    /// The interface it leaves by.
+    pub device: String,
+}
+
+/// What one end of a probe TCP exchange saw.
+#[derive(Debug, Clone, Deserialize)]
+struct Exchange {
+    peer: Option<SocketAddr>,
+    received: Option<String>,
+    error: Option<String>,
+}
+
+/// What `probe serve` writes once it listens.
+#[derive(Debug, Clone, Deserialize)]
+struct Listening {
+    port: u16,
+    addresses: Vec<Address>,
+}
+
+/// Where the runtime keeps a bridge's leases (one file per container).
+const LEASES: &str = "/run/greenroom/net";
+/// How long a serving probe waits for its one connection: less than a
+/// run's deadline, so it reports instead of being killed.
+const SERVE_MS: &str = "6000";
+
+/// A test's own bridge and subnet.
+#[derive(Debug, Clone, Copy)]
+struct TestNet {
+    bridge: &'static str,
+    network: Ipv4Addr,
+    prefix: u8,
+}
+
+impl TestNet {
+    const fn new(bridge: &'static str, third_octet: u8, prefix: u8) -> TestNet {
+        TestNet { bridge, network: Ipv4Addr::new(10, 73, third_octet, 0), prefix }
+    }
+
+    fn subnet(&self) -> String {
+        format!("{}/{}", self.network, self.prefix)
+    }
+
+    /// `--net bridge --bridge NAME --subnet A.B.C.D/N`.
+    fn flags(&self) -> Vec<String> {
+        ["--net", "bridge", "--bridge", self.bridge, "--subnet", &self.subnet()].map(String::from).to_vec()
+    }
+
+    fn mask(&self) -> u32 {
+        u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0)
+    }
+
+    /// The first host address: the bridge's, the containers' gateway.
+    fn gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) + 1)
+    }
+
+    /// A container's address: from the second host address to the last
+    /// before the broadcast address.
+    fn is_container_address(&self, address: Ipv4Addr) -> bool {
+        let (n, network) = (u32::from(address), u32::from(self.network));
+        n & self.mask() == network && n >= network + 2 && n < (network | !self.mask())
+    }
+}
+
+fn flags_of(flags: &[String]) -> Vec<&str> {
+    flags.iter().map(String::as_str).collect()
+}
+
+// ---- inside -------------------------------------------------------------
+
+fn network_report(ctx: &mut Ctx, flags: &[&str]) -> Result<(crate::ctx::Report, Network), Failure> {
+    let report = ctx.report(flags)?;
+    let network = report.network.clone().ok_or_else(|| {
+        Failure::error("the probe could not read the container's network (rtnetlink or /proc/net/route)")
+    })?;
+    Ok((report, network))
+}
+
+/// `lo up 127.0.0.1/8; eth0 up 10.73.0.2/24; default via 10.73.0.1 dev eth0`.
+fn describe(network: &Network) -> String {
+    let interfaces = network.interfaces.iter().map(|i| {
+        let state = if i.up { "up" } else { "down" };
+        let addresses: Vec<String> = i.addresses.iter().map(|a| format!("{}/{}", a.address, a.prefix)).collect();
+        format!("{} {state} {}", i.name, if addresses.is_empty() { "(no address)".into() } else { addresses.join(" ") })
+    });
+    let routes = network.routes.iter().map(|r| match r.gateway {
+        Some(gateway) if r.prefix == 0 => format!("default via {gateway} dev {}", r.device),
+        Some(gateway) => format!("{}/{} via {gateway} dev {}", r.destination, r.prefix, r.device),
+        None => format!("{}/{} dev {}", r.destination, r.prefix, r.device),
+    });
+    let routes: Vec<String> = routes.collect();
+    let routes = if routes.is_empty() { "no routes".to_string() } else { routes.join(", ") };
+    format!("{}; {routes}", interfaces.collect::<Vec<_>>().join("; "))
+}
+
+fn names(network: &Network) -> Vec<&str> {
+    network.interfaces.iter().map(|i| i.name.as_str()).collect()
+}
+
+fn interface<'a>(network: &'a Network, name: &str) -> Option<&'a Interface> {
+    network.interfaces.iter().find(|i| i.name == name)
+}
+
+/// lo is up and holds 127.0.0.1/8.
+fn expect_loopback_up(network: &Network) -> Result<(), Failure> {
+    let lo = interface(network, "lo").ok_or_else(|| Failure::fail("the container has no lo"))?;
+    let want = Address { address: Ipv4Addr::LOCALHOST, prefix: 8 };
+    if !lo.up || !lo.addresses.contains(&want) {
+        return Err(Failure::fail(
+            "lo is down inside the container: a new network namespace starts with lo down (and without \
+             127.0.0.1 until it is up); set it up from inside",
+        )
+        .compare("lo up 127.0.0.1/8", describe(network)));
+    }
+    Ok(())
+}
+
+fn interfaces_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-inside", 41, 24);
+    let (_, network) = network_report(ctx, &flags_of(&net.flags()))?;
+    let seen = describe(&network);
+    let mut sorted = names(&network);
+    sorted.sort();
+    if sorted != ["eth0", "lo"] {
+        return Err(Failure::fail("inside, the container should have exactly two interfaces, lo and eth0")
+            .compare("eth0, lo", sorted.join(", ")));
+    }
+    expect_loopback_up(&network)?;
+    let eth0 = interface(&network, "eth0").ok_or_else(|| Failure::fail("the container has no eth0"))?;
+    if !eth0.up {
+        return Err(Failure::fail(
+            "eth0 is down inside: moving a link into a namespace sets it down, so set it up from inside, after the move",
+        )
+        .compare("eth0 up", seen));
+    }
+    let wanted =
+        format!("one address from {} (the second host address or above), prefix /{}", net.subnet(), net.prefix);
+    match eth0.addresses.as_slice() {
+        [] => {
+            return Err(Failure::fail(
+                "eth0 has no IPv4 address inside: configure it from inside the container's namespace (with a netlink \
+                 socket opened in the child) — an address given from the host's namespace lands on the host end, \
+                 or is dropped when the peer moves",
+            )
+            .compare(wanted, seen))
+        }
+        [one] if net.is_container_address(one.address) && one.prefix == net.prefix => {}
+        [one] if one.address == net.gateway() => {
+            return Err(Failure::fail("eth0 holds the gateway address, which belongs to the bridge on the host")
+                .compare(wanted, seen))
+        }
+        _ => return Err(Failure::fail("eth0's address is not a container address of --subnet").compare(wanted, seen)),
+    }
+    let default = network.routes.iter().find(|r| r.prefix == 0);
+    let gateway = net.gateway();
+    match default {
+        Some(route) if route.gateway == Some(gateway) && route.device == "eth0" => Ok(()),
+        _ => Err(Failure::fail(format!(
+            "inside, the default route should go via the gateway {gateway} (the bridge's address) on eth0"
+        ))
+        .compare(format!("default via {gateway} dev eth0"), seen)),
+    }
+}
+
+fn loopback_works(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-lo", 42, 24);
+    let probe = ctx.probe();
+    let run = ctx.run(&flags_of(&net.flags()), &[&probe, "loopback"])?;
+    let exchange = parse_exchange(&run, "the loopback probe")?;
+    if exchange.error.is_some() || exchange.received.as_deref() != Some("reply to hello over lo") {
+        let (_, network) = network_report(ctx, &flags_of(&net.flags()))?;
+        expect_loopback_up(&network)?;
+        return Err(Failure::fail("a TCP exchange over 127.0.0.1 failed inside the container")
+            .compare("reply to hello over lo", format!("{exchange:?}")));
+    }
+    Ok(())
+}
+
+fn host_interfaces_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-hidden", 43, 24);
+    let (report, network) = network_report(ctx, &flags_of(&net.flags()))?;
+    let host = crate::ctx::host_namespace("net")?;
+    if report.namespaces.get("net") == Some(&host) {
+        return Err(Failure::fail("the container shares the host's network namespace")
+            .compare(format!("a namespace other than {host}"), host.clone()));
+    }
+    let host_links = host_links()?;
+    // eth0 may exist on both sides by name: the namespaces tell them apart.
+    let visible: Vec<&str> = names(&network)
+        .into_iter()
+        .filter(|name| *name != "lo" && *name != "eth0" && host_links.iter().any(|l| l.name == *name))
+        .collect();
+    if !visible.is_empty() {
+        return Err(Failure::fail("the host's interfaces are visible inside the container")
+            .compare("lo and eth0 only", describe(&network)));
+    }
+    Ok(())
+}
+
+// ---- across the bridge ----------------------------------------------------
+
+/// Starts a container serving one TCP exchange; returns it and where it listens.
+fn start_server(ctx: &mut Ctx, net: &TestNet, name: &str) -> Result<(Running, Listening), Failure> {
+    let file = ctx.scratch_path(&format!("{name}-listening.json"));
+    let probe = ctx.probe();
+    let running = ctx.spawn(&flags_of(&net.flags()), &[&probe, "serve", &file, SERVE_MS], &[])?;
+    match read_listening(&file) {
+        Some(listening) => Ok((running, listening)),
+        None => {
+            let run = running.wait()?;
+            Err(Failure::fail(format!("the serving container {name} never started listening"))
+                .compare("the probe serving", run.describe()))
+        }
+    }
+}
+
+fn read_listening(path: &str) -> Option<Listening> {
+    if !wait_for(path, Duration::from_secs(8)) {
+        return None;
+    }
+    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+}
+
+/// The one address of `name`'s eth0, checked to be in the subnet.
+fn server_address(net: &TestNet, listening: &Listening, name: &str) -> Result<Ipv4Addr, Failure> {
+    match listening.addresses.as_slice() {
+        [one] if net.is_container_address(one.address) => Ok(one.address),
+        other => Err(Failure::fail(format!("container {name} should have one address from {}", net.subnet()))
+            .compare(format!("one of {}", net.subnet()), format!("{other:?}"))),
+    }
+}
+
+fn parse_exchange(run: &Run, what: &str) -> Result<Exchange, Failure> {
+    run.expect_code(0, &format!("the container running {what} should exit with 0"))?;
+    let line = run.stdout.lines().rev().find(|line| line.starts_with('{')).ok_or_else(|| {
+        Failure::fail(format!("{what} printed nothing: is the command's output relayed?"))
+            .compare("a JSON line from the probe", clip(&run.stdout, 300))
+    })?;
+    serde_json::from_str(line).map_err(|e| Failure::fail(format!("{what}'s report is garbled: {e}")))
+}
+
+/// Connects from the host (the suite) to a container, sends `message` as
+/// one line and returns the reply (the probe's protocol, see `probe send`).
+fn send_from_host(address: Ipv4Addr, port: u16, message: &str) -> Result<String, String> {
+    let to = SocketAddr::from((address, port));
+    let mut stream = TcpStream::connect_timeout(&to, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| format!("set a timeout: {e}"))?;
+    stream.write_all(format!("{message}\n").as_bytes()).map_err(|e| format!("send: {e}"))?;
+    let mut reply = String::new();
+    stream.take(1 << 16).read_to_string(&mut reply).map_err(|e| format!("receive: {e}"))?;
+    Ok(reply)
+}
+
+fn containers_reach_each_other(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-pair", 44, 24);
+    let (server, listening) = start_server(ctx, &net, "A")?;
+    let address = server_address(&net, &listening, "A")?;
+    let probe = ctx.probe();
+    let (port, message) = (listening.port.to_string(), "hello from B");
+    let sent = ctx.run(&flags_of(&net.flags()), &[&probe, "send", &address.to_string(), &port, message]);
+    let served = server.wait();
+    let sender = parse_exchange(&sent?, "the sending probe (B)")?;
+    let reply = format!("reply to {message}");
+    if sender.received.as_deref() != Some(reply.as_str()) {
+        return Err(Failure::fail(format!(
+            "container B could not talk to container A at {address}:{port} over the bridge {}: are both host ends \
+             attached to the bridge and up, and does each container get an address of its own?",
+            net.bridge
+        ))
+        .compare(reply, sender.error.or(sender.received).unwrap_or_default()));
+    }
+    let server = parse_exchange(&served?, "the serving probe (A)")?;
+    expect_eq("what container A received from B", Some(message), server.received.as_deref())?;
+    let from = server.peer.map(|peer| peer.ip());
+    match from {
+        Some(std::net::IpAddr::V4(b)) if b != address && net.is_container_address(b) => Ok(()),
+        _ => Err(Failure::fail("container A should see B's own address from the subnet as the sender")
+            .compare(format!("an address of {} other than {address}", net.subnet()), format!("{from:?}"))),
+    }
+}
+
+fn host_reaches_container(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-host", 45, 24);
+    let (server, listening) = start_server(ctx, &net, "A")?;
+    let address = server_address(&net, &listening, "A")?;
+    let message = "hello from the host";
+    let reply = send_from_host(address, listening.port, message);
+    let served = server.wait()?;
+    let reply = reply.map_err(|error| {
+        Failure::fail(format!(
+            "the host could not reach the container at {address}:{}: does the bridge {} exist, hold {}/{} \
+             and is it up?",
+            listening.port,
+            net.bridge,
+            net.gateway(),
+            net.prefix
+        ))
+        .compare(format!("reply to {message}"), error)
+    })?;
+    expect_eq("the container's reply to the host", format!("reply to {message}"), reply)?;
+    let server = parse_exchange(&served, "the serving probe")?;
+    let from = server.peer.map(|peer| peer.ip());
+    expect_eq(
+        "the host's address as the container sees it (the bridge's, the gateway)",
+        Some(std::net::IpAddr::V4(net.gateway())),
+        from,
+    )
+}
+
+fn gateway_mac_stable(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-mac", 52, 24);
+    let mac = || fs::read_to_string(format!("/sys/class/net/{}/address", net.bridge)).unwrap_or_default();
+    let (first, first_listening) = start_server(ctx, &net, "A")?;
+    let mut seen = vec![("while one container ran", mac())];
+    let (second, second_listening) = start_server(ctx, &net, "B")?;
+    seen.push(("once a second one joined", mac()));
+    // Each serving probe ends after one exchange.
+    for listening in [&first_listening, &second_listening] {
+        if let Some(address) = listening.addresses.first() {
+            let _ = send_from_host(address.address, listening.port, "bye");
+        }
+    }
+    first.wait()?;
+    seen.push(("after the first one left", mac()));
+    second.wait()?;
+    let (before, mac_before) = &seen[0];
+    if let Some((when, changed)) = seen.iter().find(|(_, mac)| mac != mac_before) {
+        return Err(Failure::fail(format!(
+            "the bridge {}'s MAC address changed {when}: a bridge without an address of its own takes the lowest of \
+             its ports', while every container caches the gateway's — its packets then go to the old address, and \
+             are lost for seconds; give the bridge a fixed address when creating it",
+            net.bridge
+        ))
+        .compare(format!("{} ({before})", mac_before.trim()), format!("{} ({when})", changed.trim())));
+    }
+    Ok(())
+}
+
+fn no_network(ctx: &mut Ctx) -> Result<(), Failure> {
+    let before = host_links()?;
+    let (report, network) = network_report(ctx, &["--net", "none"])?;
+    let host = crate::ctx::host_namespace("net")?;
+    if report.namespaces.get("net") == Some(&host) {
+        return Err(Failure::fail("with --net none the container still shares the host's network namespace")
+            .compare("a namespace of its own", host));
+    }
+    expect_eq("the interfaces inside with --net none", vec!["lo"], names(&network))?;
+    expect_loopback_up(&network)?;
+    let after = host_links()?;
+    let new: Vec<&HostLink> =
+        after.iter().filter(|l| l.is_veth() && !before.iter().any(|b| b.name == l.name)).collect();
+    if let Some(link) = new.first() {
+        return Err(Failure::fail(format!("--net none left a veth {} on the host", link.name)));
+    }
+    Ok(())
+}
+
+// ---- cleanup ------------------------------------------------------------
+
+/// A container that touches `started` and sleeps, on `net`; returns once it
+/// runs, with the pid of its PID 1 as the host sees it and a handle on its
+/// network namespace. Holding that handle keeps the namespace, and with it
+/// both veth ends, alive until the runtime deletes them itself.
+fn start_sleeper(ctx: &mut Ctx, net: &TestNet, sleep_ms: &str) -> Result<(Running, u32, File), Failure> {
+    let started = ctx.scratch_path("started");
+    let probe = ctx.probe();
+    let running = ctx.spawn(&flags_of(&net.flags()), &[&probe, "touch-sleep", &started, sleep_ms], &[])?;
+    if !wait_for(&started, Duration::from_secs(8)) {
+        let run = running.wait()?;
+        return Err(Failure::fail("the container's command never started").compare("the probe running", run.describe()));
+    }
+    let host = crate::ctx::host_namespace("net")?;
+    let Some(init) = container_init(running.pid(), &host) else {
+        let _ = running.wait();
+        return Err(Failure::fail("no process of the runtime is in a network namespace of its own")
+            .compare("the container's PID 1 in a new network namespace", "every process in the host's"));
+    };
+    let netns = File::open(format!("/proc/{init}/ns/net"))
+        .map_err(|e| Failure::error(format!("open the container's network namespace: {e}")))?;
+    Ok((running, init, netns))
+}
+
+/// Fails unless a lease for `net`'s bridge exists: the check that none is
+/// left afterwards means nothing without it.
+fn expect_a_lease(net: &TestNet) -> Result<(), Failure> {
+    if leases(net.bridge).is_empty() {
+        return Err(Failure::fail(format!(
+            "while the container runs, {LEASES}/{}/ should hold its lease (the owner's pid and start time)",
+            net.bridge
+        )));
+    }
+    Ok(())
+}
+
+/// Fails if a veth or a lease of `net` is still on the host, `when` …
+fn expect_clean(net: &TestNet, when: &str) -> Result<(), Failure> {
+    let ports = bridge_ports(net.bridge);
+    if !ports.is_empty() {
+        return Err(Failure::fail(format!(
+            "{when}, the host end of the veth pair is still attached to {}: delete it yourself (RTM_DELLINK) once the \
+             child is reaped — the kernel removes it only later, and only once nothing holds the container's network \
+             namespace any more",
+            net.bridge
+        ))
+        .compare("no port", ports.join(", ")));
+    }
+    let left = leases(net.bridge);
+    if !left.is_empty() {
+        return Err(Failure::fail(format!("{when}, the lease is still in {LEASES}/{}/: remove it", net.bridge))
+            .compare("no lease", left.join(", ")));
+    }
+    Ok(())
+}
+
+fn cleanup_after_exit(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-exit", 46, 24);
+    let (running, _, netns) = start_sleeper(ctx, &net, "1000")?;
+    expect_a_lease(&net)?;
+    let run = running.wait()?;
+    run.expect_code(0, "the container's command should exit with 0")?;
+    let result = expect_clean(&net, "after the command exited");
+    drop(netns);
+    result
+}
+
+fn cleanup_after_container_killed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-kill", 47, 24);
+    let (running, init, netns) = start_sleeper(ctx, &net, "8000")?;
+    expect_a_lease(&net)?;
+    let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
+    let run = running.wait()?;
+    if run.signal.is_some() {
+        return Err(Failure::fail("the runtime died with its container").compare("an exit code", run.describe()));
+    }
+    let result = expect_clean(&net, "after the host killed the container's PID 1");
+    drop(netns);
+    result
+}
+
+fn stale_lease_reclaimed(ctx: &mut Ctx) -> Result<(), Failure> {
+    // A /30 has one container address: the second run gets it only if the
+    // first run's lease is reclaimed.
+    let net = TestNet::new("gr4-crash", 48, 30);
+    let (running, init, netns) = start_sleeper(ctx, &net, "8000")?;
+    drop(netns);
+    expect_a_lease(&net)?;
+    let _ = kill(Pid::from_raw(running.pid() as i32), Signal::SIGKILL);
+    // The suite ends whatever the runtime left running; with the last
+    // process the kernel removes the namespace and both veth ends.
+    let _ = running.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (is_alive(init) || !bridge_ports(net.bridge).is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let only = Ipv4Addr::from(u32::from(net.network) + 2);
+    let (_, network) = network_report(ctx, &flags_of(&net.flags())).map_err(|failure| Failure {
+        message: format!(
+            "after a runtime was killed with SIGKILL, the next run on the same /30 (one address, {only}) failed: is \
+             the dead runtime's lease reclaimed? ({})",
+            failure.message
+        ),
+        ..failure
+    })?;
+    let eth0 = interface(&network, "eth0").map(|i| i.addresses.clone()).unwrap_or_default();
+    expect_eq("eth0's address in the run after the killed one", vec![Address { address: only, prefix: 30 }], eth0)?;
+    expect_clean(&net, "after the run that followed the killed one")
+}
+
+fn distinct_addresses(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-twins", 49, 24);
+    let probe = ctx.probe();
+    let files = [ctx.scratch_path("a.json"), ctx.scratch_path("b.json")];
+    // Both start before either has taken its address.
+    let mut running = Vec::new();
+    for file in &files {
+        running.push(ctx.spawn(&flags_of(&net.flags()), &[&probe, "serve", file, SERVE_MS], &[])?);
+    }
+    let listening: Vec<Option<Listening>> = files.iter().map(|file| read_listening(file)).collect();
+    // Each serving probe waits for one connection: give it one so it ends.
+    for listening in listening.iter().flatten() {
+        if let Some(address) = listening.addresses.first() {
+            let _ = send_from_host(address.address, listening.port, "done");
+        }
+    }
+    let runs: Vec<Result<Run, Failure>> = running.into_iter().map(Running::wait).collect();
+    let mut addresses = Vec::new();
+    for ((name, listening), run) in ["A", "B"].iter().zip(listening).zip(runs) {
+        let Some(listening) = listening else {
+            return Err(Failure::fail(format!("container {name} never started listening"))
+                .compare("two containers running at once", run?.describe()));
+        };
+        addresses.push(server_address(&net, &listening, name)?);
+    }
+    if addresses[0] == addresses[1] {
+        return Err(Failure::fail(format!(
+            "both containers got the same address {}: each must hold a lease of its own, taken atomically",
+            addresses[0]
+        ))
+        .compare("two different addresses", format!("{} and {}", addresses[0], addresses[1])));
+    }
+    expect_clean(&net, "after both containers exited")
+}
+
+fn bad_network_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let marker = ctx.scratch_path("command-ran");
+    let probe = ctx.probe();
+    // One container takes the only address of a /30, so the next finds it full.
+    let full = TestNet::new("gr4-full", 51, 30);
+    let (occupant, listening) = start_server(ctx, &full, "the occupant")?;
+    let result = refusals(ctx, &full, &probe, &marker);
+    if let Some(address) = listening.addresses.first() {
+        let _ = send_from_host(address.address, listening.port, "done");
+    }
+    let _ = occupant.wait();
+    result
+}
+
+fn refusals(ctx: &mut Ctx, full: &TestNet, probe: &str, marker: &str) -> Result<(), Failure> {
+    let bad = TestNet::new("gr4-bad", 50, 24);
+    let bridge = ["--bridge", bad.bridge];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--net", "host-please"], "an unknown --net mode"),
+        ([&bridge[..], &["--subnet", "10.73.50.0"]].concat(), "a --subnet without a prefix length"),
+        ([&bridge[..], &["--subnet", "10.73.50.0/33"]].concat(), "a prefix length over 32"),
+        ([&bridge[..], &["--subnet", "10.73.500.0/24"]].concat(), "an octet over 255"),
+        ([&bridge[..], &["--subnet", "127.0.0.0/24"]].concat(), "a subnet overlapping lo's 127.0.0.1/8"),
+        ([&bridge[..], &["--subnet", "10.73.51.0/24"]].concat(), "a subnet overlapping the bridge gr4-full's"),
+        (vec!["--bridge", "lo", "--subnet", "10.73.50.0/24"], "a --bridge that exists but is not a bridge (lo)"),
+        (vec!["--bridge", full.bridge, "--subnet", "10.73.51.0/30"], "a subnet whose only address is taken"),
+    ];
+    let full_leases = leases(full.bridge);
+    for (flags, what) in cases {
+        let before = host_links()?;
+        let run = ctx.run(&flags, &[probe, "touch", marker])?;
+        run.expect_code(125, &format!("{what} should be refused with exit code 125"))?;
+        if Path::new(marker).exists() {
+            return Err(Failure::fail(format!("the command ran despite {what}")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("the runtime refused {what} without saying why on stderr")));
+        }
+        let after = host_links()?;
+        let new: Vec<&str> =
+            after.iter().filter(|l| !before.iter().any(|b| b.name == l.name)).map(|l| l.name.as_str()).collect();
+        if !new.is_empty() {
+            return Err(Failure::fail(format!("refusing {what}, the runtime still created interfaces on the host"))
+                .compare("no new interface", new.join(", ")));
+        }
+        let leases_now = (leases(bad.bridge), leases(full.bridge));
+        if !leases_now.0.is_empty() || leases_now.1 != full_leases {
+            return Err(Failure::fail(format!("refusing {what}, the runtime still wrote a lease"))
+                .compare(format!("{full_leases:?}"), format!("{leases_now:?}")));
+        }
+    }
+    Ok(())
+}
+
+// ---- the host's side ----------------------------------------------------
+
+/// One interface of the host (the suite's namespace), from /sys/class/net.
+#[derive(Debug, Clone)]
+struct HostLink {
+    name: String,
+    index: u32,
+    /// The peer's index for a veth (in whatever namespace the peer is);
+    /// the interface's own index for most other kinds.
+    iflink: u32,
+}
+
+impl HostLink {
+    fn is_veth(&self) -> bool {
+        self.iflink != self.index && !Path::new(&format!("/sys/class/net/{}/bridge", self.name)).exists()
+    }
+}
+
+fn host_links() -> Result<Vec<HostLink>, Failure> {
+    let entries = fs::read_dir("/sys/class/net").map_err(|e| Failure::error(format!("list /sys/class/net: {e}")))?;
+    let number = |path: String| fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let mut links: Vec<HostLink> = entries
+        .flatten()
+        .map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            HostLink {
+                index: number(format!("/sys/class/net/{name}/ifindex")),
+                iflink: number(format!("/sys/class/net/{name}/iflink")),
+                name,
+            }
+        })
+        .collect();
+    links.sort_by_key(|l| l.index);
+    Ok(links)
+}
+
+/// The interfaces attached to `bridge` (none if it does not exist).
+fn bridge_ports(bridge: &str) -> Vec<String> {
+    list(&format!("/sys/class/net/{bridge}/brif"))
+}
+
+/// The lease files of `bridge`. A lock file (`lock`, `*.lock`, or a dot
+/// file) is not a lease.
+fn leases(bridge: &str) -> Vec<String> {
+    let is_lock = |name: &str| name == "lock" || name.ends_with(".lock") || name.starts_with('.');
+    list(&format!("{LEASES}/{bridge}")).into_iter().filter(|name| !is_lock(name)).collect()
+}
+
+fn list(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn is_alive(pid: u32) -> bool {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    state.is_some_and(|state| state != "Z" && state != "X")
+}
+
+fn wait_for(path: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !Path::new(path).exists() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// The container's PID 1 as the host sees it: the first of `runtime`'s
+/// descendants (breadth first) in a network namespace other than `host`.
+fn container_init(runtime: u32, host: &str) -> Option<u32> {
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid …": comm may hold spaces and parentheses.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut generation = vec![runtime];
+    while !generation.is_empty() {
+        let children: Vec<u32> =
+            parents.iter().filter(|(_, ppid)| generation.contains(ppid)).map(|(pid, _)| *pid).collect();
+        let own = children
+            .iter()
+            .find(|pid| fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|ns| ns.display().to_string() != host));
+        if let Some(pid) = own {
+            return Some(*pid);
+        }
+        generation = children;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_addresses_start_at_the_second_host_address() {
+        let net = TestNet::new("t", 9, 24);
+        assert_eq!(net.gateway(), Ipv4Addr::new(10, 73, 9, 1));
+        assert!(!net.is_container_address(Ipv4Addr::new(10, 73, 9, 1)));
+        assert!(net.is_container_address(Ipv4Addr::new(10, 73, 9, 2)));
+        assert!(net.is_container_address(Ipv4Addr::new(10, 73, 9, 254)));
+        assert!(!net.is_container_address(Ipv4Addr::new(10, 73, 9, 255)));
+        assert!(!net.is_container_address(Ipv4Addr::new(10, 73, 10, 2)));
+        let tiny = TestNet::new("t", 9, 30);
+        let usable: Vec<u8> = (0..=255).filter(|n| tiny.is_container_address(Ipv4Addr::new(10, 73, 9, *n))).collect();
+        assert_eq!(usable, [2]);
+    }
+
+    #[test]
+    fn the_network_description_reads_like_ip() {
+        let json = r#"{"interfaces":[{"name":"lo","index":1,"up":true,"running":true,"link_type":"loopback",
+            "kind":null,"addresses":[{"address":"127.0.0.1","prefix":8}]},{"name":"eth0","index":2,"up":false,
+            "running":false,"link_type":"ether","kind":"veth","addresses":[]}],"routes":[{"destination":"0.0.0.0",
+            "prefix":0,"gateway":"10.73.0.1","device":"eth0"}]}"#;
+        let network: Network = serde_json::from_str(json).expect("the probe's format");
+        assert_eq!(describe(&network), "lo up 127.0.0.1/8; eth0 down (no address); default via 10.73.0.1 dev eth0");
+        assert!(expect_loopback_up(&network).is_ok());
+    }
+
+    #[test]
+    fn a_process_without_containers_has_no_container_init() {
+        // Our own process has no descendant in another namespace.
+        let host = crate::ctx::host_namespace("net").expect("readable");
+        assert_eq!(container_init(std::process::id(), &host), None);
+    }
+}
