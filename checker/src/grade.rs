@@ -11,6 +11,7 @@ use greenroom_vm::{Accel, FileSource, GuestFile, Verdict};
 use suite::protocol::{Line, Request, Status, TestResult};
 
 use crate::compile::work_dir;
+use crate::warm::WarmSlot;
 
 /// Where the tests run.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub enum Mode {
         kernel: Option<PathBuf>,
         /// The user's `--accel`, if any.
         accel: Option<Accel>,
+        /// A guest kept up between gradings (`checker watch`), if wanted.
+        warm: Option<WarmSlot>,
     },
     /// Directly on this machine, as root (`--host`).
     Host,
@@ -139,7 +142,9 @@ pub fn execute(
     let log = logs.join(format!("{name}.log"));
     let started = Instant::now();
     let (lines, problem, boot) = match mode {
-        Mode::Vm { kernel, accel } => run_in_vm(jobs, tools, kernel.as_deref(), *accel, &log, progress)?,
+        Mode::Vm { kernel, accel, warm } => {
+            run_in_vm(jobs, tools, kernel.as_deref(), *accel, warm.as_ref(), &log, progress)?
+        }
         Mode::Host => run_on_host(jobs, tools, &log, progress)?,
     };
     let timings = Timings { boot, total: started.elapsed() };
@@ -150,11 +155,42 @@ pub fn execute(
 
 type RawRun = (Vec<String>, Option<String>, Option<Duration>);
 
+/// Boots the same guest as grading does, to run only `true`: the reference
+/// a grading's time is measured against (`checker bench`). Returns the
+/// wall time of the whole boot, from starting QEMU to its end.
+pub fn bare_boot(mode: &Mode) -> Result<Option<Duration>> {
+    let Mode::Vm { kernel, accel, .. } = mode else { return Ok(None) };
+    let cache = greenroom_vm::default_cache_dir();
+    let mut quiet = |_: &str| {};
+    let assets = greenroom_vm::ensure_assets(&cache, kernel.as_deref(), &mut quiet)?;
+    let accel = greenroom_vm::choose_accel(&cache, &assets, *accel, &mut quiet)?;
+    let log = work_dir().join("logs").join("bare-boot.log");
+    let outcome = greenroom_vm::boot(&greenroom_vm::BootRequest {
+        assets: &assets,
+        cache: &cache,
+        files: Vec::new(),
+        command: vec!["true".into()],
+        env: Vec::new(),
+        deadline: Duration::from_secs(60),
+        log_path: log.clone(),
+        accel,
+        memory_mib: GUEST_MEMORY_MIB,
+    })?;
+    if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
+        bail!("a bare boot of the guest failed: {:?} (see {})", outcome.verdict, log.display());
+    }
+    Ok(Some(outcome.total))
+}
+
+/// Guest memory for grading: room for the initramfs unpacked twice and the tests.
+const GUEST_MEMORY_MIB: u32 = 512;
+
 fn run_in_vm(
     jobs: &[JobSpec],
     (probe, suite_bin): &(PathBuf, PathBuf),
     kernel: Option<&Path>,
     accel: Option<Accel>,
+    warm: Option<&WarmSlot>,
     log: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RawRun> {
@@ -167,16 +203,14 @@ fn run_in_vm(
         source: FileSource::Path(host.to_path_buf()),
         mode: 0o755,
     };
-    let mut files = vec![
-        guest_file("/greenroom/bin/probe".into(), probe),
-        guest_file("/greenroom/bin/greenroom-suite".into(), suite_bin),
+    let mut paths = vec![
+        ("/greenroom/bin/probe".to_string(), probe.clone()),
+        ("/greenroom/bin/greenroom-suite".to_string(), suite_bin.clone()),
     ];
-    // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
-    files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
     let mut guest_jobs = Vec::new();
     for job in jobs {
         let guest = format!("/greenroom/bin/{}", job.tag);
-        files.push(guest_file(guest.clone(), &job.runtime));
+        paths.push((guest.clone(), job.runtime.clone()));
         guest_jobs.push(suite::protocol::Job {
             tag: job.tag.clone(),
             chapter: job.chapter,
@@ -190,18 +224,35 @@ fn run_in_vm(
         timeout_secs: PER_TEST_TIMEOUT.as_secs(),
         jobs: guest_jobs,
     };
-    let spinner = Spinner::start(&format!("booting the guest ({accel}) and running the tests"), progress);
-    let outcome = greenroom_vm::boot(&greenroom_vm::BootRequest {
+    let mut files: Vec<GuestFile> = paths.iter().map(|(guest, host)| guest_file(guest.clone(), host)).collect();
+    // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
+    files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
+    let boot_request = |command| greenroom_vm::BootRequest {
         assets: &assets,
         cache: &cache,
-        files,
-        command: vec!["/greenroom/bin/greenroom-suite".into(), serde_json::to_string(&request)?],
+        files: files.clone(),
+        command,
         env: Vec::new(),
         deadline: deadline(jobs, PER_TEST_TIMEOUT),
         log_path: log.to_path_buf(),
         accel,
-        memory_mib: 512,
-    });
+        memory_mib: GUEST_MEMORY_MIB,
+    };
+    if let Some(slot) = warm {
+        let spinner = Spinner::start(&format!("running the tests in the guest kept up ({accel})"), progress);
+        let serve = boot_request(vec!["/greenroom/bin/greenroom-suite".into(), "serve".into()]);
+        let graded = crate::warm::grade(slot, &serve, &paths, &request, deadline(jobs, PER_TEST_TIMEOUT));
+        spinner.finish();
+        match graded {
+            Ok((lines, booted)) => return Ok((lines, None, booted)),
+            Err(err) => progress(&format!("the guest kept up failed ({err:#}): grading in a fresh one")),
+        }
+    }
+    let spinner = Spinner::start(&format!("booting the guest ({accel}) and running the tests"), progress);
+    let outcome = greenroom_vm::boot(&boot_request(vec![
+        "/greenroom/bin/greenroom-suite".into(),
+        serde_json::to_string(&request)?,
+    ]));
     spinner.finish();
     let outcome = outcome?;
     let problem = match outcome.verdict {

@@ -23,6 +23,7 @@ mod reset;
 mod selfcheck;
 mod session;
 mod state;
+mod warm;
 mod watch;
 
 use std::path::PathBuf;
@@ -128,6 +129,9 @@ enum Command {
         /// How many runs to time.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Time a re-grade in `watch`'s guest kept up instead.
+        #[arg(long)]
+        watch: bool,
     },
     /// Check that this machine can grade: QEMU, the guest kernel, KVM, Rust,
     /// disk space, and with --host what running on this machine needs.
@@ -179,7 +183,7 @@ impl Place {
                 AccelArg::Kvm => greenroom_vm::Accel::Kvm,
                 AccelArg::Tcg => greenroom_vm::Accel::Tcg,
             });
-            Mode::Vm { kernel: self.kernel.clone(), accel }
+            Mode::Vm { kernel: self.kernel.clone(), accel, warm: None }
         }
     }
 }
@@ -190,9 +194,9 @@ fn main() -> ExitCode {
         (Some(Command::List), _) => list(),
         (Some(Command::Doctor), _) => doctor::run(cli.place.host),
         (Some(Command::Selfcheck), _) => selfcheck::run(&cli.place.mode(), &mut progress),
-        (Some(Command::Bench { chapter, runs }), _) => chapters::parse_chapter(chapter)
+        (Some(Command::Bench { chapter, runs, watch }), _) => chapters::parse_chapter(chapter)
             .map_err(anyhow::Error::msg)
-            .and_then(|c| bench::run(c, *runs, &cli.place.mode())),
+            .and_then(|c| bench::run(c, *runs, &cli.place.mode(), *watch)),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),

@@ -18,8 +18,10 @@ use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 use suite::protocol::Status;
 
 use crate::compile::repo_root;
+use crate::grade::Mode;
 use crate::report;
 use crate::session::{self, Request};
+use crate::warm::WarmSlot;
 
 /// What wakes the loop up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +38,26 @@ enum Wake {
 /// long after the last one before grading.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Runs the watch loop until `q`.
+/// Runs the watch loop until `q`. In the VM, the guest stays up between
+/// gradings and takes each new runtime (see [`crate::warm`]).
 pub fn run(request: &Request) -> Result<ExitCode> {
+    let warm = WarmSlot::default();
+    let request = &keep_guest_up(request, &warm);
+    let quit = watch_loop(request);
+    warm.shut_down();
+    quit
+}
+
+/// `request`, with its guest kept up in `slot` when it runs in the VM.
+pub fn keep_guest_up(request: &Request, slot: &WarmSlot) -> Request {
+    let mut request = request.clone();
+    if let Mode::Vm { warm, .. } = &mut request.mode {
+        *warm = Some(slot.clone());
+    }
+    request
+}
+
+fn watch_loop(request: &Request) -> Result<ExitCode> {
     let (wake, woken) = mpsc::channel();
     let _watcher = watch_sources(&repo_root().join("chapters"), wake.clone())?;
     let _keys = RawMode::enable();

@@ -222,7 +222,7 @@ fn an_init_that_reaps_only_the_command_is_caught() {
     assert_failed(&graded);
     let test = graded.report.expect("orphans-reaped", "fail");
     assert!(test.message.contains("zombies"), "{test:#?}");
-    assert_eq!(test.expected.as_deref(), Some("Some(0)"), "{test:#?}");
+    assert_eq!(test.expected.as_deref(), Some("[]"), "{test:#?}");
     // The command itself is still waited for, and its exit code relayed.
     for name in ["command-is-pid-2", "signals-reach-the-command"] {
         graded.report.expect(name, "pass");
@@ -298,6 +298,35 @@ fn giving_every_container_the_same_address_is_caught() {
     // One container at a time looks right.
     for name in ["interfaces-inside", "host-reaches-container", "cleanup-after-exit"] {
         graded.report.expect(name, "pass");
+    }
+}
+
+/// A runtime that answers `probe report` with a report captured earlier
+/// (the hostname it was asked for filled in) looks right to a grader that
+/// believes any well-formed report: the hostname, a UTS namespace that is
+/// not the host's, the host's hostname untouched. The nonce each run gives
+/// the probe gives it away.
+#[test]
+#[serial]
+fn a_canned_report_is_refused_as_not_from_this_run() {
+    let graded = grade_fixture("canned-report", "chapter1", &[]);
+    assert_failed(&graded);
+    let reads_a_report = [
+        "argv-and-env-passed",
+        "hostname-set-inside",
+        "own-uts-namespace",
+        "host-hostname-unchanged",
+        "longest-hostname-accepted",
+        "own-ipc-namespace",
+    ];
+    for name in reads_a_report {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("did not come from this run's probe"), "{test:#?}");
+        assert!(test.actual.as_deref().unwrap_or_default().contains("\"nonce\":\"5e1f0c2a\""), "{test:#?}");
+    }
+    // Every other test runs the command for real, and passes.
+    for test in graded.report.tests.iter().filter(|t| !reads_a_report.contains(&t.name.as_str())) {
+        assert_eq!(test.status, "pass", "{test:#?}");
     }
 }
 

@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::{Duration, Instant};
 
+use contract::{CgroupView, Errno, Forked, Hogged};
+
 /// The interface files a limited cgroup has, read from the cgroup2 the
 /// runtime mounted at /sys/fs/cgroup.
 const FILES: [&str; 6] = ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "cgroup.procs", "cpu.stat"];
 
-/// Spins for `spin_ms` (to use up a CPU quota), then prints the cgroup
-/// path from /proc/self/cgroup, whether /sys/fs/cgroup is a cgroup2 mount,
-/// the files above and the child cgroups seen there. JSON.
-pub fn report(spin_ms: u64) -> Result<u8, String> {
-    let until = Instant::now() + Duration::from_millis(spin_ms);
+/// Spins for `spin` (to use up a CPU quota), then reads the cgroup path
+/// from /proc/self/cgroup, whether /sys/fs/cgroup is a cgroup2 mount, the
+/// files above and the child cgroups seen there.
+pub fn view(spin: Duration) -> CgroupView {
+    let until = Instant::now() + spin;
     let mut spins: u64 = 0;
     while Instant::now() < until {
         spins = std::hint::black_box(spins.wrapping_add(1));
@@ -27,9 +29,11 @@ pub fn report(spin_ms: u64) -> Result<u8, String> {
             before.split(' ').nth(4) == Some("/sys/fs/cgroup") && after.starts_with("cgroup2 ")
         })
     });
-    let files: BTreeMap<&str, String> = FILES
+    let files: BTreeMap<String, String> = FILES
         .iter()
-        .filter_map(|name| Some((*name, fs::read_to_string(format!("/sys/fs/cgroup/{name}")).ok()?.trim().to_string())))
+        .filter_map(|name| {
+            Some((name.to_string(), fs::read_to_string(format!("/sys/fs/cgroup/{name}")).ok()?.trim().to_string()))
+        })
         .collect();
     let children: Option<Vec<String>> = fs::read_dir("/sys/fs/cgroup").ok().map(|entries| {
         entries
@@ -38,16 +42,14 @@ pub fn report(spin_ms: u64) -> Result<u8, String> {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect()
     });
-    let value = serde_json::json!({ "path": path, "mounted": mounted, "files": files, "children": children });
-    println!("{value}");
-    Ok(0)
+    CgroupView { path, mounted, files, children }
 }
 
 /// Forks up to `count` sleeping children, stops at the first fork the
-/// kernel refuses, prints how many started and the errno that stopped it
-/// (JSON), then kills and reaps them all and exits 0. `fork` without
+/// kernel refuses, then kills and reaps them all, and says how many
+/// started and the errno that stopped it. `fork` without
 /// `exec` keeps it quick under emulation.
-pub fn fork_many(count: u32) -> Result<u8, String> {
+pub fn fork_many(count: u32) -> Forked {
     extern "C" {
         fn fork() -> i32;
         fn pause() -> i32;
@@ -69,7 +71,7 @@ pub fn fork_many(count: u32) -> Result<u8, String> {
             }
         }
         if pid < 0 {
-            errno = std::io::Error::last_os_error().raw_os_error();
+            errno = std::io::Error::last_os_error().raw_os_error().map(Errno);
             break;
         }
         children.push(pid);
@@ -83,18 +85,16 @@ pub fn fork_many(count: u32) -> Result<u8, String> {
             waitpid(pid, &mut status, 0);
         }
     }
-    println!("{}", serde_json::json!({ "started": children.len(), "errno": errno }));
-    Ok(0)
+    Forked { started: children.len() as u32, errno }
 }
 
-/// Allocates and touches `mib` MiB, one MiB at a time; prints how much it
-/// got (JSON) if the kernel lets it live that long.
-pub fn hog(mib: usize) -> Result<u8, String> {
+/// Allocates and touches `mib` MiB, one MiB at a time, and says how much
+/// it got, if the kernel lets it live that long.
+pub fn hog(mib: u32) -> Hogged {
     let mut held: Vec<Vec<u8>> = Vec::new();
     for _ in 0..mib {
         // vec![1; n] writes every byte: the pages are really used.
         held.push(std::hint::black_box(vec![1u8; 1 << 20]));
     }
-    println!("{}", serde_json::json!({ "allocated_mib": held.len() }));
-    Ok(0)
+    Hogged { allocated_mib: held.len() as u32 }
 }

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
+use contract::Escape;
+
 /// `probe escape MARKER`: MARKER is a file the grader made on the host,
-/// outside the container's root. Tries three classic ways to reach it and
-/// prints `{"proc1_root": bool, "proc1_cwd": bool, "chroot_escape": bool}` —
-/// `true` means the host's file was reached.
-pub fn try_escape(marker: &str) -> Result<u8, String> {
+/// outside the container's root. Tries three classic ways to reach it.
+pub fn try_escape(marker: &str) -> Escape {
     let relative = marker.trim_start_matches('/');
     // 1. PID 1's root, as /proc shows it: the host's root if PID 1 lives
     //    there (a chroot done after the init was started).
@@ -21,10 +21,7 @@ pub fn try_escape(marker: &str) -> Result<u8, String> {
     //    the climb ends at the real root of the mount namespace — the host's
     //    root unless the old root was really unmounted.
     let chroot_escape = chroot_escape(relative).unwrap_or(false);
-    let report =
-        serde_json::json!({ "proc1_root": proc1_root, "proc1_cwd": proc1_cwd, "chroot_escape": chroot_escape });
-    println!("{report}");
-    Ok(0)
+    Escape { proc1_root, proc1_cwd, chroot_escape }
 }
 
 fn chroot_escape(relative: &str) -> std::io::Result<bool> {

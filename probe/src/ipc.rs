@@ -8,18 +8,7 @@
 
 use std::ffi::CString;
 
-use serde::Serialize;
-
-/// What the probe found (`ipc-look`) or made (`ipc-make`).
-#[derive(Debug, Serialize)]
-pub struct IpcReport {
-    /// A System V message queue with the given key exists in this namespace.
-    pub sysv_queue_found: bool,
-    /// A POSIX message queue with the given name exists in this namespace.
-    pub posix_queue_found: bool,
-    /// `ipc-make` only: both objects were created here.
-    pub made: bool,
-}
+use contract::{Errno, IpcLook, IpcMade};
 
 const IPC_CREAT: i32 = 0o1000;
 const IPC_EXCL: i32 = 0o2000;
@@ -33,39 +22,37 @@ extern "C" {
     fn mq_close(queue: i32) -> i32;
 }
 
-/// `ipc-look KEY NAME`: reports whether the objects exist in the probe's
-/// IPC namespace.
-pub fn look(key: &str, name: &str) -> Result<u8, String> {
+/// `ipc-look KEY NAME`: whether the objects exist in the probe's IPC
+/// namespace.
+pub fn look(key: &str, name: &str) -> Result<IpcLook, String> {
     let (key, name) = parse(key, name)?;
-    print(&IpcReport {
-        sysv_queue_found: sysv_queue_exists(key),
-        posix_queue_found: posix_queue_exists(&name),
-        made: false,
-    })
+    Ok(IpcLook { sysv_queue_found: sysv_queue_exists(key), posix_queue_found: posix_queue_exists(&name) })
 }
 
 /// `ipc-make KEY NAME`: creates a System V message queue with KEY and a
 /// POSIX message queue NAME, and leaves them behind on purpose: a container
 /// with its own IPC namespace takes them with it when it ends.
-pub fn make(key: &str, name: &str) -> Result<u8, String> {
+pub fn make(key: &str, name: &str) -> Result<IpcMade, String> {
     let (key, name) = parse(key, name)?;
     // SAFETY: msgget takes no pointers; it returns -1 on failure.
     let queue = unsafe { msgget(key, IPC_CREAT | IPC_EXCL | 0o600) };
-    if queue < 0 {
-        return Err(format!("msgget({key}): {}", std::io::Error::last_os_error()));
-    }
+    let sysv_queue = (queue < 0).then(last_errno);
     // SAFETY: `name` is a valid NUL-terminated string for the call; with
     // O_CREAT, mq_open reads a mode and an attribute pointer (null: the
     // defaults) from its variadic arguments.
     let posix = unsafe {
         mq_open(name.as_ptr(), O_CREAT | O_EXCL | O_RDONLY, 0o600 as std::ffi::c_uint, std::ptr::null::<u8>())
     };
-    if posix < 0 {
-        return Err(format!("mq_open({name:?}): {}", std::io::Error::last_os_error()));
+    let posix_queue = (posix < 0).then(last_errno);
+    if posix >= 0 {
+        // SAFETY: `posix` is the descriptor mq_open just returned.
+        unsafe { mq_close(posix) };
     }
-    // SAFETY: `posix` is the descriptor mq_open just returned.
-    unsafe { mq_close(posix) };
-    print(&IpcReport { sysv_queue_found: true, posix_queue_found: true, made: true })
+    Ok(IpcMade { sysv_queue, posix_queue })
+}
+
+fn last_errno() -> Errno {
+    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
 }
 
 fn parse(key: &str, name: &str) -> Result<(i32, CString), String> {
@@ -90,10 +77,4 @@ fn posix_queue_exists(name: &CString) -> bool {
     // SAFETY: `queue` is the descriptor mq_open just returned.
     unsafe { mq_close(queue) };
     true
-}
-
-fn print(report: &IpcReport) -> Result<u8, String> {
-    let json = serde_json::to_string(report).map_err(|e| format!("encode the IPC report: {e}"))?;
-    println!("{json}");
-    Ok(0)
 }

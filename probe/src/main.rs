@@ -6,38 +6,44 @@
 //! compares that report with the host's view.
 //!
 //! ```text
-//! probe report            print one JSON object (see `Report`)
-//! probe exit N            exit with code N
-//! probe kill-self SIGNAL  kill itself with signal number SIGNAL
-//! probe echo OUT ERR      write OUT to stdout and ERR to stderr
-//! probe touch PATH        create PATH (proves the command ran)
-//! probe sleep MS          sleep, then touch nothing
-//! probe sleep-touch MS PATH  sleep, then create PATH
-//! probe touch-sleep PATH MS  create PATH, then sleep (PATH says "I am running")
-//! probe signal PID SIGNAL    try to signal PID: exit 0 if delivered, 3 if no
-//!                            such process, 4 if not permitted
-//! probe orphan               leave an orphaned grandchild that exits at once,
-//!                            wait, and report zombies as JSON
-//! probe escape MARKER        try to reach the host's MARKER file from inside
-//!                            (via /proc/1/root and the chroot escape); JSON
-//! probe ipc-look KEY NAME    is there a System V queue KEY, a POSIX queue NAME? JSON
-//! probe ipc-make KEY NAME    make both, and leave them behind; JSON
-//! probe loopback             talk TCP to itself over 127.0.0.1; JSON
-//! probe serve FILE MS        listen, write where (JSON) to FILE, answer one
-//!                            connection within MS ms; JSON
-//! probe send ADDR PORT MSG   send MSG over TCP, print the reply; JSON
-//! probe read PATH            try to read PATH; JSON {"errno"}
-//! probe make-owned PATH UID GID  create PATH and chown it; JSON {"errno"}
-//! probe cgroup [SPIN_MS]    spin SPIN_MS, then the cgroup seen from inside: the
-//!                            0:: path, /sys/fs/cgroup's files and children; JSON
-//! probe fork-many N          start up to N sleeping processes; JSON {"started","errno"}
-//! probe hog MIB              allocate and touch MIB MiB; JSON {"allocated_mib"}
-//! probe rename-through NS NAME   setns into the UTS namespace file NS, then
-//!                            set its hostname; JSON {"setns_errno", "sethostname_errno"}
+//! probe [--nonce NONCE] SUBCOMMAND ARGS…
+//!
+//! report                 the kernel's view from inside (contract::Report)
+//! signal PID SIGNAL      try kill(PID, SIGNAL) (contract::SignalOutcome)
+//! orphan                 leave orphaned grandchildren that exit at once,
+//!                        wait, and list zombies (contract::Orphans)
+//! escape MARKER          try to reach the host's file MARKER from inside
+//!                        (contract::Escape)
+//! touch PATH             try to create PATH (contract::Touched); PATH also
+//!                        tells the host that the command ran
+//! ipc-look KEY NAME      is there a System V queue KEY, a POSIX queue NAME?
+//!                        (contract::IpcLook)
+//! ipc-make KEY NAME      make both and leave them behind (contract::IpcMade)
+//! loopback               talk TCP to itself over 127.0.0.1 (contract::Loopback)
+//! serve FILE MS          listen, write where to FILE (contract::Listening),
+//!                        answer one connection within MS ms (contract::Served)
+//! send ADDR PORT MSG     send MSG over TCP, read the reply (contract::Sent)
+//! read PATH              try to read PATH (contract::ReadOutcome)
+//! make-owned PATH UID GID  create PATH and chown it (contract::MadeOwned)
+//! rename-through NS NAME join the UTS namespace file NS, set its hostname
+//!                        (contract::RenameThrough)
+//! exit N                 exit with code N
+//! kill-self SIGNAL       kill itself with signal number SIGNAL
+//! echo OUT ERR           write OUT to stdout and ERR to stderr
+//! sleep MS               sleep
+//! sleep-touch MS PATH    sleep, then create PATH
+//! touch-sleep PATH MS    create PATH, then sleep (PATH says "I am running")
+//! cgroup [SPIN_MS]       spin SPIN_MS, then the cgroup seen from inside
+//!                        (contract::CgroupView)
+//! fork-many N            fork up to N sleeping children (contract::Forked)
+//! hog MIB                allocate and touch MIB MiB (contract::Hogged)
 //! ```
 //!
-//! Any failure of the probe itself exits with 99 and a `probe:` message, so
-//! it cannot be mistaken for a result.
+//! The subcommands that answer a question print one JSON line: an
+//! envelope (`contract::Envelope`) holding the document and echoing the
+//! nonce, so the suite can tell this run's answer from a canned one. Their
+//! exit code only says that the probe reported: 0. Any failure of the probe
+//! itself exits with 99 and a `probe:` message on stderr.
 
 mod cgroup;
 mod escape;
@@ -50,10 +56,16 @@ mod user;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use contract::{
+    plain, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback, MadeOwned, Nonce,
+    Orphans, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Touched,
+};
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match dispatch(&args) {
+    let (nonce, args) = contract::split_nonce(&args);
+    match dispatch(nonce, args) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
             eprintln!("probe: {message}");
@@ -62,71 +74,64 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(args: &[&str]) -> Result<u8, String> {
+fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
     match args {
-        ["report", ..] => {
-            let report = report::Report::collect();
-            let json = serde_json::to_string(&report).map_err(|e| format!("encode report: {e}"))?;
-            println!("{json}");
-            Ok(0)
+        [Report::SUBCOMMAND, ..] => answer(nonce, report::collect()),
+        [SignalOutcome::SUBCOMMAND, pid, signal] => {
+            let pid: i32 = pid.parse().map_err(|_| format!("bad pid {pid:?}"))?;
+            answer(nonce, send_signal(pid, parse_signal(signal)?))
         }
-        ["read", path] => print_json(&serde_json::json!({ "errno": user::read(path) })),
-        ["make-owned", path, uid, gid] => {
+        [Orphans::SUBCOMMAND] => answer(nonce, orphan::count_zombies()?),
+        [Escape::SUBCOMMAND, marker] => answer(nonce, escape::try_escape(marker)),
+        [Touched::SUBCOMMAND, path] => answer(nonce, Touched { errno: touch(path).err() }),
+        [IpcLook::SUBCOMMAND, key, name] => answer(nonce, ipc::look(key, name)?),
+        [IpcMade::SUBCOMMAND, key, name] => answer(nonce, ipc::make(key, name)?),
+        [Loopback::SUBCOMMAND] => answer(nonce, net::loopback()),
+        [Served::SUBCOMMAND, file, ms] => answer(nonce.clone(), net::serve(file, parse_ms(ms)?, nonce)),
+        [Sent::SUBCOMMAND, address, port, message] => answer(nonce, net::send(address, port, message)),
+        [CgroupView::SUBCOMMAND] => answer(nonce, cgroup::view(Duration::ZERO)),
+        [CgroupView::SUBCOMMAND, ms] => answer(nonce, cgroup::view(parse_ms(ms)?)),
+        [Forked::SUBCOMMAND, n] => answer(nonce, cgroup::fork_many(n.parse().map_err(|_| format!("bad count {n:?}"))?)),
+        [Hogged::SUBCOMMAND, mib] => answer(nonce, cgroup::hog(mib.parse().map_err(|_| format!("bad size {mib:?}"))?)),
+        [ReadOutcome::SUBCOMMAND, path] => answer(nonce, ReadOutcome { errno: user::read(path).map(Errno) }),
+        [MadeOwned::SUBCOMMAND, path, uid, gid] => {
             let id = |text: &str| text.parse::<u32>().map_err(|_| format!("bad id {text:?}"));
-            print_json(&serde_json::json!({ "errno": user::make_owned(path, id(uid)?, id(gid)?) }))
+            answer(nonce, MadeOwned { errno: user::make_owned(path, id(uid)?, id(gid)?).map(Errno) })
         }
-        ["rename-through", ns_path, name] => {
+        [RenameThrough::SUBCOMMAND, ns_path, name] => {
             let (setns, sethostname) = user::rename_through(ns_path, name);
-            print_json(&serde_json::json!({ "setns_errno": setns, "sethostname_errno": sethostname }))
+            answer(nonce, RenameThrough { setns_errno: setns.map(Errno), sethostname_errno: sethostname.map(Errno) })
         }
-        ["cgroup"] => cgroup::report(0),
-        ["cgroup", ms] => cgroup::report(ms.parse().map_err(|_| format!("bad milliseconds {ms:?}"))?),
-        ["fork-many", n] => cgroup::fork_many(n.parse().map_err(|_| format!("bad count {n:?}"))?),
-        ["hog", mib] => cgroup::hog(mib.parse().map_err(|_| format!("bad size {mib:?}"))?),
-        ["exit", code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
-        ["kill-self", signal] => {
-            let signal: i32 = signal.parse().map_err(|_| format!("bad signal {signal:?}"))?;
-            kill_self(signal)
-        }
-        ["echo", out, err] => {
+        [plain::EXIT, code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
+        [plain::KILL_SELF, signal] => kill_self(parse_signal(signal)?),
+        [plain::ECHO, out, err] => {
             println!("{out}");
             eprintln!("{err}");
             Ok(0)
         }
-        ["touch", path] => touch(path),
-        ["sleep", ms] => {
+        [plain::SLEEP, ms] => {
             std::thread::sleep(parse_ms(ms)?);
             Ok(0)
         }
-        ["sleep-touch", ms, path] => {
+        [plain::SLEEP_TOUCH, ms, path] => {
             std::thread::sleep(parse_ms(ms)?);
-            touch(path)
+            touch_marker(path)
         }
-        ["touch-sleep", path, ms] => {
-            touch(path)?;
+        [plain::TOUCH_SLEEP, path, ms] => {
+            touch_marker(path)?;
             std::thread::sleep(parse_ms(ms)?);
             Ok(0)
         }
-        ["signal", pid, signal] => {
-            let pid: i32 = pid.parse().map_err(|_| format!("bad pid {pid:?}"))?;
-            let signal: i32 = signal.parse().map_err(|_| format!("bad signal {signal:?}"))?;
-            Ok(send_signal(pid, signal))
-        }
-        ["orphan"] => orphan::report_zombies(),
-        ["escape", marker] => escape::try_escape(marker),
-        ["ipc-look", key, name] => ipc::look(key, name),
-        ["ipc-make", key, name] => ipc::make(key, name),
-        ["orphan-parent"] => orphan::spawn_and_abandon(),
-        ["loopback"] => print_json(&net::loopback()),
-        ["serve", file, ms] => print_json(&net::serve(file, parse_ms(ms)?)),
-        ["send", address, port, message] => print_json(&net::send(address, port, message)),
+        [orphan::PARENT] => orphan::spawn_and_abandon(),
         _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<u8, String> {
-    let json = serde_json::to_string(value).map_err(|e| format!("encode JSON: {e}"))?;
-    println!("{json}");
+/// Prints `body` in its envelope, as one line: the probe's answer.
+fn answer<T: Document>(nonce: Option<Nonce>, body: T) -> Result<u8, String> {
+    let line = serde_json::to_string(&Envelope { nonce, body })
+        .map_err(|e| format!("encode the {} document: {e}", T::SUBCOMMAND))?;
+    println!("{line}");
     Ok(0)
 }
 
@@ -134,24 +139,30 @@ fn parse_ms(ms: &str) -> Result<Duration, String> {
     ms.parse().map(Duration::from_millis).map_err(|_| format!("bad milliseconds {ms:?}"))
 }
 
-fn touch(path: &str) -> Result<u8, String> {
-    std::fs::write(path, b"ran\n").map_err(|e| format!("create {path}: {e}"))?;
+fn parse_signal(signal: &str) -> Result<i32, String> {
+    signal.parse().map_err(|_| format!("bad signal {signal:?}"))
+}
+
+fn touch(path: &str) -> Result<(), contract::Errno> {
+    std::fs::write(path, b"ran\n").map_err(|e| contract::Errno(e.raw_os_error().unwrap_or(0)))
+}
+
+/// Creates PATH, which tells the host that the command ran (or is running).
+fn touch_marker(path: &str) -> Result<u8, String> {
+    touch(path).map_err(|errno| format!("create {path}: {}", std::io::Error::from_raw_os_error(errno.0)))?;
     Ok(0)
 }
 
-fn send_signal(pid: i32, signal: i32) -> u8 {
+fn send_signal(pid: i32, signal: i32) -> SignalOutcome {
     extern "C" {
         fn kill(pid: i32, sig: i32) -> i32;
     }
     // SAFETY: kill(2) takes no pointers; a bad pid is an error, not UB.
-    if unsafe { kill(pid, signal) } == 0 {
-        return 0;
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(3) => 3, // ESRCH: no such process (in this PID namespace)
-        Some(1) => 4, // EPERM
-        _ => 5,
-    }
+    let errno = match unsafe { kill(pid, signal) } {
+        0 => None,
+        _ => Some(contract::Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))),
+    };
+    SignalOutcome { errno }
 }
 
 fn kill_self(signal: i32) -> Result<u8, String> {

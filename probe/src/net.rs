@@ -6,8 +6,9 @@
 //! mounted sysfs — the host's, in a container without its own /sys. Routes
 //! come from `/proc/net/route`, which also follows the reader's namespace.
 //!
-//! The connectivity subcommands (`loopback`, `serve`, `send`) print one JSON
-//! document each; a failure is a field of that document, not an exit code.
+//! The connectivity subcommands (`loopback`, `serve`, `send`) answer with a
+//! contract document each (`Loopback`, `Served`, `Sent`); a failure is a
+//! field of that document, not an exit code.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -15,73 +16,22 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use contract::{Address, Envelope, Exchange, Interface, Listening, Loopback, Network, Nonce, Route, Sent, Served};
 
-/// The network namespace as the probe sees it.
-#[derive(Debug, Serialize)]
-pub struct Network {
-    /// Every interface, by index.
-    pub interfaces: Vec<Interface>,
-    /// The IPv4 routes of the main table (`/proc/net/route`).
-    pub routes: Vec<Route>,
-}
-
-/// One network interface.
-#[derive(Debug, Serialize)]
-pub struct Interface {
-    /// Its name, e.g. `eth0`.
-    pub name: String,
-    /// Its index in this namespace.
-    pub index: u32,
-    /// `IFF_UP`: administratively up.
-    pub up: bool,
-    /// `IFF_RUNNING`: up and with a carrier (a veth whose peer is up too).
-    pub running: bool,
-    /// The hardware type: `loopback`, `ether`, or the ARPHRD number.
-    pub link_type: String,
-    /// The driver kind for virtual links (`veth`, `bridge`), if any.
-    pub kind: Option<String>,
-    /// Its IPv4 addresses.
-    pub addresses: Vec<Address>,
-}
-
-/// An IPv4 address with its prefix length, e.g. 10.73.0.2/24.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Address {
-    /// The address.
-    pub address: Ipv4Addr,
-    /// The prefix length.
-    pub prefix: u8,
-}
-
-/// One IPv4 route.
-#[derive(Debug, Serialize)]
-pub struct Route {
-    /// The destination network (0.0.0.0 for the default route).
-    pub destination: Ipv4Addr,
-    /// The destination's prefix length (0 for the default route).
-    pub prefix: u8,
-    /// The next hop, for routes through a gateway.
-    pub gateway: Option<Ipv4Addr>,
-    /// The interface the route leaves by.
-    pub device: String,
-}
-
-impl Network {
-    /// Reads the interfaces, addresses and routes, or says what failed.
-    pub fn collect() -> Result<Network, String> {
-        let mut interfaces = netlink::links()?;
-        for (index, address) in netlink::addresses()? {
-            if let Some(interface) = interfaces.iter_mut().find(|i| i.index == index) {
-                interface.addresses.push(address);
-            }
+/// Reads the interfaces, addresses and routes (the report's `network`
+/// section), or says what failed.
+pub fn collect() -> Result<Network, String> {
+    let mut interfaces = netlink::links()?;
+    for (index, address) in netlink::addresses()? {
+        if let Some(interface) = interfaces.iter_mut().find(|i| i.index == index) {
+            interface.addresses.push(address);
         }
-        interfaces.sort_by_key(|i| i.index);
-        let routes = std::fs::read_to_string("/proc/net/route")
-            .map(|text| parse_routes(&text))
-            .map_err(|e| format!("read /proc/net/route: {e}"))?;
-        Ok(Network { interfaces, routes })
     }
+    interfaces.sort_by_key(|i| i.index);
+    let routes = std::fs::read_to_string("/proc/net/route")
+        .map(|text| parse_routes(&text))
+        .map_err(|e| format!("read /proc/net/route: {e}"))?;
+    Ok(Network { interfaces, routes })
 }
 
 /// Parses `/proc/net/route`: a header, then one route per line with the
@@ -108,27 +58,14 @@ fn parse_routes(text: &str) -> Vec<Route> {
 /// How long `loopback` and `send` wait for a connection or a reply.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What one side of a TCP exchange saw.
-#[derive(Debug, Default, Serialize)]
-pub struct Exchange {
-    /// This end's address, once connected.
-    pub local: Option<SocketAddr>,
-    /// The other end's address, once connected.
-    pub peer: Option<SocketAddr>,
-    /// What this end received (the whole message, up to the other's EOF).
-    pub received: Option<String>,
-    /// What went wrong, if anything did.
-    pub error: Option<String>,
-}
-
 /// `probe loopback`: a listener on 127.0.0.1, a connection to it, one
-/// message each way. Prints the client's `Exchange`.
-pub fn loopback() -> Exchange {
+/// message each way: what the client saw.
+pub fn loopback() -> Loopback {
     let mut exchange = Exchange::default();
     if let Err(error) = try_loopback(&mut exchange) {
         exchange.error = Some(error);
     }
-    exchange
+    Loopback { client: exchange }
 }
 
 fn try_loopback(exchange: &mut Exchange) -> Result<(), String> {
@@ -184,32 +121,24 @@ fn answer(mut stream: TcpStream) -> Result<String, String> {
     Ok(message)
 }
 
-/// What `serve` writes to its file once it listens: where to reach it.
-#[derive(Debug, Serialize)]
-pub struct Listening {
-    /// The TCP port it listens on (every address).
-    pub port: u16,
-    /// Its IPv4 addresses, but loopback's.
-    pub addresses: Vec<Address>,
-}
-
 /// `probe serve FILE MS`: listen on every address, write a `Listening` to
-/// FILE (atomically: a reader never sees half of it), answer one connection
-/// within MS milliseconds, and print the server's `Exchange`.
-pub fn serve(file: &str, wait: Duration) -> Exchange {
+/// FILE (atomically: a reader never sees half of it) in an envelope with
+/// `nonce`, answer one connection within MS milliseconds: what the server
+/// saw.
+pub fn serve(file: &str, wait: Duration, nonce: Option<Nonce>) -> Served {
     let mut exchange = Exchange::default();
-    if let Err(error) = try_serve(file, wait, &mut exchange) {
+    if let Err(error) = try_serve(file, wait, nonce, &mut exchange) {
         exchange.error = Some(error);
     }
-    exchange
+    Served { server: exchange }
 }
 
-fn try_serve(file: &str, wait: Duration, exchange: &mut Exchange) -> Result<(), String> {
+fn try_serve(file: &str, wait: Duration, nonce: Option<Nonce>, exchange: &mut Exchange) -> Result<(), String> {
     let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| format!("bind 0.0.0.0: {e}"))?;
     let port = listener.local_addr().map_err(|e| format!("read the bound address: {e}"))?.port();
-    let network = Network::collect()?;
+    let network = collect()?;
     let addresses = network.interfaces.iter().filter(|i| i.link_type != "loopback").flat_map(|i| i.addresses.clone());
-    let listening = Listening { port, addresses: addresses.collect() };
+    let listening = Envelope { nonce, body: Listening { port, addresses: addresses.collect() } };
     let json = serde_json::to_string(&listening).map_err(|e| format!("encode: {e}"))?;
     let partial = format!("{file}.partial");
     std::fs::write(&partial, json).map_err(|e| format!("write {partial}: {e}"))?;
@@ -236,9 +165,9 @@ fn try_serve(file: &str, wait: Duration, exchange: &mut Exchange) -> Result<(), 
     Ok(())
 }
 
-/// `probe send ADDR PORT MSG`: connect, send MSG, print the `Exchange`
-/// with the reply.
-pub fn send(address: &str, port: &str, message: &str) -> Exchange {
+/// `probe send ADDR PORT MSG`: connect, send MSG and read the reply: what
+/// the client saw.
+pub fn send(address: &str, port: &str, message: &str) -> Sent {
     let mut exchange = Exchange::default();
     let target = format!("{address}:{port}");
     let connected = target
@@ -248,7 +177,7 @@ pub fn send(address: &str, port: &str, message: &str) -> Exchange {
     if let Err(error) = connected.and_then(|stream| talk(stream, message, &mut exchange)) {
         exchange.error = Some(error);
     }
-    exchange
+    Sent { client: exchange }
 }
 
 /// A minimal rtnetlink client: one dump request, then its replies.
@@ -436,14 +365,14 @@ mod tests {
 
     #[test]
     fn the_probes_own_namespace_has_a_loopback() {
-        let network = Network::collect().expect("netlink works here");
+        let network = collect().expect("netlink works here");
         let lo = network.interfaces.iter().find(|i| i.name == "lo").expect("every namespace has lo");
         assert_eq!(lo.link_type, "loopback");
     }
 
     #[test]
     fn loopback_exchanges_a_message() {
-        let exchange = loopback();
+        let exchange = loopback().client;
         assert_eq!(exchange.error, None);
         assert_eq!(exchange.received.as_deref(), Some("reply to hello over lo"));
     }

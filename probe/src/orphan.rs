@@ -3,23 +3,26 @@
 use std::process::Command;
 use std::time::Duration;
 
+use contract::Orphans;
+
+/// The probe's own subcommand for the middle generation (not part of the
+/// contract: the suite never runs it).
+pub const PARENT: &str = "orphan-parent";
+
 /// How long the orphan lives, and how long the probe waits for it to be
 /// reaped after that.
 const ORPHAN_LIFE_MS: &str = "100";
 const GRACE: Duration = Duration::from_millis(700);
 const ORPHANS: usize = 5;
 
-/// `probe orphan`: starts `probe orphan-parent`, which starts a short-lived
-/// grandchild and exits without waiting for it. The grandchild is orphaned,
-/// so the kernel re-parents it to PID 1 of the namespace, which must reap it
-/// when it exits. Prints `{"zombies": [...]}`: pids still in state Z.
-pub fn report_zombies() -> Result<u8, String> {
-    let status = Command::new("/proc/self/exe")
-        .arg("orphan-parent")
-        .status()
-        .map_err(|e| format!("start orphan-parent: {e}"))?;
+/// `probe orphan`: starts `probe orphan-parent`, which starts short-lived
+/// grandchildren and exits without waiting for them. They are orphaned, so
+/// the kernel re-parents them to PID 1 of the namespace, which must reap
+/// them when they exit. Returns the pids still in state Z after that.
+pub fn count_zombies() -> Result<Orphans, String> {
+    let status = Command::new("/proc/self/exe").arg(PARENT).status().map_err(|e| format!("start {PARENT}: {e}"))?;
     if !status.success() {
-        return Err(format!("orphan-parent failed: {status}"));
+        return Err(format!("{PARENT} failed: {status}"));
     }
     std::thread::sleep(GRACE);
     let zombies: Vec<u32> = std::fs::read_dir("/proc")
@@ -27,8 +30,7 @@ pub fn report_zombies() -> Result<u8, String> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| is_zombie(*pid))
         .collect();
-    println!("{}", serde_json::json!({ "zombies": zombies }));
-    Ok(0)
+    Ok(Orphans { zombies })
 }
 
 /// `probe orphan-parent`: the middle generation, which abandons its
@@ -37,7 +39,7 @@ pub fn report_zombies() -> Result<u8, String> {
 pub fn spawn_and_abandon() -> Result<u8, String> {
     for _ in 0..ORPHANS {
         Command::new("/proc/self/exe")
-            .args(["sleep", ORPHAN_LIFE_MS])
+            .args([contract::plain::SLEEP, ORPHAN_LIFE_MS])
             .spawn()
             .map_err(|e| format!("start an orphan: {e}"))?;
     }

@@ -1,72 +1,110 @@
-//! What the probe reports: the kernel's view from inside the container.
+//! `probe report`: reads the kernel's view from inside the container into
+//! the contract's `Report`, section by section.
 
 use std::collections::BTreeMap;
 use std::fs;
 
-use serde::Serialize;
+use contract::{
+    Capabilities, Cgroup, DevEntry, DevKind, Filesystem, IdRange, Namespaces, Process, Report, Seccomp, Security, Users,
+};
 
-/// Everything the probe can see, as one JSON object. Fields a later chapter
-/// needs (mounts, cgroup, interfaces) are always present; a file that cannot
-/// be read gives `null` rather than a failure, since not every container
-/// has every file.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    /// From `/proc/sys/kernel/hostname`.
-    pub hostname: Option<String>,
-    /// The probe's pid as the container sees it.
-    pub pid: u32,
-    /// Its parent's pid, as the container sees it (0 when the parent is
-    /// outside the container's PID namespace).
-    pub ppid: Option<u32>,
-    /// Real uid and gid.
-    pub uid: Option<u32>,
-    /// Real gid.
-    pub gid: Option<u32>,
-    /// The command line the probe received.
-    pub argv: Vec<String>,
-    /// The environment the probe received.
-    pub env: BTreeMap<String, String>,
-    /// The current directory.
-    pub cwd: Option<String>,
-    /// Namespace identities, e.g. `"uts" -> "uts:[4026532177]"`.
-    pub namespaces: BTreeMap<String, String>,
-    /// Selected fields of `/proc/self/status`.
-    pub status: BTreeMap<String, String>,
-    /// `/proc/self/mountinfo`, one line each.
-    pub mountinfo: Option<Vec<String>>,
-    /// `/proc/self/cgroup`.
-    pub cgroup: Option<String>,
-    /// Names of the network interfaces in `/sys/class/net`.
-    pub interfaces: Option<Vec<String>>,
-    /// `/proc/self/uid_map` and `/proc/self/gid_map`.
-    pub uid_map: Option<String>,
-    /// See `uid_map`.
-    pub gid_map: Option<String>,
-    /// `/proc/self/setgroups`: `allow` or `deny`.
-    pub setgroups: Option<String>,
-    /// The kinds of namespace the probe's own user namespace does not own.
-    pub owned_elsewhere: Option<Vec<String>>,
-    /// Pids listed in `/proc`: the processes this container can see.
-    pub visible_pids: Option<Vec<u32>>,
-    /// What is in `/dev`.
-    pub dev: Option<Vec<DevEntry>>,
-    /// Interfaces, addresses and routes, from the kernel (`None` if unreadable).
-    pub network: Option<crate::net::Network>,
+/// Reads everything, now. A file that cannot be read gives `None` rather
+/// than a failure: not every container has every file.
+pub fn collect() -> Report {
+    let status = read("/proc/self/status").map(|text| status_fields(&text)).unwrap_or_default();
+    Report {
+        process: process(),
+        hostname: read("/proc/sys/kernel/hostname").map(|s| s.trim_end().to_string()),
+        namespaces: namespaces(),
+        filesystem: Filesystem {
+            mountinfo: read("/proc/self/mountinfo").map(|s| s.lines().map(str::to_string).collect()),
+            dev: list_dev(),
+        },
+        users: Users {
+            uid: first_number(&status, "Uid"),
+            gid: first_number(&status, "Gid"),
+            uid_map: read("/proc/self/uid_map").map(|text| id_map(&text)),
+            gid_map: read("/proc/self/gid_map").map(|text| id_map(&text)),
+            setgroups: crate::user::setgroups(),
+            owned_elsewhere: crate::user::owned_elsewhere(),
+        },
+        cgroup: Cgroup { path: read("/proc/self/cgroup").and_then(|text| cgroup_v2_path(&text)) },
+        security: security(&status),
+        network: crate::net::collect().ok(),
+    }
 }
 
-/// One entry of `/dev`.
-#[derive(Debug, Serialize)]
-pub struct DevEntry {
-    /// Its name.
-    pub name: String,
-    /// `char`, `block`, `dir`, `link`, `file` or `other`.
-    pub kind: &'static str,
-    /// Device number, for devices.
-    pub major: Option<u64>,
-    /// Device number, for devices.
-    pub minor: Option<u64>,
-    /// Where a link points.
-    pub target: Option<String>,
+fn process() -> Process {
+    Process {
+        pid: std::process::id(),
+        ppid: Some(std::os::unix::process::parent_id()),
+        argv: std::env::args().collect(),
+        env: std::env::vars().collect(),
+        cwd: std::env::current_dir().ok().map(|p| p.display().to_string()),
+        visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
+    }
+}
+
+fn namespaces() -> Namespaces {
+    let link = |kind: &str| fs::read_link(format!("/proc/self/ns/{kind}")).ok().map(|l| l.display().to_string());
+    Namespaces {
+        cgroup: link("cgroup"),
+        ipc: link("ipc"),
+        mnt: link("mnt"),
+        net: link("net"),
+        pid: link("pid"),
+        time: link("time"),
+        user: link("user"),
+        uts: link("uts"),
+    }
+}
+
+fn security(status: &BTreeMap<String, String>) -> Security {
+    let set = |field: &str| u64::from_str_radix(status.get(field)?, 16).ok();
+    let capabilities = (|| {
+        Some(Capabilities {
+            inheritable: set("CapInh")?,
+            permitted: set("CapPrm")?,
+            effective: set("CapEff")?,
+            bounding: set("CapBnd")?,
+            ambient: set("CapAmb")?,
+        })
+    })();
+    let seccomp = match status.get("Seccomp").map(String::as_str) {
+        Some("0") => Some(Seccomp::Disabled),
+        Some("1") => Some(Seccomp::Strict),
+        Some("2") => Some(Seccomp::Filter),
+        _ => None,
+    };
+    Security { capabilities, no_new_privs: first_number(status, "NoNewPrivs").map(|n: u8| n == 1), seccomp }
+}
+
+/// The fields of `/proc/self/status`, `Name:\tvalue` per line.
+fn status_fields(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.to_string(), value.trim().to_string()))
+        .collect()
+}
+
+/// The first number of a status field (`Uid:` lists real, effective, saved
+/// and file-system ids; the real one comes first).
+fn first_number<T: std::str::FromStr>(status: &BTreeMap<String, String>, field: &str) -> Option<T> {
+    status.get(field)?.split_whitespace().next()?.parse().ok()
+}
+
+/// `inside outside count` per line, as in `/proc/self/uid_map`.
+fn id_map(text: &str) -> Vec<IdRange> {
+    let range = |line: &str| {
+        let mut numbers = line.split_whitespace().map(str::parse::<u32>);
+        Some(IdRange { inside: numbers.next()?.ok()?, outside: numbers.next()?.ok()?, count: numbers.next()?.ok()? })
+    };
+    text.lines().filter_map(range).collect()
+}
+
+/// The path of the `0::PATH` line of `/proc/self/cgroup` (cgroup v2).
+fn cgroup_v2_path(text: &str) -> Option<String> {
+    text.lines().find_map(|line| line.strip_prefix("0::")).map(str::to_string)
 }
 
 fn list_dev() -> Option<Vec<DevEntry>> {
@@ -77,25 +115,25 @@ fn list_dev() -> Option<Vec<DevEntry>> {
             let entry = entry.ok()?;
             let meta = fs::symlink_metadata(entry.path()).ok()?;
             let kind = meta.file_type();
-            let kind_name = if kind.is_char_device() {
-                "char"
+            let kind = if kind.is_char_device() {
+                DevKind::Char
             } else if kind.is_block_device() {
-                "block"
+                DevKind::Block
             } else if kind.is_dir() {
-                "dir"
+                DevKind::Dir
             } else if kind.is_symlink() {
-                "link"
+                DevKind::Link
             } else if kind.is_file() {
-                "file"
+                DevKind::File
             } else {
-                "other"
+                DevKind::Other
             };
-            let device = kind.is_char_device() || kind.is_block_device();
+            let device = matches!(kind, DevKind::Char | DevKind::Block);
             // Linux encodes major and minor in st_rdev as the glibc macros do.
             let rdev = meta.rdev();
             Some(DevEntry {
                 name: entry.file_name().to_string_lossy().into_owned(),
-                kind: kind_name,
+                kind,
                 major: device.then_some(((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff)),
                 minor: device.then_some((rdev & 0xff) | ((rdev >> 12) & !0xff)),
                 target: fs::read_link(entry.path()).ok().map(|t| t.display().to_string()),
@@ -104,46 +142,6 @@ fn list_dev() -> Option<Vec<DevEntry>> {
         .collect();
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Some(entries)
-}
-
-const NAMESPACES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
-const STATUS_FIELDS: [&str; 10] =
-    ["Uid", "Gid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "NSpid"];
-
-impl Report {
-    /// Reads everything, now.
-    pub fn collect() -> Report {
-        let status = read("/proc/self/status").map(|text| status_fields(&text)).unwrap_or_default();
-        let id = |field: &str| status.get(field)?.split_whitespace().next()?.parse().ok();
-        Report {
-            hostname: read("/proc/sys/kernel/hostname").map(|s| s.trim_end().to_string()),
-            pid: std::process::id(),
-            ppid: Some(std::os::unix::process::parent_id()),
-            uid: id("Uid"),
-            gid: id("Gid"),
-            argv: std::env::args().collect(),
-            env: std::env::vars().collect(),
-            cwd: std::env::current_dir().ok().map(|p| p.display().to_string()),
-            namespaces: NAMESPACES
-                .iter()
-                .filter_map(|ns| {
-                    let link = fs::read_link(format!("/proc/self/ns/{ns}")).ok()?;
-                    Some((ns.to_string(), link.display().to_string()))
-                })
-                .collect(),
-            status,
-            mountinfo: read("/proc/self/mountinfo").map(|s| s.lines().map(str::to_string).collect()),
-            cgroup: read("/proc/self/cgroup"),
-            interfaces: list_dir("/sys/class/net"),
-            uid_map: read("/proc/self/uid_map"),
-            gid_map: read("/proc/self/gid_map"),
-            setgroups: crate::user::setgroups(),
-            owned_elsewhere: crate::user::owned_elsewhere(),
-            visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
-            dev: list_dev(),
-            network: crate::net::Network::collect().ok(),
-        }
-    }
 }
 
 fn read(path: &str) -> Option<String> {
@@ -157,10 +155,28 @@ fn list_dir(path: &str) -> Option<Vec<String>> {
     Some(names)
 }
 
-fn status_fields(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|line| line.split_once(':'))
-        .filter(|(key, _)| STATUS_FIELDS.contains(key))
-        .map(|(key, value)| (key.to_string(), value.trim().to_string()))
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_become_typed_security_facts() {
+        let status = status_fields(
+            "Name:\tprobe\nUid:\t0\t0\t0\t0\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
+             CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n\
+             NoNewPrivs:\t1\nSeccomp:\t2\n",
+        );
+        assert_eq!(first_number::<u32>(&status, "Uid"), Some(0));
+        let security = security(&status);
+        assert_eq!(security.capabilities.map(|c| c.effective), Some(0x1ff_ffff_ffff));
+        assert_eq!(security.no_new_privs, Some(true));
+        assert_eq!(security.seccomp, Some(Seccomp::Filter));
+    }
+
+    #[test]
+    fn id_maps_and_cgroup_paths_are_parsed() {
+        assert_eq!(id_map("         0       1000          1\n"), vec![IdRange { inside: 0, outside: 1000, count: 1 }]);
+        assert_eq!(cgroup_v2_path("0::/greenroom/run-1\n").as_deref(), Some("/greenroom/run-1"));
+        assert_eq!(cgroup_v2_path("12:cpu:/x\n"), None);
+    }
 }

@@ -59,6 +59,12 @@ pub enum BootError {
         #[source]
         source: std::io::Error,
     },
+    /// A guest kept up ([`Guest`]) never said it was ready.
+    #[error("the guest did not get ready in time (see {log})")]
+    NotReady {
+        /// The console log.
+        log: PathBuf,
+    },
     /// `GREENROOM_ACCEL` holds something other than `kvm` or `tcg`.
     #[error("GREENROOM_ACCEL must be `kvm` or `tcg`, not {0:?}")]
     BadAccel(String),
@@ -125,9 +131,64 @@ pub struct BootOutcome {
 /// outlives this call.
 pub fn boot(req: &BootRequest) -> Result<BootOutcome, BootError> {
     let start = Instant::now();
+    let outcome = |lines, verdict, qemu_to_ready| BootOutcome {
+        lines,
+        verdict,
+        log_path: req.log_path.clone(),
+        qemu_to_ready,
+        total: start.elapsed(),
+    };
+    let Some(mut launched) = launch(req)? else {
+        return Ok(outcome(Vec::new(), Verdict::TimedOut, None));
+    };
+    // Read result lines as they arrive, until the sentinel, the end of
+    // the stream (QEMU exited) or the deadline.
+    let mut results = read_results(&launched.lines, launched.spawned, launched.deadline);
+    // After the sentinel the guest only syncs and powers off: stop it
+    // now rather than wait. Otherwise QEMU has until the deadline to exit.
+    let guard = &mut launched.guard;
+    let mut exited = None;
+    if results.exit_code.is_none() && !results.timed_out {
+        exited = guard.wait_until(launched.deadline);
+        results.timed_out = exited.is_none();
+    }
+    guard.kill();
+    // A QEMU that failed before the guest was ready (a bad kernel, an
+    // accelerator it cannot use) is an error; otherwise its complaints,
+    // if any, go to the end of the log.
+    let stderr = guard.stderr();
+    if let Some(status) = exited.filter(|status| !status.success() && results.ready.is_none()) {
+        return Err(BootError::QemuFailed { status: status.to_string(), stderr });
+    }
+    append_to_log(&req.log_path, &stderr);
+    let verdict = match results.exit_code {
+        Some(exit_code) => Verdict::Completed { exit_code },
+        None if results.timed_out => Verdict::TimedOut,
+        None if log_shows_panic(&req.log_path) => Verdict::Panicked,
+        None => Verdict::NoSentinel,
+    };
+    Ok(outcome(results.lines, verdict, results.ready))
+}
+
+/// A QEMU started and connected to the results socket.
+struct Launched {
+    guard: QemuGuard,
+    /// The host end of the results port, for writing to the guest.
+    stream: UnixStream,
+    /// Lines from the guest, each with the time it arrived.
+    lines: mpsc::Receiver<(Instant, String)>,
+    spawned: Instant,
+    deadline: Instant,
+    /// Removed when the guest is gone.
+    _files: [TempPath; 2],
+}
+
+/// Builds the initramfs, starts QEMU and waits for it to connect to the
+/// results socket; `None` if the deadline passes first.
+fn launch(req: &BootRequest) -> Result<Option<Launched>, BootError> {
     let qemu = qemu::find_qemu()?;
     // 1. The initramfs: the cached base plus this run's part, in a file
-    //    that QEMU can read and that is removed when we return.
+    //    that QEMU can read and that is removed when the guest is gone.
     let base = initramfs::base_image(req.cache, req.assets)?;
     let run = initramfs::run_part(&req.files, &req.command, &req.env)?;
     let initrd = TempPath(req.cache.join(format!("{}.cpio", unique_name())));
@@ -158,43 +219,72 @@ pub fn boot(req: &BootRequest) -> Result<BootOutcome, BootError> {
     let spawned = Instant::now();
     let deadline = spawned + req.deadline;
     let mut guard = QemuGuard::spawn(&qemu, &config.args())?;
-    let outcome = |lines, verdict, qemu_to_ready| BootOutcome {
-        lines,
-        verdict,
-        log_path: req.log_path.clone(),
-        qemu_to_ready,
-        total: start.elapsed(),
-    };
     let Some(stream) = accept_until(&listener, &mut guard, deadline, &socket.0)? else {
         guard.kill();
-        return Ok(outcome(Vec::new(), Verdict::TimedOut, None));
+        return Ok(None);
     };
-    // 4. Read result lines as they arrive, until the sentinel, the end of
-    //    the stream (QEMU exited) or the deadline.
-    let mut results = read_results(spawn_reader(stream), spawned, deadline);
-    // 5. After the sentinel the guest only syncs and powers off: stop it
-    //    now rather than wait. Otherwise QEMU has until the deadline to exit.
-    let mut exited = None;
-    if results.exit_code.is_none() && !results.timed_out {
-        exited = guard.wait_until(deadline);
-        results.timed_out = exited.is_none();
+    let reader = stream.try_clone().map_err(io_err(&socket.0))?;
+    Ok(Some(Launched { guard, stream, lines: spawn_reader(reader), spawned, deadline, _files: [initrd, socket] }))
+}
+
+/// A guest that stays up: its command talks with the host over the results
+/// port, both ways, for as long as it likes (`checker watch` keeps one to
+/// grade again without a boot per save). Dropping it kills QEMU.
+pub struct Guest {
+    launched: Launched,
+    log_path: PathBuf,
+    /// Host wall time from spawning QEMU to the guest's ready marker.
+    pub qemu_to_ready: Duration,
+}
+
+impl Guest {
+    /// Boots the guest and waits, until `req.deadline`, for its ready marker.
+    pub fn start(req: &BootRequest) -> Result<Guest, BootError> {
+        let Some(launched) = launch(req)? else {
+            return Err(BootError::NotReady { log: req.log_path.clone() });
+        };
+        let mut guest = Guest { launched, log_path: req.log_path.clone(), qemu_to_ready: Duration::ZERO };
+        let deadline = guest.launched.deadline;
+        loop {
+            match guest.launched.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok((at, line)) if line == READY => {
+                    guest.qemu_to_ready = at.duration_since(guest.launched.spawned);
+                    return Ok(guest);
+                }
+                Ok(_) => continue,
+                Err(_) => return Err(BootError::NotReady { log: guest.log_path.clone() }),
+            }
+        }
     }
-    guard.kill();
-    // 6. A QEMU that failed before the guest was ready (a bad kernel, an
-    //    accelerator it cannot use) is an error; otherwise its complaints,
-    //    if any, go to the end of the log.
-    let stderr = guard.stderr();
-    if let Some(status) = exited.filter(|status| !status.success() && results.ready.is_none()) {
-        return Err(BootError::QemuFailed { status: status.to_string(), stderr });
+
+    /// Sends `bytes` to the command in the guest.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), BootError> {
+        let log = self.log_path.clone();
+        self.launched.stream.write_all(bytes).map_err(|source| BootError::Io { path: log, source })
     }
-    append_to_log(&req.log_path, &stderr);
-    let verdict = match results.exit_code {
-        Some(exit_code) => Verdict::Completed { exit_code },
-        None if results.timed_out => Verdict::TimedOut,
-        None if log_shows_panic(&req.log_path) => Verdict::Panicked,
-        None => Verdict::NoSentinel,
-    };
-    Ok(outcome(results.lines, verdict, results.ready))
+
+    /// The next line from the guest, or `None` if none came by `deadline`
+    /// or the guest is gone.
+    pub fn recv_line(&mut self, deadline: Instant) -> Option<String> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        self.launched.lines.recv_timeout(wait).ok().map(|(_, line)| line)
+    }
+
+    /// Whether QEMU still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.launched.guard.try_wait().is_none()
+    }
+
+    /// The console log, shared by everything the guest runs.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+}
+
+impl std::fmt::Debug for Guest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guest").field("log_path", &self.log_path).finish_non_exhaustive()
+    }
 }
 
 /// What came through the results port.
@@ -207,7 +297,7 @@ struct Results {
 }
 
 /// Collects lines until the sentinel, the end of the stream or the deadline.
-fn read_results(receiver: mpsc::Receiver<(Instant, String)>, spawned: Instant, deadline: Instant) -> Results {
+fn read_results(receiver: &mpsc::Receiver<(Instant, String)>, spawned: Instant, deadline: Instant) -> Results {
     let mut results = Results::default();
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());

@@ -38,7 +38,9 @@
 //! kernel and busybox, [`modinfo`] orders the kernel modules, [`vmlinux`]
 //! unpacks the kernel, [`cpio`] and [`initramfs`] build the root filesystem
 //! (its `/init` is `src/init.sh`), [`accel`] picks KVM or TCG, [`qemu`]
-//! starts QEMU and [`boot`](mod@boot) ties it all together.
+//! starts QEMU and [`boot`](mod@boot) ties it all together. A [`Guest`]
+//! is the same boot kept up, its command talking with the host over the
+//! results port both ways (`checker watch` grades in one after each save).
 
 pub mod accel;
 pub mod apt;
@@ -55,7 +57,7 @@ use std::path::PathBuf;
 
 pub use accel::{choose_accel, Accel};
 pub use assets::{ensure_assets, AssetError, Assets};
-pub use boot::{boot, BootError, BootOutcome, BootRequest, Verdict};
+pub use boot::{boot, BootError, BootOutcome, BootRequest, Guest, Verdict};
 pub use initramfs::{FileSource, GuestFile};
 pub use qemu::find_qemu;
 

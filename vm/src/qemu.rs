@@ -58,7 +58,13 @@ impl QemuConfig<'_> {
         // machine to boot. It keeps ACPI (without it `poweroff -f` does not
         // end QEMU) and the RTC (without it the kernel waits ~1.8 s).
         args.extend(words("-M microvm,x-option-roms=off,rtc=on,acpi=on"));
-        args.extend(words(&format!("-accel {accel} -cpu {cpu} -smp 1 -m {}", self.memory_mib)));
+        // Two vCPUs let the suite run tests side by side; under TCG each
+        // vCPU is a host thread of its own (`thread=multi`).
+        let accel = match self.accel {
+            Accel::Tcg => format!("{accel},thread=multi"),
+            Accel::Kvm => accel.to_string(),
+        };
+        args.extend(words(&format!("-accel {accel} -cpu {cpu} -smp {} -m {}", guest_cpus(), self.memory_mib)));
         args.extend(words("-nodefaults -no-user-config -no-reboot -display none"));
         args.extend(["-kernel".into(), self.kernel.into(), "-initrd".into(), self.initrd.into()]);
         args.extend(["-append".into(), self.cmdline().into()]);
@@ -85,7 +91,23 @@ impl QemuConfig<'_> {
         if let Some(khz) = self.tsc_khz {
             cmdline.push_str(&format!(" tsc_early_khz={khz}"));
         }
+        // With two vCPUs under TCG the kernel finds their TSCs out of step,
+        // drops the TSC and keeps time by timer ticks, which emulation
+        // loses: guest time then runs at half speed, and so do its sleeps.
+        // QEMU derives every vCPU's TSC from the host's clock: trust it.
+        cmdline.push_str(" tsc=reliable");
         cmdline
+    }
+}
+
+/// The guest's vCPUs: two where the host has two cores or more (more would
+/// slow the boot, each vCPU brought up in turn, for little gain), or
+/// `$GREENROOM_GUEST_CPUS` (1 to 8), to compare.
+pub fn guest_cpus() -> usize {
+    let asked = std::env::var("GREENROOM_GUEST_CPUS").ok().and_then(|n| n.parse::<usize>().ok());
+    match asked {
+        Some(n) if (1..=8).contains(&n) => n,
+        _ => std::thread::available_parallelism().map_or(1, usize::from).min(2),
     }
 }
 
@@ -200,12 +222,13 @@ mod tests {
         let args = config(Accel::Tcg, Path::new("/logs/a,b.log")).args();
         let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         let joined = args.join(" ");
-        for expected in ["-M microvm", "-accel tcg -cpu max", "-m 512", "-no-reboot", "-nodefaults"] {
+        for expected in ["-M microvm", "-accel tcg,thread=multi -cpu max", "-m 512", "-no-reboot", "-nodefaults"] {
             assert!(joined.contains(expected), "{expected:?} missing from {joined}");
         }
         assert!(args.contains(&"file,id=console,path=/logs/a,,b.log".to_owned()));
         let cmdline = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
         assert!(cmdline.contains("tsc_early_khz=2596142") && cmdline.contains("panic=-1"));
+        assert!(cmdline.contains("tsc=reliable"));
         assert!(!cmdline.contains("acpi=off"));
     }
 

@@ -155,3 +155,40 @@ fn a_kernel_qemu_cannot_load_is_an_error() {
     eprintln!("{err}");
     assert!(matches!(err, BootError::QemuFailed { .. }), "{err:?}");
 }
+
+/// A guest kept up answers over its results port, both ways, for as long
+/// as its command runs; dropping it stops QEMU.
+#[test]
+fn a_guest_kept_up_talks_both_ways() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = default_cache_dir();
+    let assets = ensure_assets(&cache, None, &mut |line| eprintln!("{line}")).expect("the guest's files");
+    // The port may be open once only: one descriptor, read and written.
+    let script = r#"exec 3<>"$GREENROOM_RESULTS"; while echo listening >&3 && read -r line <&3; do
+        [ "$line" = quit ] && exit 0; echo "got $line" >&3; done"#;
+    let mut guest = greenroom_vm::Guest::start(&BootRequest {
+        assets: &assets,
+        cache: &cache,
+        files: Vec::new(),
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        env: Vec::new(),
+        deadline: Duration::from_secs(60),
+        log_path: dir.path().join("console.log"),
+        accel: Accel::Tcg,
+        memory_mib: 512,
+    })
+    .expect("a guest kept up");
+    let until = || Instant::now() + Duration::from_secs(20);
+    for word in ["one", "two"] {
+        assert_eq!(guest.recv_line(until()).as_deref(), Some("listening"));
+        guest.send(format!("{word}\n").as_bytes()).expect("send a line");
+        assert_eq!(guest.recv_line(until()), Some(format!("got {word}")));
+    }
+    assert!(guest.is_running());
+    assert_eq!(guest.recv_line(until()).as_deref(), Some("listening"));
+    guest.send(b"quit\n").expect("send quit");
+    assert_eq!(guest.recv_line(until()).as_deref(), Some(r#"{"greenroom":"done","exit":0}"#));
+    drop(guest);
+    assert!(processes_mentioning(&dir.path().display().to_string()).is_empty(), "QEMU outlived the guest");
+}

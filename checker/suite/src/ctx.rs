@@ -2,13 +2,14 @@
 //! directory, and a runner that enforces a deadline and resource limits.
 
 use std::io::Read;
+use std::marker::PhantomData;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use contract::{Document, Envelope, Nonce, Report};
 
 use crate::protocol::Status;
 use crate::sandbox::RunCgroup;
@@ -102,51 +103,12 @@ impl Run {
     }
 }
 
-/// The subset of the probe's report the tests read.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Report {
-    /// Hostname inside.
-    pub hostname: Option<String>,
-    /// Pid inside.
-    pub pid: u32,
-    /// Parent pid inside.
-    pub ppid: Option<u32>,
-    /// Arguments received.
-    pub argv: Vec<String>,
-    /// Environment received.
-    pub env: std::collections::BTreeMap<String, String>,
-    /// Namespace identities by kind.
-    pub namespaces: std::collections::BTreeMap<String, String>,
-    /// Pids listed in the container's /proc.
-    pub visible_pids: Option<Vec<u32>>,
-    /// The container's /proc/self/mountinfo.
-    pub mountinfo: Option<Vec<String>>,
-    /// The container's /dev.
-    pub dev: Option<Vec<DevEntry>>,
-    /// The probe's working directory.
-    pub cwd: Option<String>,
-    /// Interfaces, addresses and routes inside (chapter 4).
-    pub network: Option<crate::chapters::ch04_net::Network>,
-}
-
-/// One entry of the container's /dev.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct DevEntry {
-    /// Its name.
-    pub name: String,
-    /// char, block, dir, link, file or other.
-    pub kind: String,
-    /// Device number.
-    pub major: Option<u64>,
-    /// Device number.
-    pub minor: Option<u64>,
-    /// A link's target.
-    pub target: Option<String>,
-}
-
 /// A runtime started but not yet finished (see [`Ctx::spawn`]).
 pub struct Running {
-    child: Child,
+    pid: u32,
+    /// The runtime's exit status, from a thread blocked in `wait` (no
+    /// polling: under emulation a polling loop takes CPU from the tests).
+    status: mpsc::Receiver<std::io::Result<ExitStatus>>,
     cgroup: Option<RunCgroup>,
     output: mpsc::Receiver<(bool, String)>,
     deadline: Instant,
@@ -155,25 +117,26 @@ pub struct Running {
 impl Running {
     /// The runtime's pid, as the suite sees it.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Waits for the runtime to end, killing everything it started if the
     /// deadline passes first.
     pub fn wait(mut self) -> Result<Run, Failure> {
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() >= self.deadline => break None,
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                Err(err) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
-            }
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+        let status = match self.status.recv_timeout(wait) {
+            Ok(Ok(status)) => Some(status),
+            Ok(Err(err)) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
+            Err(_) => None,
         };
         let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
         // Whatever the runtime left running (a container that outlived it,
         // a fork bomb) goes now, so the next test starts clean.
         self.kill_all();
-        let _ = self.child.wait();
+        if status.is_none() {
+            // Reap the runtime, now killed, before its cgroup is removed.
+            let _ = self.status.recv_timeout(Duration::from_secs(2));
+        }
         let (mut stdout, mut stderr) = (String::new(), String::new());
         for _ in 0..2 {
             match self.output.recv_timeout(Duration::from_secs(2)) {
@@ -199,7 +162,7 @@ impl Running {
         match &self.cgroup {
             Some(cgroup) => cgroup.kill_all(),
             None => {
-                let pgid = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+                let pgid = nix::unistd::Pid::from_raw(-(self.pid as i32));
                 let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
             }
         }
@@ -220,9 +183,12 @@ pub struct Ctx {
     pub last_command: Option<String>,
     /// Where to make a cgroup per run, when cgroup v2 is available.
     pub cgroup_parent: Option<PathBuf>,
-    /// Run the runtime as this uid and gid rather than as root (see
-    /// [`crate::user`]); `None`: as the suite itself.
+    /// Run the runtime as this uid and gid rather than as the suite (see
+    /// [`Ctx::as_user`]); `None`: as the suite itself, root.
     pub run_as: Option<(u32, u32)>,
+    /// What this test's runs are named by (their cgroups): unique among
+    /// the tests that run side by side.
+    run_names: String,
     runs: u32,
 }
 
@@ -237,8 +203,16 @@ impl Ctx {
             last_command: None,
             cgroup_parent,
             run_as: None,
+            run_names: "run".to_string(),
             runs: 0,
         }
+    }
+
+    /// Names this test's runs `PREFIX.run-N`, so that tests running side by
+    /// side never share a cgroup.
+    pub fn with_run_names(mut self, prefix: &str) -> Ctx {
+        self.run_names = format!("{prefix}.run");
+        self
     }
 
     /// The probe's path as text, for command lines.
@@ -272,7 +246,7 @@ impl Ctx {
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
             Some(parent) => Some(
-                RunCgroup::create(parent, self.runs)
+                RunCgroup::create(parent, &format!("{}-{}", self.run_names, self.runs))
                     .map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?,
             ),
             None => None,
@@ -304,7 +278,12 @@ impl Ctx {
                 let _ = sender.send((is_stdout, String::from_utf8_lossy(&bytes).into_owned()));
             });
         }
-        Ok(Running { child, cgroup, output, deadline: Instant::now() + self.timeout })
+        let pid = child.id();
+        let (sender, status) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait());
+        });
+        Ok(Running { pid, status, cgroup, output, deadline: Instant::now() + self.timeout })
     }
 
     /// Runs `runtime run FLAGS -- COMMAND` to the end.
@@ -312,12 +291,25 @@ impl Ctx {
         self.spawn(flags, command, &[])?.wait()
     }
 
-    /// Runs the probe's `report` in a container made with `flags` and
-    /// parses it. The runtime must exit with 0.
+    /// A call of the probe at its host path: `probe --nonce NONCE
+    /// SUBCOMMAND ARGS…`, answered by a `T`.
+    pub fn call<T: Document>(&self, args: &[&str]) -> Result<ProbeCall<T>, Failure> {
+        ProbeCall::new(&self.probe(), args)
+    }
+
+    /// Runs `call` in a container made with `flags` and reads its answer.
+    pub fn ask<T: Document>(&mut self, flags: &[&str], call: &ProbeCall<T>) -> Result<T, Failure> {
+        let run = self.run(flags, &call.command())?;
+        call.read(&run)
+    }
+
+    /// Runs `probe report` in a container made with `flags` and reads the
+    /// report: the one way a test gets a report. With `--rootfs` the probe
+    /// is the rootfs's own ([`ROOTFS_PROBE`], as [`Ctx::rootfs`] writes it).
     pub fn report(&mut self, flags: &[&str]) -> Result<Report, Failure> {
-        let probe = self.probe();
-        let run = self.run(flags, &[&probe, "report"])?;
-        parse_report(&run)
+        let probe = if flags.contains(&"--rootfs") { ROOTFS_PROBE.to_string() } else { self.probe() };
+        let call = ProbeCall::new(&probe, &[])?;
+        self.ask(flags, &call)
     }
 
     /// Writes a fresh rootfs (busybox and the probe, as `/probe`) in the
@@ -327,6 +319,87 @@ impl Ctx {
         crate::rootfs::write_rootfs(&dir, &self.probe).map_err(|e| Failure::error(format!("write a rootfs: {e}")))?;
         Ok(dir.display().to_string())
     }
+}
+
+/// Where [`Ctx::rootfs`] puts the probe, as the container sees it.
+pub const ROOTFS_PROBE: &str = "/probe";
+
+/// One run of the probe that answers with a document `T`: its command line,
+/// carrying a nonce made for this run alone, and the reading of its answer.
+#[derive(Debug, Clone)]
+pub struct ProbeCall<T> {
+    nonce: Nonce,
+    command: Vec<String>,
+    answer: PhantomData<fn() -> T>,
+}
+
+impl<T: Document> ProbeCall<T> {
+    /// `PROBE --nonce NONCE SUBCOMMAND ARGS…` with a fresh nonce, where
+    /// PROBE is the probe's path as the container sees it.
+    pub fn new(probe: &str, args: &[&str]) -> Result<ProbeCall<T>, Failure> {
+        let nonce = fresh_nonce()?;
+        let mut command = vec![probe.to_string()];
+        command.extend(contract::command_line(&nonce, T::SUBCOMMAND, args));
+        Ok(ProbeCall { nonce, command, answer: PhantomData })
+    }
+
+    /// The command line, for [`Ctx::run`] and [`Ctx::spawn`].
+    pub fn command(&self) -> Vec<&str> {
+        self.command.iter().map(String::as_str).collect()
+    }
+
+    /// Reads this call's answer from `run`: the container exited with 0 and
+    /// relayed a line that bears this call's nonce and parses as a `T`.
+    pub fn read(&self, run: &Run) -> Result<T, Failure> {
+        let subcommand = T::SUBCOMMAND;
+        run.expect_code(0, &format!("the container running `probe {subcommand}` should exit with 0"))?;
+        let lines: Vec<&str> = run.stdout.lines().filter(|line| line.trim_start().starts_with('{')).collect();
+        let Some(last) = lines.last() else {
+            return Err(Failure::fail(format!(
+                "the probe's answer to `{subcommand}` did not reach stdout: is the command's output relayed?"
+            ))
+            .compare("a JSON line from the probe", clip(&run.stdout, 300)));
+        };
+        // The newest line of this run wins; any line may carry it, since a
+        // runtime may print lines of its own around the command's output.
+        for line in lines.iter().rev() {
+            let Ok(envelope) = serde_json::from_str::<Envelope<serde::de::IgnoredAny>>(line) else { continue };
+            if envelope.nonce.as_ref() == Some(&self.nonce) {
+                return serde_json::from_str::<Envelope<T>>(line).map(|envelope| envelope.body).map_err(|e| {
+                    Failure::fail(format!("the probe's answer to `{subcommand}` is garbled: {e}"))
+                        .compare(format!("a {subcommand} document"), clip(line, 300))
+                });
+            }
+        }
+        Err(Failure::fail(
+            "the output did not come from this run's probe: the command was not run, or something printed a \
+             canned answer (each run's probe echoes a fresh nonce)",
+        )
+        .compare(format!("a JSON line with \"nonce\":\"{}\"", self.nonce), clip(last, 160)))
+    }
+
+    /// Reads a `U` that this call's probe wrote to the file `path` rather
+    /// than to stdout (as `probe serve` says where it listens while it
+    /// runs), in an envelope bearing this call's nonce; else says why not.
+    pub fn read_file<U: serde::de::DeserializeOwned>(&self, path: &str) -> Result<U, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("read {path}: {e}"))?;
+        let envelope: Envelope<U> = serde_json::from_str(&text).map_err(|e| format!("{path} is garbled: {e}"))?;
+        if envelope.nonce.as_ref() != Some(&self.nonce) {
+            return Err(format!("{path} was not written by this run's probe (its nonce is not {})", self.nonce));
+        }
+        Ok(envelope.body)
+    }
+}
+
+/// A nonce for one run of the probe: 4 random bytes from the kernel, in
+/// hex: short enough to read in a pasted command line, and a one in four
+/// billion chance for a canned answer to match.
+pub fn fresh_nonce() -> Result<Nonce, Failure> {
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|e| Failure::error(format!("read /dev/urandom for a nonce: {e}")))?;
+    Ok(Nonce::from_bytes(&bytes))
 }
 
 /// The identity of the suite's own namespace of `kind` (`uts`, `pid`, …):
@@ -346,17 +419,6 @@ pub fn host_mountinfo() -> Result<String, Failure> {
              make every mount private (MS_REC | MS_PRIVATE) before mounting"
         ))
     })
-}
-
-/// Reads the probe's JSON from a run's stdout.
-pub fn parse_report(run: &Run) -> Result<Report, Failure> {
-    run.expect_code(0, "the container running the probe should exit with 0")?;
-    let line = run.stdout.lines().rev().find(|line| line.starts_with('{'));
-    let line = line.ok_or_else(|| {
-        Failure::fail("the probe's report did not reach stdout: is the command's output relayed?")
-            .compare("a JSON line from the probe", clip(&run.stdout, 300))
-    })?;
-    serde_json::from_str(line).map_err(|e| Failure::fail(format!("the probe's report is garbled: {e}")))
 }
 
 fn shell_line(runtime: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
@@ -380,5 +442,49 @@ pub fn clip(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use contract::{Envelope, Nonce, Orphans};
+
+    use super::*;
+
+    fn exited(stdout: String) -> Run {
+        Run { code: Some(0), signal: None, stdout, stderr: String::new() }
+    }
+
+    fn line(nonce: &Nonce, zombies: Vec<u32>) -> String {
+        serde_json::to_string(&Envelope { nonce: Some(nonce.clone()), body: Orphans { zombies } }).expect("encode")
+    }
+
+    #[test]
+    fn the_answer_bearing_this_calls_nonce_is_read_whatever_surrounds_it() {
+        let call = ProbeCall::<Orphans>::new("/probe", &[]).expect("a nonce");
+        assert_eq!(call.command()[..3], ["/probe", "--nonce", call.nonce.as_str()]);
+        let stdout = format!("runtime: starting\n{}\n{{\"not\":\"the probe\"}}\n", line(&call.nonce, vec![9]));
+        assert_eq!(call.read(&exited(stdout)), Ok(Orphans { zombies: vec![9] }));
+    }
+
+    #[test]
+    fn a_canned_answer_is_refused_as_not_from_this_run() {
+        let call = ProbeCall::<Orphans>::new("/probe", &[]).expect("a nonce");
+        let canned = line(&Nonce::new("0badc0de"), vec![]);
+        let failure = call.read(&exited(format!("{canned}\n"))).expect_err("a canned answer");
+        assert!(failure.message.contains("did not come from this run's probe"), "{failure:?}");
+        assert_eq!(failure.actual.as_deref(), Some(canned.as_str()));
+        let unsigned = call.read(&exited("{\"nonce\":null,\"body\":{\"zombies\":[]}}\n".into()));
+        assert!(unsigned.expect_err("no nonce").message.contains("did not come from this run's probe"));
+    }
+
+    #[test]
+    fn missing_or_garbled_answers_say_so() {
+        let call = ProbeCall::<Orphans>::new("/probe", &[]).expect("a nonce");
+        let nothing = call.read(&exited(String::new())).expect_err("no answer");
+        assert!(nothing.message.contains("did not reach stdout"), "{nothing:?}");
+        let garbled = format!("{{\"nonce\":\"{}\",\"body\":{{\"zombies\":\"none\"}}}}", call.nonce);
+        let garbled = call.read(&exited(garbled)).expect_err("a garbled answer");
+        assert!(garbled.message.contains("garbled"), "{garbled:?}");
     }
 }

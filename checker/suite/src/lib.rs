@@ -33,7 +33,39 @@ pub struct TestCase {
     /// The book page and section that teaches this, e.g. `ch01-uts.md#the-layer`.
     pub book: &'static str,
     /// The test itself.
-    pub run: fn(&mut Ctx) -> Result<(), Failure>,
+    pub run: TestFn,
+    /// The test compares state of the whole machine before and after (the
+    /// host's hostname, mount table, processes, cgroups), so it runs alone:
+    /// no other test may change that state meanwhile. Others run side by side.
+    pub alone: bool,
+}
+
+/// A graded test's body.
+pub type TestFn = fn(&mut Ctx) -> Result<(), Failure>;
+
+impl TestCase {
+    /// What a chapter's `tests()` builds its table with: `test(name, points,
+    /// title, hint, book, run)` makes a test of `chapter` that may run side
+    /// by side with others.
+    pub fn in_chapter(
+        chapter: u8,
+    ) -> impl Fn(&'static str, u32, &'static str, &'static str, &'static str, TestFn) -> TestCase {
+        move |name, points, title, hint, book, run| TestCase {
+            chapter,
+            name,
+            points,
+            title,
+            hint,
+            book,
+            run,
+            alone: false,
+        }
+    }
+
+    /// This test, marked to run alone (see [`TestCase::alone`]).
+    pub const fn run_alone(self) -> TestCase {
+        TestCase { alone: true, ..self }
+    }
 }
 
 /// Every graded test, in chapter order: each row of

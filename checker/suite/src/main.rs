@@ -1,56 +1,126 @@
 //! `greenroom-suite REQUEST-JSON [OUT]`: runs the graded tests and writes one
 //! JSON line per result to OUT, or to the file named by `$GREENROOM_RESULTS`
-//! (the guest's results port). The checker starts it; it is not meant to be
-//! run by hand.
+//! (the guest's results port). `greenroom-suite serve` does the same for
+//! every order the host sends over that port (see [`serve`]). The checker
+//! starts it; it is not meant to be run by hand.
+//!
+//! Tests run side by side, one per CPU, except those marked
+//! [`TestCase::alone`], which run one at a time at the end (see [`schedule`]).
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use suite::protocol::{Job, Line, Request, Status, TestResult};
+use suite::protocol::{Job, Line, Order, Request, Status, TestResult, Upload};
 use suite::{sandbox, Ctx, Failure, TestCase};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(request), out) = (args.first(), args.get(1).cloned().or_else(|| std::env::var("GREENROOM_RESULTS").ok()))
-    else {
-        eprintln!("usage: greenroom-suite REQUEST-JSON [OUT] (the checker runs this for you)");
+    let out = args.get(1).cloned().or_else(|| std::env::var("GREENROOM_RESULTS").ok());
+    let (Some(request), Some(out)) = (args.first(), out) else {
+        eprintln!("usage: greenroom-suite REQUEST-JSON [OUT] | serve (the checker runs this for you)");
+        eprintln!("the output is OUT, or the file named by GREENROOM_RESULTS");
         return ExitCode::from(2);
     };
-    let Some(out) = out else {
-        eprintln!("greenroom-suite: no output: pass OUT or set GREENROOM_RESULTS");
-        return ExitCode::from(2);
-    };
-    match serde_json::from_str::<Request>(request) {
-        Ok(request) => match run_all(&request, Path::new(&out)) {
+    if request == "serve" {
+        return match serve(Path::new(&out)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("greenroom-suite serve: {err}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let opened = File::options().append(true).create(true).open(&out);
+    match (serde_json::from_str::<Request>(request), opened) {
+        (Ok(request), Ok(out)) => match run_all(&request, out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("greenroom-suite: {err}");
                 ExitCode::from(1)
             }
         },
-        Err(err) => {
+        (Err(err), _) => {
             eprintln!("greenroom-suite: bad request: {err}");
+            ExitCode::from(2)
+        }
+        (_, Err(err)) => {
+            eprintln!("greenroom-suite: open {out}: {err}");
             ExitCode::from(2)
         }
     }
 }
 
-fn run_all(request: &Request, out: &Path) -> std::io::Result<()> {
-    let mut out = File::options().append(true).create(true).open(out)?;
+/// `greenroom-suite serve`: in a guest kept up between gradings, takes
+/// orders from the host on the results port (`port`, both ways) until told
+/// to quit. Each order brings new files (the runtime just rebuilt) and a
+/// request; the results go back as they would from a fresh guest, then a
+/// `Done` line. A run that left the guest changed ends the service, so the
+/// guest powers off and the host boots a fresh one.
+fn serve(port: &Path) -> std::io::Result<()> {
+    // A virtio port may be open once only: one descriptor, both ways.
+    let port = File::options().read(true).write(true).open(port)?;
+    let mut orders = BufReader::new(port.try_clone()?);
+    let mut answers = Emitter { out: port.try_clone()? };
+    let fresh = sandbox::MachineState::capture();
+    loop {
+        answers.emit(&Line::Listening)?;
+        let mut order = String::new();
+        if orders.read_line(&mut order)? == 0 {
+            return Ok(());
+        }
+        let (files, request) = match serde_json::from_str::<Order>(&order) {
+            Ok(Order::Grade { files, request }) => (files, request),
+            Ok(Order::Quit) => return Ok(()),
+            Err(err) => return Err(std::io::Error::other(format!("bad order: {err}"))),
+        };
+        for upload in &files {
+            receive(&mut orders, upload)?;
+        }
+        run_all(&request, port.try_clone()?)?;
+        let clean = sandbox::MachineState::capture() == fresh;
+        answers.emit(&Line::Done { clean })?;
+        if !clean {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads `upload.len` bytes from `orders` into a new executable file at
+/// `upload.path`, replacing the old one only once it is complete.
+fn receive(orders: &mut impl BufRead, upload: &Upload) -> std::io::Result<()> {
+    let path = Path::new(&upload.path);
+    let partial = path.with_extension("partial");
+    let mut file = File::options().write(true).create(true).truncate(true).mode(0o755).open(&partial)?;
+    let copied = std::io::copy(&mut orders.take(upload.len), &mut file)?;
+    if copied != upload.len {
+        return Err(std::io::Error::other(format!("{}: {copied} of {} bytes arrived", upload.path, upload.len)));
+    }
+    drop(file);
+    fs::rename(&partial, path)
+}
+
+fn run_all(request: &Request, out: File) -> std::io::Result<()> {
     let cgroup = sandbox::suite_cgroup();
     let scratch = PathBuf::from(&request.scratch);
+    // The guest's own hostname, put back after any test that changed it.
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let side_by_side = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut writer = Emitter { out };
     for job in &request.jobs {
         let tests = suite::tests_for(job.chapter, job.only);
         let plan =
             Line::Plan { job: job.tag.clone(), tests: tests.iter().map(|t| (t.chapter, t.name.into())).collect() };
-        emit(&mut out, &plan)?;
-        for test in tests {
-            let result = run_one(request, job, &test, &scratch.join(&job.tag).join(test.name), cgroup.clone());
-            emit(&mut out, &Line::Result(result))?;
-        }
+        writer.emit(&plan)?;
+        let run = |test: &TestCase| {
+            run_one(request, job, test, &scratch.join(&job.tag).join(test.name), cgroup.clone(), &hostname)
+        };
+        schedule(&tests, side_by_side, run, &mut writer)?;
     }
     let _ = fs::remove_dir_all(&scratch);
     if let Some(dir) = cgroup {
@@ -59,9 +129,68 @@ fn run_all(request: &Request, out: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run_one(request: &Request, job: &Job, test: &TestCase, scratch: &Path, cgroup: Option<PathBuf>) -> TestResult {
+/// Writes the suite's lines to the results file or port.
+struct Emitter {
+    out: File,
+}
+
+impl Emitter {
+    fn emit(&mut self, line: &Line) -> std::io::Result<()> {
+        let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
+        text.push('\n');
+        self.out.write_all(text.as_bytes())?;
+        self.out.flush()
+    }
+}
+
+/// Runs `tests`: first those that may run side by side, on up to `workers`
+/// threads, taken in plan order; then, one at a time with nothing else
+/// running, those marked [`TestCase::alone`]. Results are written as tests
+/// finish, so not in plan order: the checker matches them by name.
+fn schedule(
+    tests: &[TestCase],
+    workers: usize,
+    run: impl Fn(&TestCase) -> TestResult + Sync,
+    writer: &mut Emitter,
+) -> std::io::Result<()> {
+    let (alone, together): (Vec<&TestCase>, Vec<&TestCase>) = tests.iter().partition(|t| t.alone);
+    let next = AtomicUsize::new(0);
+    let (finished, results) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, together.len().max(1)) {
+            let finished = finished.clone();
+            let (next, together, run) = (&next, &together, &run);
+            scope.spawn(move || {
+                while let Some(test) = together.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if finished.send(run(test)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(finished);
+        // Written here, on one thread, as they come; if writing fails, the
+        // workers stop at their next test.
+        for result in results {
+            writer.emit(&Line::Result(result))?;
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    for test in alone {
+        writer.emit(&Line::Result(run(test)))?;
+    }
+    Ok(())
+}
+
+fn run_one(
+    request: &Request,
+    job: &Job,
+    test: &TestCase,
+    scratch: &Path,
+    cgroup: Option<PathBuf>,
+    hostname: &str,
+) -> TestResult {
     let started = Instant::now();
-    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let _ = fs::remove_dir_all(scratch);
     let mut ctx = Ctx::new(
         Path::new(&job.runtime),
@@ -69,7 +198,8 @@ fn run_one(request: &Request, job: &Job, test: &TestCase, scratch: &Path, cgroup
         scratch,
         Duration::from_secs(request.timeout_secs),
         cgroup,
-    );
+    )
+    .with_run_names(&format!("{}.{}", job.tag, test.name));
     let outcome = match fs::create_dir_all(scratch) {
         Err(e) => Err(Failure::error(format!("create {}: {e}", scratch.display()))),
         Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (test.run)(&mut ctx)))
@@ -104,11 +234,4 @@ fn run_one(request: &Request, job: &Job, test: &TestCase, scratch: &Path, cgroup
         reproduce: ctx.last_command.take(),
         duration_ms: started.elapsed().as_millis() as u64,
     }
-}
-
-fn emit(out: &mut File, line: &Line) -> std::io::Result<()> {
-    let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
-    text.push('\n');
-    out.write_all(text.as_bytes())?;
-    out.flush()
 }

@@ -56,6 +56,43 @@ pub enum Line {
     },
     /// One test's result.
     Result(TestResult),
+    /// From a guest kept up (`greenroom-suite serve`): ready for the next
+    /// [`Order`]. The host must wait for it: the guest drops what arrives
+    /// on its port while nothing there reads.
+    Listening,
+    /// From a guest kept up: the order's results are all written. `clean`
+    /// says whether the guest is back as it was before (mounts, hostname,
+    /// processes, cgroups); if not, it powers off and the host boots a
+    /// fresh one next time.
+    Done {
+        /// The guest is as it was before the order.
+        clean: bool,
+    },
+}
+
+/// What the host asks of a guest kept up, one JSON line each. An order to
+/// grade is followed on the port by the bytes of its files, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "order", rename_all = "lowercase")]
+pub enum Order {
+    /// Write these files, then run the suite with `request`.
+    Grade {
+        /// The files that follow, in order.
+        files: Vec<Upload>,
+        /// What to run.
+        request: Request,
+    },
+    /// Stop: the guest powers off.
+    Quit,
+}
+
+/// A file sent to the guest after an [`Order::Grade`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    /// Where it goes in the guest.
+    pub path: String,
+    /// How many bytes follow.
+    pub len: u64,
 }
 
 /// The result of one test.

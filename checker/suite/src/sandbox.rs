@@ -58,9 +58,10 @@ pub struct RunCgroup {
 }
 
 impl RunCgroup {
-    /// Creates `parent/run-N` with the limits set.
-    pub fn create(parent: &Path, n: u32) -> io::Result<RunCgroup> {
-        let dir = parent.join(format!("run-{n}"));
+    /// Creates `parent/NAME` with the limits set. Tests run side by side,
+    /// so `name` must be unique to the run (see [`crate::Ctx::with_run_names`]).
+    pub fn create(parent: &Path, name: &str) -> io::Result<RunCgroup> {
+        let dir = parent.join(name);
         if dir.exists() {
             kill_and_remove(&dir);
         }
@@ -125,4 +126,56 @@ fn kill_and_remove(dir: &Path) {
     while fs::remove_dir(dir).is_err() && dir.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// What a run of the suite must leave as it found it, so that a guest kept
+/// up between gradings grades the next one as a fresh guest would: the
+/// hostname, the mount table, the cgroups, and the processes (none but
+/// PID 1 and the suite itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineState {
+    hostname: String,
+    mountinfo: String,
+    cgroups: Vec<String>,
+    processes: Vec<u32>,
+}
+
+impl MachineState {
+    /// Reads the state now.
+    pub fn capture() -> MachineState {
+        let cgroups = fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten();
+        let mut cgroups: Vec<String> = cgroups
+            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        cgroups.sort();
+        MachineState {
+            hostname: fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default(),
+            mountinfo: fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+            cgroups,
+            processes: user_processes(),
+        }
+    }
+}
+
+/// Pids of the live processes other than PID 1, this one and kernel
+/// threads (those are PID 2, kthreadd, and its children). Zombies do not
+/// count: they hold nothing, and the guest's PID 1 reaps them in its time.
+fn user_processes() -> Vec<u32> {
+    let me = std::process::id();
+    let pids = fs::read_dir("/proc").into_iter().flatten().flatten();
+    let mut pids: Vec<u32> = pids
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != 1 && *pid != 2 && *pid != me)
+        .filter(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The parent's pid is the second field after the command name,
+            // which is in parentheses and may contain anything.
+            let mut fields = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace());
+            let (state, ppid) = fields.as_mut().map_or((None, None), |f| (f.next(), f.next()));
+            !stat.is_empty() && ppid != Some("2") && state != Some("Z")
+        })
+        .collect();
+    pids.sort();
+    pids
 }

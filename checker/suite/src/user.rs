@@ -120,3 +120,11 @@ pub fn drop_to(command: &mut Command, uid: u32, gid: u32) {
         });
     }
 }
+
+impl Ctx {
+    /// From now on, runs the runtime as `user`, not as root: it still
+    /// enters the run's cgroup first (as root), then drops privilege.
+    pub fn as_user(&mut self, user: &User) {
+        self.run_as = Some((user.uid, user.gid));
+    }
+}

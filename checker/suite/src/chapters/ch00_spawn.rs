@@ -2,12 +2,14 @@
 
 use std::time::{Duration, Instant};
 
+use contract::{plain, Report};
+
 use crate::ctx::{expect_eq, Ctx, Failure};
 use crate::TestCase;
 
 /// Chapter 0's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 0, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(0);
     vec![
         test(
             "exit-code-relayed",
@@ -81,7 +83,7 @@ fn exit_code_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
     // Exit 0 is checked by every other test; two other codes rule out a
     // runtime that always answers the same.
     for code in ["3", "42"] {
-        let run = ctx.run(&[], &[&probe, "exit", code])?;
+        let run = ctx.run(&[], &[&probe, plain::EXIT, code])?;
         run.expect_code(
             code.parse().unwrap_or(0),
             &format!("`probe exit {code}` should make the runtime exit with {code}"),
@@ -92,8 +94,12 @@ fn exit_code_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn output_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
-    let (out, err) = ("to-stdout-7f3a", "to-stderr-91c2");
-    let run = ctx.run(&[], &[&probe, "echo", out, err])?;
+    // Words made for this run: a runtime cannot print them unless the
+    // command ran.
+    let nonce = crate::ctx::fresh_nonce()?;
+    let (out, err) = (format!("to-stdout-{nonce}"), format!("to-stderr-{nonce}"));
+    let (out, err) = (out.as_str(), err.as_str());
+    let run = ctx.run(&[], &[&probe, plain::ECHO, out, err])?;
     run.expect_code(0, "the command should succeed")?;
     if !run.stdout.contains(out) || run.stdout.contains(err) {
         return Err(Failure::fail("stdout should carry exactly what the command wrote to stdout")
@@ -107,15 +113,15 @@ fn output_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn argv_and_env_passed(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let args = [probe.as_str(), "report", "two words", "--flag", "-x", ""];
-    let running = ctx.spawn(&[], &args, &[("GREENROOM_PROBE_ENV", "green-42")])?;
-    let report = crate::ctx::parse_report(&running.wait()?)?;
-    expect_eq("the command's argv should be passed unchanged", args.map(String::from).to_vec(), report.argv)?;
+    let call = ctx.call::<Report>(&["two words", "--flag", "-x", ""])?;
+    let running = ctx.spawn(&[], &call.command(), &[("GREENROOM_PROBE_ENV", "green-42")])?;
+    let process = call.read(&running.wait()?)?.process;
+    let argv: Vec<String> = call.command().into_iter().map(String::from).collect();
+    expect_eq("the command's argv should be passed unchanged", argv, process.argv)?;
     expect_eq(
         "the command should inherit the caller's environment",
         Some("green-42"),
-        report.env.get("GREENROOM_PROBE_ENV").map(String::as_str),
+        process.env.get("GREENROOM_PROBE_ENV").map(String::as_str),
     )
 }
 
@@ -140,7 +146,7 @@ fn not_executable_is_126(ctx: &mut Ctx) -> Result<(), Failure> {
 fn signal_is_128_plus_n(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     for (signal, code) in [("9", 137), ("15", 143)] {
-        let run = ctx.run(&[], &[&probe, "kill-self", signal])?;
+        let run = ctx.run(&[], &[&probe, plain::KILL_SELF, signal])?;
         run.expect_code(code, &format!("a command killed by signal {signal} should give exit code {code}"))?;
     }
     Ok(())
@@ -148,7 +154,7 @@ fn signal_is_128_plus_n(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
-    let running = ctx.spawn(&[], &[&probe, "sleep", "200"], &[])?;
+    let running = ctx.spawn(&[], &[&probe, plain::SLEEP, "200"], &[])?;
     let runtime = running.pid();
     // Look from outside: while the command sleeps, the runtime's process
     // must still be the runtime (not replaced by exec) and have a child.
@@ -182,7 +188,7 @@ fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
 fn waits_for_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     let marker = ctx.scratch_path("done");
-    let run = ctx.run(&[], &[&probe, "sleep-touch", "100", &marker])?;
+    let run = ctx.run(&[], &[&probe, plain::SLEEP_TOUCH, "100", &marker])?;
     if !std::path::Path::new(&marker).exists() {
         return Err(Failure::fail("the runtime exited while its command was still running")
             .compare("the command finished first", run.describe()));

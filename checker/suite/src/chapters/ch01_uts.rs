@@ -1,11 +1,13 @@
 //! Chapter 1 — uts: the UTS and IPC namespaces, and a validated `--hostname`.
 
+use contract::{IpcLook, IpcMade, Touched};
+
 use crate::ctx::{expect_eq, Ctx, Failure};
 use crate::TestCase;
 
 /// Chapter 1's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 1, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(1);
     vec![
         test(
             "hostname-set-inside",
@@ -31,7 +33,8 @@ pub fn tests() -> Vec<TestCase> {
              inside the new namespace, never in the parent",
             "ch01-uts.md#the-layer",
             host_hostname_unchanged,
-        ),
+        )
+        .run_alone(),
         test(
             "invalid-hostname-refused",
             2,
@@ -93,7 +96,7 @@ fn own_uts_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("uts")?;
     for flags in [&["--hostname", "drama-club"][..], &[][..]] {
         let report = ctx.report(flags)?;
-        let inside = report.namespaces.get("uts").cloned().unwrap_or_default();
+        let inside = report.namespaces.uts.unwrap_or_default();
         if inside == host {
             return Err(Failure::fail("the container shares the host's UTS namespace")
                 .compare(format!("anything but {host}"), inside));
@@ -111,14 +114,14 @@ fn host_hostname_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn invalid_hostname_refused(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
     let marker = ctx.scratch_path("command-ran");
+    let touch = ctx.call::<Touched>(&[&marker])?;
     let too_long = "a".repeat(65);
     // One of each kind of mistake: a hyphen at an edge, a bad character, an
     // empty name, an empty label, too long. (`Hostname::parse`'s unit tests
     // cover the rest without a VM.)
     for name in ["-rock-band", "rock_band", "", "a..b", too_long.as_str()] {
-        let run = ctx.run(&["--hostname", name], &[&probe, "touch", &marker])?;
+        let run = ctx.run(&["--hostname", name], &touch.command())?;
         run.expect_code(125, &format!("--hostname {name:?} is invalid and should be refused with exit code 125"))?;
         if std::path::Path::new(&marker).exists() {
             return Err(Failure::fail(format!("the command ran although --hostname {name:?} is invalid")));
@@ -140,7 +143,7 @@ fn longest_hostname_accepted(ctx: &mut Ctx) -> Result<(), Failure> {
 fn own_ipc_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("ipc")?;
     let report = ctx.report(&[])?;
-    let inside = report.namespaces.get("ipc").cloned().unwrap_or_default();
+    let inside = report.namespaces.ipc.unwrap_or_default();
     if inside == host {
         return Err(Failure::fail("the container shares the host's IPC namespace")
             .compare(format!("anything but {host}"), inside));
@@ -150,10 +153,10 @@ fn own_ipc_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn host_ipc_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
     let objects = HostIpc::make()?;
-    let probe = ctx.probe();
-    let run = ctx.run(&[], &[&probe, "ipc-look", &objects.key.to_string(), &objects.name]);
+    let call = ctx.call::<IpcLook>(&[&objects.key.to_string(), &objects.name])?;
+    let found = ctx.ask(&[], &call);
     drop(objects);
-    let found = parse_ipc(&run?)?;
+    let found = found?;
     expect_eq(
         "found from inside: (the host's System V queue, the host's POSIX queue)",
         (false, false),
@@ -163,16 +166,17 @@ fn host_ipc_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn container_ipc_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let (key, name) = fresh_ipc_names()?;
-    let probe = ctx.probe();
-    let run = ctx.run(&[], &[&probe, "ipc-make", &key.to_string(), &name])?;
+    let call = ctx.call::<IpcMade>(&[&key.to_string(), &name])?;
+    let run = ctx.run(&[], &call.command())?;
     // Whatever the container left in the host's namespace is removed before
     // judging, so a failure here does not spoil the tests after it.
     let left = HostIpc { key, name: name.clone(), queue: sysv_queue(key, 0) };
     let left_on_host = (left.queue.is_some(), posix_queue_exists(&name));
     drop(left);
-    let made = parse_ipc(&run)?;
-    if !made.made {
-        return Err(Failure::fail("the probe could not make its IPC objects inside the container"));
+    let made = call.read(&run)?;
+    if let Some(errno) = made.sysv_queue.or(made.posix_queue) {
+        return Err(Failure::fail("the probe could not make its IPC objects inside the container")
+            .compare("both queues made", errno.to_string()));
     }
     expect_eq("left on the host after the container ended: (System V queue, POSIX queue)", (false, false), left_on_host)
 }
@@ -264,21 +268,4 @@ fn posix_queue_exists(name: &str) -> bool {
 
 fn c_string(text: &str) -> Result<std::ffi::CString, Failure> {
     std::ffi::CString::new(text).map_err(|_| Failure::error(format!("{text:?} contains a NUL byte")))
-}
-
-/// What the probe's `ipc-look` and `ipc-make` report.
-#[derive(Debug, serde::Deserialize)]
-struct IpcFound {
-    sysv_queue_found: bool,
-    posix_queue_found: bool,
-    made: bool,
-}
-
-fn parse_ipc(run: &crate::ctx::Run) -> Result<IpcFound, Failure> {
-    run.expect_code(0, "the container running the probe should exit with 0")?;
-    let line = run.stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_default();
-    serde_json::from_str(line).map_err(|e| {
-        Failure::fail(format!("the probe's IPC report did not arrive: {e}"))
-            .compare("a JSON line", crate::ctx::clip(&run.stdout, 200))
-    })
 }

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use contract::{plain, Errno, Orphans, SignalOutcome};
+
 use crate::ctx::{expect_eq, Ctx, Failure};
 use crate::TestCase;
 
 /// Chapter 2's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 2, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(2);
     vec![
         test(
             "command-is-pid-2",
@@ -69,19 +71,24 @@ pub fn tests() -> Vec<TestCase> {
             "mount /proc in the container's own mount namespace, after making every mount private",
             "ch02-pid.md#a-fresh-proc",
             host_proc_untouched,
-        ),
+        )
+        .run_alone(),
     ]
 }
 
 fn command_is_pid_2(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = ctx.report(&[])?;
-    expect_eq("the command's pid and its parent's, seen from inside", (2, Some(1)), (report.pid, report.ppid))
+    expect_eq(
+        "the command's pid and its parent's, seen from inside",
+        (2, Some(1)),
+        (report.process.pid, report.process.ppid),
+    )
 }
 
 fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("pid")?;
     let report = ctx.report(&[])?;
-    let inside = report.namespaces.get("pid").cloned().unwrap_or_default();
+    let inside = report.namespaces.pid.unwrap_or_default();
     if inside == host {
         return Err(
             Failure::fail("the container shares the host's PID namespace").compare(format!("not {host}"), inside)
@@ -92,44 +99,46 @@ fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn proc_shows_only_the_container(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = ctx.report(&[])?;
-    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.visible_pids)
+    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)
 }
 
 fn host_processes_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
     let mut host = Command::new(&ctx.probe)
-        .args(["sleep", "20000"])
+        .args([plain::SLEEP, "20000"])
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| Failure::error(format!("start a host process: {e}")))?;
     let host_pid = host.id().to_string();
-    let probe = ctx.probe();
-    let result = ctx.run(&[], &[&probe, "signal", &host_pid, "0"]);
+    let call = ctx.call::<SignalOutcome>(&[&host_pid, "0"])?;
+    let result = ctx.ask(&[], &call);
     let still_alive = matches!(host.try_wait(), Ok(None));
     let _ = host.kill();
     let _ = host.wait();
-    let run = result?;
+    let outcome = result?;
     if !still_alive {
         return Err(Failure::fail("the container killed a host process"));
     }
-    run.expect_code(3, &format!("signalling host pid {host_pid} from inside should fail with ESRCH (probe exit 3)"))
+    if outcome.errno == Some(Errno::ESRCH) {
+        return Ok(());
+    }
+    let actual = outcome.errno.map_or("the signal was delivered".to_string(), |errno| errno.to_string());
+    Err(Failure::fail(format!(
+        "signalling host pid {host_pid} from inside should fail with ESRCH: no such process in the container"
+    ))
+    .compare(Errno::ESRCH.to_string(), actual))
 }
 
 fn orphans_reaped(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let run = ctx.run(&[], &[&probe, "orphan"])?;
-    run.expect_code(0, "the probe should be able to make an orphan")?;
-    let zombies = run.stdout.lines().find_map(|line| {
-        let value: serde_json::Value = serde_json::from_str(line).ok()?;
-        Some(value["zombies"].as_array()?.len())
-    });
-    expect_eq("zombies left in the container after an orphan exited", Some(0), zombies)
+    let call = ctx.call::<Orphans>(&[])?;
+    let orphans = ctx.ask(&[], &call)?;
+    expect_eq("zombies left in the container after orphans exited (their pids)", vec![], orphans.zombies)
 }
 
 fn signals_reach_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     for (signal, code) in [(Signal::SIGTERM, 143), (Signal::SIGINT, 130)] {
         let started = ctx.scratch_path(&format!("started-{}", signal as i32));
-        let running = ctx.spawn(&[], &[&probe, "touch-sleep", &started, "8000"], &[])?;
+        let running = ctx.spawn(&[], &[&probe, plain::TOUCH_SLEEP, &started, "8000"], &[])?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while !Path::new(&started).exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -149,7 +158,7 @@ fn host_proc_untouched(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = crate::ctx::host_mountinfo()?;
     let report = ctx.report(&[])?;
     let after = crate::ctx::host_mountinfo()?;
-    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.visible_pids)?;
+    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)?;
     if before != after {
         return Err(Failure::fail("the host's mount table changed while the container ran")
             .compare(crate::ctx::clip(&before, 400), crate::ctx::clip(&after, 400)));

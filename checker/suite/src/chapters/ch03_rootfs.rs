@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
-use crate::ctx::{clip, expect_eq, parse_report, Ctx, DevEntry, Failure};
+use contract::{DevEntry, DevKind, Errno, Escape, Report, Touched};
+
+use crate::ctx::{clip, expect_eq, Ctx, Failure, ProbeCall, ROOTFS_PROBE};
 use crate::TestCase;
 
 /// Chapter 3's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 3, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(3);
     vec![
         test(
             "mounts-inside",
@@ -64,7 +66,8 @@ pub fn tests() -> Vec<TestCase> {
             "make every mount private (MS_REC | MS_PRIVATE) before mounting anything",
             "ch03-rootfs.md#why-ms_private",
             host_mounts_unchanged,
-        ),
+        )
+        .run_alone(),
         test(
             "bad-rootfs-refused",
             2,
@@ -72,7 +75,8 @@ pub fn tests() -> Vec<TestCase> {
             "check --rootfs in Rootfs::parse before cloning: absolute, existing, a directory",
             "ch03-rootfs.md#the---rootfs-argument",
             bad_rootfs_refused,
-        ),
+        )
+        .run_alone(),
     ]
 }
 
@@ -82,17 +86,16 @@ fn mount_points(mountinfo: &[String]) -> Vec<(String, String)> {
     parsed.map(|m| (m.point.to_string(), m.fstype.to_string())).collect()
 }
 
-fn report_in_rootfs(ctx: &mut Ctx, extra: &[&str]) -> Result<crate::ctx::Report, Failure> {
+fn report_in_rootfs(ctx: &mut Ctx, extra: &[&str]) -> Result<Report, Failure> {
     let rootfs = ctx.rootfs()?;
     let mut flags = vec!["--rootfs", rootfs.as_str()];
     flags.extend_from_slice(extra);
-    let run = ctx.run(&flags, &["/probe", "report"])?;
-    parse_report(&run)
+    ctx.report(&flags)
 }
 
 fn mounts_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report_in_rootfs(ctx, &[])?;
-    let mounts = mount_points(&report.mountinfo.unwrap_or_default());
+    let mounts = mount_points(&report.filesystem.mountinfo.unwrap_or_default());
     let want = [("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs")];
     for (point, fstype) in want {
         if !mounts.iter().any(|(p, f)| p == point && f == fstype) {
@@ -119,18 +122,17 @@ fn host_root_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
     let rootfs = ctx.rootfs()?;
     let marker = ctx.scratch_path("host-marker");
     std::fs::write(&marker, "the host's file").map_err(|e| Failure::error(format!("write {marker}: {e}")))?;
-    let run = ctx.run(&["--rootfs", &rootfs], &["/probe", "escape", &marker])?;
-    run.expect_code(0, "the escape probe should run")?;
-    let line = run.stdout.lines().find(|l| l.starts_with('{')).unwrap_or("{}");
-    let found: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-    for (way, what) in [
-        ("proc1_root", "/proc/1/root"),
-        ("proc1_cwd", "/proc/1/cwd (PID 1's working directory is outside the container's root)"),
-        ("chroot_escape", "a chroot escape (chroot into a subdirectory, then cd .. until the top)"),
+    let call = ProbeCall::<Escape>::new(ROOTFS_PROBE, &[&marker])?;
+    let escape = ctx.ask(&["--rootfs", &rootfs], &call)?;
+    for (reached, what) in [
+        (escape.proc1_root, "/proc/1/root"),
+        (escape.proc1_cwd, "/proc/1/cwd (PID 1's working directory is outside the container's root)"),
+        (escape.chroot_escape, "a chroot escape (chroot into a subdirectory, then cd .. until the top)"),
     ] {
-        if found[way] != serde_json::Value::Bool(false) {
+        if reached {
+            let found = serde_json::to_string(&escape).unwrap_or_default();
             return Err(Failure::fail(format!("the container reached the host's file {marker} through {what}"))
-                .compare("the host's files out of reach", clip(&run.stdout, 200)));
+                .compare("the host's files out of reach", found));
         }
     }
     Ok(())
@@ -140,15 +142,15 @@ fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report_in_rootfs(ctx, &[])?;
     let device = |name: &str, major, minor| DevEntry {
         name: name.into(),
-        kind: "char".into(),
+        kind: DevKind::Char,
         major: Some(major),
         minor: Some(minor),
         target: None,
     };
-    let dir = |name: &str| DevEntry { name: name.into(), kind: "dir".into(), major: None, minor: None, target: None };
+    let dir = |name: &str| DevEntry { name: name.into(), kind: DevKind::Dir, major: None, minor: None, target: None };
     let link = |name: &str, target: &str| DevEntry {
         name: name.into(),
-        kind: "link".into(),
+        kind: DevKind::Link,
         major: None,
         minor: None,
         target: Some(target.into()),
@@ -167,7 +169,7 @@ fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
         device("urandom", 1, 9),
         device("zero", 1, 5),
     ];
-    let mut have = report.dev.unwrap_or_default();
+    let mut have = report.filesystem.dev.unwrap_or_default();
     // /dev/ptmx may be a link to pts/ptmx or the 5:2 device itself.
     have.retain(|e| {
         !(e.name == "ptmx" && (e.target.as_deref() == Some("pts/ptmx") || (e.major, e.minor) == (Some(5), Some(2))))
@@ -193,7 +195,7 @@ fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn sys_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report_in_rootfs(ctx, &[])?;
-    let mountinfo = report.mountinfo.unwrap_or_default();
+    let mountinfo = report.filesystem.mountinfo.unwrap_or_default();
     let sys = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).find(|m| m.point == "/sys");
     let options = sys.map_or("", |m| m.options);
     expect_eq("/sys's mount options start with", "ro", options.split(',').next().unwrap_or(""))
@@ -201,27 +203,33 @@ fn sys_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn read_only_root(ctx: &mut Ctx) -> Result<(), Failure> {
     let rootfs = ctx.rootfs()?;
-    let run = ctx.run(&["--rootfs", &rootfs], &["/probe", "touch", "/writable"])?;
-    run.expect_code(0, "without --read-only, the container's root should be writable")?;
-    let run = ctx.run(&["--rootfs", &rootfs, "--read-only"], &["/probe", "touch", "/read-only"])?;
-    if run.code == Some(99) && run.stderr.contains("Read-only file system") {
-        return Ok(());
+    let outcome = |errno: Option<Errno>| errno.map_or("created".to_string(), |errno| errno.to_string());
+    let call = ProbeCall::<Touched>::new(ROOTFS_PROBE, &["/writable"])?;
+    let writable = ctx.ask(&["--rootfs", &rootfs], &call)?;
+    if writable.errno.is_some() {
+        return Err(Failure::fail("without --read-only, the container's root should be writable")
+            .compare("created", outcome(writable.errno)));
     }
-    Err(Failure::fail("with --read-only, creating a file in / should fail with EROFS")
-        .compare("probe: create /read-only: Read-only file system", run.describe()))
+    let call = ProbeCall::<Touched>::new(ROOTFS_PROBE, &["/read-only"])?;
+    let read_only = ctx.ask(&["--rootfs", &rootfs, "--read-only"], &call)?;
+    if read_only.errno != Some(Errno::EROFS) {
+        return Err(Failure::fail("with --read-only, creating a file in / should fail with EROFS")
+            .compare(outcome(Some(Errno::EROFS)), outcome(read_only.errno)));
+    }
+    Ok(())
 }
 
 fn starts_in_the_new_root(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report_in_rootfs(ctx, &[])?;
-    expect_eq("the command's working directory", Some("/"), report.cwd.as_deref())?;
-    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.visible_pids)
+    expect_eq("the command's working directory", Some("/"), report.process.cwd.as_deref())?;
+    expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)
 }
 
 fn host_mounts_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = crate::ctx::host_mountinfo()?;
     let report = report_in_rootfs(ctx, &["--read-only"])?;
     let after = crate::ctx::host_mountinfo()?;
-    if report.mountinfo.is_none() {
+    if report.filesystem.mountinfo.is_none() {
         return Err(Failure::fail("the probe could not read its mount table"));
     }
     if before != after {
@@ -238,8 +246,8 @@ fn bad_rootfs_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let missing = ctx.scratch_path("no-such-rootfs");
     let before = crate::ctx::host_mountinfo()?;
     for rootfs in ["relative/rootfs", missing.as_str(), a_file.as_str()] {
-        let probe = ctx.probe();
-        let run = ctx.run(&["--rootfs", rootfs], &[&probe, "touch", &marker])?;
+        let touch = ctx.call::<Touched>(&[&marker])?;
+        let run = ctx.run(&["--rootfs", rootfs], &touch.command())?;
         run.expect_code(125, &format!("--rootfs {rootfs} should be refused with exit code 125"))?;
         if Path::new(&marker).exists() {
             return Err(Failure::fail(format!("the command ran although --rootfs {rootfs} is unusable")));

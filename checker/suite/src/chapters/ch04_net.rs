@@ -12,16 +12,16 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use contract::{Address, Exchange, Interface, Listening, Loopback, Network, Report, Sent, Served};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use serde::Deserialize;
 
-use crate::ctx::{clip, expect_eq, Ctx, Failure, Run, Running};
+use crate::ctx::{expect_eq, Ctx, Failure, ProbeCall, Run, Running};
 use crate::TestCase;
 
 /// Chapter 4's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 4, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(4);
     vec![
         test(
             "interfaces-inside",
@@ -78,7 +78,9 @@ pub fn tests() -> Vec<TestCase> {
             "with --net none, unshare the namespace and bring lo up, but make no veth and no lease",
             "ch04-net.md#inside-the-container",
             no_network,
-        ),
+        )
+        // It compares the host's whole interface list before and after.
+        .run_alone(),
         test(
             "cleanup-after-exit",
             2,
@@ -118,73 +120,10 @@ pub fn tests() -> Vec<TestCase> {
             "check every network argument, and take the lease, before creating any link",
             "ch04-net.md#before-anything-is-created",
             bad_network_refused,
-        ),
+        )
+        // It compares the host's whole interface list before and after.
+        .run_alone(),
     ]
-}
-
-/// The probe's view of the network namespace (see `probe/src/net.rs`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Network {
-    /// Every interface, by index.
-    pub interfaces: Vec<Interface>,
-    /// The IPv4 routes of the main table.
-    pub routes: Vec<Route>,
-}
-
-/// One interface inside.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Interface {
-    /// Its name.
-    pub name: String,
-    /// Its index.
-    pub index: u32,
-    /// Administratively up.
-    pub up: bool,
-    /// Up with a carrier.
-    pub running: bool,
-    /// `loopback`, `ether` or a number.
-    pub link_type: String,
-    /// `veth`, `bridge`, … for virtual links.
-    pub kind: Option<String>,
-    /// Its IPv4 addresses.
-    pub addresses: Vec<Address>,
-}
-
-/// An IPv4 address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct Address {
-    /// The address.
-    pub address: Ipv4Addr,
-    /// The prefix length.
-    pub prefix: u8,
-}
-
-/// One IPv4 route inside.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Route {
-    /// Destination network.
-    pub destination: Ipv4Addr,
-    /// Its prefix length.
-    pub prefix: u8,
-    /// The next hop, if any.
-    pub gateway: Option<Ipv4Addr>,
-    /// The interface it leaves by.
-    pub device: String,
-}
-
-/// What one end of a probe TCP exchange saw.
-#[derive(Debug, Clone, Deserialize)]
-struct Exchange {
-    peer: Option<SocketAddr>,
-    received: Option<String>,
-    error: Option<String>,
-}
-
-/// What `probe serve` writes once it listens.
-#[derive(Debug, Clone, Deserialize)]
-struct Listening {
-    port: u16,
-    addresses: Vec<Address>,
 }
 
 /// Where the runtime keeps a bridge's leases (one file per container).
@@ -238,7 +177,7 @@ fn flags_of(flags: &[String]) -> Vec<&str> {
 
 // ---- inside -------------------------------------------------------------
 
-fn network_report(ctx: &mut Ctx, flags: &[&str]) -> Result<(crate::ctx::Report, Network), Failure> {
+fn network_report(ctx: &mut Ctx, flags: &[&str]) -> Result<(Report, Network), Failure> {
     let report = ctx.report(flags)?;
     let network = report.network.clone().ok_or_else(|| {
         Failure::error("the probe could not read the container's network (rtnetlink or /proc/net/route)")
@@ -334,9 +273,8 @@ fn interfaces_inside(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn loopback_works(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-lo", 42, 24);
-    let probe = ctx.probe();
-    let run = ctx.run(&flags_of(&net.flags()), &[&probe, "loopback"])?;
-    let exchange = parse_exchange(&run, "the loopback probe")?;
+    let call = ctx.call::<Loopback>(&[])?;
+    let exchange = ctx.ask(&flags_of(&net.flags()), &call)?.client;
     if exchange.error.is_some() || exchange.received.as_deref() != Some("reply to hello over lo") {
         let (_, network) = network_report(ctx, &flags_of(&net.flags()))?;
         expect_loopback_up(&network)?;
@@ -350,7 +288,7 @@ fn host_interfaces_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-hidden", 43, 24);
     let (report, network) = network_report(ctx, &flags_of(&net.flags()))?;
     let host = crate::ctx::host_namespace("net")?;
-    if report.namespaces.get("net") == Some(&host) {
+    if report.namespaces.net.as_ref() == Some(&host) {
         return Err(Failure::fail("the container shares the host's network namespace")
             .compare(format!("a namespace other than {host}"), host.clone()));
     }
@@ -369,26 +307,49 @@ fn host_interfaces_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
 
 // ---- across the bridge ----------------------------------------------------
 
-/// Starts a container serving one TCP exchange; returns it and where it listens.
-fn start_server(ctx: &mut Ctx, net: &TestNet, name: &str) -> Result<(Running, Listening), Failure> {
-    let file = ctx.scratch_path(&format!("{name}-listening.json"));
-    let probe = ctx.probe();
-    let running = ctx.spawn(&flags_of(&net.flags()), &[&probe, "serve", &file, SERVE_MS], &[])?;
-    match read_listening(&file) {
-        Some(listening) => Ok((running, listening)),
-        None => {
+/// A container serving one TCP exchange (`probe serve`), and where it
+/// listens.
+struct Server {
+    running: Running,
+    call: ProbeCall<Served>,
+    listening: Listening,
+}
+
+impl Server {
+    /// Waits for the container to end and reads what the server saw.
+    fn finish(self) -> Result<Exchange, Failure> {
+        let run = self.running.wait()?;
+        Ok(self.call.read(&run)?.server)
+    }
+}
+
+/// Starts a container serving one TCP exchange, once it listens.
+fn start_server(ctx: &mut Ctx, net: &TestNet, name: &str) -> Result<Server, Failure> {
+    let (running, call, file) = spawn_server(ctx, net, name)?;
+    match read_listening(&call, &file) {
+        Ok(listening) => Ok(Server { running, call, listening }),
+        Err(why) => {
             let run = running.wait()?;
-            Err(Failure::fail(format!("the serving container {name} never started listening"))
+            Err(Failure::fail(format!("the serving container {name} never started listening ({why})"))
                 .compare("the probe serving", run.describe()))
         }
     }
 }
 
-fn read_listening(path: &str) -> Option<Listening> {
+/// Spawns `probe serve FILE` on `net`, without waiting for it to listen.
+fn spawn_server(ctx: &mut Ctx, net: &TestNet, name: &str) -> Result<(Running, ProbeCall<Served>, String), Failure> {
+    let file = ctx.scratch_path(&format!("{name}-listening.json"));
+    let call = ctx.call::<Served>(&[&file, SERVE_MS])?;
+    let running = ctx.spawn(&flags_of(&net.flags()), &call.command(), &[])?;
+    Ok((running, call, file))
+}
+
+/// Waits for `call`'s serving probe to say in `path` where it listens.
+fn read_listening(call: &ProbeCall<Served>, path: &str) -> Result<Listening, String> {
     if !wait_for(path, Duration::from_secs(8)) {
-        return None;
+        return Err(format!("no {path} within 8 s"));
     }
-    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+    call.read_file(path)
 }
 
 /// The one address of `name`'s eth0, checked to be in the subnet.
@@ -398,15 +359,6 @@ fn server_address(net: &TestNet, listening: &Listening, name: &str) -> Result<Ip
         other => Err(Failure::fail(format!("container {name} should have one address from {}", net.subnet()))
             .compare(format!("one of {}", net.subnet()), format!("{other:?}"))),
     }
-}
-
-fn parse_exchange(run: &Run, what: &str) -> Result<Exchange, Failure> {
-    run.expect_code(0, &format!("the container running {what} should exit with 0"))?;
-    let line = run.stdout.lines().rev().find(|line| line.starts_with('{')).ok_or_else(|| {
-        Failure::fail(format!("{what} printed nothing: is the command's output relayed?"))
-            .compare("a JSON line from the probe", clip(&run.stdout, 300))
-    })?;
-    serde_json::from_str(line).map_err(|e| Failure::fail(format!("{what}'s report is garbled: {e}")))
 }
 
 /// Connects from the host (the suite) to a container, sends `message` as
@@ -423,13 +375,13 @@ fn send_from_host(address: Ipv4Addr, port: u16, message: &str) -> Result<String,
 
 fn containers_reach_each_other(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-pair", 44, 24);
-    let (server, listening) = start_server(ctx, &net, "A")?;
-    let address = server_address(&net, &listening, "A")?;
-    let probe = ctx.probe();
-    let (port, message) = (listening.port.to_string(), "hello from B");
-    let sent = ctx.run(&flags_of(&net.flags()), &[&probe, "send", &address.to_string(), &port, message]);
-    let served = server.wait();
-    let sender = parse_exchange(&sent?, "the sending probe (B)")?;
+    let server = start_server(ctx, &net, "A")?;
+    let address = server_address(&net, &server.listening, "A")?;
+    let (port, message) = (server.listening.port.to_string(), "hello from B");
+    let send = ctx.call::<Sent>(&[&address.to_string(), &port, message])?;
+    let sent = ctx.run(&flags_of(&net.flags()), &send.command());
+    let served = server.finish();
+    let sender = send.read(&sent?)?.client;
     let reply = format!("reply to {message}");
     if sender.received.as_deref() != Some(reply.as_str()) {
         return Err(Failure::fail(format!(
@@ -439,7 +391,7 @@ fn containers_reach_each_other(ctx: &mut Ctx) -> Result<(), Failure> {
         ))
         .compare(reply, sender.error.or(sender.received).unwrap_or_default()));
     }
-    let server = parse_exchange(&served?, "the serving probe (A)")?;
+    let server = served?;
     expect_eq("what container A received from B", Some(message), server.received.as_deref())?;
     let from = server.peer.map(|peer| peer.ip());
     match from {
@@ -451,16 +403,17 @@ fn containers_reach_each_other(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn host_reaches_container(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-host", 45, 24);
-    let (server, listening) = start_server(ctx, &net, "A")?;
-    let address = server_address(&net, &listening, "A")?;
+    let server = start_server(ctx, &net, "A")?;
+    let address = server_address(&net, &server.listening, "A")?;
+    let port = server.listening.port;
     let message = "hello from the host";
-    let reply = send_from_host(address, listening.port, message);
-    let served = server.wait()?;
+    let reply = send_from_host(address, port, message);
+    let served = server.finish();
     let reply = reply.map_err(|error| {
         Failure::fail(format!(
             "the host could not reach the container at {address}:{}: does the bridge {} exist, hold {}/{} \
              and is it up?",
-            listening.port,
+            port,
             net.bridge,
             net.gateway(),
             net.prefix
@@ -468,8 +421,7 @@ fn host_reaches_container(ctx: &mut Ctx) -> Result<(), Failure> {
         .compare(format!("reply to {message}"), error)
     })?;
     expect_eq("the container's reply to the host", format!("reply to {message}"), reply)?;
-    let server = parse_exchange(&served, "the serving probe")?;
-    let from = server.peer.map(|peer| peer.ip());
+    let from = served?.peer.map(|peer| peer.ip());
     expect_eq(
         "the host's address as the container sees it (the bridge's, the gateway)",
         Some(std::net::IpAddr::V4(net.gateway())),
@@ -480,19 +432,19 @@ fn host_reaches_container(ctx: &mut Ctx) -> Result<(), Failure> {
 fn gateway_mac_stable(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-mac", 52, 24);
     let mac = || fs::read_to_string(format!("/sys/class/net/{}/address", net.bridge)).unwrap_or_default();
-    let (first, first_listening) = start_server(ctx, &net, "A")?;
+    let first = start_server(ctx, &net, "A")?;
     let mut seen = vec![("while one container ran", mac())];
-    let (second, second_listening) = start_server(ctx, &net, "B")?;
+    let second = start_server(ctx, &net, "B")?;
     seen.push(("once a second one joined", mac()));
     // Each serving probe ends after one exchange.
-    for listening in [&first_listening, &second_listening] {
+    for listening in [&first.listening, &second.listening] {
         if let Some(address) = listening.addresses.first() {
             let _ = send_from_host(address.address, listening.port, "bye");
         }
     }
-    first.wait()?;
+    first.running.wait()?;
     seen.push(("after the first one left", mac()));
-    second.wait()?;
+    second.running.wait()?;
     let (before, mac_before) = &seen[0];
     if let Some((when, changed)) = seen.iter().find(|(_, mac)| mac != mac_before) {
         return Err(Failure::fail(format!(
@@ -510,7 +462,7 @@ fn no_network(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = host_links()?;
     let (report, network) = network_report(ctx, &["--net", "none"])?;
     let host = crate::ctx::host_namespace("net")?;
-    if report.namespaces.get("net") == Some(&host) {
+    if report.namespaces.net.as_ref() == Some(&host) {
         return Err(Failure::fail("with --net none the container still shares the host's network namespace")
             .compare("a namespace of its own", host));
     }
@@ -638,14 +590,16 @@ fn stale_lease_reclaimed(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn distinct_addresses(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-twins", 49, 24);
-    let probe = ctx.probe();
-    let files = [ctx.scratch_path("a.json"), ctx.scratch_path("b.json")];
     // Both start before either has taken its address.
     let mut running = Vec::new();
-    for file in &files {
-        running.push(ctx.spawn(&flags_of(&net.flags()), &[&probe, "serve", file, SERVE_MS], &[])?);
+    let mut listening = Vec::new();
+    for name in ["a", "b"] {
+        let (server, call, file) = spawn_server(ctx, &net, name)?;
+        running.push(server);
+        listening.push((call, file));
     }
-    let listening: Vec<Option<Listening>> = files.iter().map(|file| read_listening(file)).collect();
+    let listening: Vec<Option<Listening>> =
+        listening.iter().map(|(call, file)| read_listening(call, file).ok()).collect();
     // Each serving probe waits for one connection: give it one so it ends.
     for listening in listening.iter().flatten() {
         if let Some(address) = listening.addresses.first() {
@@ -676,12 +630,12 @@ fn bad_network_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     // One container takes the only address of a /30, so the next finds it full.
     let full = TestNet::new("gr4-full", 51, 30);
-    let (occupant, listening) = start_server(ctx, &full, "the occupant")?;
+    let occupant = start_server(ctx, &full, "the occupant")?;
     let result = refusals(ctx, &full, &probe, &marker);
-    if let Some(address) = listening.addresses.first() {
-        let _ = send_from_host(address.address, listening.port, "done");
+    if let Some(address) = occupant.listening.addresses.first() {
+        let _ = send_from_host(address.address, occupant.listening.port, "done");
     }
-    let _ = occupant.wait();
+    let _ = occupant.running.wait();
     result
 }
 
@@ -830,6 +784,8 @@ fn container_init(runtime: u32, host: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use contract::Route;
+
     use super::*;
 
     #[test]
@@ -848,11 +804,27 @@ mod tests {
 
     #[test]
     fn the_network_description_reads_like_ip() {
-        let json = r#"{"interfaces":[{"name":"lo","index":1,"up":true,"running":true,"link_type":"loopback",
-            "kind":null,"addresses":[{"address":"127.0.0.1","prefix":8}]},{"name":"eth0","index":2,"up":false,
-            "running":false,"link_type":"ether","kind":"veth","addresses":[]}],"routes":[{"destination":"0.0.0.0",
-            "prefix":0,"gateway":"10.73.0.1","device":"eth0"}]}"#;
-        let network: Network = serde_json::from_str(json).expect("the probe's format");
+        let link = |name: &str, index, up, link_type: &str, addresses| Interface {
+            name: name.to_string(),
+            index,
+            up,
+            running: up,
+            link_type: link_type.to_string(),
+            kind: None,
+            addresses,
+        };
+        let network = Network {
+            interfaces: vec![
+                link("lo", 1, true, "loopback", vec![Address { address: Ipv4Addr::LOCALHOST, prefix: 8 }]),
+                link("eth0", 2, false, "ether", vec![]),
+            ],
+            routes: vec![Route {
+                destination: Ipv4Addr::UNSPECIFIED,
+                prefix: 0,
+                gateway: Some(Ipv4Addr::new(10, 73, 0, 1)),
+                device: "eth0".to_string(),
+            }],
+        };
         assert_eq!(describe(&network), "lo up 127.0.0.1/8; eth0 down (no address); default via 10.73.0.1 dev eth0");
         assert!(expect_loopback_up(&network).is_ok());
     }

@@ -3,20 +3,19 @@
 //! Tests run the runtime as root with explicit maps, and as the guest's
 //! unprivileged user `greenroom` (see [`crate::user`]) with its defaults.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use serde::Deserialize;
+use contract::{DevKind, Document, IdRange, MadeOwned, Namespaces, ReadOutcome, RenameThrough, Report, Touched};
 
-use crate::ctx::{clip, expect_eq, host_namespace, Ctx, Failure, Run};
+use crate::ctx::{expect_eq, host_namespace, Ctx, Failure, ProbeCall, Run};
 use crate::user::User;
 use crate::TestCase;
 
 /// Chapter 5's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 5, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(5);
     vec![
         test(
             "maps-as-asked",
@@ -73,7 +72,8 @@ pub fn tests() -> Vec<TestCase> {
             "the host's namespaces belong to the host's user namespace, in which the container has no power",
             "ch05-user.md#what-root-inside-can-and-cannot-do",
             host_hostname_out_of_reach,
-        ),
+        )
+        .run_alone(),
         test(
             "rootless-container",
             3,
@@ -98,7 +98,8 @@ pub fn tests() -> Vec<TestCase> {
             "check what an unprivileged caller asks for before clone, and refuse with one clear line",
             "ch05-user.md#rootless-limits-and-how-the-real-tools-lift-them",
             rootless_refusals,
-        ),
+        )
+        .run_alone(),
         test(
             "bad-maps-refused",
             2,
@@ -106,7 +107,8 @@ pub fn tests() -> Vec<TestCase> {
             "parse and check every --uid-map and --gid-map before anything is created",
             "ch05-user.md#checking-a-map",
             bad_maps_refused,
-        ),
+        )
+        .run_alone(),
     ]
 }
 
@@ -115,57 +117,50 @@ const UID_MAP: &str = "0:100000:65536";
 const GID_MAP: &str = "0:200000:65536";
 const ROOT_FLAGS: [&str; 6] = ["--net", "none", "--uid-map", UID_MAP, "--gid-map", GID_MAP];
 
-/// What chapter 5 reads of the probe's report.
-#[derive(Debug, Clone, Deserialize)]
-struct UserReport {
-    hostname: Option<String>,
-    pid: u32,
-    uid: Option<u32>,
-    gid: Option<u32>,
-    uid_map: Option<String>,
-    gid_map: Option<String>,
-    setgroups: Option<String>,
-    owned_elsewhere: Option<Vec<String>>,
-    namespaces: BTreeMap<String, String>,
-    status: BTreeMap<String, String>,
-    visible_pids: Option<Vec<u32>>,
-    cwd: Option<String>,
-    dev: Option<Vec<crate::ctx::DevEntry>>,
-}
-
-/// The last JSON line of a run's stdout, parsed as `T`.
-fn answer<T: for<'a> Deserialize<'a>>(run: &Run, what: &str) -> Result<T, Failure> {
-    run.expect_code(0, &format!("the container running the probe's {what} should exit with 0"))?;
-    let line = run.stdout.lines().rev().find(|line| line.starts_with('{')).ok_or_else(|| {
-        Failure::fail("the probe's answer did not reach stdout").compare("a JSON line", clip(&run.stdout, 300))
-    })?;
-    serde_json::from_str(line).map_err(|e| Failure::fail(format!("the probe's {what} is garbled: {e}")))
-}
-
-/// Runs the probe's report with `flags`; a runtime that fails (125) fails
-/// the test with `on_failure`, which says what most likely went wrong.
-fn report(ctx: &mut Ctx, flags: &[&str], probe: &str, on_failure: &str) -> Result<UserReport, Failure> {
-    let run = ctx.run(flags, &[probe, "report"])?;
+/// Runs `call` with `flags`; a runtime that fails (125) fails the test
+/// with `on_failure`, which says what most likely went wrong.
+fn ask_or<T: Document>(ctx: &mut Ctx, flags: &[&str], call: &ProbeCall<T>, on_failure: &str) -> Result<T, Failure> {
+    let run = ctx.run(flags, &call.command())?;
     if run.code == Some(125) {
-        return Err(Failure::fail(on_failure).compare("the probe's report", run.describe()));
+        return Err(Failure::fail(on_failure).compare(format!("the probe's {}", T::SUBCOMMAND), run.describe()));
     }
-    answer(&run, "report")
+    call.read(&run)
 }
 
-/// A map's text, as `(inside, outside, count)` lines.
-fn map_lines(text: &Option<String>) -> Vec<(u32, u32, u32)> {
-    let numbers = |line: &str| -> Option<(u32, u32, u32)> {
-        let mut words = line.split_whitespace().map(|w| w.parse::<u32>().ok());
-        Some((words.next()??, words.next()??, words.next()??))
-    };
-    text.as_deref().unwrap_or_default().lines().filter_map(numbers).collect()
+/// The probe's report from a container made with `flags` (the rootfs's
+/// probe when there is a `--rootfs`), or `on_failure` if the runtime fails.
+fn report(ctx: &mut Ctx, flags: &[&str], on_failure: &str) -> Result<Report, Failure> {
+    let probe = if flags.contains(&"--rootfs") { crate::ctx::ROOTFS_PROBE.to_string() } else { ctx.probe() };
+    let call = ProbeCall::new(&probe, &[])?;
+    ask_or(ctx, flags, &call, on_failure)
+}
+
+/// The namespace of `kind` in a report.
+fn namespace<'a>(namespaces: &'a Namespaces, kind: &str) -> Option<&'a String> {
+    match kind {
+        "cgroup" => namespaces.cgroup.as_ref(),
+        "ipc" => namespaces.ipc.as_ref(),
+        "mnt" => namespaces.mnt.as_ref(),
+        "net" => namespaces.net.as_ref(),
+        "pid" => namespaces.pid.as_ref(),
+        "time" => namespaces.time.as_ref(),
+        "user" => namespaces.user.as_ref(),
+        "uts" => namespaces.uts.as_ref(),
+        _ => None,
+    }
+}
+
+/// A map as `(inside, outside, count)` lines.
+fn map_lines(map: &Option<Vec<IdRange>>) -> Vec<(u32, u32, u32)> {
+    map.iter().flatten().map(|r| (r.inside, r.outside, r.count)).collect()
 }
 
 /// The suite's own effective capabilities: root's full set.
-fn own_cap_eff() -> Result<String, Failure> {
+fn own_cap_eff() -> Result<u64, Failure> {
     let status = fs::read_to_string("/proc/self/status").map_err(|e| Failure::error(format!("read status: {e}")))?;
     let line = status.lines().find_map(|line| line.strip_prefix("CapEff:"));
-    line.map(|value| value.trim().to_string()).ok_or_else(|| Failure::error("no CapEff in /proc/self/status"))
+    let value = line.and_then(|value| u64::from_str_radix(value.trim(), 16).ok());
+    value.ok_or_else(|| Failure::error("no CapEff in /proc/self/status"))
 }
 
 const CHILD_WROTE_MAP: &str = "as root with --uid-map 0:100000:65536 --gid-map 0:200000:65536 the runtime failed: \
@@ -173,22 +168,21 @@ const CHILD_WROTE_MAP: &str = "as root with --uid-map 0:100000:65536 --gid-map 0
     while the child waits (a child writing its own map gets EPERM)";
 
 fn maps_as_asked(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let report = report(ctx, &ROOT_FLAGS, &probe, CHILD_WROTE_MAP)?;
+    let report = report(ctx, &ROOT_FLAGS, CHILD_WROTE_MAP)?;
     expect_eq(
         "the uid map inside should be exactly the one asked for: the parent writes it, once, whole",
         vec![(0, 100_000, 65_536)],
-        map_lines(&report.uid_map),
+        map_lines(&report.users.uid_map),
     )?;
     expect_eq(
         "the gid map inside should be exactly the one asked for (--gid-map, not --uid-map's)",
         vec![(0, 200_000, 65_536)],
-        map_lines(&report.gid_map),
+        map_lines(&report.users.gid_map),
     )?;
     expect_eq(
         "the probe should run as uid and gid 0 of the container: setresgid, then setresuid, to 0 in enter_child",
         (Some(0), Some(0)),
-        (report.uid, report.gid),
+        (report.users.uid, report.users.gid),
     )
 }
 
@@ -197,53 +191,53 @@ fn setgroups_denied(ctx: &mut Ctx) -> Result<(), Failure> {
     let own = user.uid.to_string();
     let (uid_map, gid_map) = (format!("0:{}:1", user.uid), format!("0:{}:1", user.gid));
     let flags = ["--net", "none", "--uid-map", &uid_map, "--gid-map", &gid_map];
-    ctx.run_as = Some((user.uid, user.gid));
-    let probe = ctx.probe();
+    ctx.as_user(&user);
     let report = report(
         ctx,
         &flags,
-        &probe,
         "as the unprivileged user, with only its own ids mapped, the runtime failed: the kernel accepts a gid_map \
          written without privilege only once \"deny\" is in /proc/PID/setgroups — write it before gid_map",
     )?;
     expect_eq(
         &format!("the uid map should be the user's own id ({own}) as 0, nothing else"),
         vec![(0, user.uid, 1)],
-        map_lines(&report.uid_map),
+        map_lines(&report.users.uid_map),
     )?;
     expect_eq(
         "setgroups should read deny: the gid map was written without privilege",
         Some("deny"),
-        report.setgroups.as_deref(),
+        report.users.setgroups.as_deref(),
     )
 }
 
 fn root_inside_full_caps(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let report = report(ctx, &ROOT_FLAGS, &probe, CHILD_WROTE_MAP)?;
+    let report = report(ctx, &ROOT_FLAGS, CHILD_WROTE_MAP)?;
     let host_user = host_namespace("user")?;
-    if report.namespaces.get("user") == Some(&host_user) {
+    if namespace(&report.namespaces, "user") == Some(&host_user) {
         return Err(Failure::fail("the container shares the host's user namespace: ask for CLONE_NEWUSER")
             .compare("a user namespace of its own", host_user));
     }
-    expect_eq("the probe should be uid 0 of the container", Some(0), report.uid)?;
+    expect_eq("the probe should be uid 0 of the container", Some(0), report.users.uid)?;
     expect_eq(
         "root of the container should hold every capability (in its own namespaces): its uid must be 0 of the \
          namespace when it calls exec",
         Some(own_cap_eff()?),
-        report.status.get("CapEff").cloned(),
+        report.security.capabilities.map(|caps| caps.effective),
     )
 }
 
 fn namespaces_owned_by_it(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let report = report(ctx, &ROOT_FLAGS, &probe, CHILD_WROTE_MAP)?;
-    let elsewhere = report.owned_elsewhere.ok_or_else(|| Failure::error("the probe could not read its namespaces"))?;
+    let report = report(ctx, &ROOT_FLAGS, CHILD_WROTE_MAP)?;
+    let elsewhere = report
+        .users
+        .owned_elsewhere
+        .clone()
+        .ok_or_else(|| Failure::error("the probe could not read its namespaces"))?;
     // Only the namespaces the container has of its own: it shares the host's
     // cgroup namespace (until chapter 6), which the host owns.
     let mut foreign = Vec::new();
     for kind in elsewhere {
-        if report.namespaces.get(&kind) != Some(&host_namespace(&kind)?) {
+        if namespace(&report.namespaces, &kind) != Some(&host_namespace(&kind)?) {
             foreign.push(kind);
         }
     }
@@ -267,16 +261,10 @@ fn open_dir(ctx: &Ctx, name: &str) -> Result<String, Failure> {
     Ok(dir.display().to_string())
 }
 
-#[derive(Deserialize)]
-struct Errno {
-    errno: Option<i32>,
-}
-
 /// The owner of `path` on the host, once the container has made it.
-fn made_owner(path: &str, run: &Run, what: &str) -> Result<(u32, u32), Failure> {
-    let made: Errno = answer(run, what)?;
+fn made_owner(path: &str, made: &MadeOwned) -> Result<(u32, u32), Failure> {
     if let Some(errno) = made.errno {
-        return Err(Failure::fail(format!("the probe could not make {path} and chown it: errno {errno}")));
+        return Err(Failure::fail(format!("the probe could not make {path} and chown it: {errno}")));
     }
     let meta = fs::metadata(path).map_err(|e| Failure::fail(format!("{path} is not on the host: {e}")))?;
     Ok((meta.uid(), meta.gid()))
@@ -285,12 +273,9 @@ fn made_owner(path: &str, run: &Run, what: &str) -> Result<(u32, u32), Failure> 
 fn files_owned_by_mapped_id(ctx: &mut Ctx) -> Result<(), Failure> {
     let dir = open_dir(ctx, "shared")?;
     let path = format!("{dir}/made-inside");
-    let probe = ctx.probe();
-    let run = ctx.run(&ROOT_FLAGS, &[&probe, "make-owned", &path, "0", "0"])?;
-    if run.code == Some(125) {
-        return Err(Failure::fail(CHILD_WROTE_MAP).compare("a file made inside", run.describe()));
-    }
-    let owner = made_owner(&path, &run, "make-owned answer")?;
+    let call = ctx.call::<MadeOwned>(&[&path, "0", "0"])?;
+    let made = ask_or(ctx, &ROOT_FLAGS, &call, CHILD_WROTE_MAP)?;
+    let owner = made_owner(&path, &made)?;
     if owner == (0, 0) {
         return Err(Failure::fail(
             "the file root of the container made belongs to host root: its uid 0 is the host's — take uid and gid \
@@ -306,19 +291,16 @@ fn host_root_files_closed(ctx: &mut Ctx) -> Result<(), Failure> {
         .and_then(|()| fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)));
     written.map_err(|e| Failure::error(format!("write {}: {e}", secret.display())))?;
     let path = secret.display().to_string();
-    let probe = ctx.probe();
-    let run = ctx.run(&ROOT_FLAGS, &[&probe, "read", &path])?;
-    if run.code == Some(125) {
-        return Err(Failure::fail(CHILD_WROTE_MAP).compare("an attempt to read", run.describe()));
-    }
-    let read: Errno = answer(&run, "read answer")?;
+    let call = ctx.call::<ReadOutcome>(&[&path])?;
+    let read = ask_or(ctx, &ROOT_FLAGS, &call, CHILD_WROTE_MAP)?;
+    let errno = read.errno.map(|errno| errno.0);
     expect_eq(
         "root of the container read a file only host root may read: it must be an unprivileged host uid, and \
          capabilities in its namespace do not apply to a file whose owner is not mapped",
         Some(13),
-        read.errno,
+        errno,
     )
-    .map_err(|f| f.compare("EACCES (13)", format!("{:?}", read.errno)))
+    .map_err(|f| f.compare("EACCES (13)", format!("{errno:?}")))
 }
 
 fn host_hostname_out_of_reach(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -330,25 +312,18 @@ fn host_hostname_out_of_reach(ctx: &mut Ctx) -> Result<(), Failure> {
     nix::mount::mount(Some("/proc/self/ns/uts"), &file, None::<&str>, flags, None::<&str>)
         .map_err(|e| Failure::error(format!("bind the host's UTS namespace onto {}: {e}", file.display())))?;
     let path = file.display().to_string();
-    let probe = ctx.probe();
-    let run = ctx.run(&ROOT_FLAGS, &[&probe, "rename-through", &path, "pwned-by-container"]);
+    let attempt = ctx
+        .call::<RenameThrough>(&[&path, "pwned-by-container"])
+        .and_then(|call| ask_or(ctx, &ROOT_FLAGS, &call, CHILD_WROTE_MAP));
     let _ = nix::mount::umount2(&file, nix::mount::MntFlags::MNT_DETACH);
-    let run = run?;
-    if run.code == Some(125) {
-        return Err(Failure::fail(CHILD_WROTE_MAP).compare("an attempt to join", run.describe()));
-    }
-    #[derive(Deserialize)]
-    struct Attempt {
-        setns_errno: Option<i32>,
-    }
-    let attempt: Attempt = answer(&run, "rename-through answer")?;
+    let attempt = attempt?;
     let after = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     expect_eq("the host's hostname changed", before.trim(), after.trim())?;
     expect_eq(
         "root of the container could join the host's UTS namespace: it must not hold CAP_SYS_ADMIN in the host's \
          user namespace — give the container one of its own",
         Some(1),
-        attempt.setns_errno,
+        attempt.setns_errno.map(|errno| errno.0),
     )
 }
 
@@ -361,30 +336,34 @@ fn rootless_container(ctx: &mut Ctx) -> Result<(), Failure> {
     let (subuid, _) = user.subordinates()?;
     let rootfs = ctx.rootfs()?;
     user.give(Path::new(&rootfs))?;
-    ctx.run_as = Some((user.uid, user.gid));
+    ctx.as_user(&user);
     let flags = ["--net", "none", "--rootfs", &rootfs, "--hostname", "rock-band"];
-    let report = report(ctx, &flags, "/probe", ROOTLESS_FAILED)?;
+    let report = report(ctx, &flags, ROOTLESS_FAILED)?;
     expect_eq(
         "the default uid map of an unprivileged user: its own id as 0, then its subordinate range from 1",
         vec![(0, user.uid, 1), (1, subuid, 65_536)],
-        map_lines(&report.uid_map),
+        map_lines(&report.users.uid_map),
     )?;
     expect_eq("the hostname inside", Some("rock-band"), report.hostname.as_deref())?;
-    expect_eq("the probe should be PID 2, under the init, in its own PID namespace", 2, report.pid)?;
-    expect_eq("/proc inside should list only the container's processes", Some(vec![1, 2]), report.visible_pids)?;
-    expect_eq("the command should start in / of the new root", Some("/"), report.cwd.as_deref())?;
+    expect_eq("the probe should be PID 2, under the init, in its own PID namespace", 2, report.process.pid)?;
+    expect_eq(
+        "/proc inside should list only the container's processes",
+        Some(vec![1, 2]),
+        report.process.visible_pids.clone(),
+    )?;
+    expect_eq("the command should start in / of the new root", Some("/"), report.process.cwd.as_deref())?;
     for kind in ["user", "uts", "pid", "mnt", "net"] {
-        if report.namespaces.get(kind) == Some(&host_namespace(kind)?) {
+        if namespace(&report.namespaces, kind) == Some(&host_namespace(kind)?) {
             return Err(Failure::fail(format!("the rootless container shares the host's {kind} namespace")));
         }
     }
-    let dev = report.dev.unwrap_or_default();
+    let dev = report.filesystem.dev.unwrap_or_default();
     let null = dev.iter().find(|entry| entry.name == "null");
-    let device = null.map(|entry| (entry.kind.as_str(), entry.major, entry.minor));
+    let device = null.map(|entry| (entry.kind, entry.major, entry.minor));
     expect_eq(
         "/dev/null should be the 1:3 device: where mknod is refused (a user namespace), bind the host's onto an \
          empty file",
-        Some(("char", Some(1), Some(3))),
+        Some((DevKind::Char, Some(1), Some(3))),
         device,
     )
 }
@@ -394,13 +373,10 @@ fn rootless_range(ctx: &mut Ctx) -> Result<(), Failure> {
     let (subuid, subgid) = user.subordinates()?;
     let dir = user.dir(ctx, "mine")?;
     let path = format!("{dir}/given-to-1");
-    ctx.run_as = Some((user.uid, user.gid));
-    let probe = ctx.probe();
-    let run = ctx.run(&["--net", "none"], &[&probe, "make-owned", &path, "1", "1"])?;
-    if run.code == Some(125) {
-        return Err(Failure::fail(ROOTLESS_FAILED).compare("a file made inside", run.describe()));
-    }
-    let owner = made_owner(&path, &run, "make-owned answer")?;
+    ctx.as_user(&user);
+    let call = ctx.call::<MadeOwned>(&[&path, "1", "1"])?;
+    let made = ask_or(ctx, &["--net", "none"], &call, ROOTLESS_FAILED)?;
+    let owner = made_owner(&path, &made)?;
     expect_eq(
         "a file given to uid and gid 1 inside should belong to the first ids of the user's subordinate ranges",
         (subuid, subgid),
@@ -429,8 +405,8 @@ fn host_traces() -> Vec<String> {
 /// no marker, and the host as it was.
 fn expect_refused(ctx: &mut Ctx, flags: &[&str], marker: &str, why: &str) -> Result<(), Failure> {
     let before = host_traces();
-    let probe = ctx.probe();
-    let run = ctx.run(flags, &[&probe, "touch", marker])?;
+    let call = ctx.call::<Touched>(&[marker])?;
+    let run: Run = ctx.run(flags, &call.command())?;
     run.expect_code(125, why)?;
     if Path::new(marker).exists() {
         return Err(Failure::fail(format!("{why}: yet the command ran")));
@@ -441,7 +417,7 @@ fn expect_refused(ctx: &mut Ctx, flags: &[&str], marker: &str, why: &str) -> Res
 fn rootless_refusals(ctx: &mut Ctx) -> Result<(), Failure> {
     let user = User::find()?;
     let dir = user.dir(ctx, "markers")?;
-    ctx.run_as = Some((user.uid, user.gid));
+    ctx.as_user(&user);
     let host_root = format!("{dir}/host-root");
     expect_refused(
         ctx,

@@ -7,20 +7,19 @@
 //! suite looks at what is left in each run's own cgroup once the runtime
 //! has exited ([`Run::cgroups_left`]).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use contract::{CgroupView, Errno, Forked, Hogged};
 
-use crate::ctx::{clip, expect_eq, Ctx, Failure, Run};
+use crate::ctx::{clip, expect_eq, Ctx, Failure, ProbeCall, Run, ROOTFS_PROBE};
 use crate::user::User;
 use crate::TestCase;
 
 /// Chapter 6's tests.
 pub fn tests() -> Vec<TestCase> {
-    let test = |name, points, title, hint, book, run| TestCase { chapter: 6, name, points, title, hint, book, run };
+    let test = TestCase::in_chapter(6);
     vec![
         test(
             "limits-read-back-inside",
@@ -113,37 +112,21 @@ pub fn tests() -> Vec<TestCase> {
     ]
 }
 
-/// What `probe cgroup` sees.
-#[derive(Debug, Deserialize)]
-struct CgroupView {
-    path: Option<String>,
-    mounted: Option<bool>,
-    files: BTreeMap<String, String>,
-    children: Option<Vec<String>>,
-}
+/// What `fork` fails with at `pids.max`.
+const EAGAIN: Errno = Errno(11);
 
-/// What `probe fork-many` got.
-#[derive(Debug, Deserialize)]
-struct Forked {
-    started: u32,
-    errno: Option<i32>,
-}
-
-const EAGAIN: i32 = 11;
-
-/// The last JSON line of a run's stdout, parsed as `T`.
-fn answer<T: for<'a> Deserialize<'a>>(run: &Run, what: &str) -> Result<T, Failure> {
+/// Reads `call`'s answer from `run`, with a pointed word first for a
+/// runtime that failed on cgroup v1 paths.
+fn answer<T: contract::Document>(call: &ProbeCall<T>, run: &Run) -> Result<T, Failure> {
     if run.code != Some(0) {
         return Err(Failure::fail(format!(
-            "the container running the probe's {what} should exit with 0{}",
+            "the container running `probe {}` should exit with 0{}",
+            T::SUBCOMMAND,
             v1_hint(run)
         ))
         .compare("exit code 0", run.describe()));
     }
-    let line = run.stdout.lines().rev().find(|line| line.starts_with('{')).ok_or_else(|| {
-        Failure::fail("the probe's answer did not reach stdout").compare("a JSON line", clip(&run.stdout, 300))
-    })?;
-    serde_json::from_str(line).map_err(|e| Failure::fail(format!("the probe's {what} is garbled: {e}")))
+    call.read(run)
 }
 
 /// A pointed word for a runtime that went looking for cgroup v1 files.
@@ -162,8 +145,9 @@ fn view(ctx: &mut Ctx, limits: &[&str], spin_ms: &str) -> Result<CgroupView, Fai
     let rootfs = ctx.rootfs()?;
     let mut flags = vec!["--net", "none", "--rootfs", rootfs.as_str()];
     flags.extend_from_slice(limits);
-    let run = ctx.run(&flags, &["/probe", "cgroup", spin_ms])?;
-    answer(&run, "view of its cgroup")
+    let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &[spin_ms])?;
+    let run = ctx.run(&flags, &call.command())?;
+    answer(&call, &run)
 }
 
 fn file<'a>(view: &'a CgroupView, name: &str) -> Option<&'a str> {
@@ -220,9 +204,9 @@ fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn fork_bomb_stops_at_pids_max(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let run = ctx.run(&["--net", "none", "--pids", "16"], &[&probe, "fork-many", "64"])?;
-    let forked: Forked = answer(&run, "fork bomb")?;
+    let call = ctx.call::<Forked>(&["64"])?;
+    let run = ctx.run(&["--net", "none", "--pids", "16"], &call.command())?;
+    let forked = answer(&call, &run)?;
     if forked.started >= 16 || forked.errno != Some(EAGAIN) {
         return Err(Failure::fail(
             "under --pids 16 the container should be refused its 16th process (fork fails with EAGAIN): pids.max is \
@@ -230,7 +214,7 @@ fn fork_bomb_stops_at_pids_max(ctx: &mut Ctx) -> Result<(), Failure> {
         )
         .compare(
             "fewer than 16 started, then EAGAIN (11)",
-            format!("{} started, errno {:?}", forked.started, forked.errno),
+            format!("{} started, errno {:?}", forked.started, forked.errno.map(|e| e.0)),
         ));
     }
     Ok(())
@@ -242,8 +226,8 @@ fn mentions_oom(stderr: &str) -> bool {
 }
 
 fn oom_kill_reported(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let run = ctx.run(&["--net", "none", "--memory", "32M"], &[&probe, "hog", "200"])?;
+    let call = ctx.call::<Hogged>(&["200"])?;
+    let run = ctx.run(&["--net", "none", "--memory", "32M"], &call.command())?;
     if run.code != Some(137) {
         return Err(Failure::fail(format!(
             "a command allocating 200 MiB under --memory 32M should be killed by the kernel (exit 137){}",
@@ -428,10 +412,10 @@ fn bad_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn grader_limits_still_hold(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
     let limit: u32 = crate::sandbox::PIDS_MAX.parse().unwrap_or(256);
-    let run = ctx.run(&["--net", "none", "--pids", "1000"], &[&probe, "fork-many", "400"])?;
-    let forked: Forked = answer(&run, "fork bomb")?;
+    let call = ctx.call::<Forked>(&["400"])?;
+    let run = ctx.run(&["--net", "none", "--pids", "1000"], &call.command())?;
+    let forked = answer(&call, &run)?;
     if forked.started >= limit {
         return Err(Failure::fail(format!(
             "with --pids 1000 the container started {} processes, past the {limit} the runtime's own cgroup allows: the \
@@ -446,7 +430,7 @@ fn grader_limits_still_hold(ctx: &mut Ctx) -> Result<(), Failure> {
 fn rootless_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let user = User::find()?;
     let dir = user.dir(ctx, "markers")?;
-    ctx.run_as = Some((user.uid, user.gid));
+    ctx.as_user(&user);
     let probe = ctx.probe();
     let limited = format!("{dir}/limited");
     let run = ctx.run(&["--net", "none", "--memory", "64M"], &[&probe, "touch", &limited])?;
