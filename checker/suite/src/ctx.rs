@@ -452,7 +452,7 @@ mod tests {
     use super::*;
 
     fn exited(stdout: String) -> Run {
-        Run { code: Some(0), signal: None, stdout, stderr: String::new() }
+        Run { code: Some(0), signal: None, stdout, stderr: String::new(), cgroups_left: Vec::new() }
     }
 
     fn line(nonce: &Nonce, zombies: Vec<u32>) -> String {
