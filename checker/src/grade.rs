@@ -224,7 +224,9 @@ fn run_in_vm(
         timeout_secs: PER_TEST_TIMEOUT.as_secs(),
         jobs: guest_jobs,
     };
-    let files: Vec<GuestFile> = paths.iter().map(|(guest, host)| guest_file(guest.clone(), host)).collect();
+    let mut files: Vec<GuestFile> = paths.iter().map(|(guest, host)| guest_file(guest.clone(), host)).collect();
+    // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
+    files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
     let boot_request = |command| greenroom_vm::BootRequest {
         assets: &assets,
         cache: &cache,

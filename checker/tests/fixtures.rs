@@ -330,3 +330,116 @@ fn a_canned_report_is_refused_as_not_from_this_run() {
         assert_eq!(test.status, "pass", "{test:#?}");
     }
 }
+
+#[test]
+#[serial]
+fn maps_written_by_the_child_are_caught() {
+    let graded = grade_fixture("map-written-by-child", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("maps-as-asked", "fail");
+    assert!(test.message.contains("prepare_parent"), "{test:#?}");
+    // A child may map its own id alone: the unprivileged single mapping works.
+    graded.report.expect("setgroups-denied", "pass");
+}
+
+#[test]
+#[serial]
+fn a_gid_map_without_setgroups_denied_is_caught() {
+    let graded = grade_fixture("setgroups-not-denied", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    let test = graded.report.expect("setgroups-denied", "fail");
+    assert!(test.message.contains("setgroups"), "{test:#?}");
+    // newgidmap handles setgroups itself, and root needs no deny.
+    for name in ["rootless-container", "maps-as-asked"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn a_user_namespace_made_after_the_others_is_caught() {
+    let graded = grade_fixture("user-namespace-last", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    let owned = graded.report.expect("namespaces-owned-by-it", "fail");
+    assert!(owned.message.contains("same clone"), "{owned:#?}");
+    assert!(owned.actual.as_deref().unwrap_or_default().contains("uts"), "{owned:#?}");
+    // Its root is host root: the host's files are open to it.
+    for name in ["maps-as-asked", "files-owned-by-mapped-id", "host-root-files-closed"] {
+        graded.report.expect(name, "fail");
+    }
+}
+
+#[test]
+#[serial]
+fn host_root_in_the_default_map_is_caught() {
+    let graded = grade_fixture("host-root-by-default", "chapter5", &["--only"]);
+    assert_failed(&graded);
+    for name in ["rootless-container", "rootless-range"] {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("never host root"), "{test:#?}");
+    }
+    for name in ["setgroups-denied", "maps-as-asked"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn cgroup_v1_paths_are_named_as_such() {
+    let graded = grade_fixture("cgroup-v1-paths", "chapter6", &["--only"]);
+    assert_failed(&graded);
+    for name in ["limits-read-back-inside", "oom-kill-reported"] {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("cgroup v1 paths"), "{test:#?}");
+    }
+    // Limits without --memory never touch the broken file.
+    for name in ["fork-bomb-stops-at-pids-max", "cpu-quota-throttles", "bad-limits-refused"] {
+        graded.report.expect(name, "pass");
+    }
+}
+
+#[test]
+#[serial]
+fn limits_written_after_the_command_started_are_caught() {
+    let graded = grade_fixture("limits-after-start", "chapter6", &["--only"]);
+    assert_failed(&graded);
+    let read_back = graded.report.expect("limits-read-back-inside", "fail");
+    assert!(read_back.message.contains("after the command started"), "{read_back:#?}");
+    assert_eq!(read_back.actual.as_deref(), Some("\"max\""), "{read_back:#?}");
+    let bomb = graded.report.expect("fork-bomb-stops-at-pids-max", "fail");
+    assert!(bomb.message.contains("not in place when the command runs"), "{bomb:#?}");
+    graded.report.expect("cgroup-namespace-root", "fail");
+}
+
+#[test]
+#[serial]
+fn a_cgroup_never_removed_is_caught() {
+    let graded = grade_fixture("cgroup-never-removed", "chapter6", &["--only"]);
+    assert_failed(&graded);
+    let left = graded.report.expect("no-cgroup-left", "fail");
+    assert!(left.message.contains("cgroups were left"), "{left:#?}");
+    assert!(left.actual.as_deref().unwrap_or_default().contains("greenroom-"), "{left:#?}");
+    graded.report.expect("stale-cgroups-removed", "fail");
+    graded.report.expect("limits-read-back-inside", "pass");
+}
+
+#[test]
+#[serial]
+fn an_oom_kill_reported_as_a_plain_137_is_caught() {
+    let graded = grade_fixture("oom-silent", "chapter6", &["--only"]);
+    assert_failed(&graded);
+    let oom = graded.report.expect("oom-kill-reported", "fail");
+    assert!(oom.message.contains("the runtime said nothing"), "{oom:#?}");
+    graded.report.expect("plain-137-is-not-oom", "pass");
+}
+
+#[test]
+#[serial]
+fn a_cgroup_namespace_made_before_the_move_is_caught() {
+    let graded = grade_fixture("cgroupns-before-move", "chapter6", &["--only"]);
+    assert_failed(&graded);
+    let root = graded.report.expect("cgroup-namespace-root", "fail");
+    assert!(root.message.contains("before the child was moved"), "{root:#?}");
+    assert!(root.actual.as_deref().unwrap_or_default().starts_with("0::/greenroom-"), "{root:#?}");
+    graded.report.expect("limits-read-back-inside", "fail");
+}

@@ -23,12 +23,20 @@
 //! serve FILE MS          listen, write where to FILE (contract::Listening),
 //!                        answer one connection within MS ms (contract::Served)
 //! send ADDR PORT MSG     send MSG over TCP, read the reply (contract::Sent)
+//! read PATH              try to read PATH (contract::ReadOutcome)
+//! make-owned PATH UID GID  create PATH and chown it (contract::MadeOwned)
+//! rename-through NS NAME join the UTS namespace file NS, set its hostname
+//!                        (contract::RenameThrough)
 //! exit N                 exit with code N
 //! kill-self SIGNAL       kill itself with signal number SIGNAL
 //! echo OUT ERR           write OUT to stdout and ERR to stderr
 //! sleep MS               sleep
 //! sleep-touch MS PATH    sleep, then create PATH
 //! touch-sleep PATH MS    create PATH, then sleep (PATH says "I am running")
+//! cgroup [SPIN_MS]       spin SPIN_MS, then the cgroup seen from inside
+//!                        (contract::CgroupView)
+//! fork-many N            fork up to N sleeping children (contract::Forked)
+//! hog MIB                allocate and touch MIB MiB (contract::Hogged)
 //! ```
 //!
 //! The subcommands that answer a question print one JSON line: an
@@ -37,18 +45,20 @@
 //! exit code only says that the probe reported: 0. Any failure of the probe
 //! itself exits with 99 and a `probe:` message on stderr.
 
+mod cgroup;
 mod escape;
 mod ipc;
 mod net;
 mod orphan;
 mod report;
+mod user;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use contract::{
-    plain, Document, Envelope, Escape, IpcLook, IpcMade, Loopback, Nonce, Orphans, Report, Sent, Served, SignalOutcome,
-    Touched,
+    plain, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback, MadeOwned, Nonce,
+    Orphans, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Touched,
 };
 
 fn main() -> ExitCode {
@@ -79,6 +89,19 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
         [Loopback::SUBCOMMAND] => answer(nonce, net::loopback()),
         [Served::SUBCOMMAND, file, ms] => answer(nonce.clone(), net::serve(file, parse_ms(ms)?, nonce)),
         [Sent::SUBCOMMAND, address, port, message] => answer(nonce, net::send(address, port, message)),
+        [CgroupView::SUBCOMMAND] => answer(nonce, cgroup::view(Duration::ZERO)),
+        [CgroupView::SUBCOMMAND, ms] => answer(nonce, cgroup::view(parse_ms(ms)?)),
+        [Forked::SUBCOMMAND, n] => answer(nonce, cgroup::fork_many(n.parse().map_err(|_| format!("bad count {n:?}"))?)),
+        [Hogged::SUBCOMMAND, mib] => answer(nonce, cgroup::hog(mib.parse().map_err(|_| format!("bad size {mib:?}"))?)),
+        [ReadOutcome::SUBCOMMAND, path] => answer(nonce, ReadOutcome { errno: user::read(path).map(Errno) }),
+        [MadeOwned::SUBCOMMAND, path, uid, gid] => {
+            let id = |text: &str| text.parse::<u32>().map_err(|_| format!("bad id {text:?}"));
+            answer(nonce, MadeOwned { errno: user::make_owned(path, id(uid)?, id(gid)?).map(Errno) })
+        }
+        [RenameThrough::SUBCOMMAND, ns_path, name] => {
+            let (setns, sethostname) = user::rename_through(ns_path, name);
+            answer(nonce, RenameThrough { setns_errno: setns.map(Errno), sethostname_errno: sethostname.map(Errno) })
+        }
         [plain::EXIT, code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
         [plain::KILL_SELF, signal] => kill_self(parse_signal(signal)?),
         [plain::ECHO, out, err] => {

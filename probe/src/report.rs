@@ -25,6 +25,8 @@ pub fn collect() -> Report {
             gid: first_number(&status, "Gid"),
             uid_map: read("/proc/self/uid_map").map(|text| id_map(&text)),
             gid_map: read("/proc/self/gid_map").map(|text| id_map(&text)),
+            setgroups: crate::user::setgroups(),
+            owned_elsewhere: crate::user::owned_elsewhere(),
         },
         cgroup: Cgroup { path: read("/proc/self/cgroup").and_then(|text| cgroup_v2_path(&text)) },
         security: security(&status),

@@ -214,7 +214,7 @@ pub fn versioned_kernel_package(apt_cache_depends: &str) -> Option<String> {
 }
 
 /// Runs `apt-get download` in `work` and unpacks the `.deb` into `work/tree`.
-fn download_and_unpack(
+pub(crate) fn download_and_unpack(
     apt: &Apt,
     work: &Path,
     package: &str,
@@ -291,7 +291,7 @@ fn write_manifest(path: &Path, kernel: &Path, modules: &[PathBuf]) -> Result<(),
 }
 
 /// A directory in the cache, removed when dropped.
-struct ScratchDir(PathBuf);
+pub(crate) struct ScratchDir(pub(crate) PathBuf);
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
@@ -300,14 +300,14 @@ impl Drop for ScratchDir {
     }
 }
 
-fn scratch_dir(cache: &Path) -> Result<ScratchDir, AssetError> {
+pub(crate) fn scratch_dir(cache: &Path) -> Result<ScratchDir, AssetError> {
     let dir = cache.join(format!("download-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     create_dir(&dir)?;
     Ok(ScratchDir(dir))
 }
 
-fn create_dir(path: &Path) -> Result<(), AssetError> {
+pub(crate) fn create_dir(path: &Path) -> Result<(), AssetError> {
     std::fs::create_dir_all(path).map_err(|source| AssetError::Cache { path: path.to_owned(), source })
 }
 

@@ -50,6 +50,7 @@ pub mod cpio;
 pub mod initramfs;
 pub mod modinfo;
 pub mod qemu;
+pub mod rootless;
 pub mod vmlinux;
 
 use std::path::PathBuf;

@@ -31,13 +31,17 @@ impl Layer for RootfsLayer {
         CloneFlags::CLONE_NEWNS
     }
 
-    /// The order matters: /proc and /dev are mounted after `pivot_root`, so
-    /// they land in the new root (and the old root's can be dropped with
-    /// it); the root becomes read-only last, once its mount points exist.
+    /// The order matters: /proc and /sys are mounted inside the new root
+    /// before `pivot_root` and move with it (a user namespace, chapter 5,
+    /// may mount them only while the host's are in view); /dev is filled
+    /// after, in the new root, with copies of the host's devices taken
+    /// while they were in reach (for a rootless /dev); the root becomes
+    /// read-only last, once its mount points exist.
     fn enter_child(&self) -> Result<(), BoxError> {
+        let host_devices = crate::dev::HostDevices::copy()?;
+        crate::mounts::mount_proc_and_sys(self.rootfs.path())?;
         crate::pivot::pivot_into(self.rootfs.path())?;
-        crate::mounts::mount_proc_and_sys()?;
-        crate::dev::populate_dev()?;
+        crate::dev::populate_dev(&host_devices)?;
         if self.read_only {
             crate::mounts::make_root_read_only()?;
         }

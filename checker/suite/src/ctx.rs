@@ -66,6 +66,9 @@ pub struct Run {
     pub stdout: String,
     /// Everything it wrote to stderr.
     pub stderr: String,
+    /// The cgroups left inside the run's own cgroup once the runtime had
+    /// exited, before the suite swept them away (chapter 6: none).
+    pub cgroups_left: Vec<String>,
 }
 
 impl Run {
@@ -126,6 +129,7 @@ impl Running {
             Ok(Err(err)) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
             Err(_) => None,
         };
+        let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
         // Whatever the runtime left running (a container that outlived it,
         // a fork bomb) goes now, so the next test starts clean.
         self.kill_all();
@@ -151,7 +155,7 @@ impl Running {
                 actual: None,
             });
         };
-        Ok(Run { code: status.code(), signal: status.signal(), stdout, stderr })
+        Ok(Run { code: status.code(), signal: status.signal(), stdout, stderr, cgroups_left })
     }
 
     fn kill_all(&mut self) {
@@ -179,6 +183,9 @@ pub struct Ctx {
     pub last_command: Option<String>,
     /// Where to make a cgroup per run, when cgroup v2 is available.
     pub cgroup_parent: Option<PathBuf>,
+    /// Run the runtime as this uid and gid rather than as the suite (see
+    /// [`Ctx::as_user`]); `None`: as the suite itself, root.
+    pub run_as: Option<(u32, u32)>,
     /// What this test's runs are named by (their cgroups): unique among
     /// the tests that run side by side.
     run_names: String,
@@ -195,6 +202,7 @@ impl Ctx {
             timeout,
             last_command: None,
             cgroup_parent,
+            run_as: None,
             run_names: "run".to_string(),
             runs: 0,
         }
@@ -228,7 +236,13 @@ impl Ctx {
 
     /// Starts the runtime with exactly `args`.
     pub fn spawn_raw(&mut self, args: &[&str], env: &[(&str, &str)]) -> Result<Running, Failure> {
-        self.last_command = Some(shell_line(&self.runtime, args, env));
+        self.last_command = Some(match self.run_as {
+            // To repeat it by hand as that user, as root: setpriv (util-linux).
+            Some((uid, gid)) => {
+                format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(&self.runtime, args, env))
+            }
+            None => shell_line(&self.runtime, args, env),
+        });
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
             Some(parent) => Some(
@@ -242,6 +256,9 @@ impl Ctx {
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         if let Some(cgroup) = &cgroup {
             cgroup.enter_on_exec(&mut command);
+        }
+        if let Some((uid, gid)) = self.run_as {
+            crate::user::drop_to(&mut command, uid, gid);
         }
         let mut child =
             command.spawn().map_err(|e| Failure::error(format!("start {}: {e}", self.runtime.display())))?;
@@ -440,7 +457,7 @@ mod tests {
     use super::*;
 
     fn exited(stdout: String) -> Run {
-        Run { code: Some(0), signal: None, stdout, stderr: String::new() }
+        Run { code: Some(0), signal: None, stdout, stderr: String::new(), cgroups_left: Vec::new() }
     }
 
     fn line(nonce: &Nonce, zombies: Vec<u32>) -> String {

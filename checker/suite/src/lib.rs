@@ -13,6 +13,7 @@ pub mod mountinfo;
 pub mod protocol;
 pub mod rootfs;
 pub mod sandbox;
+pub mod user;
 
 pub use ctx::{Ctx, Failure};
 

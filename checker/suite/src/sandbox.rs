@@ -88,6 +88,13 @@ impl RunCgroup {
         }
     }
 
+    /// The cgroups the runtime made inside this one, by name.
+    pub fn children(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return Vec::new() };
+        let dirs = entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()));
+        dirs.map(|entry| entry.file_name().to_string_lossy().into_owned()).collect()
+    }
+
     /// Kills every process in the cgroup.
     pub fn kill_all(&self) {
         kill_and_remove(&self.dir);
@@ -101,6 +108,13 @@ impl Drop for RunCgroup {
 }
 
 fn kill_and_remove(dir: &Path) {
+    // A runtime of chapter 6 makes cgroups inside its own; one that did not
+    // remove them would keep this one from going.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir())) {
+            kill_and_remove(&entry.path());
+        }
+    }
     // Usually nothing is left once the runtime has exited: then the cgroup
     // goes at once, with no signal to send and nothing to wait for.
     if fs::remove_dir(dir).is_ok() || !dir.exists() {

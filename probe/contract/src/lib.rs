@@ -16,15 +16,19 @@
 //! document, never in an exit code; the exceptions are `exit N` and
 //! `kill-self SIGNAL`, whose exit status is the thing a test checks.
 
+mod cgroups;
 mod network;
 mod outcome;
 mod report;
+mod user;
 
+pub use cgroups::{CgroupView, Forked, Hogged};
 pub use network::{Address, Exchange, Interface, Listening, Loopback, Network, Route, Sent, Served};
 pub use outcome::{Errno, Escape, IpcLook, IpcMade, Orphans, SignalOutcome, Touched};
 pub use report::{
     Capabilities, Cgroup, DevEntry, DevKind, Filesystem, IdRange, Namespaces, Process, Report, Seccomp, Security, Users,
 };
+pub use user::{MadeOwned, ReadOutcome, RenameThrough};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -129,6 +129,14 @@ pub struct Users {
     pub uid_map: Option<Vec<IdRange>>,
     /// `/proc/self/gid_map`.
     pub gid_map: Option<Vec<IdRange>>,
+    /// `/proc/self/setgroups`: `allow` or `deny`.
+    #[serde(default)]
+    pub setgroups: Option<String>,
+    /// The kinds of the probe's namespaces (`uts`, `mnt`, …) that its own
+    /// user namespace does not own (`ioctl(NS_GET_USERNS)` names another,
+    /// or one out of its reach such as the host's).
+    #[serde(default)]
+    pub owned_elsewhere: Option<Vec<String>>,
 }
 
 /// One line of a uid or gid map: `count` ids from `inside` map to ids from

@@ -1,5 +1,7 @@
 //! A minimal /dev: a tmpfs with only the devices a program needs.
 
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
 
 use nix::errno::Errno;
@@ -20,6 +22,12 @@ pub enum DevError {
     /// A symbolic link could not be made.
     #[error("create the link /dev/{0}")]
     Link(&'static str, #[source] std::io::Error),
+    /// The host's device could not be copied for a rootless /dev.
+    #[error("take a copy of the host's /dev/{0} (open_tree)")]
+    CopyHost(&'static str, #[source] Errno),
+    /// The host's device could not be bound in place of a device node.
+    #[error("bind the host's /dev/{0} onto /dev/{0}")]
+    BindHost(&'static str, #[source] Errno),
 }
 
 /// The character devices every container gets: `(name, major, minor)`.
@@ -40,11 +48,14 @@ pub const LINKS: [(&str, &str); 5] = [
 // ANCHOR: populate_dev
 /// Mounts a fresh tmpfs on /dev and fills it: the [`DEVICES`], a private
 /// /dev/pts for terminals, /dev/shm for shared memory, and the [`LINKS`].
-/// The host's /dev, with its disks, is never visible.
-pub fn populate_dev() -> Result<(), DevError> {
+/// The host's /dev, with its disks, is never visible. Where the kernel
+/// refuses to make device nodes (in a user namespace, chapter 5), the
+/// host's own nodes from `host` are bound in their place.
+pub fn populate_dev(host: &HostDevices) -> Result<(), DevError> {
     // STARTER: todo!(
     // STARTER:     "mount a tmpfs on /dev (MS_NOSUID | MS_NOEXEC, \"mode=755\"); mknod each of DEVICES as \
-    // STARTER:      a character device with mode 0o666; mount \"devpts\" on /dev/pts with \
+    // STARTER:      a character device with mode 0o666 (where mknod fails with EPERM, call host.bind(name) \
+    // STARTER:      instead); mount \"devpts\" on /dev/pts with \
     // STARTER:      \"newinstance,ptmxmode=0666,mode=0620\" and a tmpfs on /dev/shm (\"mode=1777\"); \
     // STARTER:      then create LINKS (book: chapter 3, \"A minimal /dev\")"
     // STARTER: )
@@ -52,8 +63,15 @@ pub fn populate_dev() -> Result<(), DevError> {
     mount_fs("tmpfs", "/dev", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=755"))?;
     for (name, major, minor) in DEVICES {
         let mode = Mode::from_bits_truncate(0o666);
-        mknod(format!("/dev/{name}").as_str(), SFlag::S_IFCHR, mode, makedev(major, minor))
-            .map_err(|e| DevError::Node(name, e))?;
+        match mknod(format!("/dev/{name}").as_str(), SFlag::S_IFCHR, mode, makedev(major, minor)) {
+            Ok(()) => {}
+            // A user namespace may not make device nodes (chapter 5).
+            Err(Errno::EPERM) => {
+                host.bind(name)?;
+                continue;
+            }
+            Err(e) => return Err(DevError::Node(name, e)),
+        }
         // mknod applies the umask: set the mode the device must have.
         nix::sys::stat::fchmodat(
             None,
@@ -75,3 +93,65 @@ pub fn populate_dev() -> Result<(), DevError> {
     // SOLUTION END
 }
 // ANCHOR_END: populate_dev
+
+// ANCHOR: host_devices
+/// Detached copies of the host's [`DEVICES`], taken before `pivot_root`
+/// drops the host's files: a rootless container (chapter 5) cannot make
+/// device nodes, so it binds these in their place, as runc and crun do.
+#[derive(Debug)]
+pub struct HostDevices {
+    copies: Vec<(&'static str, OwnedFd)>,
+}
+
+/// `move_mount`'s flag for "the source is the descriptor itself".
+const MOVE_MOUNT_F_EMPTY_PATH: nix::libc::c_uint = 0x4;
+
+impl HostDevices {
+    /// Takes a copy of each host device that exists (`open_tree` with
+    /// `OPEN_TREE_CLONE`: a one-file bind mount not yet attached anywhere).
+    /// Costs a few system calls, and is harmless where none is needed.
+    pub fn copy() -> Result<HostDevices, DevError> {
+        let mut copies = Vec::new();
+        for (name, _, _) in DEVICES {
+            let path = std::ffi::CString::new(format!("/dev/{name}")).expect("no NUL in a device name");
+            let flags = nix::libc::OPEN_TREE_CLONE | nix::libc::O_CLOEXEC as nix::libc::c_uint;
+            // SAFETY: open_tree reads a NUL-terminated path we own and
+            // returns a new descriptor, or -1 with errno set.
+            let fd = unsafe { nix::libc::syscall(nix::libc::SYS_open_tree, nix::libc::AT_FDCWD, path.as_ptr(), flags) };
+            match fd {
+                -1 if Errno::last() == Errno::ENOENT => continue,
+                -1 => return Err(DevError::CopyHost(name, Errno::last())),
+                // SAFETY: the kernel just returned this descriptor; no one else owns it.
+                fd => copies.push((name, unsafe { OwnedFd::from_raw_fd(fd as i32) })),
+            }
+        }
+        Ok(HostDevices { copies })
+    }
+
+    /// Binds the host's copy of `name` onto an empty file at `/dev/name`.
+    pub fn bind(&self, name: &'static str) -> Result<(), DevError> {
+        let copy = self.copies.iter().find(|(n, _)| *n == name);
+        let Some((_, fd)) = copy else { return Err(DevError::BindHost(name, Errno::ENOENT)) };
+        let target = format!("/dev/{name}");
+        File::create(&target).map_err(|e| DevError::Link(name, e))?;
+        let target = std::ffi::CString::new(target).expect("no NUL in a device name");
+        let empty = c"";
+        // SAFETY: move_mount reads two NUL-terminated paths we own; the
+        // descriptor is an open_tree copy that stays open during the call.
+        let moved = unsafe {
+            nix::libc::syscall(
+                nix::libc::SYS_move_mount,
+                fd.as_raw_fd(),
+                empty.as_ptr(),
+                nix::libc::AT_FDCWD,
+                target.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        };
+        if moved == -1 {
+            return Err(DevError::BindHost(name, Errno::last()));
+        }
+        Ok(())
+    }
+}
+// ANCHOR_END: host_devices

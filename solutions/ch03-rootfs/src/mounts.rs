@@ -1,9 +1,11 @@
-//! /proc, /sys, and the read-only root, mounted after `pivot_root`.
+//! /proc and /sys, mounted in the new root before `pivot_root`, and the
+//! read-only root.
 
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
+use nix::sys::statvfs::{statvfs, FsFlags};
 
 /// A mount that failed, with its target.
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +49,18 @@ pub const SAFE: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFl
 // ANCHOR: mount_proc_and_sys
 /// A /proc for the container's PID namespace, and a read-only /sys: the
 /// container may read what the kernel says about devices, never change it.
-pub fn mount_proc_and_sys() -> Result<(), MountError> {
+/// Both go inside `new_root` before `pivot_root`, and move with it: in a
+/// user namespace (chapter 5) the kernel mounts a proc or sysfs only where
+/// one is already fully visible, and after the old root is gone none is.
+pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
     // STARTER: todo!(
-    // STARTER:     "mount \"proc\" on /proc with SAFE flags, and \"sysfs\" on /sys with SAFE | MS_RDONLY, \
-    // STARTER:      using mount_fs (book: chapter 3, \"Inside the new root\")"
+    // STARTER:     "mount \"proc\" on new_root/proc with SAFE flags, and \"sysfs\" on new_root/sys with \
+    // STARTER:      SAFE | MS_RDONLY, using mount_fs (book: chapter 3, \"Inside the new root\")"
     // STARTER: )
     // SOLUTION BEGIN
-    mount_fs("proc", "/proc", SAFE, None)?;
-    mount_fs("sysfs", "/sys", SAFE | MsFlags::MS_RDONLY, None)
+    let root = new_root.display();
+    mount_fs("proc", &format!("{root}/proc"), SAFE, None)?;
+    mount_fs("sysfs", &format!("{root}/sys"), SAFE | MsFlags::MS_RDONLY, None)
     // SOLUTION END
 }
 // ANCHOR_END: mount_proc_and_sys
@@ -63,11 +69,35 @@ pub fn mount_proc_and_sys() -> Result<(), MountError> {
 /// Remounts the root read-only. It is a bind mount (see `pivot_into`), and
 /// a bind mount's flags change with `MS_REMOUNT | MS_BIND` without touching
 /// the file system underneath, which other mounts may share.
+///
+/// A remount sets every flag anew, so the root's other flags (nosuid,
+/// nodev, noexec, the atime rules) are read and kept: in a user namespace
+/// (chapter 5) the kernel locks them, and a remount that would clear one
+/// fails with EPERM.
 pub fn make_root_read_only() -> Result<(), MountError> {
-    // STARTER: todo!("remount \"/\" with MS_REMOUNT | MS_BIND | MS_RDONLY (book: chapter 3, \"--read-only\")")
+    // STARTER: todo!(
+    // STARTER:     "remount \"/\" with MS_REMOUNT | MS_BIND | MS_RDONLY, plus the flags \"/\" already has \
+    // STARTER:      (locked_flags) (book: chapter 3, \"--read-only\")"
+    // STARTER: )
     // SOLUTION BEGIN
-    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | locked_flags("/")?;
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(MountError::ReadOnlyRoot)
     // SOLUTION END
+}
+// ANCHOR_END: make_root_read_only
+
+/// The flags of the mount at `path` that a remount must repeat: those a
+/// user namespace locks.
+pub fn locked_flags(path: &str) -> Result<MsFlags, MountError> {
+    let stat = statvfs(path).map_err(MountError::ReadOnlyRoot)?;
+    let pairs = [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ];
+    Ok(pairs.into_iter().filter(|(st, _)| stat.flags().contains(*st)).fold(MsFlags::empty(), |all, (_, ms)| all | ms))
 }
 // ANCHOR_END: make_root_read_only

@@ -14,6 +14,8 @@ pub mod ch01_uts;
 pub mod ch02_pid;
 pub mod ch03_rootfs;
 pub mod ch04_net;
+pub mod ch05_user;
+pub mod ch06_cgroups;
 
 /// One chapter of the course.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +77,22 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "network namespace, veth, bridge (netlink)",
         book: "ch04-net.md",
         tests: ch04_net::tests,
+    },
+    Chapter {
+        number: 5,
+        dir: "ch05-user",
+        package: "user",
+        title: "user namespace, uid/gid maps, rootless",
+        book: "ch05-user.md",
+        tests: ch05_user::tests,
+    },
+    Chapter {
+        number: 6,
+        dir: "ch06-cgroups",
+        package: "cgroups",
+        title: "cgroups v2: memory, pids, cpu",
+        book: "ch06-cgroups.md",
+        tests: ch06_cgroups::tests,
     },
 ];
 

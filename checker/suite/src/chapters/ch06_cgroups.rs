@@ -1,0 +1,453 @@
+//! Chapter 6 — cgroups: memory, pids and CPU limits, a cgroup namespace,
+//! OOM kills told apart, and no cgroup left behind.
+//!
+//! The limits are read back from inside, through the cgroup2 the runtime
+//! mounts in the container (`probe cgroup`), and felt by loads that run
+//! into them (`probe fork-many`, `probe hog`, a busy loop). Outside, the
+//! suite looks at what is left in each run's own cgroup once the runtime
+//! has exited ([`Run::cgroups_left`]).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use contract::{CgroupView, Errno, Forked, Hogged};
+
+use crate::ctx::{clip, expect_eq, Ctx, Failure, ProbeCall, Run, ROOTFS_PROBE};
+use crate::user::User;
+use crate::TestCase;
+
+/// Chapter 6's tests.
+pub fn tests() -> Vec<TestCase> {
+    let test = TestCase::in_chapter(6);
+    vec![
+        test(
+            "limits-read-back-inside",
+            3,
+            "--memory, --pids and --cpus read back from the container's own cgroup files (memory.max, memory.swap.max, pids.max, cpu.max)",
+            "write memory.max, memory.swap.max = 0, pids.max and cpu.max (\"QUOTA 100000\") in prepare_parent, before the child is released; mount cgroup2 read-only on /sys/fs/cgroup inside",
+            "ch06-cgroups.md#creating-the-cgroup",
+            limits_read_back_inside,
+        ),
+        test(
+            "cgroup-namespace-root",
+            2,
+            "inside, /proc/self/cgroup reads 0::/ and /sys/fs/cgroup shows only the container's own subtree",
+            "unshare CLONE_NEWCGROUP in enter_child, after prepare_parent moved the child: a cgroup namespace's root is the cgroup its creator is in",
+            "ch06-cgroups.md#a-cgroup-namespace-after-the-move",
+            cgroup_namespace_root,
+        ),
+        test(
+            "fork-bomb-stops-at-pids-max",
+            2,
+            "a fork bomb under --pids 16 is refused new processes, and the runtime ends with the command's own status",
+            "write pids.max before the child is released; the kernel answers fork with EAGAIN past it",
+            "ch06-cgroups.md#creating-the-cgroup",
+            fork_bomb_stops_at_pids_max,
+        ),
+        test(
+            "oom-kill-reported",
+            2,
+            "a memory hog over --memory 32M is killed by the kernel: exit 137 and one line on stderr saying it ran out of memory",
+            "after the command died, read memory.events in cleanup, before removing the cgroup: oom_kill > 0 means the kernel's OOM killer did it",
+            "ch06-cgroups.md#out-of-memory",
+            oom_kill_reported,
+        ),
+        test(
+            "plain-137-is-not-oom",
+            1,
+            "a command that kills itself with SIGKILL under --memory exits 137 with no out-of-memory message",
+            "tell an OOM kill by memory.events' oom_kill count, never by the exit code 137 alone",
+            "ch06-cgroups.md#out-of-memory",
+            plain_137_is_not_oom,
+        ),
+        test(
+            "cpu-quota-throttles",
+            2,
+            "a busy loop under --cpus 0.2 is throttled: cpu.stat's nr_throttled is above 0",
+            "write cpu.max as \"20000 100000\" for --cpus 0.2 (quota, then the period of 100000 µs), with the cpu controller enabled above",
+            "ch06-cgroups.md#creating-the-cgroup",
+            cpu_quota_throttles,
+        ),
+        test(
+            "no-cgroup-left",
+            2,
+            "no cgroup is left after the container ends, even when its command left a process running in the background",
+            "in cleanup: write 1 to cgroup.kill, wait for cgroup.procs to empty, rmdir (with a few retries); a runtime that moved itself into a leaf moves back out and removes it",
+            "ch06-cgroups.md#cleaning-up",
+            no_cgroup_left,
+        ),
+        test(
+            "stale-cgroups-removed",
+            2,
+            "the empty cgroup a SIGKILLed runtime left under --cgroup-parent is removed by the next run",
+            "on start, remove the empty cgroups under the parent whose runtime (the pid in their name) is gone",
+            "ch06-cgroups.md#cleaning-up",
+            stale_cgroups_removed,
+        ),
+        test(
+            "bad-limits-refused",
+            2,
+            "bad limits (12Q, 0, -1, more CPUs than the machine has) are refused with 125 before anything is created",
+            "parse --memory, --pids and --cpus when the arguments are parsed, and exit 125 with one line; make no cgroup first",
+            "ch06-cgroups.md#parsing-the-limits",
+            bad_limits_refused,
+        ),
+        test(
+            "grader-limits-still-hold",
+            1,
+            "the container's cgroup is under the runtime's own, so the grader's pids limit still holds above --pids",
+            "by default make the container's cgroup under the cgroup in /proc/self/cgroup's 0:: line, not at the root of the hierarchy",
+            "ch06-cgroups.md#where-the-cgroup-goes",
+            grader_limits_still_hold,
+        ),
+        test(
+            "rootless-limits-refused",
+            1,
+            "as an unprivileged user with no delegated cgroup, a limit is refused with 125, and a run without one works",
+            "for a caller who is not root, check write access to the parent cgroup before anything is made: refuse limits, run without a cgroup when none is asked",
+            "ch06-cgroups.md#delegation-and-rootless-cgroups",
+            rootless_limits_refused,
+        ),
+    ]
+}
+
+/// What `fork` fails with at `pids.max`.
+const EAGAIN: Errno = Errno(11);
+
+/// Reads `call`'s answer from `run`, with a pointed word first for a
+/// runtime that failed on cgroup v1 paths.
+fn answer<T: contract::Document>(call: &ProbeCall<T>, run: &Run) -> Result<T, Failure> {
+    if run.code != Some(0) {
+        return Err(Failure::fail(format!(
+            "the container running `probe {}` should exit with 0{}",
+            T::SUBCOMMAND,
+            v1_hint(run)
+        ))
+        .compare("exit code 0", run.describe()));
+    }
+    call.read(run)
+}
+
+/// A pointed word for a runtime that went looking for cgroup v1 files.
+fn v1_hint(run: &Run) -> &'static str {
+    let v1 = ["memory.limit_in_bytes", "/sys/fs/cgroup/memory/", "/sys/fs/cgroup/pids/", "cpu.cfs_quota_us"];
+    if v1.iter().any(|path| run.stderr.contains(path)) {
+        ": the runtime used cgroup v1 paths (memory.limit_in_bytes, /sys/fs/cgroup/memory/…); cgroup v2 has one \
+         tree, with memory.max, pids.max and cpu.max in each cgroup's own directory"
+    } else {
+        ""
+    }
+}
+
+/// Runs `probe cgroup SPIN_MS` in a fresh rootfs with `limits`.
+fn view(ctx: &mut Ctx, limits: &[&str], spin_ms: &str) -> Result<CgroupView, Failure> {
+    let rootfs = ctx.rootfs()?;
+    let mut flags = vec!["--net", "none", "--rootfs", rootfs.as_str()];
+    flags.extend_from_slice(limits);
+    let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &[spin_ms])?;
+    let run = ctx.run(&flags, &call.command())?;
+    answer(&call, &run)
+}
+
+fn file<'a>(view: &'a CgroupView, name: &str) -> Option<&'a str> {
+    view.files.get(name).map(String::as_str)
+}
+
+fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let view = view(ctx, &["--memory", "48M", "--pids", "40", "--cpus", "0.5"], "0")?;
+    if view.mounted != Some(true) {
+        return Err(Failure::fail(
+            "/sys/fs/cgroup inside is not a cgroup2 mount: mount cgroup2 there (read-only) after entering the cgroup \
+             namespace, so the container sees its own cgroup's files",
+        ));
+    }
+    let found = |name| file(&view, name).unwrap_or("(no such file)").to_string();
+    expect_eq(
+        "memory.max inside (48M = 50331648 bytes): written after the command started, or not at all?",
+        "50331648".to_string(),
+        found("memory.max"),
+    )?;
+    if let Some(swap) = file(&view, "memory.swap.max") {
+        expect_eq("memory.swap.max inside: 0, so a container over its limit is killed, not swapped", "0", swap)?;
+    }
+    expect_eq("pids.max inside", "40".to_string(), found("pids.max"))?;
+    expect_eq(
+        "cpu.max inside: \"QUOTA PERIOD\" in µs, 0.5 CPU of a 100000 µs period",
+        "50000 100000".to_string(),
+        found("cpu.max"),
+    )
+}
+
+fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
+    let view = view(ctx, &["--memory", "64M"], "0")?;
+    let path = view.path.clone().unwrap_or_else(|| "(no 0:: line)".to_string());
+    if path != "/" {
+        return Err(Failure::fail(
+            "inside, /proc/self/cgroup should read 0::/ — the container's cgroup is the root of its cgroup namespace. \
+             Another path means the namespace was created before the child was moved into its cgroup (or not at all): \
+             unshare CLONE_NEWCGROUP in enter_child, not in the clone flags",
+        )
+        .compare("0::/", format!("0::{path}")));
+    }
+    let children = view.children.clone().unwrap_or_default();
+    let foreign: Vec<&String> =
+        children.iter().filter(|name| name.starts_with("greenroom-suite") || name.starts_with("run-")).collect();
+    if !foreign.is_empty() || file(&view, "memory.max") != Some("67108864") {
+        return Err(Failure::fail(
+            "/sys/fs/cgroup inside shows more than the container's own cgroup: mount cgroup2 from inside the new cgroup \
+             namespace (its root is the container's cgroup)",
+        )
+        .compare("the container's cgroup, memory.max 67108864", format!("children {children:?}, memory.max {:?}", file(&view, "memory.max"))));
+    }
+    Ok(())
+}
+
+fn fork_bomb_stops_at_pids_max(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ctx.call::<Forked>(&["64"])?;
+    let run = ctx.run(&["--net", "none", "--pids", "16"], &call.command())?;
+    let forked = answer(&call, &run)?;
+    if forked.started >= 16 || forked.errno != Some(EAGAIN) {
+        return Err(Failure::fail(
+            "under --pids 16 the container should be refused its 16th process (fork fails with EAGAIN): pids.max is \
+             not in place when the command runs",
+        )
+        .compare(
+            "fewer than 16 started, then EAGAIN (11)",
+            format!("{} started, errno {:?}", forked.started, forked.errno.map(|e| e.0)),
+        ));
+    }
+    Ok(())
+}
+
+fn mentions_oom(stderr: &str) -> bool {
+    let lower = stderr.to_lowercase();
+    lower.contains("out of memory") || lower.contains("oom")
+}
+
+fn oom_kill_reported(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ctx.call::<Hogged>(&["200"])?;
+    let run = ctx.run(&["--net", "none", "--memory", "32M"], &call.command())?;
+    if run.code != Some(137) {
+        return Err(Failure::fail(format!(
+            "a command allocating 200 MiB under --memory 32M should be killed by the kernel (exit 137){}",
+            v1_hint(&run)
+        ))
+        .compare("exit code 137", run.describe()));
+    }
+    if !mentions_oom(&run.stderr) {
+        return Err(Failure::fail(
+            "the kernel's OOM killer ended the command, and the runtime said nothing: read memory.events after the command \
+             died (oom_kill > 0) and say on stderr that the container ran out of memory",
+        )
+        .compare("a line saying the container ran out of memory", run.describe()));
+    }
+    Ok(())
+}
+
+fn plain_137_is_not_oom(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let run = ctx.run(&["--net", "none", "--memory", "64M"], &[&probe, "kill-self", "9"])?;
+    run.expect_code(137, "a command that SIGKILLs itself should end the runtime with 137")?;
+    if mentions_oom(&run.stderr) {
+        return Err(Failure::fail(
+            "the command killed itself, yet the runtime blamed memory: 137 is any SIGKILL; only memory.events' oom_kill \
+             says the OOM killer did it",
+        )
+        .compare("no out-of-memory message", clip(run.stderr.trim(), 300)));
+    }
+    Ok(())
+}
+
+fn cpu_quota_throttles(ctx: &mut Ctx) -> Result<(), Failure> {
+    let view = view(ctx, &["--cpus", "0.2"], "1500")?;
+    expect_eq("cpu.max inside for --cpus 0.2", Some("20000 100000"), file(&view, "cpu.max"))?;
+    let stat = file(&view, "cpu.stat").unwrap_or("");
+    let throttled =
+        stat.lines().find_map(|line| line.strip_prefix("nr_throttled ")).and_then(|n| n.trim().parse::<u64>().ok());
+    match throttled {
+        Some(n) if n > 0 => Ok(()),
+        _ => Err(Failure::fail(
+            "1.5 s of busy loop under --cpus 0.2 was never throttled: the cpu controller must be enabled in every parent's \
+             cgroup.subtree_control and cpu.max written before the command runs",
+        )
+        .compare("nr_throttled > 0", clip(stat, 300))),
+    }
+}
+
+fn expect_nothing_left(run: &Run, what: &str) -> Result<(), Failure> {
+    if run.cgroups_left.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::fail(format!(
+        "{what}: cgroups were left in the runtime's cgroup after it exited — kill what is left (cgroup.kill), wait for \
+         cgroup.procs to empty, rmdir; and leave and remove the runtime's own leaf"
+    ))
+    .compare("no cgroup left", format!("{:?}", run.cgroups_left)))
+}
+
+fn no_cgroup_left(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let run = ctx.run(&["--net", "none", "--memory", "64M", "--pids", "32"], &[&probe, "exit", "3"])?;
+    run.expect_code(3, "the runtime should relay the command's exit code 3")?;
+    expect_nothing_left(&run, "after a plain run")?;
+    let rootfs = ctx.rootfs()?;
+    let started = Instant::now();
+    let run = ctx.run(
+        &["--net", "none", "--rootfs", &rootfs, "--pids", "32"],
+        &["/bin/sh", "-c", "/probe sleep 60000 & exit 0"],
+    )?;
+    run.expect_code(0, "a command that leaves a process in the background and exits 0")?;
+    if started.elapsed() > Duration::from_secs(30) {
+        return Err(Failure::fail(
+            "the runtime waited for the background process: the command's exit ends the container",
+        ));
+    }
+    expect_nothing_left(&run, "after a command that left a process in the background")
+}
+
+/// A cgroup made by a test, killed and removed at the end.
+struct TestParent(PathBuf);
+
+impl Drop for TestParent {
+    fn drop(&mut self) {
+        for name in children(&self.0) {
+            let dir = self.0.join(name);
+            let _ = fs::write(dir.join("cgroup.kill"), "1");
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while fs::remove_dir(&dir).is_err() && dir.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+fn children(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let dirs = entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir()));
+    dirs.map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+}
+
+fn populated(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|procs| !procs.trim().is_empty())
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Result<(), Failure> {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(Failure::fail(what.to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn stale_cgroups_removed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let Some(suite) = ctx.cgroup_parent.clone() else {
+        return Err(Failure::error("this test needs cgroup v2 on the machine running the suite"));
+    };
+    // The suite's folder sits at the root of the hierarchy (sandbox::suite_cgroup).
+    let name = format!("ch06-parent-{}", std::process::id());
+    let parent = TestParent(suite.join(&name));
+    fs::create_dir(&parent.0).map_err(|e| Failure::error(format!("create {}: {e}", parent.0.display())))?;
+    let relative = format!("{}/{name}", suite.file_name().and_then(|n| n.to_str()).unwrap_or("greenroom-suite"));
+    let probe = ctx.probe();
+    let flags = ["--net", "none", "--pids", "32", "--cgroup-parent", relative.as_str()];
+    let running = ctx.spawn(&flags, &[&probe, "sleep", "2500"], &[])?;
+    let runtime = running.pid();
+    let appeared =
+        wait_for("", Duration::from_secs(10), || children(&parent.0).iter().any(|n| populated(&parent.0.join(n))));
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(runtime as i32), nix::sys::signal::Signal::SIGKILL);
+    let _ = running.wait();
+    appeared.map_err(|_| {
+        Failure::fail(format!(
+            "with --cgroup-parent {relative}, no cgroup with the container in it appeared under /sys/fs/cgroup/{relative}"
+        ))
+    })?;
+    // The container outlives its runtime until its command ends.
+    wait_for("the container of the killed runtime never ended", Duration::from_secs(20), || {
+        children(&parent.0).iter().all(|n| !populated(&parent.0.join(n)))
+    })
+    .map_err(|failure| Failure::error(failure.message))?;
+    let left_by_killed = children(&parent.0);
+    let run = ctx.run(&flags, &[&probe, "exit", "0"])?;
+    run.expect_code(0, "the next run under the same --cgroup-parent")?;
+    let left = children(&parent.0);
+    if !left.is_empty() {
+        return Err(Failure::fail(
+            "the cgroups a SIGKILLed runtime left (empty, their runtime gone) are still there after the next run: on start, \
+             remove the empty cgroups under the parent whose runtime pid no longer exists",
+        )
+        .compare(format!("none of {left_by_killed:?}"), format!("{left:?}")));
+    }
+    Ok(())
+}
+
+fn bad_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let marker = ctx.scratch_path("ran");
+    let probe = ctx.probe();
+    let too_many = (std::thread::available_parallelism().map_or(1, |n| n.get()) + 1).to_string();
+    let cases: [(&str, &str); 6] = [
+        ("--memory", "12Q"),
+        ("--memory", "0"),
+        ("--pids", "0"),
+        ("--pids", "-1"),
+        ("--cpus", "0"),
+        ("--cpus", too_many.as_str()),
+    ];
+    for (flag, value) in cases {
+        let run = ctx.run(&["--net", "none", flag, value], &[&probe, "touch", &marker])?;
+        run.expect_code(125, &format!("{flag} {value} should be refused with exit code 125"))?;
+        if Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("{flag} {value} was refused, yet the command ran")));
+        }
+        expect_nothing_left(&run, &format!("{flag} {value} was refused"))?;
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("{flag} {value}: refused without a word on stderr: say what is wrong")));
+        }
+    }
+    Ok(())
+}
+
+fn grader_limits_still_hold(ctx: &mut Ctx) -> Result<(), Failure> {
+    let limit: u32 = crate::sandbox::PIDS_MAX.parse().unwrap_or(256);
+    let call = ctx.call::<Forked>(&["400"])?;
+    let run = ctx.run(&["--net", "none", "--pids", "1000"], &call.command())?;
+    let forked = answer(&call, &run)?;
+    if forked.started >= limit {
+        return Err(Failure::fail(format!(
+            "with --pids 1000 the container started {} processes, past the {limit} the runtime's own cgroup allows: the \
+             container's cgroup must be made under the runtime's (the 0:: line of /proc/self/cgroup), not beside it",
+            forked.started
+        ))
+        .compare(format!("fewer than {limit}"), forked.started.to_string()));
+    }
+    Ok(())
+}
+
+fn rootless_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let user = User::find()?;
+    let dir = user.dir(ctx, "markers")?;
+    ctx.as_user(&user);
+    let probe = ctx.probe();
+    let limited = format!("{dir}/limited");
+    let run = ctx.run(&["--net", "none", "--memory", "64M"], &[&probe, "touch", &limited])?;
+    run.expect_code(
+        125,
+        "an unprivileged user whose cgroup is not theirs asked for --memory: refuse it with 125 (no cgroup can be made)",
+    )?;
+    if Path::new(&limited).exists() {
+        return Err(Failure::fail("--memory was refused, yet the command ran: refuse before anything starts"));
+    }
+    let plain = format!("{dir}/plain");
+    let run = ctx.run(&["--net", "none"], &[&probe, "touch", &plain])?;
+    if run.code != Some(0) || !Path::new(&plain).exists() {
+        return Err(Failure::fail(
+            "an unprivileged user asking for no limit should get a container without a cgroup, not an error",
+        )
+        .compare("exit code 0, the command ran", run.describe()));
+    }
+    Ok(())
+}
