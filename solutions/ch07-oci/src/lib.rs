@@ -13,6 +13,15 @@
 
 // The bundle and the lifecycle.
 pub mod bundle;
+pub mod console;
+pub mod gate;
+pub mod lifecycle;
+pub mod mounts;
+pub mod namespaces;
+pub mod plan;
+pub mod process;
+pub mod resources;
+pub mod spec;
 pub mod state;
 
 // Hardening: what the container process may still do.
