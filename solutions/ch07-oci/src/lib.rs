@@ -14,6 +14,7 @@
 // The bundle and the lifecycle.
 pub mod bundle;
 pub mod console;
+pub mod exec;
 pub mod gate;
 pub mod lifecycle;
 pub mod mounts;

@@ -41,6 +41,12 @@ pub enum LifecycleError {
     /// The console socket.
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    /// `exec` could not join the container.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
+    /// The process part of a config or process.json.
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
     /// Creating the container's process failed.
     #[error(transparent)]
     Spawn(#[from] spawn::Error),
@@ -143,7 +149,7 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
 
 /// Writes `pid` to `path` the way `state.json` is written: whole or not at
 /// all, so an engine polling the file never reads half a number.
-fn write_pid_file(path: &Path, pid: Pid) -> Result<(), LifecycleError> {
+pub(crate) fn write_pid_file(path: &Path, pid: Pid) -> Result<(), LifecycleError> {
     let temporary = path.with_extension("tmp-greenroom");
     fs::write(&temporary, pid.to_string())
         .and_then(|()| fs::rename(&temporary, path))

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use oci::exec::ExecOptions;
 use oci::lifecycle::{self, CreateOptions, LifecycleError};
 use oci::state::StateRoot;
 
@@ -115,6 +116,29 @@ enum Command {
         #[arg(long, short = 'f', default_value = "table")]
         format: String,
     },
+    /// Run another process in a running container.
+    Exec {
+        /// The process to run, as JSON (podman writes it).
+        #[arg(long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        /// Write the new process's host pid to this file.
+        #[arg(long, value_name = "PATH")]
+        pid_file: Option<PathBuf>,
+        /// Return once the process runs.
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Accepted for compatibility: the terminal comes with --console-socket.
+        #[arg(long, short = 't')]
+        tty: bool,
+        /// Send the pseudo-terminal's master to this unix socket.
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        /// The container's id.
+        id: String,
+        /// The command, when there is no --process.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Write a default config.json for a root file system named `rootfs`.
     Spec {
         /// Where to write config.json.
@@ -156,6 +180,10 @@ fn run(root: &StateRoot, command: Command) -> anyhow::Result<u8> {
         Command::Delete { force, id } => lifecycle::delete(root, &id, force)?,
         Command::Run(args) => return Ok(lifecycle::run(root, &args.id, &args.bundle, &args.options())?),
         Command::List { format } => list(root, &format)?,
+        Command::Exec { process, pid_file, detach, tty: _, console_socket, id, command } => {
+            let options = ExecOptions { process, command, pid_file, detach, console_socket };
+            return Ok(oci::exec::exec(root, &id, &options)?);
+        }
         Command::Spec { bundle } => oci::spec::write_default(&bundle)?,
     }
     Ok(0)
@@ -170,7 +198,8 @@ fn list(root: &StateRoot, format: &str) -> anyhow::Result<()> {
     println!("{:<24} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
     for state in states {
         let pid = state.pid().map_or("-".to_string(), |pid| pid.to_string());
-        println!("{:<24} {:<8} {:<8} {}", state.id(), pid, state.status(), state.bundle().display());
+        let status = state.status().to_string();
+        println!("{:<24} {:<8} {:<8} {}", state.id(), pid, status, state.bundle().display());
     }
     Ok(())
 }
