@@ -2,29 +2,30 @@
 //! other end.
 //!
 //! With `podman run -t`, conmon listens on a unix socket and passes its
-//! path. The runtime makes a pseudo-terminal pair, sends the *master* (the
-//! end a terminal emulator holds) over the socket as `SCM_RIGHTS` ancillary
-//! data, and gives the container the *slave* as its stdin, stdout, stderr
-//! and controlling terminal.
+//! path. The container's process makes a pseudo-terminal pair from its own
+//! /dev/ptmx, sends the *master* (the end a terminal emulator holds) over
+//! the socket as `SCM_RIGHTS` ancillary data, and keeps the *slave* as its
+//! stdin, stdout, stderr and controlling terminal.
 
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::pty::openpty;
+use nix::fcntl::{open, OFlag};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{
     connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
 };
+use nix::sys::stat::Mode;
 use nix::unistd::{dup2, setsid};
 use spawn::{BoxError, Layer};
 
 /// What can go wrong with the console.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    /// `openpty` failed.
-    #[error("make a pseudo-terminal (openpty)")]
+    /// The pseudo-terminal could not be made.
+    #[error("make a pseudo-terminal from /dev/ptmx (is /dev/pts mounted?)")]
     Open(#[source] Errno),
     /// The engine's socket could not be reached.
     #[error("connect to the console socket {0}")]
@@ -37,36 +38,27 @@ pub enum ConsoleError {
     Attach(&'static str, #[source] Errno),
 }
 
-/// The container's end of a terminal whose master went to the engine.
+/// A terminal made inside the container, whose master goes to the engine.
 #[derive(Debug)]
 pub struct ConsoleLayer {
-    slave: OwnedFd,
+    socket: OwnedFd,
+    path: PathBuf,
 }
 
-// ANCHOR: send_master
+// ANCHOR: connect
 impl ConsoleLayer {
-    /// Makes the terminal and sends its master over the unix socket at
-    /// `socket_path`. The master is ours no more once sent: it is dropped
-    /// (closed) here, and the engine holds the only copy.
+    /// Connects to the engine's unix socket at `socket_path`, now, while
+    /// the path is in reach; the child sends the master over it later,
+    /// from inside the container.
     pub fn connect(socket_path: &Path) -> Result<ConsoleLayer, ConsoleError> {
-        let pty = openpty(None, None).map_err(ConsoleError::Open)?;
-        // Neither end may leak into the command through exec by accident.
-        for fd in [&pty.master, &pty.slave] {
-            fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(ConsoleError::Open)?;
-        }
-        let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| ConsoleError::Connect(socket_path.to_path_buf(), e))?;
-        let address = UnixAddr::new(socket_path).map_err(|e| ConsoleError::Connect(socket_path.to_path_buf(), e))?;
-        connect(sock.as_raw_fd(), &address).map_err(|e| ConsoleError::Connect(socket_path.to_path_buf(), e))?;
-        let fds = [pty.master.as_raw_fd()];
-        // Some payload must go with the descriptor; conmon ignores it.
-        let payload = [IoSlice::new(b"console")];
-        sendmsg::<()>(sock.as_raw_fd(), &payload, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-            .map_err(|e| ConsoleError::Send(socket_path.to_path_buf(), e))?;
-        Ok(ConsoleLayer { slave: pty.slave })
+        let failed = |e| ConsoleError::Connect(socket_path.to_path_buf(), e);
+        let socket = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(failed)?;
+        let address = UnixAddr::new(socket_path).map_err(failed)?;
+        connect(socket.as_raw_fd(), &address).map_err(failed)?;
+        Ok(ConsoleLayer { socket, path: socket_path.to_path_buf() })
     }
 }
-// ANCHOR_END: send_master
+// ANCHOR_END: connect
 
 // ANCHOR: layer
 impl Layer for ConsoleLayer {
@@ -74,10 +66,24 @@ impl Layer for ConsoleLayer {
         "console"
     }
 
-    /// A new session whose controlling terminal is the slave, which also
-    /// becomes fds 0, 1 and 2 (`dup2` clears close-on-exec on the copies).
+    /// In the new root, after its mounts: the terminal comes from the
+    /// container's own /dev/ptmx, so its name (`/dev/pts/0`) means
+    /// something inside. The master goes over the socket; the slave
+    /// becomes the controlling terminal of a new session, and fds 0, 1, 2.
     fn enter_child(&self) -> Result<(), BoxError> {
-        let slave: RawFd = self.slave.as_raw_fd();
+        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(ConsoleError::Open)?;
+        grantpt(&master).map_err(ConsoleError::Open)?;
+        unlockpt(&master).map_err(ConsoleError::Open)?;
+        let name = ptsname_r(&master).map_err(ConsoleError::Open)?;
+        let slave = open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(ConsoleError::Open)?;
+        let fds = [master.as_raw_fd()];
+        // Some payload must go with the descriptor; conmon ignores it.
+        let payload = [IoSlice::new(b"console")];
+        sendmsg::<()>(self.socket.as_raw_fd(), &payload, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+            .map_err(|e| ConsoleError::Send(self.path.clone(), e))?;
+        // The engine holds the only master now.
+        drop(master);
         setsid().map_err(|e| ConsoleError::Attach("setsid", e))?;
         // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal a
         // terminal another session holds); no memory is passed.
@@ -88,6 +94,8 @@ impl Layer for ConsoleLayer {
         for target in 0..=2 {
             dup2(slave, target).map_err(|e| ConsoleError::Attach("dup2", e))?;
         }
+        let _ = nix::unistd::close(slave);
+        let _ = nix::unistd::close(self.socket.as_raw_fd());
         Ok(())
     }
 }

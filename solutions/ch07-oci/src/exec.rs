@@ -187,15 +187,16 @@ pub fn exec(root: &StateRoot, id: &str, options: &ExecOptions) -> Result<u8, Lif
         return Err(ExecError::NoCommand.into());
     }
     let mut layers: Vec<Box<dyn Layer>> = Vec::new();
-    if let Some(socket) = &options.console_socket {
-        layers.push(Box::new(ConsoleLayer::connect(socket)?));
-    }
     let namespaces = NAMESPACES
         .into_iter()
         .filter(|(kind, _)| differs(pid, kind))
         .map(|(kind, flag)| Namespace::open(pid, kind, flag))
         .collect::<Result<Vec<_>, _>>()?;
     layers.push(Box::new(JoinContainer { namespaces, cgroup: record.cgroup.clone() }));
+    // In the container's mount namespace: its own /dev/ptmx.
+    if let Some(socket) = &options.console_socket {
+        layers.push(Box::new(ConsoleLayer::connect(socket)?));
+    }
     // HARDEN: `harden::ProcessHardening::from_spec(&process, linux)` here,
     // with `linux` from the bundle's config, in place of ProcessBasics.
     layers.push(Box::new(ProcessBasics::from_spec(&process)?));

@@ -127,7 +127,9 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
         locked.write(&record)?;
         gate::make(&locked.fifo())?;
         if let Some(socket) = &options.console_socket {
-            plan.layers.insert(0, Box::new(ConsoleLayer::connect(socket)?));
+            // After the mounts: the terminal is the container's own.
+            let at = plan.layers.iter().position(|l| l.name() == "mounts").map_or(plan.layers.len(), |i| i + 1);
+            plan.layers.insert(at, Box::new(ConsoleLayer::connect(socket)?));
         }
         let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()]);
         let pid = spawn::create(&plan.args, &plan.layers, &gate)?;
