@@ -25,6 +25,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{pipe2, Pid};
 
 use crate::exit::{exit_code, ChildFailure};
+use crate::gate::Gate;
 use crate::init::{self, InitError, Supplied};
 use crate::layer::{BoxError, Layer};
 
@@ -68,6 +69,10 @@ pub enum Error {
     /// Talking to the child over its pipes failed.
     #[error("talk to the container process")]
     Sync(#[source] std::io::Error),
+    /// A detached container's process ended before it was ready, without
+    /// saying why (a signal killed it).
+    #[error("the container process ended before it was set up (exit code {0})")]
+    DiedBeforeReady(u8),
     /// `waitpid` failed.
     #[error("wait for the container process")]
     Wait(#[source] Errno),
@@ -108,7 +113,7 @@ pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
         // The child's copies of the parent's ends must go, or the pipes
         // would never reach end-of-file.
         close_in_child([&go_write, &report_read]);
-        let failure = enter_and_exec(&argv, layers, init.zip(command_mask), &go_read);
+        let failure = enter_and_exec(&argv, layers, init.zip(command_mask), &go_read, None);
         report(&report_write, &failure);
         failure.exit_code().into()
     });
@@ -128,6 +133,85 @@ pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
 }
 // ANCHOR_END: run
 
+// ANCHOR: create
+/// Creates a detached container: the same child as [`run`]'s, set up by
+/// the same layers, which then waits at `gate` instead of going on to the
+/// command. Returns the child's pid once it is set up and waiting; the
+/// runtime does not wait for it, and its layers are not cleaned up (the
+/// container lives on until it is deleted). If anything fails before the
+/// child is waiting, the child is killed and every layer cleaned up, and
+/// the error is returned: nothing is left behind.
+pub fn create(command: &[String], layers: &[Box<dyn Layer>], gate: &dyn Gate) -> Result<Pid, Error> {
+    let argv = to_argv(command)?;
+    let init = init::find(layers)?;
+    let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
+
+    let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+    let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+
+    let command_mask = init.map(|supplied| init::block(&supplied.init.signals())).transpose()?;
+    let child = spawn_child(flags, || {
+        close_in_child([&go_write, &report_read]);
+        let detached = Detached { gate, ready: &report_write };
+        let failure = enter_and_exec(&argv, layers, init.zip(command_mask), &go_read, Some(detached));
+        report(&report_write, &failure);
+        failure.exit_code().into()
+    });
+    if let Some(mask) = &command_mask {
+        init::unblock(mask)?;
+    }
+    let child = child?;
+    drop((go_read, report_write));
+
+    let result = prepare_and_release(child, layers, go_write).and_then(|()| await_ready(child, report_read));
+    if result.is_err() {
+        for layer in layers.iter().rev() {
+            if let Err(err) = layer.cleanup() {
+                eprintln!("greenroom: {}: cleanup failed: {err}", layer.name());
+            }
+        }
+    }
+    result.map(|()| child)
+}
+// ANCHOR_END: create
+
+/// What a detached child needs on top of [`run`]'s: the gate to wait at,
+/// and the pipe on which it tells the runtime it got there.
+struct Detached<'a> {
+    gate: &'a dyn Gate,
+    ready: &'a OwnedFd,
+}
+
+/// The message a detached child writes on its report pipe once every layer
+/// has entered, just before it waits at the gate. No [`ChildFailure`]
+/// starts with this byte.
+const READY: &[u8] = b"R";
+
+/// Waits until the detached `child` is ready (every layer entered) or has
+/// failed; on failure it is reaped and the reason returned.
+fn await_ready(child: Pid, report: OwnedFd) -> Result<(), Error> {
+    let mut report = File::from(report);
+    let mut first = [0u8; 1];
+    // One byte decides: READY, the start of a failure, or end-of-file (the
+    // child died without a word, killed by a signal).
+    let got = loop {
+        match report.read(&mut first) {
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.map_err(Error::Sync)?,
+        }
+    };
+    if got == 1 && first == READY {
+        return Ok(());
+    }
+    let mut message = first[..got].to_vec();
+    report.read_to_end(&mut message).map_err(Error::Sync)?;
+    let status = waitpid(child, None).map_err(Error::Wait)?;
+    match ChildFailure::decode(&message) {
+        Some(ChildFailure::Aborted) | None => Err(Error::DiedBeforeReady(exit_code(status))),
+        Some(failure) => Err(Error::Child(failure)),
+    }
+}
+
 // ANCHOR: spawn_child
 /// Clones the child process into the namespaces in `flags`; it runs `body`
 /// and exits with the code `body` returns.
@@ -143,18 +227,25 @@ fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Er
 // ANCHOR: enter_and_exec
 /// The child's whole life: wait for the parent, enter every layer, start
 /// the init if a layer supplies one (with the signal mask for the command),
-/// then become the command. Returns only on failure, with the reason.
+/// then become the command. A detached child ([`create`]) waits at its
+/// gate after the layers. Returns only on failure, with the reason.
 fn enter_and_exec(
     argv: &[CString],
     layers: &[Box<dyn Layer>],
     init: Option<(Supplied<'_>, SigSet)>,
     go: &OwnedFd,
+    detached: Option<Detached<'_>>,
 ) -> ChildFailure {
     let mut byte = [0u8; 1];
     match nix::unistd::read(go.as_raw_fd(), &mut byte) {
         Ok(1) => {}
         // End-of-file: the parent gave up on us (a prepare step failed).
         _ => return ChildFailure::Aborted,
+    }
+    if let Some(detached) = &detached {
+        if let Err(err) = detached.gate.arm() {
+            return ChildFailure::Setup { layer: "gate".to_string(), message: error_chain(&*err) };
+        }
     }
     for layer in layers {
         // A panic cannot unwind out of the clone callback (the process would
@@ -167,8 +258,25 @@ fn enter_and_exec(
         };
         return ChildFailure::Setup { layer: layer.name().to_string(), message };
     }
-    // Last, once every layer has entered: what they did to this process
-    // holds for the init too. Only the command's half returns from here.
+    if let Some(detached) = detached {
+        // From here on the runtime that created us may be gone: what fails
+        // is said on the container's own stderr.
+        if nix::unistd::write(detached.ready, READY).is_err() {
+            return ChildFailure::Aborted;
+        }
+        if let Err(err) = detached.gate.wait() {
+            return said(ChildFailure::Setup { layer: "gate".to_string(), message: error_chain(&*err) });
+        }
+        return said(start_and_exec(argv, init));
+    }
+    start_and_exec(argv, init)
+}
+// ANCHOR_END: enter_and_exec
+
+/// The end of the child's life: the init stage, then `exec`. Last, once
+/// every layer has entered: what they did to this process holds for the
+/// init too. Only the command's half returns from the init stage.
+fn start_and_exec(argv: &[CString], init: Option<(Supplied<'_>, SigSet)>) -> ChildFailure {
     if let Some((supplied, command_mask)) = init {
         if let Err(err) = init::start_init(supplied.init, &command_mask) {
             return ChildFailure::Setup { layer: supplied.layer.to_string(), message: error_chain(&err) };
@@ -178,12 +286,34 @@ fn enter_and_exec(
     let Err(errno) = nix::unistd::execvp(&argv[0], argv);
     ChildFailure::Exec { program: argv[0].to_string_lossy().into_owned(), errno }
 }
-// ANCHOR_END: enter_and_exec
+
+/// Prints a detached child's failure on its stderr, where the container's
+/// supervisor (conmon, a terminal) sees it, and returns it.
+fn said(failure: ChildFailure) -> ChildFailure {
+    eprintln!("greenroom: {failure}");
+    failure
+}
 
 // ANCHOR: supervise
 /// The parent's side: prepare every layer, release the child, learn whether
 /// its `exec` worked, and wait for it to end.
 fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd) -> Result<u8, Error> {
+    prepare_and_release(child, layers, go)?;
+    let mut message = Vec::new();
+    File::from(report).read_to_end(&mut message).map_err(Error::Sync)?;
+    let status = waitpid(child, None).map_err(Error::Wait)?;
+    match ChildFailure::decode(&message) {
+        Some(ChildFailure::Aborted) | None => Ok(exit_code(status)),
+        Some(failure) => Err(Error::Child(failure)),
+    }
+}
+// ANCHOR_END: supervise
+
+// ANCHOR: prepare_and_release
+/// Runs every layer's parent-side step while the child waits, then writes
+/// the byte on `go` that lets it enter its layers. If a step fails, the
+/// child is killed and reaped, so no zombie stays.
+fn prepare_and_release(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd) -> Result<(), Error> {
     for layer in layers {
         if let Err(source) = layer.prepare_parent(child) {
             // Closing `go` unblocks the child with end-of-file; kill it too
@@ -199,16 +329,9 @@ fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd
         let _ = waitpid(child, None);
         return Err(Error::Sync(err));
     }
-
-    let mut message = Vec::new();
-    File::from(report).read_to_end(&mut message).map_err(Error::Sync)?;
-    let status = waitpid(child, None).map_err(Error::Wait)?;
-    match ChildFailure::decode(&message) {
-        Some(ChildFailure::Aborted) | None => Ok(exit_code(status)),
-        Some(failure) => Err(Error::Child(failure)),
-    }
+    Ok(())
 }
-// ANCHOR_END: supervise
+// ANCHOR_END: prepare_and_release
 
 fn to_argv(command: &[String]) -> Result<Vec<CString>, Error> {
     if command.is_empty() {

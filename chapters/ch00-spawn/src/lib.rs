@@ -26,11 +26,13 @@
 pub mod cli;
 pub mod container;
 pub mod exit;
+pub mod gate;
 pub mod init;
 pub mod layer;
 
 pub use cli::RunArgs;
-pub use container::{run, Error};
+pub use container::{create, run, Error};
+pub use gate::Gate;
 pub use init::Init;
 pub use layer::{BoxError, Layer};
 

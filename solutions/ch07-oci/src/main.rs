@@ -175,7 +175,7 @@ fn run(root: &StateRoot, command: Command) -> anyhow::Result<u8> {
             lifecycle::create(root, &args.id, &args.bundle, &args.options())?;
         }
         Command::Start { id } => lifecycle::start(root, &id)?,
-        Command::State { id } => println!("{}", serde_json::to_string_pretty(&lifecycle::state(root, &id)?)?),
+        Command::State { id } => out(&serde_json::to_string_pretty(&lifecycle::state(root, &id)?)?),
         Command::Kill { all, id, signal } => lifecycle::kill(root, &id, lifecycle::parse_signal(&signal)?, all)?,
         Command::Delete { force, id } => lifecycle::delete(root, &id, force)?,
         Command::Run(args) => return Ok(lifecycle::run(root, &args.id, &args.bundle, &args.options())?),
@@ -192,16 +192,22 @@ fn run(root: &StateRoot, command: Command) -> anyhow::Result<u8> {
 fn list(root: &StateRoot, format: &str) -> anyhow::Result<()> {
     let states = lifecycle::list(root)?;
     if format == "json" {
-        println!("{}", serde_json::to_string(&states)?);
+        out(&serde_json::to_string(&states)?);
         return Ok(());
     }
-    println!("{:<24} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
+    out(&format!("{:<24} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS"));
     for state in states {
         let pid = state.pid().map_or("-".to_string(), |pid| pid.to_string());
         let status = state.status().to_string();
-        println!("{:<24} {:<8} {:<8} {}", state.id(), pid, status, state.bundle().display());
+        out(&format!("{:<24} {:<8} {:<8} {}", state.id(), pid, status, state.bundle().display()));
     }
     Ok(())
+}
+
+/// Prints a line on stdout. A reader that went away (`oci list | head`)
+/// is no error of ours: `println!` would panic on EPIPE.
+fn out(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Appends `message` to the log file as runc does (a JSON line with

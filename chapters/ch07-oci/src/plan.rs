@@ -1,0 +1,134 @@
+//! From a bundle's config to the layers of chapters 0–6: the whole
+//! container decided, and every value checked, before anything is created.
+//!
+//! Chapters 0–6 took their choices from the command line (`--hostname`,
+//! `--rootfs`, `--uid-map`, `--memory`); an OCI config makes the same
+//! choices in JSON. Each of its parts becomes the layer that chapter built,
+//! in the order the layers must enter (the user namespace first, the
+//! process's hardening last).
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use spawn::Layer;
+use user::{IdKind, IdMap, IdRange};
+
+use crate::bundle::Bundle;
+use crate::mounts::{MountsError, MountsLayer};
+use crate::namespaces::{JoinLayer, NamespaceError, NetworkLayer};
+use crate::process::{ProcessBasics, ProcessError};
+use crate::resources::{ResourcesError, ResourcesLayer};
+
+/// Why a config cannot become a container.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// `hostname` is not a valid host name.
+    #[error("hostname: {0}")]
+    Hostname(#[from] uts::HostnameError),
+    /// A user namespace without maps, or maps that do not work.
+    #[error("linux.uidMappings/gidMappings: {0}")]
+    Maps(String),
+    /// A namespace cannot be joined.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// The cgroup part.
+    #[error(transparent)]
+    Resources(#[from] ResourcesError),
+    /// The mounts part.
+    #[error(transparent)]
+    Mounts(#[from] MountsError),
+    /// The process part.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// No `process` (the bundle's checks make this unreachable).
+    #[error("the config has no process")]
+    NoProcess,
+}
+
+/// A container, decided.
+pub struct Plan {
+    /// The layers, in the order they enter.
+    pub layers: Vec<Box<dyn Layer>>,
+    /// The command.
+    pub args: Vec<String>,
+    /// The container's cgroup, if it gets one, for `delete` to remove.
+    pub cgroup: Option<PathBuf>,
+    /// The host uid that is root of the container (for the exec FIFO).
+    pub root_uid: u32,
+}
+
+// ANCHOR: plan
+/// The layers for `bundle`, each built from its part of the config.
+pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
+    let spec = &bundle.spec;
+    let new = |kind| bundle.namespace(kind) == Some(None);
+    let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+
+    // Chapter 5 first: the user namespace owns every other one, and its
+    // root is who mounts and configures them.
+    let mut root_uid = 0;
+    if new(LinuxNamespaceType::User) {
+        let namespace = user_namespace(bundle)?;
+        root_uid = namespace.uid.map.ranges().iter().find(|r| r.inside == 0).map_or(0, |r| r.outside);
+        layers.push(Box::new(user::UserLayer::new(namespace)));
+    }
+    let joins = crate::namespaces::to_join(spec)?;
+    if !joins.is_empty() {
+        layers.push(Box::new(JoinLayer::new(joins)));
+    }
+    // Chapter 1.
+    if new(LinuxNamespaceType::Uts) {
+        let hostname = spec.hostname().as_deref().map(uts::Hostname::parse).transpose()?;
+        layers.push(Box::new(uts::UtsLayer::new(hostname)));
+    }
+    if new(LinuxNamespaceType::Ipc) {
+        layers.push(Box::new(uts::IpcLayer));
+    }
+    // Chapter 4, the simplest network: a namespace with only `lo`.
+    if new(LinuxNamespaceType::Network) {
+        layers.push(Box::new(NetworkLayer));
+    }
+    // Chapter 6, before the mounts: the cgroup namespace must exist when
+    // the config's cgroup2 is mounted.
+    let resources = ResourcesLayer::new(spec)?;
+    let cgroup = resources.cgroup().map(Path::to_path_buf);
+    layers.push(Box::new(resources));
+    // Chapter 2: its init is the container's PID 1.
+    if new(LinuxNamespaceType::Pid) {
+        layers.push(Box::new(pid::PidLayer));
+    }
+    // Chapter 3, with the config's mounts.
+    layers.push(Box::new(MountsLayer::new(bundle)?));
+    // HARDEN: `harden::PathHardening::from_spec(spec.linux().as_ref())`
+    // goes here, in the new root, after pivot_root.
+    // HARDEN: then, last, `harden::ProcessHardening::from_spec(process,
+    // spec.linux().as_ref())?` in place of ProcessBasics.
+    let process = spec.process().as_ref().ok_or(PlanError::NoProcess)?;
+    layers.push(Box::new(ProcessBasics::from_spec(process)?));
+
+    Ok(Plan { layers, args: bundle.args().to_vec(), cgroup, root_uid })
+}
+// ANCHOR_END: plan
+
+/// Chapter 5's plan for the config's maps: root writes them directly; a
+/// caller without privilege through the helpers, if they may.
+fn user_namespace(bundle: &Bundle) -> Result<user::UserNamespace, PlanError> {
+    let linux = bundle.spec.linux().as_ref();
+    let ranges = |maps: Option<&Vec<LinuxIdMapping>>| -> Vec<IdRange> {
+        maps.into_iter()
+            .flatten()
+            .map(|m| IdRange { inside: m.container_id(), outside: m.host_id(), count: m.size() })
+            .collect()
+    };
+    let uid = ranges(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = ranges(linux.and_then(|l| l.gid_mappings().as_ref()));
+    if uid.is_empty() || gid.is_empty() {
+        return Err(PlanError::Maps("a new user namespace needs both uidMappings and gidMappings".into()));
+    }
+    // Checked as chapter 5 checks --uid-map and --gid-map.
+    IdMap::new(IdKind::User, uid.clone()).map_err(|e| PlanError::Maps(e.to_string()))?;
+    IdMap::new(IdKind::Group, gid.clone()).map_err(|e| PlanError::Maps(e.to_string()))?;
+    let host = user::host::HostIds::read(Path::new("/etc"), &user::host::HELPER_DIRS);
+    let namespace = user::plan::plan(&uid, &gid, &host).map_err(|e| PlanError::Maps(e.to_string()))?;
+    namespace.ok_or_else(|| PlanError::Maps("a new user namespace needs both uidMappings and gidMappings".into()))
+}
