@@ -66,13 +66,16 @@ pub struct FifoGate {
     // The runtime's own descriptors the child inherits but must not keep
     // while it waits: the state lock, which `start` needs.
     inherited: Vec<RawFd>,
+    // Descriptors 3 .. 3 + preserve pass to the command (`--preserve-fds`).
+    preserve: u32,
     opened: Cell<Option<RawFd>>,
 }
 
 impl FifoGate {
-    /// A gate on the FIFO at `fifo`; the child closes `inherited` first.
-    pub fn new(fifo: PathBuf, inherited: Vec<RawFd>) -> FifoGate {
-        FifoGate { fifo, inherited, opened: Cell::new(None) }
+    /// A gate on the FIFO at `fifo`; the child closes `inherited` first,
+    /// and passes descriptors 3 to 3 + `preserve` - 1 on to the command.
+    pub fn new(fifo: PathBuf, inherited: Vec<RawFd>, preserve: u32) -> FifoGate {
+        FifoGate { fifo, inherited, preserve, opened: Cell::new(None) }
     }
 }
 
@@ -108,12 +111,24 @@ impl Gate for FifoGate {
             }
         }
         let _ = nix::unistd::close(fd);
+        close_on_exec_from(3 + self.preserve as RawFd);
         // SAFETY: restoring the default disposition installs no handler.
         unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map_err(GateError::Write)?;
         Ok(())
     }
 }
 // ANCHOR_END: fifo_gate
+
+/// Marks every open descriptor from `first` on close-on-exec: the command
+/// gets 0, 1, 2 and the preserved ones, nothing else the engine or the
+/// runtime happened to leave open.
+fn close_on_exec_from(first: RawFd) {
+    let Ok(entries) = fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<RawFd> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds.into_iter().filter(|fd| *fd >= first) {
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    }
+}
 
 /// How often `start` looks whether the container's process still lives.
 const LIVENESS_INTERVAL: Duration = Duration::from_millis(100);

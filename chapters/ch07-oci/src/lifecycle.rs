@@ -106,6 +106,8 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     /// The unix socket to send the terminal's master to.
     pub console_socket: Option<PathBuf>,
+    /// How many descriptors from 3 on the command gets.
+    pub preserve_fds: u32,
 }
 
 // ANCHOR: create
@@ -131,7 +133,7 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
             let at = plan.layers.iter().position(|l| l.name() == "mounts").map_or(plan.layers.len(), |i| i + 1);
             plan.layers.insert(at, Box::new(ConsoleLayer::connect(socket)?));
         }
-        let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()]);
+        let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()], options.preserve_fds);
         let pid = spawn::create(&plan.args, &plan.layers, &gate)?;
         record.start_time = ProcStat::read(pid).map(|stat| stat.start_time);
         record.state.set_pid(Some(pid.as_raw())).set_status(ContainerState::Created);

@@ -71,7 +71,11 @@ struct CreateArgs {
 
 impl CreateArgs {
     fn options(&self) -> CreateOptions {
-        CreateOptions { pid_file: self.pid_file.clone(), console_socket: self.console_socket.clone() }
+        CreateOptions {
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
+        }
     }
 }
 

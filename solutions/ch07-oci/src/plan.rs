@@ -53,8 +53,6 @@ pub struct Plan {
     pub args: Vec<String>,
     /// The container's cgroup, if it gets one, for `delete` to remove.
     pub cgroup: Option<PathBuf>,
-    /// The host uid that is root of the container (for the exec FIFO).
-    pub root_uid: u32,
 }
 
 // ANCHOR: plan
@@ -66,10 +64,8 @@ pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
 
     // Chapter 5 first: the user namespace owns every other one, and its
     // root is who mounts and configures them.
-    let mut root_uid = 0;
     if new(LinuxNamespaceType::User) {
         let namespace = user_namespace(bundle)?;
-        root_uid = namespace.uid.map.ranges().iter().find(|r| r.inside == 0).map_or(0, |r| r.outside);
         layers.push(Box::new(user::UserLayer::new(namespace)));
     }
     let joins = crate::namespaces::to_join(spec)?;
@@ -106,7 +102,7 @@ pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
     let process = spec.process().as_ref().ok_or(PlanError::NoProcess)?;
     layers.push(Box::new(ProcessBasics::from_spec(process)?));
 
-    Ok(Plan { layers, args: bundle.args().to_vec(), cgroup, root_uid })
+    Ok(Plan { layers, args: bundle.args().to_vec(), cgroup })
 }
 // ANCHOR_END: plan
 
