@@ -133,6 +133,9 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
             let at = plan.layers.iter().position(|l| l.name() == "mounts").map_or(plan.layers.len(), |i| i + 1);
             plan.layers.insert(at, Box::new(ConsoleLayer::connect(socket)?));
         }
+        // First of all layers: the process is on record from the moment
+        // it exists, for `delete --force` if this `create` dies.
+        plan.layers.insert(0, Box::new(RecordPid { dir: locked.dir().to_path_buf(), record: record.clone() }));
         let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()], options.preserve_fds);
         let pid = spawn::create(&plan.args, &plan.layers, &gate)?;
         record.start_time = ProcStat::read(pid).map(|stat| stat.start_time);
@@ -150,6 +153,28 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
     made
 }
 // ANCHOR_END: create
+
+/// Records the container's process in `state.json` as soon as it exists
+/// (its status still `creating`), before it goes on: a `create` that dies
+/// from here on leaves a pid for `delete --force` to kill.
+struct RecordPid {
+    dir: PathBuf,
+    record: Record,
+}
+
+impl spawn::Layer for RecordPid {
+    fn name(&self) -> &'static str {
+        "state"
+    }
+
+    fn prepare_parent(&self, child: Pid) -> Result<(), spawn::BoxError> {
+        let mut record = self.record.clone();
+        record.state.set_pid(Some(child.as_raw()));
+        record.start_time = ProcStat::read(child).map(|stat| stat.start_time);
+        crate::state::write_record(&self.dir, &record)?;
+        Ok(())
+    }
+}
 
 /// Writes `pid` to `path` the way `state.json` is written: whole or not at
 /// all, so an engine polling the file never reads half a number.

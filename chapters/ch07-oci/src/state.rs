@@ -223,12 +223,16 @@ impl Record {
     // ANCHOR: status
     /// The status now: what was recorded, unless the process is gone (or
     /// its pid belongs to another process now), which makes it stopped. A
-    /// record still `creating` belongs to a `create` that died half-way
-    /// (its lock is free): stopped too, for `delete` to clean.
+    /// record still `creating` once its lock is free belongs to a `create`
+    /// that died half-way: its process, if it lives, waits at the gate or
+    /// is about to die, so it counts as created (`delete --force` kills
+    /// it); without one, stopped.
     pub fn current_status(&self) -> ContainerState {
         match (self.pid(), self.state.status()) {
-            (_, ContainerState::Creating) | (None, _) => ContainerState::Stopped,
-            (Some(pid), status) if is_alive(pid, self.start_time) => *status,
+            (Some(pid), status) if is_alive(pid, self.start_time) => match status {
+                ContainerState::Creating => ContainerState::Created,
+                other => *other,
+            },
             _ => ContainerState::Stopped,
         }
     }
@@ -352,17 +356,9 @@ impl Locked {
     }
 
     // ANCHOR: write
-    /// Replaces `state.json` with `record`, atomically: the new document
-    /// goes to a temporary file in the same directory, reaches the disk,
-    /// and is renamed over the old one. A reader sees the old document or
-    /// the new one, never a mix, even if the runtime dies half-way.
+    /// Replaces `state.json` with `record` (see [`write_record`]).
     pub fn write(&self, record: &Record) -> Result<(), StateError> {
-        let path = self.dir.join(STATE_FILE);
-        let temporary = self.dir.join(format!(".{STATE_FILE}.tmp"));
-        let text = serde_json::to_vec(record).map_err(|err| StateError::Parse(path.clone(), err))?;
-        let mut file = File::create(&temporary).map_err(io_error("create", &temporary))?;
-        file.write_all(&text).and_then(|()| file.sync_all()).map_err(io_error("write", &temporary))?;
-        fs::rename(&temporary, &path).map_err(io_error("rename into place", &path))
+        write_record(&self.dir, record)
     }
     // ANCHOR_END: write
 
@@ -372,6 +368,22 @@ impl Locked {
         fs::remove_dir_all(&self.dir).map_err(io_error("remove", &self.dir))
     }
 }
+
+// ANCHOR: write_record
+/// Replaces `DIR/state.json` with `record`, atomically: the new document
+/// goes to a temporary file in the same directory, reaches the disk, and
+/// is renamed over the old one. A reader sees the old document or the new
+/// one, never a mix, even if the runtime dies half-way. The caller holds
+/// the container's lock.
+pub fn write_record(dir: &Path, record: &Record) -> Result<(), StateError> {
+    let path = dir.join(STATE_FILE);
+    let temporary = dir.join(format!(".{STATE_FILE}.tmp"));
+    let text = serde_json::to_vec(record).map_err(|err| StateError::Parse(path.clone(), err))?;
+    let mut file = File::create(&temporary).map_err(io_error("create", &temporary))?;
+    file.write_all(&text).and_then(|()| file.sync_all()).map_err(io_error("write", &temporary))?;
+    fs::rename(&temporary, &path).map_err(io_error("rename into place", &path))
+}
+// ANCHOR_END: write_record
 
 /// Takes an exclusive `flock` on `file`, waiting for it as long as it
 /// takes (a signal's interruption only makes us try again).
@@ -515,6 +527,10 @@ mod tests {
         assert_eq!(record.current_status(), ContainerState::Stopped);
         let me = Pid::this();
         let start = ProcStat::read(me).map(|s| s.start_time);
+        // A `create` that died after its process was recorded: created.
+        record.state.set_pid(Some(me.as_raw()));
+        record.start_time = start;
+        assert_eq!(record.current_status(), ContainerState::Created);
         record.state.set_pid(Some(me.as_raw())).set_status(ContainerState::Created);
         record.start_time = start;
         assert_eq!(record.current_status(), ContainerState::Created);
