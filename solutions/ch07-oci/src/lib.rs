@@ -19,5 +19,7 @@ pub mod state;
 pub mod caps;
 pub mod harden;
 pub mod identity;
+pub mod limits;
+pub mod lsm;
 pub mod paths;
 pub mod seccomp;

@@ -29,7 +29,7 @@ fn word(data: &Call, offset: u32) -> u32 {
         4 => data.arch,
         16..=63 => {
             let arg = data.args[((offset - 16) / 8) as usize];
-            if offset % 8 == 0 {
+            if offset.is_multiple_of(8) {
                 arg as u32
             } else {
                 (arg >> 32) as u32
@@ -204,7 +204,9 @@ fn one_condition(op: &str, value: u64, value_two: u64) -> SeccompProgram {
 #[test]
 fn every_argument_operator_compares_as_the_spec_says() {
     let refused = errno(libc::EPERM);
-    let cases: &[(&str, u64, u64, &[(u64, u32)])] = &[
+    // (operator, value, valueTwo, [(argument, expected verdict)])
+    type Case<'a> = (&'a str, u64, u64, &'a [(u64, u32)]);
+    let cases: &[Case] = &[
         ("SCMP_CMP_EQ", 5, 0, &[(5, refused), (4, ALLOW), (5 | 1 << 40, ALLOW)]),
         ("SCMP_CMP_NE", 5, 0, &[(5, ALLOW), (4, refused), (5 | 1 << 40, refused)]),
         ("SCMP_CMP_LT", 5, 0, &[(4, refused), (5, ALLOW), (1 << 33, ALLOW)]),
