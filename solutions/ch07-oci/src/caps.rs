@@ -166,6 +166,12 @@ impl CapabilitySets {
     /// Call [`raise_effective_to_permitted`] first: after a change of user
     /// the effective set is empty.
     pub fn apply(&self) -> Result<(), CapsError> {
+        // STARTER: todo!(
+        // STARTER:     "drop every supported capability (caps::runtime::thread_all_supported) that is not in self.bounding \
+        // STARTER:      from the bounding set, then set inheritable, effective, permitted and ambient, in that order \
+        // STARTER:      (book: chapter 7, \"Capabilities\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         // Only the capabilities this kernel has: the bounding set holds no
         // others, and dropping one the kernel does not know fails.
         for cap in ::caps::runtime::thread_all_supported() {
@@ -178,6 +184,7 @@ impl CapabilitySets {
         set(CapSet::Effective, "effective", &self.effective)?;
         set(CapSet::Permitted, "permitted", &self.permitted)?;
         set(CapSet::Ambient, "ambient", &self.ambient)
+        // SOLUTION END
     }
     // ANCHOR_END: apply
 }
@@ -187,9 +194,14 @@ impl CapabilitySets {
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
 /// dropping the bounding set) need capabilities in effect.
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
+    // STARTER: todo!(
+    // STARTER:     "read the permitted set and set the effective set to it (book: chapter 7, \"Capabilities\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     let permitted =
         ::caps::read(None, CapSet::Permitted).map_err(|source| CapsError::Apply { set: "permitted", source })?;
     set(CapSet::Effective, "effective", &permitted)
+    // SOLUTION END
 }
 
 fn set(which: CapSet, name: &'static str, value: &CapsHashSet) -> Result<(), CapsError> {

@@ -116,6 +116,12 @@ impl ProcessHardening {
     /// `no_new_privs`. The core forks the init and execs the command
     /// afterwards, so both carry all of it.
     pub fn apply(&self) -> Result<(), HardenError> {
+        // STARTER: todo!(
+        // STARTER:     "limits, umask, security labels; become the user; put the permitted capabilities in effect; \
+        // STARTER:      seccomp now if no_new_privs is off; the capability sets; chdir; the environment; then, if \
+        // STARTER:      no_new_privs is on, set it and load seccomp last (book: chapter 7, \"The order of the steps\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         // Limits and the OOM score, while raising them is still allowed.
         self.limits.apply()?;
         self.identity.set_umask();
@@ -145,6 +151,7 @@ impl ProcessHardening {
             self.load_seccomp()?;
         }
         Ok(())
+        // SOLUTION END
     }
     // ANCHOR_END: apply
 

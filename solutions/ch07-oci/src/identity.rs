@@ -70,6 +70,11 @@ impl Identity {
     /// capability layer then decides what stays. The effective set is empty
     /// afterwards ([`crate::caps::raise_effective_to_permitted`]).
     pub fn become_user(&self) -> Result<(), IdentityError> {
+        // STARTER: todo!(
+        // STARTER:     "set the supplementary groups (self.set_groups), PR_SET_KEEPCAPS on, setresgid, setresuid, \
+        // STARTER:      PR_SET_KEEPCAPS off (book: chapter 7, \"Who the process is\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         self.set_groups()?;
         nix::sys::prctl::set_keepcaps(true).map_err(IdentityError::KeepCaps)?;
         let gid = self.gid;
@@ -79,6 +84,7 @@ impl Identity {
         // `execve` clears it anyway; the init, which does not exec, should
         // not keep it either.
         nix::sys::prctl::set_keepcaps(false).map_err(IdentityError::KeepCaps)
+        // SOLUTION END
     }
     // ANCHOR_END: become_user
 

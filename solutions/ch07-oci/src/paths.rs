@@ -65,6 +65,11 @@ fn look(path: &Path) -> Result<Found, PathsError> {
 /// gets /dev/null bound over it (reads are empty, writes vanish). A path
 /// that does not exist is skipped.
 pub fn mask(path: &Path) -> Result<(), PathsError> {
+    // STARTER: todo!(
+    // STARTER:     "look(path): skip a missing path, mount a read-only tmpfs on a directory, bind /dev/null over \
+    // STARTER:      a file (book: chapter 7, \"Masked paths\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     let fail = |with| move |source| PathsError::Mask { path: path.to_path_buf(), with, source };
     match look(path)? {
         Found::Nothing => Ok(()),
@@ -76,6 +81,7 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
             mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail("/dev/null"))
         }
     }
+    // SOLUTION END
 }
 // ANCHOR_END: mask
 
@@ -87,6 +93,11 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
 /// As for the read-only root (chapter 3), the remount repeats the flags the
 /// mount already has, which a user namespace locks.
 pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
+    // STARTER: todo!(
+    // STARTER:     "skip a missing path; bind it onto itself, then remount it MS_BIND | MS_REMOUNT | MS_RDONLY | SAFE \
+    // STARTER:      plus its locked_flags (book: chapter 7, \"Read-only paths\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     if let Found::Nothing = look(path)? {
         return Ok(());
     }
@@ -97,6 +108,7 @@ pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     let locked = locked_flags(&text).map_err(|e| PathsError::Flags(path.to_path_buf(), e))?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | SAFE | locked;
     mount(none, path, none, flags, none).map_err(fail)
+    // SOLUTION END
 }
 // ANCHOR_END: read_only
 

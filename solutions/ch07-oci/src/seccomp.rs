@@ -437,6 +437,11 @@ impl SeccompProgram {
     /// program into misbehaving); `seccompiler::apply_filter` would set
     /// `no_new_privs` first, which the config may not want.
     pub fn load(&self) -> Result<(), SeccompError> {
+        // STARTER: todo!(
+        // STARTER:     "for each filter, call seccomp(SECCOMP_SET_MODE_FILTER, self.flags, &sock_fprog) with libc::syscall \
+        // STARTER:      (book: chapter 7, \"Loading the filters\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         let count = self.filters.len();
         for (index, filter) in self.filters.iter().enumerate() {
             let fail = |source| SeccompError::Load { index: index + 1, count, source };
@@ -463,6 +468,7 @@ impl SeccompProgram {
             }
         }
         Ok(())
+        // SOLUTION END
     }
     // ANCHOR_END: load
 }
