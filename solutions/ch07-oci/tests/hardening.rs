@@ -30,11 +30,12 @@ fn main() -> ExitCode {
         println!("skipped: these tests change capabilities, users and mounts, which needs root (run them with sudo)");
         return ExitCode::SUCCESS;
     }
-    let tests: [(&str, Check); 4] = [
+    let tests: [(&str, Check); 5] = [
         ("root_with_no_new_privs_and_the_default_profile", root_with_no_new_privs_and_the_default_profile),
         ("another_user_with_seccomp_loaded_early", another_user_with_seccomp_loaded_early),
         ("a_podman_style_allow_list_still_lets_the_init_fork_and_wait", allow_list_lets_the_init_fork_and_wait),
         ("masked_and_read_only_paths", masked_and_read_only_paths),
+        ("through_the_core_the_init_is_as_hardened_as_the_command", through_the_core_the_init_is_as_hardened),
     ];
     let mut failed = 0;
     for (name, test) in tests {
@@ -397,4 +398,43 @@ fn masked_and_read_only_paths(dir: &Path) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+/// The real sequence: the core clones the child into new PID and mount
+/// namespaces, the PID layer mounts /proc, the hardening layer enters last,
+/// then the core forks the init (PID 1) and execs the command (PID 2). Both
+/// must be hardened, and the init must still be able to do its job (wait
+/// for the command, relay its exit code) under the default profile.
+fn through_the_core_the_init_is_as_hardened(dir: &Path) -> Result<(), String> {
+    let out = |name: &str| dir.join(name).display().to_string();
+    let script = format!(
+        "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/1/status > {init}; \
+         grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status > {command}; \
+         echo PID: $$ >> {command}; exit 7",
+        init = out("init"),
+        command = out("command"),
+    );
+    let process = process(serde_json::json!({
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "env": ["PATH=/usr/bin:/bin"],
+        "noNewPrivileges": true,
+    }));
+    let linux = linux(serde_json::json!({"seccomp": oci::seccomp::default_profile()}));
+    let hardening = ProcessHardening::from_spec(&process, Some(&linux)).map_err(|e| format!("from_spec: {e}"))?;
+    let layers: Vec<Box<dyn spawn::Layer>> = vec![Box::new(pid::PidLayer), Box::new(hardening)];
+    let code = spawn::run(&["/bin/sh".into(), "-c".into(), script], &layers).map_err(|e| format!("run: {e}"))?;
+    expect("the exit code the init relays", "7", Some(&code.to_string()), "the init must be able to wait")?;
+    let read = |name: &str| fs::read_to_string(out(name)).map(|text| fields(&text)).map_err(|e| format!("{name}: {e}"));
+    let (init, command) = (read("init")?, read("command")?);
+    expect("the command's PID", "2", command.get("PID"), "the PID layer's init should be PID 1")?;
+    let all = default_mask();
+    let none = mask(&[]);
+    let sets = [("CapEff", &*all), ("CapPrm", &*all), ("CapBnd", &*all), ("CapInh", &*none), ("CapAmb", &*none)];
+    for (who, status) in [("the init (PID 1)", &init), ("the command", &command)] {
+        expect_caps(status, sets, who)?;
+        expect(&format!("{who}'s NoNewPrivs"), "1", status.get("NoNewPrivs"), "set before the init forks")?;
+        expect(&format!("{who}'s Seccomp"), "2", status.get("Seccomp"), "loaded before the init forks")?;
+    }
+    Ok(())
 }
