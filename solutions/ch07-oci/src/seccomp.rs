@@ -260,6 +260,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
         let Some(first) = rule.names().first() else { continue };
         let rule_action = action(rule.action(), rule.errno_ret(), &format!("rule for {first}"))?;
         let conditions = conditions(first, rule.args().as_deref().unwrap_or_default())?;
+        let numbers: Vec<i64> =
+            rule.names().iter().filter_map(|name| Sysno::from_str(name).ok()).map(|n| n.id().into()).collect();
+        if numbers.is_empty() {
+            continue;
+        }
         let group = match groups.iter().position(|(action, _)| *action == rule_action) {
             Some(index) => index,
             None => {
@@ -267,9 +272,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
                 groups.len() - 1
             }
         };
-        for number in rule.names().iter().filter_map(|name| Sysno::from_str(name).ok()) {
-            add_match(&mut any_rule, number.id().into(), conditions.clone());
-            add_match(&mut groups[group].1, number.id().into(), conditions.clone());
+        for number in numbers {
+            add_match(&mut any_rule, number, conditions.clone());
+            add_match(&mut groups[group].1, number, conditions.clone());
         }
     }
 
@@ -321,7 +326,8 @@ fn filter_flags(profile: &LinuxSeccomp) -> Result<libc::c_ulong, SeccompError> {
 /// ERRNO and TRACE without a value mean EPERM, as in runc and libseccomp.
 fn action(action: LinuxSeccompAction, errno_ret: Option<u32>, what: &str) -> Result<SeccompAction, SeccompError> {
     let data = errno_ret.unwrap_or(libc::EPERM as u32);
-    if data > 0xffff {
+    let carries_data = matches!(action, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace);
+    if carries_data && data > 0xffff {
         return Err(SeccompError::ErrnoRet { what: what.to_string(), value: data });
     }
     Ok(match action {
