@@ -18,6 +18,38 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use rootfs::mounts::{locked_flags, SAFE};
 
+// ANCHOR: defaults
+/// The paths podman masks by default, which `spec` writes into a new
+/// config.json: the host's memory and keys, kernel debugging interfaces
+/// that reveal other processes' activity, and firmware and device tables.
+pub fn default_masked_paths() -> Vec<String> {
+    [
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/fs/selinux",
+        "/sys/dev/block",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The paths podman makes read-only by default: kernel settings
+/// (`/proc/sys`), interrupt and bus tables, and `/proc/sysrq-trigger`,
+/// which would let a container reboot or freeze the host.
+pub fn default_readonly_paths() -> Vec<String> {
+    ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        .map(String::from)
+        .to_vec()
+}
+// ANCHOR_END: defaults
+
 /// A path that could not be masked or made read-only.
 #[derive(Debug, thiserror::Error)]
 pub enum PathsError {
@@ -126,6 +158,17 @@ mod tests {
     fn config_paths_are_taken_from_the_root() {
         assert_eq!(in_root("/proc/kcore"), Path::new("/proc/kcore"));
         assert_eq!(in_root("proc/kcore"), Path::new("/proc/kcore"));
+    }
+
+    #[test]
+    fn the_defaults_are_podmans() {
+        let masked = default_masked_paths();
+        assert_eq!(masked.len(), 11);
+        assert!(masked.iter().all(|p| p.starts_with("/proc/") || p.starts_with("/sys/")), "{masked:?}");
+        assert!(masked.contains(&"/proc/kcore".to_string()) && masked.contains(&"/sys/firmware".to_string()));
+        let read_only = default_readonly_paths();
+        assert_eq!(read_only.len(), 6);
+        assert!(read_only.contains(&"/proc/sysrq-trigger".to_string()) && read_only.contains(&"/proc/sys".to_string()));
     }
 
     #[test]
