@@ -367,7 +367,7 @@ fn masked_and_read_only_paths(dir: &Path) -> Result<(), String> {
     masked.push("/proc/no-such-file".into());
     let linux = linux(serde_json::json!({
         "maskedPaths": masked,
-        "readonlyPaths": ["/proc/sys", "/proc/no-such-dir"],
+        "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "/proc/no-such-dir"],
     }));
     let paths = PathHardening::from_spec(Some(&linux));
     in_child(move || {
@@ -404,11 +404,14 @@ fn masked_and_read_only_paths(dir: &Path) -> Result<(), String> {
         if write != Err(Some(libc::EROFS)) {
             return Err(format!("write /proc/sys/kernel/hostname: expected EROFS, got {write:?}"));
         }
-        let stat = nix::sys::statvfs::statvfs("/proc/sys").map_err(|e| format!("statvfs: {e}"))?;
+        // A file too (never written here: it would act on the host).
         use nix::sys::statvfs::FsFlags;
         let wanted = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_NODEV | FsFlags::ST_NOEXEC;
-        if !stat.flags().contains(wanted) {
-            return Err(format!("/proc/sys flags: expected {wanted:?}, got {:?}", stat.flags()));
+        for path in ["/proc/sys", "/proc/sysrq-trigger"] {
+            let stat = nix::sys::statvfs::statvfs(path).map_err(|e| format!("statvfs {path}: {e}"))?;
+            if !stat.flags().contains(wanted) {
+                return Err(format!("{path}'s mount flags: expected {wanted:?}, got {:?}", stat.flags()));
+            }
         }
         Ok(())
     })
