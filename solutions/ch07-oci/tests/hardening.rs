@@ -351,6 +351,8 @@ fn allow_list_lets_the_init_fork_and_wait(_dir: &Path) -> Result<(), String> {
 
 fn masked_and_read_only_paths(dir: &Path) -> Result<(), String> {
     let secret = dir.join("secret");
+    let notes = dir.join("notes");
+    fs::write(&notes, "keep").map_err(|e| format!("write {}: {e}", notes.display()))?;
     let hidden = dir.join("hidden");
     fs::write(&secret, "the host's secret").map_err(|e| format!("write {}: {e}", secret.display()))?;
     fs::create_dir_all(hidden.join("inside")).map_err(|e| format!("create {}: {e}", hidden.display()))?;
@@ -367,7 +369,7 @@ fn masked_and_read_only_paths(dir: &Path) -> Result<(), String> {
     masked.push("/proc/no-such-file".into());
     let linux = linux(serde_json::json!({
         "maskedPaths": masked,
-        "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "/proc/no-such-dir"],
+        "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", notes, "/proc/no-such-dir"],
     }));
     let paths = PathHardening::from_spec(Some(&linux));
     in_child(move || {
@@ -404,10 +406,16 @@ fn masked_and_read_only_paths(dir: &Path) -> Result<(), String> {
         if write != Err(Some(libc::EROFS)) {
             return Err(format!("write /proc/sys/kernel/hostname: expected EROFS, got {write:?}"));
         }
-        // A file too (never written here: it would act on the host).
+        let write = fs::write(&notes, "changed").map_err(|e| e.raw_os_error());
+        if write != Err(Some(libc::EROFS)) {
+            return Err(format!("write the read-only file {}: expected EROFS, got {write:?}", notes.display()));
+        }
+        // /proc/sysrq-trigger where the kernel has it (never written here:
+        // that would act on the host).
         use nix::sys::statvfs::FsFlags;
         let wanted = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_NODEV | FsFlags::ST_NOEXEC;
-        for path in ["/proc/sys", "/proc/sysrq-trigger"] {
+        let sysrq = Path::new("/proc/sysrq-trigger").exists().then_some("/proc/sysrq-trigger");
+        for path in ["/proc/sys"].into_iter().chain(sysrq) {
             let stat = nix::sys::statvfs::statvfs(path).map_err(|e| format!("statvfs {path}: {e}"))?;
             if !stat.flags().contains(wanted) {
                 return Err(format!("{path}'s mount flags: expected {wanted:?}, got {:?}", stat.flags()));
