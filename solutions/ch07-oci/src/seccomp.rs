@@ -197,24 +197,39 @@ pub fn default_profile() -> LinuxSeccomp {
     let mut syscalls = vec![errno_rule(BLOCKED, libc::EPERM, vec![])];
     for &flag in CLONE_NAMESPACE_FLAGS {
         let flag = flag as u64;
-        // MASKED_EQ: (arg0 & value) == valueTwo, that is "this flag is set".
-        let arg = LinuxSeccompArgBuilder::default()
-            .index(0usize)
-            .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
-            .value(flag)
-            .value_two(flag)
-            .build()
-            // Every field has a default: the builder has nothing to refuse.
-            .expect("a seccomp argument with every field given");
-        syscalls.push(errno_rule(&["clone"], libc::EPERM, vec![arg]));
+        // "This flag is set in arg0".
+        syscalls.push(errno_rule(&["clone"], libc::EPERM, vec![masked_eq(0, flag, flag)]));
     }
     syscalls.push(errno_rule(&["clone3"], libc::ENOSYS, vec![]));
+    // Device nodes. CAP_MKNOD stays in the default set (package scripts
+    // make FIFOs and sockets with mknod), but a block or character device
+    // node is a door to the host's disks, memory or terminals, and this
+    // runtime has no device cgroup to keep it shut: refuse to make one.
+    for (name, mode) in [("mknod", 1), ("mknodat", 2)] {
+        for kind in [libc::S_IFBLK, libc::S_IFCHR] {
+            let arg = masked_eq(mode, libc::S_IFMT.into(), kind.into());
+            syscalls.push(errno_rule(&[name], libc::EPERM, vec![arg]));
+        }
+    }
 
     let mut profile = LinuxSeccomp::default();
     profile.set_default_action(LinuxSeccompAction::ScmpActAllow);
     profile.set_architectures(Some(vec![Arch::ScmpArchX86_64]));
     profile.set_syscalls(Some(syscalls));
     profile
+}
+
+/// MASKED_EQ: `(argument & mask) == value` (OCI's `value` is the mask,
+/// `valueTwo` the value).
+fn masked_eq(index: usize, mask: u64, value: u64) -> LinuxSeccompArg {
+    LinuxSeccompArgBuilder::default()
+        .index(index)
+        .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
+        .value(mask)
+        .value_two(value)
+        .build()
+        // Every field has a default: the builder has nothing to refuse.
+        .expect("a seccomp argument with every field given")
 }
 
 fn errno_rule(names: &[&str], errno: i32, args: Vec<LinuxSeccompArg>) -> LinuxSyscall {

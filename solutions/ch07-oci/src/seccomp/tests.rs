@@ -96,7 +96,7 @@ fn compiled(json: &str) -> SeccompProgram {
 
 #[test]
 fn every_name_of_the_default_profile_is_a_known_x86_64_call() {
-    for name in BLOCKED.iter().chain(&["clone", "clone3"]) {
+    for name in BLOCKED.iter().chain(&["clone", "clone3", "mknod", "mknodat"]) {
         assert!(Sysno::from_str(name).is_ok(), "{name} is not an x86_64 system call");
     }
 }
@@ -118,6 +118,22 @@ fn default_profile_refuses_the_dangerous_calls_and_allows_the_rest() {
         assert_eq!(verdict(&program, &call("clone", &[flags])), errno(libc::EPERM), "clone with {flag:#x}");
     }
     assert_eq!(verdict(&program, &call("clone3", &[])), errno(libc::ENOSYS));
+}
+
+#[test]
+fn default_profile_refuses_device_nodes_and_allows_fifos_and_files() {
+    let program = compile(&default_profile()).unwrap();
+    let (blk, chr) = ((libc::S_IFBLK | 0o600) as u64, (libc::S_IFCHR | 0o666) as u64);
+    let (fifo, file) = ((libc::S_IFIFO | 0o600) as u64, (libc::S_IFREG | 0o644) as u64);
+    // mknod(path, mode, dev), mknodat(dirfd, path, mode, dev).
+    for (name, args) in [("mknod", [0, blk, 0xfe00]), ("mknod", [0, chr, 0x101]), ("mknodat", [0, 0, blk])] {
+        assert_eq!(verdict(&program, &call(name, &args)), errno(libc::EPERM), "{name} {args:?}");
+    }
+    let args = [libc::AT_FDCWD as u64, 0, chr, 0x101];
+    assert_eq!(verdict(&program, &call("mknodat", &args)), errno(libc::EPERM), "mknodat of a character device");
+    for (name, args) in [("mknod", [0, fifo, 0]), ("mknod", [0, file, 0]), ("mknodat", [0, 0, fifo])] {
+        assert_eq!(verdict(&program, &call(name, &args)), ALLOW, "{name} {args:?}");
+    }
 }
 
 #[test]
