@@ -71,6 +71,7 @@ pub fn default_set() -> Capabilities {
 }
 // ANCHOR_END: default_set
 
+// ANCHOR: default_capabilities
 /// `process.capabilities` as `spec` writes it: the default set in bounding,
 /// effective and permitted; inheritable and ambient empty, so nothing is
 /// passed on to a program the container executes beyond what root gets
@@ -84,6 +85,7 @@ pub fn default_capabilities() -> LinuxCapabilities {
     caps.set_ambient(Some(Capabilities::new()));
     caps
 }
+// ANCHOR_END: default_capabilities
 
 /// The five sets for the container process, checked and ready to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,9 +169,8 @@ impl CapabilitySets {
     /// the effective set is empty.
     pub fn apply(&self) -> Result<(), CapsError> {
         // STARTER: todo!(
-        // STARTER:     "drop every supported capability (caps::runtime::thread_all_supported) that is not in self.bounding \
-        // STARTER:      from the bounding set, then set inheritable, effective, permitted and ambient, in that order \
-        // STARTER:      (book: chapter 7, \"Capabilities\")"
+        // STARTER:     "shrink the bounding set to self.bounding, then set the other four sets, in an order the kernel \
+        // STARTER:      accepts at every step (book: chapter 7, \"Applying the five sets\")"
         // STARTER: )
         // SOLUTION BEGIN
         // Only the capabilities this kernel has: the bounding set holds no
@@ -189,13 +190,14 @@ impl CapabilitySets {
     // ANCHOR_END: apply
 }
 
+// ANCHOR: raise_effective
 /// Puts every permitted capability in effect. A change from root to another
 /// user (with `PR_SET_KEEPCAPS`) keeps the permitted set but empties the
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
 /// dropping the bounding set) need capabilities in effect.
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
     // STARTER: todo!(
-    // STARTER:     "read the permitted set and set the effective set to it (book: chapter 7, \"Capabilities\")"
+    // STARTER:     "make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")"
     // STARTER: )
     // SOLUTION BEGIN
     let permitted =
@@ -203,6 +205,7 @@ pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
     set(CapSet::Effective, "effective", &permitted)
     // SOLUTION END
 }
+// ANCHOR_END: raise_effective
 
 fn set(which: CapSet, name: &'static str, value: &CapsHashSet) -> Result<(), CapsError> {
     ::caps::set(None, which, value).map_err(|source| CapsError::Apply { set: name, source })

@@ -117,9 +117,8 @@ impl ProcessHardening {
     /// afterwards, so both carry all of it.
     pub fn apply(&self) -> Result<(), HardenError> {
         // STARTER: todo!(
-        // STARTER:     "limits, umask, security labels; become the user; put the permitted capabilities in effect; \
-        // STARTER:      seccomp now if no_new_privs is off; the capability sets; chdir; the environment; then, if \
-        // STARTER:      no_new_privs is on, set it and load seccomp last (book: chapter 7, \"The order of the steps\")"
+        // STARTER:     "what needs root first, then the user, then the capabilities, with seccomp early or late as \
+        // STARTER:      no_new_privs decides (book: chapter 7, \"The order of the steps\")"
         // STARTER: )
         // SOLUTION BEGIN
         // Limits and the OOM score, while raising them is still allowed.
@@ -219,6 +218,7 @@ impl PathHardening {
         }
     }
 
+    // ANCHOR: path_hardening_apply
     /// Makes the read-only paths read-only, then masks the masked ones (a
     /// masked path may lie inside a read-only one), as runc does.
     pub fn apply(&self) -> Result<(), HardenError> {
@@ -230,6 +230,7 @@ impl PathHardening {
         }
         Ok(())
     }
+    // ANCHOR_END: path_hardening_apply
 }
 
 impl Layer for PathHardening {

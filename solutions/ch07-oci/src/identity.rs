@@ -71,8 +71,8 @@ impl Identity {
     /// afterwards ([`crate::caps::raise_effective_to_permitted`]).
     pub fn become_user(&self) -> Result<(), IdentityError> {
         // STARTER: todo!(
-        // STARTER:     "set the supplementary groups (self.set_groups), PR_SET_KEEPCAPS on, setresgid, setresuid, \
-        // STARTER:      PR_SET_KEEPCAPS off (book: chapter 7, \"Who the process is\")"
+        // STARTER:     "groups, then group, then user, keeping the permitted capabilities across the change \
+        // STARTER:      (book: chapter 7, \"Who the process is\")"
         // STARTER: )
         // SOLUTION BEGIN
         self.set_groups()?;
@@ -88,6 +88,7 @@ impl Identity {
     }
     // ANCHOR_END: become_user
 
+    // ANCHOR: set_groups
     /// Replaces the supplementary groups with `additionalGids` (none if the
     /// config lists none: the runtime's own groups, root's on the host,
     /// must not leak into the container).
@@ -105,6 +106,7 @@ impl Identity {
             }
         }
     }
+    // ANCHOR_END: set_groups
 }
 
 fn setgroups_denied() -> bool {

@@ -98,8 +98,8 @@ fn look(path: &Path) -> Result<Found, PathsError> {
 /// that does not exist is skipped.
 pub fn mask(path: &Path) -> Result<(), PathsError> {
     // STARTER: todo!(
-    // STARTER:     "look(path): skip a missing path, mount a read-only tmpfs on a directory, bind /dev/null over \
-    // STARTER:      a file (book: chapter 7, \"Masked paths\")"
+    // STARTER:     "skip a missing path; hide a directory under an empty file system and a file under an empty \
+    // STARTER:      device (book: chapter 7, \"Masked paths\")"
     // STARTER: )
     // SOLUTION BEGIN
     let fail = |with| move |source| PathsError::Mask { path: path.to_path_buf(), with, source };
@@ -126,8 +126,8 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
 /// mount already has, which a user namespace locks.
 pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     // STARTER: todo!(
-    // STARTER:     "skip a missing path; bind it onto itself, then remount it MS_BIND | MS_REMOUNT | MS_RDONLY | SAFE \
-    // STARTER:      plus its locked_flags (book: chapter 7, \"Read-only paths\")"
+    // STARTER:     "skip a missing path; give it a mount of its own, then make that mount read-only, keeping the \
+    // STARTER:      flags it already has (book: chapter 7, \"Read-only paths\")"
     // STARTER: )
     // SOLUTION BEGIN
     if let Found::Nothing = look(path)? {

@@ -459,8 +459,7 @@ impl SeccompProgram {
     /// `no_new_privs` first, which the config may not want.
     pub fn load(&self) -> Result<(), SeccompError> {
         // STARTER: todo!(
-        // STARTER:     "for each filter, call seccomp(SECCOMP_SET_MODE_FILTER, self.flags, &sock_fprog) with libc::syscall \
-        // STARTER:      (book: chapter 7, \"Loading the filters\")"
+        // STARTER:     "install each compiled filter, in order, with self.flags (book: chapter 7, \"Loading the filters\")"
         // STARTER: )
         // SOLUTION BEGIN
         let count = self.filters.len();
