@@ -18,8 +18,8 @@ use oci_spec::runtime::{ContainerState, Linux, Process};
 use spawn::{BoxError, Gate, Layer};
 
 use crate::console::ConsoleLayer;
-use crate::lifecycle::LifecycleError;
 use crate::harden::ProcessHardening;
+use crate::lifecycle::LifecycleError;
 use crate::state::{ContainerId, StateRoot};
 
 /// What can go wrong joining a container.

@@ -14,9 +14,9 @@ use spawn::Layer;
 use user::{IdKind, IdMap, IdRange};
 
 use crate::bundle::Bundle;
+use crate::harden::{HardenError, PathHardening, ProcessHardening};
 use crate::mounts::{MountsError, MountsLayer};
 use crate::namespaces::{JoinLayer, NamespaceError, NetworkLayer};
-use crate::harden::{HardenError, PathHardening, ProcessHardening};
 use crate::resources::{ResourcesError, ResourcesLayer};
 
 /// Why a config cannot become a container.
