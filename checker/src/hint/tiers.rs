@@ -275,6 +275,260 @@ pub const TIERS: &[(&str, Tiers)] = &[
              NotADirectory.",
         ),
     ),
+    // Chapter 4.
+    (
+        "interfaces-inside",
+        t(
+            "One end of the veth pair lives in the container's namespace; inside, an interface needs an address \
+             and to be up before a route can use it.",
+            "Move the veth peer in, rename it eth0, then from inside: address, link up, default route via the \
+             gateway.",
+        ),
+    ),
+    (
+        "loopback-works",
+        t(
+            "A new network namespace has its own lo, and it starts down.",
+            "A new network namespace has lo, but down: set IFF_UP on it from inside.",
+        ),
+    ),
+    (
+        "host-interfaces-invisible",
+        t(
+            "Interfaces, addresses and routes belong to a network namespace, made at clone time.",
+            "Add CLONE_NEWNET to the clone flags.",
+        ),
+    ),
+    (
+        "containers-reach-each-other",
+        t(
+            "A bridge is a switch: each container's cable (the veth's host end) must be plugged into it and \
+             switched on.",
+            "Attach each host end to the bridge (master) and set both ends up; every container needs its own \
+             address.",
+        ),
+    ),
+    (
+        "host-reaches-container",
+        t(
+            "The bridge is the host's side of the subnet: it needs an address in it, and to be up.",
+            "Give the bridge the subnet's first host address and set it up.",
+        ),
+    ),
+    (
+        "gateway-mac-stable",
+        t(
+            "A bridge without an address of its own takes one of its ports', which changes as they come and go.",
+            "Create the bridge with a fixed MAC address (IFLA_ADDRESS): without one it takes its lowest port's.",
+        ),
+    ),
+    (
+        "no-network",
+        t(
+            "No network is still a namespace of its own, only without the cable.",
+            "With --net none, unshare the namespace and bring lo up, but make no veth and no lease.",
+        ),
+    ),
+    (
+        "cleanup-after-exit",
+        t(
+            "What prepare_parent made on the host, cleanup must remove, once the child is gone.",
+            "Delete the host end of the veth pair (that removes both ends) and the lease file once the child is \
+             reaped.",
+        ),
+    ),
+    (
+        "cleanup-after-container-killed",
+        t(
+            "The runtime learns the child ended the same way however it ended: clean up on that path, not only on \
+             a normal exit.",
+            "Clean up on every path where the child has ended, whatever ended it.",
+        ),
+    ),
+    (
+        "stale-lease-reclaimed",
+        t(
+            "A lease names its owner; an owner that no longer runs holds nothing.",
+            "Before taking an address, drop leases whose owner (pid and start time) is no longer running.",
+        ),
+    ),
+    (
+        "distinct-addresses",
+        t(
+            "Taking a lease must be atomic: checking and then creating leaves a gap another runtime can use.",
+            "Take the lease atomically: create the lease file with O_CREAT | O_EXCL and try the next address if \
+             it exists.",
+        ),
+    ),
+    (
+        "bad-network-refused",
+        t(
+            "Every check that can fail comes before the first link exists, so that a refusal leaves nothing to \
+             clean.",
+            "Check every network argument, and take the lease, before creating any link.",
+        ),
+    ),
+    // Chapter 5.
+    (
+        "maps-as-asked",
+        t(
+            "Maps are written from outside, by the parent, while the child waits; the child then takes id 0 of \
+             the namespace.",
+            "The parent writes /proc/PID/uid_map and gid_map in prepare_parent; the child then takes ids 0.",
+        ),
+    ),
+    (
+        "setgroups-denied",
+        t(
+            "The kernel protects negative group permissions: setgroups must be denied first when the gid map is \
+             written without privilege.",
+            "Write \"deny\" to /proc/PID/setgroups before gid_map when the map is written without privilege.",
+        ),
+    ),
+    (
+        "root-inside-full-caps",
+        t(
+            "Capabilities come with uid 0 of a user namespace at exec; the child must become it.",
+            "CLONE_NEWUSER in the clone flags; setresuid/setresgid to 0 of the namespace before exec.",
+        ),
+    ),
+    (
+        "namespaces-owned-by-it",
+        t(
+            "A namespace is owned by the user namespace its creator was in when it was made.",
+            "Create the user namespace in the same clone as the others: the kernel makes it first.",
+        ),
+    ),
+    (
+        "files-owned-by-mapped-id",
+        t(
+            "The kernel stores host ids; the map translates them for processes running as ids of the namespace.",
+            "The command must run as uid and gid 0 of the namespace, which the map turns into host ids.",
+        ),
+    ),
+    (
+        "host-root-files-closed",
+        t(
+            "Capabilities in a user namespace do not apply to a file whose owner is not mapped in it.",
+            "Map container root to an unprivileged host id: capabilities do not apply to unmapped owners.",
+        ),
+    ),
+    (
+        "host-hostname-out-of-reach",
+        t(
+            "Power over a namespace comes from the user namespace that owns it.",
+            "The host's namespaces belong to the host's user namespace, in which the container has no power.",
+        ),
+    ),
+    (
+        "rootless-range",
+        t(
+            "Mapping more than your own id needs a privileged helper that checks /etc/subuid and /etc/subgid.",
+            "Map 1 <subuid start> <count> after 0 <own id> 1, written by newuidmap and newgidmap.",
+        ),
+    ),
+    (
+        "rootless-refusals",
+        t(
+            "Some things need root on the host whatever the namespaces say: check before clone.",
+            "Check what an unprivileged caller asks for before clone, and refuse with one clear line.",
+        ),
+    ),
+    (
+        "bad-maps-refused",
+        t(
+            "The kernel refuses a bad map with a bare EINVAL, after the child exists; the runtime can say why, \
+             first.",
+            "Parse and check every --uid-map and --gid-map before anything is created.",
+        ),
+    ),
+    // Chapter 6.
+    (
+        "limits-read-back-inside",
+        t(
+            "A cgroup's limits are files in its directory; they must be written before the command can run.",
+            "Write memory.max, memory.swap.max = 0, pids.max and cpu.max (\"QUOTA 100000\") in prepare_parent, \
+             before the child is released; mount cgroup2 read-only on /sys/fs/cgroup inside.",
+        ),
+    ),
+    (
+        "cgroup-namespace-root",
+        t(
+            "A cgroup namespace's root is the cgroup its creator was in when it was made.",
+            "Unshare CLONE_NEWCGROUP in enter_child, after prepare_parent moved the child: a cgroup namespace's \
+             root is the cgroup its creator is in.",
+        ),
+    ),
+    (
+        "fork-bomb-stops-at-pids-max",
+        t(
+            "pids.max counts every process and thread in the cgroup, and the kernel refuses fork past it.",
+            "Write pids.max before the child is released; the kernel answers fork with EAGAIN past it.",
+        ),
+    ),
+    (
+        "oom-kill-reported",
+        t(
+            "The cgroup counts the OOM killer's kills; the count goes with the cgroup.",
+            "After the command died, read memory.events in cleanup, before removing the cgroup: oom_kill > 0 \
+             means the kernel's OOM killer did it.",
+        ),
+    ),
+    (
+        "plain-137-is-not-oom",
+        t(
+            "Any SIGKILL gives 137: only the cgroup knows whether the OOM killer sent it.",
+            "Tell an OOM kill by memory.events' oom_kill count, never by the exit code 137 alone.",
+        ),
+    ),
+    (
+        "cpu-quota-throttles",
+        t(
+            "cpu.max is a quota of run time per period, for the whole cgroup.",
+            "Write cpu.max as \"20000 100000\" for --cpus 0.2 (quota, then the period of 100000 µs), with the cpu \
+             controller enabled above.",
+        ),
+    ),
+    (
+        "no-cgroup-left",
+        t(
+            "A cgroup with processes in it cannot be removed, and a dying process may take a moment to go.",
+            "In cleanup: write 1 to cgroup.kill, wait for cgroup.procs to empty, rmdir (with a few retries); a \
+             runtime that moved itself into a leaf moves back out and removes it.",
+        ),
+    ),
+    (
+        "stale-cgroups-removed",
+        t(
+            "A cgroup named after its runtime's pid can be recognised as stale once that runtime is gone.",
+            "On start, remove the empty cgroups under the parent whose runtime (the pid in their name) is gone.",
+        ),
+    ),
+    (
+        "bad-limits-refused",
+        t(
+            "Limits are checked when the arguments are parsed, so that a typo costs nothing.",
+            "Parse --memory, --pids and --cpus when the arguments are parsed, and exit 125 with one line; make no \
+             cgroup first.",
+        ),
+    ),
+    (
+        "grader-limits-still-hold",
+        t(
+            "Limits are hierarchical: a cgroup made under the runtime's own stays within its limits, one made at \
+             the root escapes them.",
+            "By default make the container's cgroup under the cgroup in /proc/self/cgroup's 0:: line, not at the \
+             root of the hierarchy.",
+        ),
+    ),
+    (
+        "rootless-limits-refused",
+        t(
+            "An ordinary user can only manage a delegated cgroup subtree.",
+            "For a caller who is not root, check write access to the parent cgroup before anything is made: \
+             refuse limits, run without a cgroup when none is asked.",
+        ),
+    ),
 ];
 
 #[cfg(test)]
