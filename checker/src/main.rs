@@ -6,6 +6,7 @@
 //! cargo run -p checker -- chapter1 --only       just chapter 1's tests
 //! cargo run -p checker -- chapter1 --solution   grade the reference solution
 //! cargo run -p checker -- chapter1 --host       run the tests on this machine (root)
+//! cargo run -p checker -- shell chapter1        a root shell in the guest, with your runtime
 //! cargo run -p checker -- list                  chapters and your last results
 //! cargo run -p checker -- selfcheck             the course checks itself
 //! ```
@@ -22,6 +23,7 @@ mod report;
 mod reset;
 mod selfcheck;
 mod session;
+mod shell;
 mod state;
 mod warm;
 mod watch;
@@ -122,6 +124,16 @@ enum Command {
         /// Where to write it; created if missing.
         dir: PathBuf,
     },
+    /// Boot the guest with CHAPTER's runtime, the probe and a ready rootfs,
+    /// and give a root shell on its console, to try things by hand and to
+    /// paste a report's repeat line into. `exit` powers the guest off.
+    Shell {
+        /// The chapter, as in `chapter3`.
+        chapter: String,
+        /// The reference solution's runtime instead of yours.
+        #[arg(long)]
+        solution: bool,
+    },
     /// Time a grading run with nothing to rebuild: build check, boot, tests.
     Bench {
         /// The chapter to grade.
@@ -200,6 +212,9 @@ fn main() -> ExitCode {
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
+        (Some(Command::Shell { chapter, solution }), _) => {
+            parse(chapter).and_then(|c| shell::run(c, *solution, &cli.place.mode(), &mut progress))
+        }
         (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
         (Some(Command::Watch { chapter }), _) => parse(chapter).and_then(|chapter| {

@@ -11,6 +11,27 @@ use contract::{CgroupView, Errno, Forked, Hogged};
 /// runtime mounted at /sys/fs/cgroup.
 const FILES: [&str; 6] = ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "cgroup.procs", "cpu.stat"];
 
+/// The limit files of a cgroup: what the isolation matrix calls a limit.
+const LIMITS: [&str; 3] = ["memory.max", "pids.max", "cpu.max"];
+
+/// The mount point of the first cgroup2 file system in a mountinfo.
+pub fn cgroup2_mount_point(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        after.starts_with("cgroup2 ").then(|| before.split(' ').nth(4).map(str::to_string))?
+    })
+}
+
+/// The limit files of the cgroup directory `dir` that are there, trimmed.
+pub fn limits(dir: &str) -> BTreeMap<String, String> {
+    LIMITS
+        .iter()
+        .filter_map(|name| {
+            Some((name.to_string(), fs::read_to_string(format!("{dir}/{name}")).ok()?.trim().to_string()))
+        })
+        .collect()
+}
+
 /// Spins for `spin` (to use up a CPU quota), then reads the cgroup path
 /// from /proc/self/cgroup, whether /sys/fs/cgroup is a cgroup2 mount, the
 /// files above and the child cgroups seen there.
