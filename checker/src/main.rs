@@ -133,6 +133,9 @@ enum Command {
         /// The reference solution's runtime instead of yours.
         #[arg(long)]
         solution: bool,
+        /// The solutions with this patch applied (the checker's fixtures).
+        #[arg(long, hide = true, value_name = "FILE")]
+        patch: Option<PathBuf>,
     },
     /// Time a grading run with nothing to rebuild: build check, boot, tests.
     Bench {
@@ -212,9 +215,10 @@ fn main() -> ExitCode {
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
-        (Some(Command::Shell { chapter, solution }), _) => {
-            parse(chapter).and_then(|c| shell::run(c, *solution, &cli.place.mode(), &mut progress))
-        }
+        (Some(Command::Shell { chapter, solution, patch }), _) => parse(chapter).and_then(|c| {
+            let source = shell::Runtime::of(*solution, patch.as_deref());
+            shell::run(c, &source, &cli.place.mode(), &mut progress)
+        }),
         (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
         (Some(Command::Watch { chapter }), _) => parse(chapter).and_then(|chapter| {

@@ -109,7 +109,10 @@ pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcom
     let isolation = execution.isolation.into_iter().next().map(|(_, isolation)| isolation);
     let repeat = match request.mode {
         Mode::Host => Repeat::Host,
-        Mode::Vm { .. } => Repeat::Shell { shell: crate::shell::command_line(chapter, request.solution) },
+        Mode::Vm { .. } => {
+            let runtime = crate::shell::Runtime::of(request.solution, request.patch.as_deref());
+            Repeat::Shell { shell: crate::shell::command_line(chapter, &runtime) }
+        }
     };
     let outcome = Outcome { chapter, source: source_text, graded, log: execution.log, repeat, isolation };
     if source == Source::Learner && request.patch.is_none() && !request.only {

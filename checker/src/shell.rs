@@ -10,6 +10,7 @@
 //! guest that stops, or a SIGINT, SIGTERM or SIGHUP sent to the checker.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -34,10 +35,44 @@ const SHELL_SCRIPT: &str = "/greenroom/shell";
 /// How long the guest may take to boot.
 const BOOT_DEADLINE: Duration = Duration::from_secs(180);
 
-/// The command that opens the shell for `chapter`'s runtime.
-pub fn command_line(chapter: &Chapter, solution: bool) -> String {
-    let solution = if solution { " --solution" } else { "" };
-    format!("cargo run -p checker -- shell chapter{}{solution}", chapter.number)
+/// Whose runtime the shell has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// The learner's, from `chapters/`.
+    Learner,
+    /// The reference solution's.
+    Solution,
+    /// The solutions with a patch applied (the checker's fixtures).
+    Patched(PathBuf),
+}
+
+impl Runtime {
+    /// From the command line's `--solution` and `--patch`.
+    pub fn of(solution: bool, patch: Option<&Path>) -> Runtime {
+        match (patch, solution) {
+            (Some(patch), _) => Runtime::Patched(patch.to_path_buf()),
+            (None, true) => Runtime::Solution,
+            (None, false) => Runtime::Learner,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Runtime::Learner => "your code in chapters/".into(),
+            Runtime::Solution => "the solutions".into(),
+            Runtime::Patched(patch) => format!("the solutions with {} applied", patch.display()),
+        }
+    }
+}
+
+/// The command that opens the shell for `chapter`'s `runtime`.
+pub fn command_line(chapter: &Chapter, runtime: &Runtime) -> String {
+    let flags = match runtime {
+        Runtime::Learner => String::new(),
+        Runtime::Solution => " --solution".into(),
+        Runtime::Patched(patch) => format!(" --patch {}", patch.display()),
+    };
+    format!("cargo run -p checker -- shell chapter{}{flags}", chapter.number)
 }
 
 /// A test's command as it runs in the shell: the rootfs the test wrote in
@@ -86,23 +121,28 @@ extern "C" fn note_signal(signal: i32) {
     STOP.store(signal, Ordering::SeqCst);
 }
 
-/// Runs the shell session for `chapter`'s runtime (the solution's with
-/// `solution`) and returns the shell's exit code.
-pub fn run(chapter: &'static Chapter, solution: bool, mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
+/// Runs the shell session with `chapter`'s `runtime` and returns how the
+/// checker should exit: with the shell's exit code, or 128 + the signal
+/// that stopped it.
+pub fn run(
+    chapter: &'static Chapter,
+    runtime: &Runtime,
+    mode: &Mode,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ExitCode> {
     let Mode::Vm { kernel, accel, .. } = mode else {
         anyhow::bail!("`shell` boots the guest: on this machine (--host) use your own shell, as root");
     };
-    let source = if solution { Source::Solution } else { Source::Learner };
-    progress(&format!(
-        "building chapter {} ({}) {}",
-        chapter.number,
-        chapter.dir,
-        if solution { "from the solutions" } else { "from your code" }
-    ));
-    let runtime = compile::build_runtime(chapter, source, None)?;
+    progress(&format!("building chapter {} ({}) from {}", chapter.number, chapter.dir, runtime.describe()));
+    let (source, patch) = match runtime {
+        Runtime::Learner => (Source::Learner, None),
+        Runtime::Solution => (Source::Solution, None),
+        Runtime::Patched(patch) => (Source::Solution, Some(patch.as_path())),
+    };
+    let built = compile::build_runtime(chapter, source, patch)?;
     let (probe, suite_bin) = compile::build_tools()?;
     let programs = [
-        (GUEST_RUNTIME.to_string(), runtime),
+        (GUEST_RUNTIME.to_string(), built),
         (format!("{GUEST_BIN}/probe"), probe),
         (format!("{GUEST_BIN}/greenroom-suite"), suite_bin),
     ];
@@ -113,13 +153,15 @@ pub fn run(chapter: &'static Chapter, solution: bool, mode: &Mode, progress: &mu
         mode: 0o755,
     });
     let mut env = vec![("GREENROOM_TERM".to_string(), std::env::var("TERM").unwrap_or_else(|_| "vt100".into()))];
-    if let Ok((cols, rows)) = crossterm::terminal::size() {
+    if let Ok((cols, rows)) =
+        crossterm::terminal::size().map_err(drop).and_then(|s| if s.0 > 0 && s.1 > 0 { Ok(s) } else { Err(()) })
+    {
         env.push(("GREENROOM_ROWS".into(), rows.to_string()));
         env.push(("GREENROOM_COLS".into(), cols.to_string()));
     }
     let log = compile::work_dir().join("logs").join("shell.log");
     let request = image.request(vec!["/bin/sh".into(), SHELL_SCRIPT.into()], env, BOOT_DEADLINE, &log);
-    println!("{}", banner(chapter, solution));
+    println!("{}", banner(chapter, runtime));
     catch_stop_signals()?;
     let terminal = Terminal::save();
     let guest = Guest::start_on_terminal(&request).context("boot the guest");
@@ -143,8 +185,8 @@ pub fn run(chapter: &'static Chapter, solution: bool, mode: &Mode, progress: &mu
     }
 }
 
-fn banner(chapter: &Chapter, solution: bool) -> String {
-    let whose = if solution { "the solutions" } else { "your code in chapters/" };
+fn banner(chapter: &Chapter, runtime: &Runtime) -> String {
+    let whose = runtime.describe();
     format!(
         "greenroom shell · chapter {} ({}) · {whose}\n\
          \x20 the runtime  {GUEST_RUNTIME} (on PATH as `runtime`)\n\
@@ -230,8 +272,9 @@ mod tests {
     #[test]
     fn the_shell_is_named_for_the_chapter_and_the_source() {
         let chapter = &crate::chapters::CHAPTERS[3];
-        assert_eq!(command_line(chapter, false), "cargo run -p checker -- shell chapter3");
-        assert_eq!(command_line(chapter, true), "cargo run -p checker -- shell chapter3 --solution");
+        assert_eq!(command_line(chapter, &Runtime::of(false, None)), "cargo run -p checker -- shell chapter3");
+        let solution = Runtime::of(true, None);
+        assert_eq!(command_line(chapter, &solution), "cargo run -p checker -- shell chapter3 --solution");
         assert!(example(3).contains(GUEST_ROOTFS) && !example(1).contains("--rootfs"));
     }
 }

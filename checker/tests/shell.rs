@@ -85,6 +85,37 @@ fn the_shell_runs_the_runtime_and_leaves_nothing_when_it_exits() {
     assert_nothing_left(pid);
 }
 
+/// The report's repeat line of a failing chapter 3 test, pasted into the
+/// shell of the same runtime, runs there: the runtime, the rootfs and the
+/// probe are where the line says, and the probe answers with the line's
+/// nonce.
+#[test]
+#[serial]
+fn a_chapter_3_repeat_line_runs_as_pasted_in_the_shell() {
+    let graded = common::grade_fixture("chroot-only", "chapter3", &["--only"]);
+    let failed = graded.report.expect("host-root-unreachable", "fail");
+    let line = failed.reproduce.clone().expect("a failed test says how to repeat it");
+    assert!(!line.starts_with("sudo"), "the repeat line is for the guest's shell, not the host: {line}");
+    assert!(line.contains("--rootfs /greenroom/rootfs"), "the shell's rootfs, not the test's scratch: {line}");
+    let nonce = line.split_whitespace().skip_while(|w| *w != "--nonce").nth(1).expect("the line has a nonce");
+    let patch = common::fixture("chroot-only");
+    let mut shell = checker_shell(&["chapter3", "--patch", patch.to_str().expect("a UTF-8 path")]);
+    let pid = shell.process.child_pid.as_raw() as u32;
+    shell.exp_string(PROMPT).expect("the guest's shell prompt");
+    shell.send_line(&format!("{line}; echo \"rc=$?\"")).expect("paste the repeat line");
+    shell.exp_string(&format!("{{\"nonce\":\"{nonce}\"")).expect("the probe's report, with the line's nonce");
+    shell.exp_string("rc=0").expect("the pasted line ran to the end");
+    shell.exp_string(PROMPT).expect("the prompt again");
+    // With the host's file the test had made, the failure itself repeats.
+    shell.send_line(&format!("touch /tmp/host-marker; {line}")).expect("paste it again");
+    shell.exp_string("\"chroot_escape\":true").expect("the chroot escape reaches the host's file, as graded");
+    shell.exp_string(PROMPT).expect("the prompt again");
+    shell.send_control('d').expect("Ctrl-D leaves the shell");
+    shell.exp_string("the guest is off").expect("the checker says the guest is off");
+    shell.exp_eof().expect("the checker ends");
+    assert_nothing_left(pid);
+}
+
 #[test]
 #[serial]
 fn a_sigterm_to_the_checker_powers_the_guest_off_too() {
