@@ -605,6 +605,28 @@ mod tests {
     }
 
     #[test]
+    fn repeat_lines_are_for_the_guests_shell_and_sudo_only_with_host() {
+        let graded = sample();
+        let isolation = sample_isolation();
+        let in_vm = human(&summary(&graded, &isolation), Style::new(false));
+        assert!(!in_vm.contains("sudo"), "{in_vm}");
+        let host = Summary { repeat: Repeat::Host, ..summary(&graded, &isolation) };
+        let text = human(&host, Style::new(false));
+        assert!(text.contains("repeat: sudo /greenroom/bin/runtime run"), "{text}");
+        assert!(!text.contains("checker -- shell"), "{text}");
+    }
+
+    #[test]
+    fn an_unmeasured_matrix_says_why() {
+        let graded = sample();
+        let isolation = Isolation::unmeasured("the runtime panicked");
+        let text = human(&summary(&graded, &isolation), Style::new(false));
+        assert!(text.contains("not measured: the runtime panicked"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&json(&summary(&graded, &isolation))).expect("JSON");
+        assert_eq!(json["isolation"]["problem"], "the runtime panicked");
+    }
+
+    #[test]
     fn xml_is_escaped() {
         assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{fffd}");
     }
