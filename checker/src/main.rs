@@ -19,6 +19,7 @@ mod course_check;
 mod doctor;
 mod grade;
 mod hint;
+mod links;
 mod report;
 mod reset;
 mod selfcheck;
@@ -169,6 +170,10 @@ enum Dev {
     /// anchors, the README's chapter table, the tests' names, hints and
     /// points, and the starter guidance in solutions/. Exit 1 on any problem.
     Check,
+    /// Check the book's links offline: every relative link of book/src
+    /// names a file that exists, every #anchor a heading. Exit 1 on any
+    /// broken one.
+    Links,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -214,6 +219,7 @@ fn main() -> ExitCode {
             .and_then(|c| bench::run(c, *runs, &cli.place.mode(), *watch)),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
+        (Some(Command::Dev(Dev::Links)), _) => dev_links(),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::Shell { chapter, solution, patch }), _) => parse(chapter).and_then(|c| {
             let source = shell::Runtime::of(*solution, patch.as_deref());
@@ -326,6 +332,21 @@ fn split(check: bool) -> Result<ExitCode> {
     }
     println!("wrote the starters in {}", chapters.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn dev_links() -> Result<ExitCode> {
+    let src = compile::repo_root().join("book").join("src");
+    let broken = links::check(&src).map_err(|e| anyhow::anyhow!("read {}: {e}", src.display()))?;
+    for link in &broken {
+        println!("book/src/{link}");
+    }
+    if broken.is_empty() {
+        println!("every link of book/src resolves");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} broken link(s)", broken.len());
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn dev_check() -> Result<ExitCode> {
