@@ -153,22 +153,21 @@ pub fn run(
         mode: 0o755,
     });
     let mut env = vec![("GREENROOM_TERM".to_string(), std::env::var("TERM").unwrap_or_else(|_| "vt100".into()))];
-    if let Ok((cols, rows)) =
-        crossterm::terminal::size().map_err(drop).and_then(|s| if s.0 > 0 && s.1 > 0 { Ok(s) } else { Err(()) })
-    {
-        env.push(("GREENROOM_ROWS".into(), rows.to_string()));
-        env.push(("GREENROOM_COLS".into(), cols.to_string()));
+    // A serial console cannot tell the guest the window's size: pass it.
+    match crossterm::terminal::size() {
+        Ok((cols, rows)) if cols > 0 && rows > 0 => {
+            env.push(("GREENROOM_ROWS".into(), rows.to_string()));
+            env.push(("GREENROOM_COLS".into(), cols.to_string()));
+        }
+        _ => {}
     }
+    // On the terminal the console is not logged; the request still names a log.
     let log = compile::work_dir().join("logs").join("shell.log");
     let request = image.request(vec!["/bin/sh".into(), SHELL_SCRIPT.into()], env, BOOT_DEADLINE, &log);
     println!("{}", banner(chapter, runtime));
     catch_stop_signals()?;
     let terminal = Terminal::save();
-    let guest = Guest::start_on_terminal(&request).context("boot the guest");
-    let code = match guest {
-        Ok(guest) => session(guest),
-        Err(err) => Err(err.into()),
-    };
+    let code = Guest::start_on_terminal(&request).context("boot the guest").and_then(session);
     // QEMU is gone here (the guest was dropped): give the terminal back as
     // it was, whatever QEMU left it in.
     drop(terminal);

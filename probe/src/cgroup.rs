@@ -119,3 +119,26 @@ pub fn hog(mib: u32) -> Hogged {
     }
     Hogged { allocated_mib: held.len() as u32 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup2_mount_is_found_among_others() {
+        let mountinfo = "22 1 0:21 / / rw - tmpfs root rw\n\
+                         30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+        assert_eq!(cgroup2_mount_point(mountinfo).as_deref(), Some("/sys/fs/cgroup"));
+        assert_eq!(cgroup2_mount_point("22 1 0:21 / / rw - tmpfs root rw\n"), None);
+    }
+
+    #[test]
+    fn limits_are_read_when_there() {
+        let dir = std::env::temp_dir().join(format!("probe-limits-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("a folder");
+        fs::write(dir.join("pids.max"), "64\n").expect("write pids.max");
+        let limits = limits(&dir.display().to_string());
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(limits, BTreeMap::from([("pids.max".to_string(), "64".to_string())]));
+    }
+}

@@ -349,7 +349,14 @@ mod tests {
             },
             filesystem: Filesystem {
                 mountinfo: None,
-                dev: Some(Vec::new()),
+                // The host's /dev has /dev/mem (1:1), which a minimal one lacks.
+                dev: Some(vec![DevEntry {
+                    name: "mem".into(),
+                    kind: DevKind::Char,
+                    major: Some(1),
+                    minor: Some(1),
+                    target: None,
+                }]),
                 root: Some(FileId { dev: 1, ino: root_ino }),
             },
             users: Users {
