@@ -90,7 +90,8 @@ pub struct Execution {
 /// is slower still, but finite, so a hung guest cannot hang the checker.
 fn deadline(jobs: &[JobSpec], per_test: Duration) -> Duration {
     let tests: usize = jobs.iter().map(|j| suite::tests_for(j.chapter, j.only).len()).sum();
-    Duration::from_secs(60) + per_test * tests as u32
+    // Each job ends with one more run of its runtime: the isolation matrix.
+    Duration::from_secs(60) + per_test * (tests + jobs.len()) as u32
 }
 
 /// Fails at once, before any build, if `mode` cannot work here.
