@@ -1,7 +1,8 @@
 //! `checker shell`: a person at the guest's console. The shell of chapter
 //! 1's solution runs the runtime by hand, and leaving it powers the guest
-//! off with nothing left behind — also when the checker is interrupted.
-//! Boots the VM (two short sessions).
+//! off with nothing left behind — also when the checker gets SIGINT or
+//! SIGTERM; a chapter 3 report's repeat line runs there as pasted. Boots
+//! the VM for a few short sessions and one grading run.
 
 mod common;
 
@@ -118,18 +119,22 @@ fn a_chapter_3_repeat_line_runs_as_pasted_in_the_shell() {
 
 #[test]
 #[serial]
-fn a_sigterm_to_the_checker_powers_the_guest_off_too() {
-    let mut shell = checker_shell(&["chapter1", "--solution"]);
-    let pid = shell.process.child_pid.as_raw() as u32;
-    shell.exp_string(PROMPT).expect("the guest's shell prompt");
-    assert_eq!(guests_of(pid).len(), 1, "one guest runs while the shell is open");
-    let checker = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(checker, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM to the checker");
-    shell.exp_string("stopped by signal 15").expect("the checker says why it stopped");
-    shell.exp_eof().expect("the checker ends");
-    match shell.process.wait() {
-        Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 128 + 15),
-        other => panic!("the checker did not exit normally: {other:?}"),
+fn a_sigint_or_sigterm_to_the_checker_powers_the_guest_off_too() {
+    use nix::sys::signal::Signal;
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut shell = checker_shell(&["chapter1", "--solution"]);
+        let pid = shell.process.child_pid.as_raw() as u32;
+        shell.exp_string(PROMPT).expect("the guest's shell prompt");
+        assert_eq!(guests_of(pid).len(), 1, "one guest runs while the shell is open");
+        let checker = nix::unistd::Pid::from_raw(pid as i32);
+        nix::sys::signal::kill(checker, signal).expect("signal the checker");
+        let number = signal as i32;
+        shell.exp_string(&format!("stopped by signal {number}")).expect("the checker says why it stopped");
+        shell.exp_eof().expect("the checker ends");
+        match shell.process.wait() {
+            Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 128 + number, "{signal}"),
+            other => panic!("the checker did not exit normally after {signal}: {other:?}"),
+        }
+        assert_nothing_left(pid);
     }
-    assert_nothing_left(pid);
 }
