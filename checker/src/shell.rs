@@ -167,21 +167,35 @@ pub fn run(
     println!("{}", banner(chapter, runtime));
     catch_stop_signals()?;
     let terminal = Terminal::save();
-    let code = Guest::start_on_terminal(&request).context("boot the guest").and_then(session);
+    let ending = Guest::start_on_terminal(&request).context("boot the guest").and_then(session);
     // QEMU is gone here (the guest was dropped): give the terminal back as
     // it was, whatever QEMU left it in.
     drop(terminal);
-    let code = code?;
-    match STOP.load(Ordering::SeqCst) {
-        0 => {
+    let code = match ending? {
+        Ending::Shell(code) => {
             println!("\ngreenroom: the guest is off (shell exit code {code})");
-            Ok(ExitCode::from(code.clamp(0, 255) as u8))
+            code
         }
-        signal => {
+        Ending::GuestStopped => {
+            println!("\ngreenroom: the guest stopped");
+            0
+        }
+        Ending::Signal(signal) => {
             eprintln!("\ngreenroom: stopped by signal {signal}: the guest is off");
-            Ok(ExitCode::from((128 + signal).clamp(0, 255) as u8))
+            128 + signal
         }
-    }
+    };
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// How a session ended.
+enum Ending {
+    /// The shell exited with this code.
+    Shell(i32),
+    /// QEMU ended without the shell's exit (Ctrl-A x, a kernel panic).
+    GuestStopped,
+    /// The checker got this signal.
+    Signal(i32),
 }
 
 fn banner(chapter: &Chapter, runtime: &Runtime) -> String {
@@ -202,20 +216,21 @@ fn banner(chapter: &Chapter, runtime: &Runtime) -> String {
 
 /// Waits for the shell to end, the guest to stop or a stop signal; the
 /// guest is dropped (QEMU killed, its files removed) on return.
-fn session(mut guest: Guest) -> Result<i32> {
+fn session(mut guest: Guest) -> Result<Ending> {
     loop {
-        if STOP.load(Ordering::SeqCst) != 0 {
-            return Ok(130);
+        let signal = STOP.load(Ordering::SeqCst);
+        if signal != 0 {
+            return Ok(Ending::Signal(signal));
         }
         if let Some(line) = guest.recv_line(Instant::now() + Duration::from_millis(100)) {
             if let Some(code) = greenroom_vm::boot::parse_sentinel(&line) {
                 // The guest syncs and powers off by itself; a moment is enough.
                 guest.wait_until_exited(Instant::now() + Duration::from_secs(5));
-                return Ok(code);
+                return Ok(Ending::Shell(code));
             }
         }
         if !guest.is_running() {
-            return Ok(0);
+            return Ok(Ending::GuestStopped);
         }
     }
 }
