@@ -91,10 +91,9 @@ pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Re
         let third = if more.is_some() { "     " } else { "  3. " };
         match result.and_then(|r| r.reproduce.as_deref()) {
             Some(command) => text.push_str(&format!(
-                "{third}See it for yourself: the test ran\n       {command}\n     \
-                 (paths are the guest's: the report of `checker chapter{}` gives the one for this machine). \
-                 Run it with `strace -f` to watch every syscall your runtime makes.\n",
-                chapter.number
+                "{third}See it for yourself: open the guest's shell with `{}` and paste what the test ran:\n       {}\n",
+                crate::shell::command_line(chapter, &crate::shell::Runtime::Learner),
+                crate::shell::paste_form(command, "runtime", case.name)
             )),
             None => text.push_str(&format!("{third}Grade again to record the exact command this test runs.\n")),
         }

@@ -40,7 +40,9 @@
 //! (its `/init` is `src/init.sh`), [`accel`] picks KVM or TCG, [`qemu`]
 //! starts QEMU and [`boot`](mod@boot) ties it all together. A [`Guest`]
 //! is the same boot kept up, its command talking with the host over the
-//! results port both ways (`checker watch` grades in one after each save).
+//! results port both ways (`checker watch` grades in one after each save);
+//! [`Guest::start_on_terminal`] boots one whose console is the caller's
+//! terminal (`checker shell`).
 
 pub mod accel;
 pub mod apt;
