@@ -175,6 +175,7 @@ pub fn bare_boot(mode: &Mode) -> Result<Option<Duration>> {
         log_path: log.clone(),
         accel,
         memory_mib: GUEST_MEMORY_MIB,
+        disks: Vec::new(),
     })?;
     if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
         bail!("a bare boot of the guest failed: {:?} (see {})", outcome.verdict, log.display());
@@ -237,6 +238,7 @@ fn run_in_vm(
         log_path: log.to_path_buf(),
         accel,
         memory_mib: GUEST_MEMORY_MIB,
+        disks: Vec::new(),
     };
     if let Some(slot) = warm {
         let spinner = Spinner::start(&format!("running the tests in the guest kept up ({accel})"), progress);

@@ -27,6 +27,7 @@
 //!     log_path: cache.join("console.log"),
 //!     accel,
 //!     memory_mib: 512,
+//!     disks: Vec::new(),
 //! })?;
 //! assert_eq!(outcome.verdict, Verdict::Completed { exit_code: 0 });
 //! assert_eq!(outcome.lines, ["greenroom-guest"]);
@@ -57,7 +58,7 @@ use std::path::PathBuf;
 
 pub use accel::{choose_accel, Accel};
 pub use assets::{ensure_assets, AssetError, Assets};
-pub use boot::{boot, BootError, BootOutcome, BootRequest, Guest, Verdict};
+pub use boot::{boot, BootError, BootOutcome, BootRequest, Disk, DiskAccess, Guest, Verdict};
 pub use initramfs::{FileSource, GuestFile};
 pub use qemu::find_qemu;
 
