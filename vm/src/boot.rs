@@ -107,15 +107,14 @@ pub struct Disk {
     pub access: DiskAccess,
 }
 
-/// Whether the guest's writes to a [`Disk`] reach the image file.
+/// Whether the guest may write to a [`Disk`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiskAccess {
     /// The guest writes to the image itself (to prepare it, once).
     Write,
-    /// The guest may write, but its writes go to a temporary file that
-    /// QEMU throws away (`snapshot=on`): the image stays as it was, and any
+    /// The guest can only read it: the image stays as it was, and any
     /// number of guests can share it at once.
-    Throwaway,
+    ReadOnly,
 }
 
 /// How a run ended.

@@ -80,11 +80,11 @@ impl QemuConfig<'_> {
         args.extend(words(&format!("-device virtserialport,chardev=results,name={RESULTS_PORT}")));
         // Disks: virtio block devices on the MMIO bus, like the console.
         for (i, disk) in self.disks.iter().enumerate() {
-            let snapshot = match disk.access {
+            let readonly = match disk.access {
                 DiskAccess::Write => "off",
-                DiskAccess::Throwaway => "on",
+                DiskAccess::ReadOnly => "on",
             };
-            let drive = path_option(&format!("if=none,id=disk{i},format=raw,snapshot={snapshot},file="), &disk.path);
+            let drive = path_option(&format!("if=none,id=disk{i},format=raw,readonly={readonly},file="), &disk.path);
             args.extend(["-drive".into(), drive]);
             args.extend(words(&format!("-device virtio-blk-device,drive=disk{i}")));
         }
@@ -248,15 +248,15 @@ mod tests {
     #[test]
     fn disks_are_virtio_block_devices() {
         let disks = [
-            Disk { path: PathBuf::from("/cache/a,b.ext4"), access: DiskAccess::Throwaway },
+            Disk { path: PathBuf::from("/cache/a,b.ext4"), access: DiskAccess::ReadOnly },
             Disk { path: PathBuf::from("/cache/c.ext4"), access: DiskAccess::Write },
         ];
         let mut config = config(Accel::Tcg, Path::new("/l"));
         config.disks = &disks;
         let joined = config.args().iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
-        assert!(joined.contains("-drive if=none,id=disk0,format=raw,snapshot=on,file=/cache/a,,b.ext4"), "{joined}");
+        assert!(joined.contains("-drive if=none,id=disk0,format=raw,readonly=on,file=/cache/a,,b.ext4"), "{joined}");
         assert!(joined.contains("-device virtio-blk-device,drive=disk0"), "{joined}");
-        assert!(joined.contains("id=disk1,format=raw,snapshot=off,file=/cache/c.ext4"), "{joined}");
+        assert!(joined.contains("id=disk1,format=raw,readonly=off,file=/cache/c.ext4"), "{joined}");
     }
 
     #[test]
