@@ -184,7 +184,7 @@ mod tests {
         std::fs::write(first.join("libc.so.6"), linked_against(&[LOADER])).unwrap();
         std::fs::write(second.join("libc.so.6"), b"shadowed by the first directory").unwrap();
         std::fs::write(first.join(LOADER), fake_elf(&[])).unwrap();
-        let found = closure(&[program.clone()], &[first.clone(), second.clone()]).unwrap();
+        let found = closure(std::slice::from_ref(&program), &[first.clone(), second.clone()]).unwrap();
         let expected = [
             (LOADER.to_string(), first.join(LOADER)),
             ("libc.so.6".to_string(), first.join("libc.so.6")),
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(found, expected.into_iter().collect());
 
         std::fs::remove_file(second.join("libyajl.so.2")).unwrap();
-        let err = closure(&[program.clone()], &[first, second]).unwrap_err();
+        let err = closure(std::slice::from_ref(&program), &[first, second]).unwrap_err();
         assert!(
             matches!(&err, DynlinkError::Missing { soname, needed_by, .. }
             if soname == "libyajl.so.2" && *needed_by == program),
