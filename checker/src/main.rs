@@ -11,6 +11,7 @@
 //! ```
 
 mod bench;
+mod capstone_guest;
 mod chapters;
 mod compile;
 mod course;
@@ -154,6 +155,15 @@ enum Dev {
     /// anchors, the README's chapter table, the tests' names, hints and
     /// points, and the starter guidance in solutions/. Exit 1 on any problem.
     Check,
+    /// Boot chapter 7's guest (podman, conmon, crun, runc) and run a shell
+    /// command in it as root: `dev capstone-guest 'podman run --rm localhost/busybox true'`.
+    CapstoneGuest {
+        /// The command, for `sh -c`.
+        command: String,
+        /// Host files (a runtime to try) to put in the guest's /greenroom/bin, on its PATH.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -199,6 +209,9 @@ fn main() -> ExitCode {
             .and_then(|c| bench::run(c, *runs, &cli.place.mode(), *watch)),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
+        (Some(Command::Dev(Dev::CapstoneGuest { command, files })), _) => {
+            capstone_guest::run(command, files, &cli.place.mode(), &mut progress)
+        }
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),

@@ -1,0 +1,126 @@
+//! What the capstone's guest profile costs: N boots of a plain guest and N
+//! of the capstone's, each running `true`, then one capstone guest that
+//! times N runs of `podman --runtime R run --rm localhost/busybox true`
+//! for crun and runc (after one untimed run each, which pages podman in).
+//!
+//! ```text
+//! cargo run --release -p greenroom-vm --example capstone_time -- [N] [RUNTIME...]
+//! ```
+//!
+//! Extra RUNTIME arguments are host paths of more runtimes to time the same
+//! way (a learner's, statically linked); each goes to `/greenroom/bin/` in
+//! the guest. Guest-side times come from /proc/uptime (10 ms steps).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use greenroom_vm::{
+    boot, capstone, choose_accel, default_cache_dir, ensure_assets, Accel, Assets, BootOutcome, BootRequest,
+    FileSource, GuestFile, Verdict,
+};
+
+/// Times `$N` runs of podman with each runtime and reports `RUNTIME s s s…`.
+const SCRIPT: &str = r#"
+exec 3>"$GREENROOM_RESULTS"
+up() { cut -d' ' -f1 /proc/uptime; }
+for runtime in $RUNTIMES; do
+    podman --runtime "$runtime" run --rm localhost/busybox true || echo "$runtime failed" >&3
+    times=""
+    i=0
+    while [ $i -lt "$N" ]; do
+        start=$(up)
+        podman --runtime "$runtime" run --rm localhost/busybox true
+        times="$times $(echo "$start $(up)" | awk '{printf "%.2f", $2 - $1}')"
+        i=$((i + 1))
+    done
+    echo "$runtime$times" >&3
+done
+"#;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let runs: usize = args.next().map_or(Ok(5), |n| n.parse())?;
+    let extra: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    let cache = default_cache_dir();
+    let mut progress = |line: &str| eprintln!("{line}");
+    let assets = ensure_assets(&cache, None, &mut progress)?;
+    let accel = choose_accel(&cache, &assets, None, &mut progress)?;
+    let profile = capstone::ensure_capstone(&cache, &assets, accel, &mut progress)?;
+    let disk_size = std::fs::metadata(&profile.disk)?.len();
+    println!("disk {} ({} MiB apparent)", profile.disk.display(), disk_size >> 20);
+
+    let mut plain = Vec::new();
+    let mut with_profile = Vec::new();
+    // Alternate the two, so that a change in the machine's load hits both.
+    for _ in 0..runs {
+        plain.push(run(&assets, &cache, accel, None, vec!["true".into()], Vec::new(), Vec::new())?.total);
+        let outcome = run(&assets, &cache, accel, Some(&profile), vec!["true".into()], Vec::new(), Vec::new())?;
+        with_profile.push(outcome.total);
+    }
+    println!("plain boot running true: median {:.2} s of {}", median(&mut plain), seconds(&plain));
+    println!("capstone boot running true: median {:.2} s of {}", median(&mut with_profile), seconds(&with_profile));
+
+    let mut runtimes = vec!["/usr/bin/crun".to_string(), "/usr/bin/runc".to_string()];
+    let mut files = Vec::new();
+    for host in &extra {
+        let name = host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let guest_path = format!("/greenroom/bin/{name}");
+        files.push(GuestFile { guest_path: guest_path.clone(), source: FileSource::Path(host.clone()), mode: 0o755 });
+        runtimes.push(guest_path);
+    }
+    let env = vec![("N".to_string(), runs.to_string()), ("RUNTIMES".to_string(), runtimes.join(" "))];
+    let command = vec!["sh".into(), "-c".into(), SCRIPT.into()];
+    let outcome = run(&assets, &cache, accel, Some(&profile), command, env, files)?;
+    for line in &outcome.lines {
+        let mut words = line.split_whitespace();
+        let runtime = words.next().unwrap_or_default();
+        let mut times: Vec<f64> = words.filter_map(|w| w.parse().ok()).collect();
+        times.sort_by(f64::total_cmp);
+        match times.get(times.len() / 2) {
+            Some(median) => println!("podman --runtime {runtime} run --rm … true: median {median:.2} s of {times:?}"),
+            None => println!("{line}"),
+        }
+    }
+    Ok(())
+}
+
+/// One boot, with or without the profile; an error unless it completed.
+fn run(
+    assets: &Assets,
+    cache: &std::path::Path,
+    accel: Accel,
+    profile: Option<&capstone::Capstone>,
+    command: Vec<String>,
+    env: Vec<(String, String)>,
+    files: Vec<GuestFile>,
+) -> Result<BootOutcome, Box<dyn std::error::Error>> {
+    let mut request = BootRequest {
+        assets,
+        cache,
+        files,
+        command,
+        env,
+        deadline: Duration::from_secs(600),
+        log_path: cache.join("capstone-time.log"),
+        accel,
+        memory_mib: 512,
+        disks: Vec::new(),
+    };
+    if let Some(profile) = profile {
+        profile.apply(&mut request);
+    }
+    let outcome = boot(&request)?;
+    if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
+        return Err(format!("{:?}: see {}", outcome.verdict, outcome.log_path.display()).into());
+    }
+    Ok(outcome)
+}
+
+fn median(times: &mut [Duration]) -> f64 {
+    times.sort();
+    times.get(times.len() / 2).map_or(0.0, Duration::as_secs_f64)
+}
+
+fn seconds(times: &[Duration]) -> String {
+    times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect::<Vec<_>>().join(" ")
+}
