@@ -281,7 +281,7 @@ pub fn ensure_capstone(
 /// delete `cache/capstone` to fetch newer ones.
 fn disk_key(busybox: &[u8]) -> u64 {
     let mut hasher = DefaultHasher::new();
-    (DISK_FORMAT, tree_key(), PREPARE_SCRIPT, SETUP_SCRIPT, busybox).hash(&mut hasher);
+    (DISK_FORMAT, tree_key(), PREPARE_SCRIPT, busybox).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -342,7 +342,7 @@ fn ensure_tree(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, 
         // A soname is usually a link to the versioned file: copy follows it.
         copy(file, &libraries.join(soname))?;
     }
-    rename(&staging, &tree)?;
+    rename_unless_done(&staging, &tree)?;
     Ok(tree)
 }
 
@@ -390,7 +390,7 @@ fn ensure_modules(
         // A numeric prefix keeps the load order in the guest's glob.
         rename(&module, &staging.join(format!("{kept:02}-{name}.ko")))?;
     }
-    rename(&staging, &dir)?;
+    rename_unless_done(&staging, &dir)?;
     list_modules(&dir).ok_or_else(|| AssetError::Layout(format!("no modules in {}", dir.display())).into())
 }
 
@@ -472,6 +472,14 @@ fn remove_other_disks(dir: &Path, keep: &Path) {
         if name.starts_with("disk-") && name.ends_with(".ext4") && path != keep {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Renames a finished folder into place, unless another run did first.
+fn rename_unless_done(staging: &Path, done: &Path) -> Result<(), CapstoneError> {
+    match std::fs::rename(staging, done) {
+        Err(_) if done.is_dir() => Ok(()),
+        result => result.map_err(io_err(done)),
     }
 }
 

@@ -42,6 +42,10 @@
 //! starts QEMU and [`boot`](mod@boot) ties it all together. A [`Guest`]
 //! is the same boot kept up, its command talking with the host over the
 //! results port both ways (`checker watch` grades in one after each save).
+//!
+//! Chapter 7 boots a larger guest: [`capstone`] adds podman, conmon, crun
+//! and runc on a disk image of their own (their libraries found by
+//! [`dynlink`]), so that the other chapters' guests stay small.
 
 pub mod accel;
 pub mod apt;

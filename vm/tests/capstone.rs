@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use greenroom_vm::{boot, capstone, default_cache_dir, ensure_assets, Accel, BootRequest, Verdict};
+use greenroom_vm::{boot, capstone, default_cache_dir, ensure_assets, rootless, Accel, BootRequest, Verdict};
 
 /// Each row reports `name=value` on the results port; podman's own output
 /// goes to the console log.
 const SCRIPT: &str = r#"
 exec 3>"$GREENROOM_RESULTS"
 report() { echo "$1=$2" >&3; }
+# The disk's libraries replace the guest's: the rootless helpers still load.
+report newuidmap "$(newuidmap 2>&1 | cut -d' ' -f1-2)"
 report config "$(podman info --format '{{.Store.GraphDriverName}} {{.Host.CgroupManager}} {{.Host.CgroupsVersion}} {{.Host.EventLogger}}')"
 for rt in crun runc; do
     podman --runtime /usr/bin/$rt run --rm localhost/busybox true
@@ -47,7 +49,8 @@ fn podman_drives_crun_and_runc_in_the_capstone_guest() {
     let mut request = BootRequest {
         assets: &assets,
         cache: &cache,
-        files: Vec::new(),
+        // What grading adds to every guest: the rootless helpers.
+        files: rootless::guest_files(&cache, &mut progress).expect("the rootless helpers"),
         command: vec!["sh".into(), "-c".into(), SCRIPT.into()],
         env: Vec::new(),
         deadline: Duration::from_secs(400),
@@ -62,6 +65,7 @@ fn podman_drives_crun_and_runc_in_the_capstone_guest() {
     assert_eq!(outcome.verdict, Verdict::Completed { exit_code: 0 }, "{:?}\n{log}", outcome.lines);
     let rows: HashMap<&str, &str> = outcome.lines.iter().filter_map(|line| line.split_once('=')).collect();
     let row = |name: &str| *rows.get(name).unwrap_or_else(|| panic!("no {name} in {:?}\n{log}", outcome.lines));
+    assert_eq!(row("newuidmap"), "usage: newuidmap");
     assert_eq!(row("config"), "overlay cgroupfs v2 file");
     for rt in ["crun", "runc"] {
         let expected = [

@@ -11,7 +11,9 @@ disk=/capstone
 # The virtio block driver is a module in Debian's cloud kernel; the host
 # sends it (and anything it needs that the guest lacks) with this script.
 for module in /greenroom/capstone/modules/*.ko; do
-    [ -e "$module" ] && insmod "$module"
+    if [ -e "$module" ]; then
+        insmod "$module"
+    fi
 done
 # The device node appears once the driver has probed the disk.
 tries=0
