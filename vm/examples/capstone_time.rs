@@ -1,11 +1,15 @@
 //! What the capstone's guest profile costs: N boots of a plain guest and N
 //! of the capstone's, each running `true`, then one capstone guest that
 //! times N runs of `podman --runtime R run --rm localhost/busybox true`
-//! for crun and runc (after one untimed run each, which pages podman in).
+//! for crun and runc (after one untimed run each, which pages podman in),
+//! and N runs of `R run --bundle B ID` of each alone, the container
+//! running /bin/true (the guest-side start-latency benchmark).
 //!
 //! ```text
 //! cargo run --release -p greenroom-vm --example capstone_time -- [N] [RUNTIME...]
 //! ```
+//!
+//! `BOOTS=M` boots each guest M times instead of N (0 skips the comparison).
 //!
 //! Extra RUNTIME arguments are host paths of more runtimes to time the same
 //! way (a learner's, statically linked); each goes to `/greenroom/bin/` in
@@ -19,21 +23,37 @@ use greenroom_vm::{
     FileSource, GuestFile, Verdict,
 };
 
-/// Times `$N` runs of podman with each runtime and reports `RUNTIME s s s…`.
+/// Times `$N` runs of podman with each runtime, then `$N` runs of each
+/// runtime alone on an OCI bundle running /bin/true, and reports
+/// `podman|direct RUNTIME s s s…`.
 const SCRIPT: &str = r#"
 exec 3>"$GREENROOM_RESULTS"
 up() { cut -d' ' -f1 /proc/uptime; }
-for runtime in $RUNTIMES; do
-    podman --runtime "$runtime" run --rm localhost/busybox true || echo "$runtime failed" >&3
-    times=""
+# Runs "$@" $N times and prints the time of each, in seconds.
+time_runs() {
     i=0
     while [ $i -lt "$N" ]; do
         start=$(up)
-        podman --runtime "$runtime" run --rm localhost/busybox true
-        times="$times $(echo "$start $(up)" | awk '{printf "%.2f", $2 - $1}')"
+        "$@" $i >/dev/null 2>&1 || echo "failed: $*" >&3
+        printf ' %s' "$(echo "$start $(up)" | awk '{printf "%.2f", $2 - $1}')"
         i=$((i + 1))
     done
-    echo "$runtime$times" >&3
+}
+# The last argument is the run's number: a fresh container name.
+podman_run() { podman --runtime "$1" run --rm --name "bench-$2" localhost/busybox true; }
+direct_run() { "$1" run --bundle /tmp/bundle "bench-$2"; }
+# One untimed run each pages podman and the runtime in.
+for runtime in $RUNTIMES; do
+    podman_run "$runtime" warm-up >/dev/null 2>&1 || echo "failed: podman --runtime $runtime" >&3
+    echo "podman $runtime$(time_runs podman_run "$runtime")" >&3
+done
+mkdir -p /tmp/bundle/rootfs/bin
+cp /bin/busybox /tmp/bundle/rootfs/bin/
+ln -s busybox /tmp/bundle/rootfs/bin/true
+(cd /tmp/bundle && crun spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"\/bin\/true"/' config.json)
+for runtime in $RUNTIMES; do
+    direct_run "$runtime" warm-up >/dev/null 2>&1 || echo "failed: $runtime run" >&3
+    echo "direct $runtime$(time_runs direct_run "$runtime")" >&3
 done
 "#;
 
@@ -54,7 +74,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut plain, mut plain_after_ready) = (Vec::new(), Vec::new());
     let (mut with_profile, mut profile_after_ready) = (Vec::new(), Vec::new());
     // Alternate the two, so that a change in the machine's load hits both.
-    for _ in 0..runs {
+    let boots: usize = std::env::var("BOOTS").map_or(Ok(runs), |n| n.parse())?;
+    for _ in 0..boots {
         let outcome = run(&assets, &cache, accel, None, vec!["true".into()], Vec::new(), Vec::new())?;
         plain.push(outcome.total);
         plain_after_ready.push(outcome.total.saturating_sub(outcome.qemu_to_ready.unwrap_or_default()));
@@ -62,18 +83,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         with_profile.push(outcome.total);
         profile_after_ready.push(outcome.total.saturating_sub(outcome.qemu_to_ready.unwrap_or_default()));
     }
-    for (label, totals, after_ready) in [
-        ("plain boot", &mut plain, &mut plain_after_ready),
-        ("capstone boot", &mut with_profile, &mut profile_after_ready),
-    ] {
-        println!(
-            "{label} running true: median {:.2} s of {} (ready to end: median {:.2} s)",
-            median(totals),
-            seconds(totals),
-            median(after_ready)
-        );
+    if boots > 0 {
+        for (label, totals, after_ready) in [
+            ("plain boot", &mut plain, &mut plain_after_ready),
+            ("capstone boot", &mut with_profile, &mut profile_after_ready),
+        ] {
+            println!(
+                "{label} running true: median {:.2} s of {} (ready to end: median {:.2} s)",
+                median(totals),
+                seconds(totals),
+                median(after_ready)
+            );
+        }
+        println!("ratio of the medians, capstone to plain: {:.2}", median(&mut with_profile) / median(&mut plain));
     }
-    println!("ratio of the medians, capstone to plain: {:.2}", median(&mut with_profile) / median(&mut plain));
 
     let mut runtimes = vec!["/usr/bin/crun".to_string(), "/usr/bin/runc".to_string()];
     let mut files = Vec::new();
@@ -87,13 +110,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let command = vec!["sh".into(), "-c".into(), SCRIPT.into()];
     let outcome = run(&assets, &cache, accel, Some(&profile), command, env, files)?;
     for line in &outcome.lines {
-        let mut words = line.split_whitespace();
-        let runtime = words.next().unwrap_or_default();
-        let mut times: Vec<f64> = words.filter_map(|w| w.parse().ok()).collect();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut times: Vec<f64> = words.iter().skip(2).filter_map(|w| w.parse().ok()).collect();
         times.sort_by(f64::total_cmp);
-        match times.get(times.len() / 2) {
-            Some(median) => println!("podman --runtime {runtime} run --rm … true: median {median:.2} s of {times:?}"),
-            None => println!("{line}"),
+        let what = match words.first() {
+            Some(&"podman") => "podman --runtime {} run --rm localhost/busybox true",
+            Some(&"direct") => "{} run --bundle B ID (/bin/true)",
+            _ => "",
+        };
+        match (times.get(times.len() / 2), words.get(1)) {
+            (Some(median), Some(runtime)) if !what.is_empty() => {
+                println!("{}: median {median:.2} s of {times:?}", what.replace("{}", runtime))
+            }
+            _ => println!("{line}"),
         }
     }
     Ok(())
