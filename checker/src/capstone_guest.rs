@@ -40,8 +40,13 @@ pub fn run(command: &str, files: &[PathBuf], mode: &Mode, progress: &mut dyn FnM
         assets: &assets,
         cache: &cache,
         files: guest_files,
-        // Both streams to the results port, which may be opened once.
-        command: vec!["sh".into(), "-c".into(), format!("exec >\"$GREENROOM_RESULTS\" 2>&1\n{command}")],
+        // Both streams to the results port, which may be opened once; a
+        // last newline so that the end marker starts a line of its own.
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            format!("exec >\"$GREENROOM_RESULTS\" 2>&1\n(\n{command}\n)\ncode=$?\necho\nexit $code"),
+        ],
         env: vec![("PATH".into(), "/greenroom/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())],
         deadline: DEADLINE,
         log_path: log.clone(),
@@ -50,7 +55,12 @@ pub fn run(command: &str, files: &[PathBuf], mode: &Mode, progress: &mut dyn FnM
         disks: Vec::new(),
     };
     profile.apply(&mut request);
-    let outcome = greenroom_vm::boot(&request)?;
+    let mut outcome = greenroom_vm::boot(&request)?;
+    // The newline added after the command ends an empty line if its output
+    // already ended with one.
+    if outcome.lines.last().is_some_and(String::is_empty) {
+        outcome.lines.pop();
+    }
     for line in &outcome.lines {
         println!("{line}");
     }
