@@ -60,10 +60,10 @@ use crate::dynlink::{self, DynlinkError};
 use crate::initramfs::{FileSource, GuestFile};
 use crate::modinfo;
 
-/// The packages the disk's files come from: the four programs', then the
-/// libraries', found by following the programs' `DT_NEEDED` entries
-/// through Debian 12's packages (`readelf -d`, then `apt-file`-style
-/// search). [`ensure_capstone`] checks the list still covers every library.
+/// The packages the disk's files come from: the programs', then those of
+/// the libraries they load, found by following their `DT_NEEDED` entries
+/// (`readelf -d`) through Debian 12's packages, library by library. Each
+/// build checks the list still covers every library.
 pub const PACKAGES: &[&str] = &[
     "podman",
     "conmon",
@@ -96,6 +96,10 @@ pub const PACKAGES: &[&str] = &[
     "libyajl2",
     "libzstd1",
 ];
+
+/// The podman release [`PACKAGES`] was made for (Debian 12's): elsewhere
+/// the packages come from Debian bookworm's archive (see [`Apt::for_version`]).
+pub const PODMAN_VERSION: &str = "4.3.1";
 
 /// A program whose libraries the disk holds.
 struct Program {
@@ -222,10 +226,7 @@ impl Capstone {
             source: FileSource::Bytes(text.as_bytes().to_vec()),
             mode,
         };
-        let mut files = vec![
-            text(SETUP_IN_GUEST.into(), SETUP_SCRIPT, 0o755),
-            text(PREPARE_IN_GUEST.into(), PREPARE_SCRIPT, 0o755),
-        ];
+        let mut files = vec![text(SETUP_IN_GUEST.into(), SETUP_SCRIPT, 0o755)];
         for (name, config) in CONTAINERS_CONFIG {
             files.push(text(format!("/etc/containers/{name}"), config, 0o644));
         }
@@ -303,7 +304,7 @@ fn ensure_tree(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, 
     if tree.is_dir() {
         return Ok(tree);
     }
-    let apt = Apt::for_package(cache, PACKAGES[0], progress).map_err(AssetError::from)?;
+    let apt = Apt::for_version(cache, PACKAGES[0], PODMAN_VERSION, progress).map_err(AssetError::from)?;
     progress(&format!("downloading podman, conmon, crun, runc and their libraries ({} packages)", PACKAGES.len()));
     let work = scratch_dir(cache)?;
     let debs = work.0.join("debs");
@@ -442,10 +443,15 @@ fn tree_size(dir: &Path) -> u64 {
 /// Boots the guest with the new disk writable to import the image into it.
 fn prepare(cache: &Path, assets: &Assets, accel: Accel, profile: &Capstone, disk: &Path) -> Result<(), CapstoneError> {
     let log = cache.join("capstone").join("prepare.log");
+    let script = GuestFile {
+        guest_path: PREPARE_IN_GUEST.into(),
+        source: FileSource::Bytes(PREPARE_SCRIPT.as_bytes().to_vec()),
+        mode: 0o755,
+    };
     let mut request = BootRequest {
         assets,
         cache,
-        files: Vec::new(),
+        files: vec![script],
         command: vec!["sh".into(), PREPARE_IN_GUEST.into()],
         env: vec![("GREENROOM_CAPSTONE_MOUNT".into(), "rw".into())],
         deadline: PREPARE_DEADLINE,
