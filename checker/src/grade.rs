@@ -185,6 +185,7 @@ pub fn bare_boot(mode: &Mode) -> Result<Option<Duration>> {
         log_path: log.clone(),
         accel,
         memory_mib: GUEST_MEMORY_MIB,
+        disks: Vec::new(),
     })?;
     if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
         bail!("a bare boot of the guest failed: {:?} (see {})", outcome.verdict, log.display());
@@ -253,6 +254,7 @@ impl GuestImage {
             log_path: log.to_path_buf(),
             accel: self.accel,
             memory_mib: GUEST_MEMORY_MIB,
+            disks: Vec::new(),
         }
     }
 }

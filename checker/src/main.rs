@@ -12,6 +12,7 @@
 //! ```
 
 mod bench;
+mod capstone_guest;
 mod chapters;
 mod compile;
 mod course;
@@ -174,6 +175,15 @@ enum Dev {
     /// names a file that exists, every #anchor a heading. Exit 1 on any
     /// broken one.
     Links,
+    /// Boot chapter 7's guest (podman, conmon, crun, runc) and run a shell
+    /// command in it as root: `dev capstone-guest 'podman run --rm localhost/busybox true'`.
+    CapstoneGuest {
+        /// The command, for `sh -c`.
+        command: String,
+        /// Host files (a runtime to try) to put in the guest's /greenroom/bin, on its PATH.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -220,6 +230,9 @@ fn main() -> ExitCode {
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
         (Some(Command::Dev(Dev::Links)), _) => dev_links(),
+        (Some(Command::Dev(Dev::CapstoneGuest { command, files })), _) => {
+            capstone_guest::run(command, files, &cli.place.mode(), &mut progress)
+        }
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::Shell { chapter, solution, patch }), _) => parse(chapter).and_then(|c| {
             let source = shell::Runtime::of(*solution, patch.as_deref());

@@ -93,6 +93,28 @@ pub struct BootRequest<'a> {
     pub accel: Accel,
     /// Guest memory in MiB; 512 is a good default.
     pub memory_mib: u32,
+    /// Disk images attached as virtio block devices, `/dev/vda` first
+    /// (the capstone's programs come this way: see [`crate::capstone`]).
+    pub disks: Vec<Disk>,
+}
+
+/// A disk image attached to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    /// The raw image file.
+    pub path: PathBuf,
+    /// How the guest may use it.
+    pub access: DiskAccess,
+}
+
+/// Whether the guest may write to a [`Disk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskAccess {
+    /// The guest writes to the image itself (to prepare it, once).
+    Write,
+    /// The guest can only read it: the image stays as it was, and any
+    /// number of guests can share it at once.
+    ReadOnly,
 }
 
 /// How a run ended.
@@ -215,6 +237,7 @@ fn launch(req: &BootRequest, terminal: bool) -> Result<Option<Launched>, BootErr
         console: if terminal { Console::Terminal } else { Console::Log(&req.log_path) },
         results_socket: &socket.0,
         tsc_khz: qemu::host_tsc_khz(),
+        disks: &req.disks,
     };
     let spawned = Instant::now();
     let deadline = spawned + req.deadline;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::accel::Accel;
-use crate::boot::BootError;
+use crate::boot::{BootError, Disk, DiskAccess};
 
 /// The QEMU binary we need.
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -54,6 +54,8 @@ pub struct QemuConfig<'a> {
     pub results_socket: &'a Path,
     /// The host's TSC frequency in kHz, if known (see [`host_tsc_khz`]).
     pub tsc_khz: Option<u64>,
+    /// Disk images, attached in order (`/dev/vda`, `/dev/vdb`, …).
+    pub disks: &'a [Disk],
 }
 
 impl QemuConfig<'_> {
@@ -80,7 +82,7 @@ impl QemuConfig<'_> {
         args.extend(["-append".into(), self.cmdline().into()]);
         match self.console {
             // ttyS0 (the console) goes to the log file.
-            Console::Log(path) => args.extend(["-chardev".into(), chardev("file,id=console,path=", path)]),
+            Console::Log(path) => args.extend(["-chardev".into(), path_option("file,id=console,path=", path)]),
             // ttyS0 is QEMU's own stdin and stdout. signal=off: Ctrl-C
             // reaches the guest's shell rather than stopping QEMU; mux=on
             // gives QEMU's escapes (Ctrl-A x quits) for a guest that hangs.
@@ -89,9 +91,19 @@ impl QemuConfig<'_> {
         args.extend(words("-serial chardev:console"));
         // The results port: a virtio-serial port whose host end connects to
         // our socket, so we read what the guest writes as it writes it.
-        args.extend(["-chardev".into(), chardev("socket,id=results,path=", self.results_socket)]);
+        args.extend(["-chardev".into(), path_option("socket,id=results,path=", self.results_socket)]);
         args.extend(words("-device virtio-serial-device"));
         args.extend(words(&format!("-device virtserialport,chardev=results,name={RESULTS_PORT}")));
+        // Disks: virtio block devices on the MMIO bus, like the console.
+        for (i, disk) in self.disks.iter().enumerate() {
+            let readonly = match disk.access {
+                DiskAccess::Write => "off",
+                DiskAccess::ReadOnly => "on",
+            };
+            let drive = path_option(&format!("if=none,id=disk{i},format=raw,readonly={readonly},file="), &disk.path);
+            args.extend(["-drive".into(), drive]);
+            args.extend(words(&format!("-device virtio-blk-device,drive=disk{i}")));
+        }
         args
     }
 
@@ -137,9 +149,9 @@ fn words(text: &str) -> impl Iterator<Item = OsString> + '_ {
     text.split_whitespace().map(OsString::from)
 }
 
-/// Builds a `-chardev` value. QEMU separates options with commas, so a
-/// comma inside the path must be doubled.
-fn chardev(prefix: &str, path: &Path) -> OsString {
+/// Builds an option value ending with a path (`-chardev`, `-drive`). QEMU
+/// separates options with commas, so a comma inside the path must be doubled.
+fn path_option(prefix: &str, path: &Path) -> OsString {
     let mut value = OsString::from(prefix);
     value.push(path.to_string_lossy().replace(',', ",,"));
     value
@@ -245,6 +257,7 @@ mod tests {
             console: Console::Log(log),
             results_socket: Path::new("/tmp/r.sock"),
             tsc_khz: Some(2_596_142),
+            disks: &[],
         }
     }
 
@@ -270,6 +283,20 @@ mod tests {
         let joined = config.args().iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         assert!(joined.contains("-chardev stdio,id=console,signal=off,mux=on -serial chardev:console"), "{joined}");
         assert!(!joined.contains("file,id=console"));
+    }
+
+    #[test]
+    fn disks_are_virtio_block_devices() {
+        let disks = [
+            Disk { path: PathBuf::from("/cache/a,b.ext4"), access: DiskAccess::ReadOnly },
+            Disk { path: PathBuf::from("/cache/c.ext4"), access: DiskAccess::Write },
+        ];
+        let mut config = config(Accel::Tcg, Path::new("/l"));
+        config.disks = &disks;
+        let joined = config.args().iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+        assert!(joined.contains("-drive if=none,id=disk0,format=raw,readonly=on,file=/cache/a,,b.ext4"), "{joined}");
+        assert!(joined.contains("-device virtio-blk-device,drive=disk0"), "{joined}");
+        assert!(joined.contains("id=disk1,format=raw,readonly=off,file=/cache/c.ext4"), "{joined}");
     }
 
     #[test]
