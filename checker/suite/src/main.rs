@@ -242,11 +242,17 @@ fn run_one(
     }
     // Nor one whose /proc leaked onto the host's: that is this test's
     // failure, and the leak is undone so the next test sees the real /proc.
+    // The leak is named even when the test failed on its own: a leaked
+    // /proc also lands on every container started meanwhile (their mounts
+    // are its peers), so what the test saw depends on which one came last,
+    // and the leak is the cause to point at.
+    const LEAKED: &str = "the container's /proc was mounted over the host's /proc and stayed there: make every \
+                          mount private (MS_REC | MS_PRIVATE) before mounting anything";
     let outcome = match (outcome, sandbox::repair_host_proc()) {
-        (Ok(()), true) => Err(Failure::fail(
-            "the container's /proc was mounted over the host's /proc and stayed there: make every mount \
-             private (MS_REC | MS_PRIVATE) before mounting anything",
-        )),
+        (Ok(()), true) => Err(Failure::fail(LEAKED)),
+        (Err(failure), true) if failure.status == Status::Fail => {
+            Err(Failure { message: format!("{LEAKED} (the test also saw: {})", failure.message), ..failure })
+        }
         (outcome, _) => outcome,
     };
     let _ = fs::remove_dir_all(scratch);
