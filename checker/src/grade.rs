@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use greenroom_vm::{Accel, FileSource, GuestFile, Verdict};
+use suite::isolation::Isolation;
 use suite::protocol::{Line, Request, Status, TestResult};
 
 use crate::compile::work_dir;
@@ -76,6 +77,9 @@ pub struct Timings {
 pub struct Execution {
     /// Per job tag, its tests in order.
     pub jobs: Vec<(String, Vec<Graded>)>,
+    /// Per job tag, what its runtime's container isolates, if the suite
+    /// got as far as measuring it.
+    pub isolation: Vec<(String, Isolation)>,
     /// The saved console log (VM) or suite output (host).
     pub log: PathBuf,
     /// Timings.
@@ -86,7 +90,8 @@ pub struct Execution {
 /// is slower still, but finite, so a hung guest cannot hang the checker.
 fn deadline(jobs: &[JobSpec], per_test: Duration) -> Duration {
     let tests: usize = jobs.iter().map(|j| suite::tests_for(j.chapter, j.only).len()).sum();
-    Duration::from_secs(60) + per_test * tests as u32
+    // Each job ends with one more run of its runtime: the isolation matrix.
+    Duration::from_secs(60) + per_test * (tests + jobs.len()) as u32
 }
 
 /// Fails at once, before any build, if `mode` cannot work here.
@@ -126,6 +131,10 @@ impl Spinner {
     }
 }
 
+/// The suite's scratch directory in the guest: each test's is
+/// `GUEST_SCRATCH/TAG/TEST` (see `crate::shell` for the repeat lines).
+pub const GUEST_SCRATCH: &str = "/tmp/greenroom-scratch";
+
 /// Seconds one run of a runtime may take inside the suite.
 pub const PER_TEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -150,7 +159,8 @@ pub fn execute(
     let timings = Timings { boot, total: started.elapsed() };
     // The raw lines, per-test durations included, for whoever debugs a run.
     let _ = fs::write(logs.join(format!("{name}.results.jsonl")), lines.join("\n"));
-    Ok(Execution { jobs: collect(jobs, &lines, problem.as_deref(), &log), log, timings })
+    let isolation = isolation_of(&lines);
+    Ok(Execution { jobs: collect(jobs, &lines, problem.as_deref(), &log), isolation, log, timings })
 }
 
 type RawRun = (Vec<String>, Option<String>, Option<Duration>);
@@ -175,6 +185,7 @@ pub fn bare_boot(mode: &Mode) -> Result<Option<Duration>> {
         log_path: log.clone(),
         accel,
         memory_mib: GUEST_MEMORY_MIB,
+        disks: Vec::new(),
     })?;
     if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
         bail!("a bare boot of the guest failed: {:?} (see {})", outcome.verdict, log.display());
@@ -185,6 +196,73 @@ pub fn bare_boot(mode: &Mode) -> Result<Option<Duration>> {
 /// Guest memory for grading: room for the initramfs unpacked twice and the tests.
 const GUEST_MEMORY_MIB: u32 = 512;
 
+/// What every boot of the grading guest needs: the kernel and busybox,
+/// the accelerator, and the files added to its root file system.
+pub struct GuestImage {
+    /// The cache directory.
+    pub cache: PathBuf,
+    /// The kernel, modules and busybox.
+    pub assets: greenroom_vm::Assets,
+    /// KVM or TCG.
+    pub accel: Accel,
+    /// The files of this boot: the programs, and what chapter 5's
+    /// rootless tests need.
+    pub files: Vec<GuestFile>,
+}
+
+impl GuestImage {
+    /// Fetches what is missing and lists `programs` (guest path, host
+    /// file) as the guest's files, with the rootless helpers.
+    pub fn prepare(
+        programs: &[(String, PathBuf)],
+        kernel: Option<&Path>,
+        accel: Option<Accel>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<GuestImage> {
+        let cache = greenroom_vm::default_cache_dir();
+        greenroom_vm::find_qemu()?;
+        let assets = greenroom_vm::ensure_assets(&cache, kernel, progress)?;
+        let accel = greenroom_vm::choose_accel(&cache, &assets, accel, progress)?;
+        let mut files: Vec<GuestFile> = programs
+            .iter()
+            .map(|(guest_path, host)| GuestFile {
+                guest_path: guest_path.clone(),
+                source: FileSource::Path(host.clone()),
+                mode: 0o755,
+            })
+            .collect();
+        // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
+        files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
+        Ok(GuestImage { cache, assets, accel, files })
+    }
+
+    /// A boot of this image that runs `command`.
+    pub fn request(
+        &self,
+        command: Vec<String>,
+        env: Vec<(String, String)>,
+        deadline: Duration,
+        log: &Path,
+    ) -> greenroom_vm::BootRequest<'_> {
+        greenroom_vm::BootRequest {
+            assets: &self.assets,
+            cache: &self.cache,
+            files: self.files.clone(),
+            command,
+            env,
+            deadline,
+            log_path: log.to_path_buf(),
+            accel: self.accel,
+            memory_mib: GUEST_MEMORY_MIB,
+            disks: Vec::new(),
+        }
+    }
+}
+
+/// Where the guest's programs are: the probe, the suite, and each job's
+/// runtime as `GUEST_BIN/TAG`.
+pub const GUEST_BIN: &str = "/greenroom/bin";
+
 fn run_in_vm(
     jobs: &[JobSpec],
     (probe, suite_bin): &(PathBuf, PathBuf),
@@ -194,22 +272,13 @@ fn run_in_vm(
     log: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RawRun> {
-    let cache = greenroom_vm::default_cache_dir();
-    greenroom_vm::find_qemu()?;
-    let assets = greenroom_vm::ensure_assets(&cache, kernel, progress)?;
-    let accel = greenroom_vm::choose_accel(&cache, &assets, accel, progress)?;
-    let guest_file = |guest_path: String, host: &Path| GuestFile {
-        guest_path,
-        source: FileSource::Path(host.to_path_buf()),
-        mode: 0o755,
-    };
     let mut paths = vec![
-        ("/greenroom/bin/probe".to_string(), probe.clone()),
-        ("/greenroom/bin/greenroom-suite".to_string(), suite_bin.clone()),
+        (format!("{GUEST_BIN}/probe"), probe.clone()),
+        (format!("{GUEST_BIN}/greenroom-suite"), suite_bin.clone()),
     ];
     let mut guest_jobs = Vec::new();
     for job in jobs {
-        let guest = format!("/greenroom/bin/{}", job.tag);
+        let guest = format!("{GUEST_BIN}/{}", job.tag);
         paths.push((guest.clone(), job.runtime.clone()));
         guest_jobs.push(suite::protocol::Job {
             tag: job.tag.clone(),
@@ -219,25 +288,14 @@ fn run_in_vm(
         });
     }
     let request = Request {
-        probe: "/greenroom/bin/probe".into(),
-        scratch: "/tmp/greenroom-scratch".into(),
+        probe: format!("{GUEST_BIN}/probe"),
+        scratch: GUEST_SCRATCH.into(),
         timeout_secs: PER_TEST_TIMEOUT.as_secs(),
         jobs: guest_jobs,
     };
-    let mut files: Vec<GuestFile> = paths.iter().map(|(guest, host)| guest_file(guest.clone(), host)).collect();
-    // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
-    files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
-    let boot_request = |command| greenroom_vm::BootRequest {
-        assets: &assets,
-        cache: &cache,
-        files: files.clone(),
-        command,
-        env: Vec::new(),
-        deadline: deadline(jobs, PER_TEST_TIMEOUT),
-        log_path: log.to_path_buf(),
-        accel,
-        memory_mib: GUEST_MEMORY_MIB,
-    };
+    let image = GuestImage::prepare(&paths, kernel, accel, progress)?;
+    let accel = image.accel;
+    let boot_request = |command| image.request(command, Vec::new(), deadline(jobs, PER_TEST_TIMEOUT), log);
     if let Some(slot) = warm {
         let spinner = Spinner::start(&format!("running the tests in the guest kept up ({accel})"), progress);
         let serve = boot_request(vec!["/greenroom/bin/greenroom-suite".into(), "serve".into()]);
@@ -310,6 +368,17 @@ fn run_on_host(
     let _ = fs::remove_dir_all(&scratch);
     let text = fs::read_to_string(log).unwrap_or_default();
     Ok((text.lines().map(str::to_string).collect(), problem, None))
+}
+
+/// The isolation matrices among the suite's lines, by job tag.
+fn isolation_of(lines: &[String]) -> Vec<(String, Isolation)> {
+    lines
+        .iter()
+        .filter_map(|line| match serde_json::from_str::<Line>(line) {
+            Ok(Line::Isolation { job, isolation }) => Some((job, isolation)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Joins the suite's lines with the catalog: every planned test gets a

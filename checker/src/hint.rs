@@ -1,6 +1,9 @@
 //! `checker hint chapterN [TEST]`: help for a failing test, in tiers. The
-//! first ask gives a nudge; asking again adds what exactly was observed and
-//! where the book explains it; a third time, how to see it for yourself.
+//! first ask gives a nudge (the test's own hint, as in the report); asking
+//! again adds the concept, what exactly was observed and where the book
+//! explains it; a third time, the exact call and how to see it for
+//! yourself. The concept and the call live in [`tiers`], not in the suite,
+//! so the report never gives the answer away.
 
 use std::process::ExitCode;
 
@@ -9,6 +12,8 @@ use suite::protocol::TestResult;
 
 use crate::chapters::Chapter;
 use crate::state::{self, State};
+
+pub mod tiers;
 
 /// The number of tiers.
 pub const TIERS: u32 = 3;
@@ -59,10 +64,15 @@ pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Re
     let key = format!("chapter{}/{}", case.chapter, case.name);
     let tier = state.hints.get(&key).copied().unwrap_or(0) + 1;
 
+    let more = tiers::of(case.name);
     let mut text = format!("{} (chapter {}): {}\n\n", case.name, case.chapter, case.title);
     text.push_str(&format!("  1. {}\n", case.hint));
     if tier >= 2 {
-        text.push_str(&format!("  2. Read book/src/{} — ", case.book));
+        text.push_str("  2. ");
+        if let Some(more) = more {
+            text.push_str(&format!("{}\n     ", more.concept));
+        }
+        text.push_str(&format!("Read book/src/{} — ", case.book));
         match result.filter(|r| r.status != suite::protocol::Status::Pass) {
             Some(r) => {
                 text.push_str(&format!("last time: {}", r.message));
@@ -75,14 +85,17 @@ pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Re
         }
     }
     if tier >= 3 {
+        if let Some(more) = more {
+            text.push_str(&format!("  3. How: {}\n", more.call));
+        }
+        let third = if more.is_some() { "     " } else { "  3. " };
         match result.and_then(|r| r.reproduce.as_deref()) {
             Some(command) => text.push_str(&format!(
-                "  3. See it for yourself: the test ran\n       {command}\n     \
-                 (paths are the guest's: the report of `checker chapter{}` gives the one for this machine). \
-                 Run it with `strace -f` to watch every syscall your runtime makes.\n",
-                chapter.number
+                "{third}See it for yourself: open the guest's shell with `{}` and paste what the test ran:\n       {}\n",
+                crate::shell::command_line(chapter, &crate::shell::Runtime::Learner),
+                crate::shell::paste_form(command, "runtime", case.name)
             )),
-            None => text.push_str("  3. Grade again to record the exact command this test runs.\n"),
+            None => text.push_str(&format!("{third}Grade again to record the exact command this test runs.\n")),
         }
     }
     if tier < TIERS {
@@ -130,6 +143,10 @@ mod tests {
         assert!(texts[1].contains("expected Some(\"rock-band\")"), "{}", texts[1]);
         assert!(texts[2].contains("--hostname rock-band") && !texts[2].contains("ask again"), "{}", texts[2]);
         assert_eq!(texts[2], texts[3], "the last tier repeats");
+        // The concept comes second, the exact call third.
+        let tiers = tiers::of("hostname-set-inside").expect("chapter 1's tests have tiers");
+        assert!(!texts[0].contains(tiers.concept) && texts[1].contains(tiers.concept), "{}", texts[1]);
+        assert!(!texts[1].contains(tiers.call) && texts[2].contains(tiers.call), "{}", texts[2]);
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! cargo run -p checker -- chapter1 --only       just chapter 1's tests
 //! cargo run -p checker -- chapter1 --solution   grade the reference solution
 //! cargo run -p checker -- chapter1 --host       run the tests on this machine (root)
+//! cargo run -p checker -- shell chapter1        a root shell in the guest, with your runtime
 //! cargo run -p checker -- list                  chapters and your last results
 //! cargo run -p checker -- selfcheck             the course checks itself
 //! ```
 
 mod bench;
+mod capstone_guest;
 mod chapters;
 mod compile;
 mod course;
@@ -18,10 +20,12 @@ mod course_check;
 mod doctor;
 mod grade;
 mod hint;
+mod links;
 mod report;
 mod reset;
 mod selfcheck;
 mod session;
+mod shell;
 mod state;
 mod warm;
 mod watch;
@@ -122,6 +126,19 @@ enum Command {
         /// Where to write it; created if missing.
         dir: PathBuf,
     },
+    /// Boot the guest with CHAPTER's runtime, the probe and a ready rootfs,
+    /// and give a root shell on its console, to try things by hand and to
+    /// paste a report's repeat line into. `exit` powers the guest off.
+    Shell {
+        /// The chapter, as in `chapter3`.
+        chapter: String,
+        /// The reference solution's runtime instead of yours.
+        #[arg(long)]
+        solution: bool,
+        /// The solutions with this patch applied (the checker's fixtures).
+        #[arg(long, hide = true, value_name = "FILE")]
+        patch: Option<PathBuf>,
+    },
     /// Time a grading run with nothing to rebuild: build check, boot, tests.
     Bench {
         /// The chapter to grade.
@@ -154,6 +171,19 @@ enum Dev {
     /// anchors, the README's chapter table, the tests' names, hints and
     /// points, and the starter guidance in solutions/. Exit 1 on any problem.
     Check,
+    /// Check the book's links offline: every relative link of book/src
+    /// names a file that exists, every #anchor a heading. Exit 1 on any
+    /// broken one.
+    Links,
+    /// Boot chapter 7's guest (podman, conmon, crun, runc) and run a shell
+    /// command in it as root: `dev capstone-guest 'podman run --rm localhost/busybox true'`.
+    CapstoneGuest {
+        /// The command, for `sh -c`.
+        command: String,
+        /// Host files (a runtime to try) to put in the guest's /greenroom/bin, on its PATH.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -199,7 +229,15 @@ fn main() -> ExitCode {
             .and_then(|c| bench::run(c, *runs, &cli.place.mode(), *watch)),
         (Some(Command::Dev(Dev::Split { check })), _) => split(*check),
         (Some(Command::Dev(Dev::Check)), _) => dev_check(),
+        (Some(Command::Dev(Dev::Links)), _) => dev_links(),
+        (Some(Command::Dev(Dev::CapstoneGuest { command, files })), _) => {
+            capstone_guest::run(command, files, &cli.place.mode(), &mut progress)
+        }
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
+        (Some(Command::Shell { chapter, solution, patch }), _) => parse(chapter).and_then(|c| {
+            let source = shell::Runtime::of(*solution, patch.as_deref());
+            shell::run(c, &source, &cli.place.mode(), &mut progress)
+        }),
         (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
         (Some(Command::Watch { chapter }), _) => parse(chapter).and_then(|chapter| {
@@ -307,6 +345,21 @@ fn split(check: bool) -> Result<ExitCode> {
     }
     println!("wrote the starters in {}", chapters.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn dev_links() -> Result<ExitCode> {
+    let src = compile::repo_root().join("book").join("src");
+    let broken = links::check(&src).map_err(|e| anyhow::anyhow!("read {}: {e}", src.display()))?;
+    for link in &broken {
+        println!("book/src/{link}");
+    }
+    if broken.is_empty() {
+        println!("every link of book/src resolves");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} broken link(s)", broken.len());
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn dev_check() -> Result<ExitCode> {

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use suite::protocol::Status;
 
+use suite::isolation::Isolation;
+
 use crate::chapters::{Chapter, CHAPTERS};
 use crate::grade::Graded;
 
@@ -22,11 +24,24 @@ pub struct Summary<'a> {
     pub graded: &'a [Graded],
     /// The saved log.
     pub log: PathBuf,
-    /// How to turn the suite's command into one to type: pairs of
-    /// (path in the guest, path on this machine).
-    pub paths: Vec<(String, String)>,
-    /// Prefix for commands that need root on this machine ("sudo ").
-    pub root_prefix: &'a str,
+    /// How a command that repeats a test is shown.
+    pub repeat: Repeat,
+    /// What the runtime's container isolates, if it was measured.
+    pub isolation: Option<&'a Isolation>,
+}
+
+/// Where the command that repeats a failed test by hand is meant to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repeat {
+    /// In the guest's shell, which this command opens (`cargo run -p
+    /// checker -- shell chapter3`): the runtime never runs as root on the
+    /// learner's machine.
+    Shell {
+        /// The command that opens the shell.
+        shell: String,
+    },
+    /// On this machine, as root, as the suite ran it (`--host`).
+    Host,
 }
 
 impl Summary<'_> {
@@ -46,11 +61,11 @@ impl Summary<'_> {
     }
 
     fn reproduce(&self, graded: &Graded) -> Option<String> {
-        let mut command = graded.result.reproduce.clone()?;
-        for (guest, host) in &self.paths {
-            command = command.replace(guest, host);
-        }
-        Some(format!("{}{command}", self.root_prefix))
+        let command = graded.result.reproduce.as_deref()?;
+        Some(match self.repeat {
+            Repeat::Shell { .. } => crate::shell::paste_form(command, &graded.result.job, graded.test.name),
+            Repeat::Host => format!("sudo {command}"),
+        })
     }
 }
 
@@ -123,9 +138,46 @@ pub fn human(summary: &Summary, style: Style) -> String {
     } else {
         style.paint("31", &format!("{failing} failing"))
     };
+    isolation_table(&mut out, summary.isolation, style);
     let _ = writeln!(out, "\nscore {}/{} — {verdict}", summary.score(), summary.max_score());
+    if let Repeat::Shell { shell } = &summary.repeat {
+        if summary.graded.iter().any(|g| g.result.status != Status::Pass && g.result.reproduce.is_some()) {
+            let _ = writeln!(out, "repeat a test by hand: `{shell}`, then paste its repeat line");
+        }
+    }
     let _ = writeln!(out, "log: {}", summary.log.display());
     out
+}
+
+/// The isolation matrix as a compact table, four cells a row: green what
+/// the container has of its own, plain what it shares with the host.
+fn isolation_table(out: &mut String, isolation: Option<&Isolation>, style: Style) {
+    let Some(isolation) = isolation else { return };
+    let _ = writeln!(out, "\n  isolation, measured inside the container");
+    if let Some(problem) = &isolation.problem {
+        let _ = writeln!(out, "    not measured: {problem}");
+        return;
+    }
+    for row in isolation.cells.chunks(4) {
+        let mut line = String::from("   ");
+        for cell in row {
+            let (mark, colour) = match cell.isolated {
+                Some(true) => ("✓", "32"),
+                Some(false) => ("·", "2"),
+                None => ("?", "33"),
+            };
+            // Pad before painting: colour codes have no width.
+            let state = format!("{:<8}", cell.state);
+            let _ = write!(
+                line,
+                " {:<9} {} {}",
+                cell.aspect.label(),
+                style.paint(colour, mark),
+                style.paint(colour, &state)
+            );
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
 }
 
 fn failure_details(out: &mut String, summary: &Summary, graded: &Graded, style: Style) {
@@ -159,6 +211,10 @@ pub struct JsonReport<'a> {
     pub passed: bool,
     /// One entry per test.
     pub tests: Vec<JsonTest<'a>>,
+    /// What the runtime's container isolates (`null` when the suite never
+    /// got to measure it): a cell per aspect, `isolated` true, false or
+    /// null (unknown).
+    pub isolation: Option<&'a Isolation>,
     /// The saved log.
     pub log: String,
 }
@@ -217,6 +273,7 @@ pub fn json(summary: &Summary) -> String {
                 duration_ms: g.result.duration_ms,
             })
             .collect(),
+        isolation: summary.isolation,
         log: summary.log.display().to_string(),
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -251,6 +308,9 @@ pub fn junit(summary: &Summary) -> String {
             count(&tests, Status::Fail) + count(&tests, Status::Timeout),
             count(&tests, Status::Error)
         );
+        if chapter.number == summary.chapter.number {
+            junit_properties(&mut out, summary.isolation);
+        }
         for g in tests {
             let time = g.result.duration_ms as f64 / 1000.0;
             let head = format!(
@@ -298,6 +358,21 @@ pub fn junit(summary: &Summary) -> String {
     out
 }
 
+/// The isolation matrix as JUnit properties (`isolation.mnt-ns` = `own`).
+fn junit_properties(out: &mut String, isolation: Option<&Isolation>) {
+    let Some(isolation) = isolation else { return };
+    let _ = writeln!(out, "    <properties>");
+    if let Some(problem) = &isolation.problem {
+        let _ = writeln!(out, "      <property name=\"isolation\" value=\"not measured: {}\"/>", xml(problem));
+    }
+    for cell in &isolation.cells {
+        let name =
+            serde_json::to_value(cell.aspect).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(out, "      <property name=\"isolation.{name}\" value=\"{}\"/>", xml(&cell.state));
+    }
+    let _ = writeln!(out, "    </properties>");
+}
+
 /// Escapes text for XML attributes and content.
 fn xml(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -330,6 +405,8 @@ pub struct ClassroomReport {
     pub max_score: u32,
     /// One entry per test.
     pub tests: Vec<ClassroomTest>,
+    /// The isolation matrix, as in `--format json` (the reporter ignores it).
+    pub isolation: Option<Isolation>,
 }
 
 /// One test in the classroom report.
@@ -384,13 +461,15 @@ pub fn classroom(summary: &Summary) -> String {
     } else {
         "pass"
     };
-    let report = ClassroomReport { version: 1, status, max_score: summary.max_score(), tests };
+    let isolation = summary.isolation.cloned();
+    let report = ClassroomReport { version: 1, status, max_score: summary.max_score(), tests, isolation };
     serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use suite::isolation::{Aspect, Cell};
     use suite::protocol::TestResult;
 
     fn result(name: &str, status: Status, message: &str) -> TestResult {
@@ -422,42 +501,62 @@ mod tests {
             .collect()
     }
 
-    fn summary(graded: &[Graded]) -> Summary<'_> {
+    /// A chapter 1 matrix: its own UTS, IPC namespaces, nothing else.
+    fn sample_isolation() -> Isolation {
+        let cells = Aspect::ALL
+            .iter()
+            .map(|&aspect| {
+                let own = matches!(aspect, Aspect::UtsNs | Aspect::IpcNs);
+                let state = match aspect {
+                    _ if own => "own",
+                    Aspect::Root | Aspect::Proc | Aspect::Dev => "host's",
+                    Aspect::Limits | Aspect::Seccomp => "none",
+                    Aspect::Capabilities => "all",
+                    _ => "shared",
+                };
+                Cell { aspect, isolated: Some(own), state: state.into(), detail: format!("{aspect:?}") }
+            })
+            .collect();
+        Isolation { cells, problem: None }
+    }
+
+    fn summary<'a>(graded: &'a [Graded], isolation: &'a Isolation) -> Summary<'a> {
         Summary {
             chapter: &CHAPTERS[1],
             source: "your code in chapters/",
             graded,
             log: PathBuf::from("target/greenroom/logs/learner-ch01-uts.log"),
-            paths: vec![
-                ("/greenroom/bin/runtime".into(), "target/greenroom/bin/learner-ch01-uts".into()),
-                ("/greenroom/bin/probe".into(), "target/greenroom/bin/probe".into()),
-            ],
-            root_prefix: "sudo ",
+            repeat: Repeat::Shell { shell: "cargo run -p checker -- shell chapter1".into() },
+            isolation: Some(isolation),
         }
     }
 
     #[test]
     fn human_report() {
         let graded = sample();
-        insta::assert_snapshot!(human(&summary(&graded), Style::new(false)));
+        let isolation = sample_isolation();
+        insta::assert_snapshot!(human(&summary(&graded, &isolation), Style::new(false)));
     }
 
     #[test]
     fn json_report() {
         let graded = sample();
-        insta::assert_snapshot!(json(&summary(&graded)));
+        let isolation = sample_isolation();
+        insta::assert_snapshot!(json(&summary(&graded, &isolation)));
     }
 
     #[test]
     fn junit_report() {
         let graded = sample();
-        insta::assert_snapshot!(junit(&summary(&graded)));
+        let isolation = sample_isolation();
+        insta::assert_snapshot!(junit(&summary(&graded, &isolation)));
     }
 
     #[test]
     fn classroom_report() {
         let graded = sample();
-        let text = classroom(&summary(&graded));
+        let isolation = sample_isolation();
+        let text = classroom(&summary(&graded, &isolation));
         let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         insta::assert_snapshot!(serde_json::to_string_pretty(&value).expect("pretty JSON"));
     }
@@ -476,7 +575,9 @@ mod tests {
         )
         .expect("the sample is JSON");
         let graded = sample();
-        let ours: serde_json::Value = serde_json::from_str(&classroom(&summary(&graded))).expect("valid JSON");
+        let isolation = sample_isolation();
+        let ours: serde_json::Value =
+            serde_json::from_str(&classroom(&summary(&graded, &isolation))).expect("valid JSON");
         let kind = |v: &serde_json::Value| match v {
             serde_json::Value::Null | serde_json::Value::String(_) => "string or null",
             serde_json::Value::Number(_) => "number",
@@ -494,13 +595,35 @@ mod tests {
         let statuses = ["pass", "fail", "error"];
         assert!(statuses.contains(&ours["status"].as_str().unwrap_or("")));
         let total: u64 = ours["tests"].as_array().into_iter().flatten().map(|t| t["score"].as_u64().unwrap_or(0)).sum();
-        assert_eq!(total, u64::from(summary(&graded).score()), "the reporter sums tests[].score");
+        assert_eq!(total, u64::from(summary(&graded, &isolation).score()), "the reporter sums tests[].score");
         for test in ours["tests"].as_array().into_iter().flatten() {
             for key in ["name", "status", "score", "message"] {
                 assert_eq!(kind(&test[key]), kind(&documented["tests"][0][key]), "tests[].{key} in {test}");
             }
             assert!(statuses.contains(&test["status"].as_str().unwrap_or("")), "{test}");
         }
+    }
+
+    #[test]
+    fn repeat_lines_are_for_the_guests_shell_and_sudo_only_with_host() {
+        let graded = sample();
+        let isolation = sample_isolation();
+        let in_vm = human(&summary(&graded, &isolation), Style::new(false));
+        assert!(!in_vm.contains("sudo"), "{in_vm}");
+        let host = Summary { repeat: Repeat::Host, ..summary(&graded, &isolation) };
+        let text = human(&host, Style::new(false));
+        assert!(text.contains("repeat: sudo /greenroom/bin/runtime run"), "{text}");
+        assert!(!text.contains("checker -- shell"), "{text}");
+    }
+
+    #[test]
+    fn an_unmeasured_matrix_says_why() {
+        let graded = sample();
+        let isolation = Isolation::unmeasured("the runtime panicked");
+        let text = human(&summary(&graded, &isolation), Style::new(false));
+        assert!(text.contains("not measured: the runtime panicked"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&json(&summary(&graded, &isolation))).expect("JSON");
+        assert_eq!(json["isolation"]["problem"], "the runtime panicked");
     }
 
     #[test]
@@ -511,7 +634,8 @@ mod tests {
     #[test]
     fn scores_count_only_passes() {
         let graded = sample();
-        let summary = summary(&graded);
+        let isolation = sample_isolation();
+        let summary = summary(&graded, &isolation);
         assert_eq!(summary.score(), graded[0].test.points);
         assert_eq!(summary.max_score(), graded.iter().map(|g| g.test.points).sum::<u32>());
         assert!(!summary.passed());

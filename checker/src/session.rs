@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use suite::isolation::Isolation;
 use suite::protocol::{Status, TestResult};
 
 use crate::chapters::Chapter;
 use crate::compile::{self, Source};
 use crate::grade::{self, Graded, JobSpec, Mode};
-use crate::report::Summary;
+use crate::report::{Repeat, Summary};
 use crate::state;
 
 /// What to grade, and where.
@@ -39,8 +40,10 @@ pub struct Outcome {
     pub graded: Vec<Graded>,
     /// The saved log.
     pub log: PathBuf,
-    /// Paths in the guest and their counterparts on this machine.
-    pub paths: Vec<(String, String)>,
+    /// How the report shows a command that repeats a test.
+    pub repeat: Repeat,
+    /// What the runtime's container isolates, if it was measured.
+    pub isolation: Option<Isolation>,
 }
 
 impl Outcome {
@@ -60,7 +63,14 @@ impl Outcome {
                 test,
             })
             .collect();
-        Outcome { chapter, source: "nothing (grading failed)".into(), graded, log: PathBuf::new(), paths: Vec::new() }
+        Outcome {
+            chapter,
+            source: "nothing (grading failed)".into(),
+            graded,
+            log: PathBuf::new(),
+            repeat: Repeat::Host,
+            isolation: None,
+        }
     }
 
     /// The report's view of this outcome.
@@ -70,8 +80,8 @@ impl Outcome {
             source: &self.source,
             graded: &self.graded,
             log: self.log.clone(),
-            paths: self.paths.clone(),
-            root_prefix: "sudo ",
+            repeat: self.repeat.clone(),
+            isolation: self.isolation.as_ref(),
         }
     }
 }
@@ -96,16 +106,15 @@ pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcom
     let name = format!("{label}-{}", chapter.dir);
     let execution = grade::execute(std::slice::from_ref(&job), &request.mode, &tools, &name, progress)?;
     let graded = execution.jobs.into_iter().next().map(|(_, graded)| graded).unwrap_or_default();
-    let outcome = Outcome {
-        chapter,
-        source: source_text,
-        graded,
-        log: execution.log,
-        paths: vec![
-            ("/greenroom/bin/runtime".into(), runtime.display().to_string()),
-            ("/greenroom/bin/probe".into(), tools.0.display().to_string()),
-        ],
+    let isolation = execution.isolation.into_iter().next().map(|(_, isolation)| isolation);
+    let repeat = match request.mode {
+        Mode::Host => Repeat::Host,
+        Mode::Vm { .. } => {
+            let runtime = crate::shell::Runtime::of(request.solution, request.patch.as_deref());
+            Repeat::Shell { shell: crate::shell::command_line(chapter, &runtime) }
+        }
     };
+    let outcome = Outcome { chapter, source: source_text, graded, log: execution.log, repeat, isolation };
     if source == Source::Learner && request.patch.is_none() && !request.only {
         let summary = outcome.summary();
         let result = state::LastResult {

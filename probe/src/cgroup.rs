@@ -11,6 +11,27 @@ use contract::{CgroupView, Errno, Forked, Hogged};
 /// runtime mounted at /sys/fs/cgroup.
 const FILES: [&str; 6] = ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "cgroup.procs", "cpu.stat"];
 
+/// The limit files of a cgroup: what the isolation matrix calls a limit.
+const LIMITS: [&str; 3] = ["memory.max", "pids.max", "cpu.max"];
+
+/// The mount point of the first cgroup2 file system in a mountinfo.
+pub fn cgroup2_mount_point(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        after.starts_with("cgroup2 ").then(|| before.split(' ').nth(4).map(str::to_string))?
+    })
+}
+
+/// The limit files of the cgroup directory `dir` that are there, trimmed.
+pub fn limits(dir: &str) -> BTreeMap<String, String> {
+    LIMITS
+        .iter()
+        .filter_map(|name| {
+            Some((name.to_string(), fs::read_to_string(format!("{dir}/{name}")).ok()?.trim().to_string()))
+        })
+        .collect()
+}
+
 /// Spins for `spin` (to use up a CPU quota), then reads the cgroup path
 /// from /proc/self/cgroup, whether /sys/fs/cgroup is a cgroup2 mount, the
 /// files above and the child cgroups seen there.
@@ -97,4 +118,27 @@ pub fn hog(mib: u32) -> Hogged {
         held.push(std::hint::black_box(vec![1u8; 1 << 20]));
     }
     Hogged { allocated_mib: held.len() as u32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup2_mount_is_found_among_others() {
+        let mountinfo = "22 1 0:21 / / rw - tmpfs root rw\n\
+                         30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+        assert_eq!(cgroup2_mount_point(mountinfo).as_deref(), Some("/sys/fs/cgroup"));
+        assert_eq!(cgroup2_mount_point("22 1 0:21 / / rw - tmpfs root rw\n"), None);
+    }
+
+    #[test]
+    fn limits_are_read_when_there() {
+        let dir = std::env::temp_dir().join(format!("probe-limits-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("a folder");
+        fs::write(dir.join("pids.max"), "64\n").expect("write pids.max");
+        let limits = limits(&dir.display().to_string());
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(limits, BTreeMap::from([("pids.max".to_string(), "64".to_string())]));
+    }
 }

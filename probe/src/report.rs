@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use contract::{
-    Capabilities, Cgroup, DevEntry, DevKind, Filesystem, IdRange, Namespaces, Process, Report, Seccomp, Security, Users,
+    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Namespaces, Process, Report, Seccomp,
+    Security, Users,
 };
 
 /// Reads everything, now. A file that cannot be read gives `None` rather
@@ -19,6 +20,10 @@ pub fn collect() -> Report {
         filesystem: Filesystem {
             mountinfo: read("/proc/self/mountinfo").map(|s| s.lines().map(str::to_string).collect()),
             dev: list_dev(),
+            root: fs::metadata("/").ok().map(|meta| {
+                use std::os::unix::fs::MetadataExt;
+                FileId { dev: meta.dev(), ino: meta.ino() }
+            }),
         },
         users: Users {
             uid: first_number(&status, "Uid"),
@@ -28,7 +33,7 @@ pub fn collect() -> Report {
             setgroups: crate::user::setgroups(),
             owned_elsewhere: crate::user::owned_elsewhere(),
         },
-        cgroup: Cgroup { path: read("/proc/self/cgroup").and_then(|text| cgroup_v2_path(&text)) },
+        cgroup: cgroup(),
         security: security(&status),
         network: crate::net::collect().ok(),
     }
@@ -42,7 +47,19 @@ fn process() -> Process {
         env: std::env::vars().collect(),
         cwd: std::env::current_dir().ok().map(|p| p.display().to_string()),
         visible_pids: list_dir("/proc").map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
+        proc_self: fs::read_link("/proc/self").ok().and_then(|link| link.to_str()?.parse().ok()),
     }
+}
+
+/// The probe's cgroup, and its limits if a cgroup2 file system shows them.
+fn cgroup() -> Cgroup {
+    let path = read("/proc/self/cgroup").and_then(|text| cgroup_v2_path(&text));
+    let mount = read("/proc/self/mountinfo").and_then(|text| crate::cgroup::cgroup2_mount_point(&text));
+    let limits = match (&path, mount) {
+        (Some(path), Some(mount)) => Some(crate::cgroup::limits(&format!("{mount}{}", path.trim_end_matches('/')))),
+        _ => None,
+    };
+    Cgroup { path, limits }
 }
 
 fn namespaces() -> Namespaces {

@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             log_path: cache.join("boot-time.log"),
             accel,
             memory_mib: 512,
+            disks: Vec::new(),
         })?;
         if outcome.verdict != (Verdict::Completed { exit_code: 0 }) {
             return Err(format!("run {run}: {:?}, see {}", outcome.verdict, outcome.log_path.display()).into());

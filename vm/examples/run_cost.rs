@@ -65,6 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         log_path: cache.join("run-cost.log"),
         accel,
         memory_mib: 512,
+        disks: Vec::new(),
     })?;
     for line in outcome.lines {
         println!("{line}");

@@ -155,6 +155,7 @@ fn kvm_boots(cache: &Path, assets: &Assets) -> Result<bool, BootError> {
         log_path: cache.join("kvm-probe.log"),
         accel: Accel::Kvm,
         memory_mib: 512,
+        disks: Vec::new(),
     };
     match boot::boot(&request) {
         Ok(outcome) => Ok(outcome.verdict == Verdict::Completed { exit_code: 0 }),

@@ -60,8 +60,30 @@ impl Apt {
     /// `GREENROOM_DEBIAN_APT=1`) a private configuration reading Debian
     /// bookworm, kept in `cache/debian-apt`.
     pub fn for_package(cache: &Path, package: &str, progress: &mut dyn FnMut(&str)) -> Result<Apt, AptError> {
+        Apt::choose(cache, package, Apt::system().knows(package), progress)
+    }
+
+    /// Like [`Apt::for_package`], but the machine's apt must offer a version
+    /// of `package` that starts with `version` (another release names its
+    /// libraries' packages differently).
+    pub fn for_version(
+        cache: &Path,
+        package: &str,
+        version: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Apt, AptError> {
+        let offered = Apt::system().candidate(package).is_some_and(|v| v.starts_with(version));
+        Apt::choose(cache, &format!("{package} {version}"), offered, progress)
+    }
+
+    fn choose(
+        cache: &Path,
+        package: &str,
+        system_has_it: bool,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Apt, AptError> {
         let forced = std::env::var_os("GREENROOM_DEBIAN_APT").is_some_and(|v| v == "1");
-        if !forced && Apt::system().knows(package) {
+        if !forced && system_has_it {
             return Ok(Apt::system());
         }
         if !Path::new(DEBIAN_KEYRING).is_file() {
@@ -118,6 +140,14 @@ impl Apt {
             command.env("APT_CONFIG", OsString::from(config));
         }
         command
+    }
+
+    /// The version of `package` this apt would download, if it knows it.
+    pub fn candidate(&self, package: &str) -> Option<String> {
+        let out = self.command("apt-cache").args(["show", "--no-all-versions", package]).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = text.lines().find_map(|line| line.strip_prefix("Version:"))?;
+        out.status.success().then(|| version.trim().to_owned())
     }
 
     /// Does this apt know `package`?

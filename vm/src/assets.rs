@@ -232,7 +232,7 @@ pub(crate) fn download_and_unpack(
 }
 
 /// Runs a command and returns its stdout, or a one-line reason it failed.
-fn run(command: &mut Command) -> Result<String, String> {
+pub(crate) fn run(command: &mut Command) -> Result<String, String> {
     let program = command.get_program().to_string_lossy().into_owned();
     let out = command.output().map_err(|e| format!("cannot run {program}: {e}"))?;
     if out.status.success() {
@@ -245,7 +245,7 @@ fn run(command: &mut Command) -> Result<String, String> {
 }
 
 /// Returns the single entry of `dir` whose name starts with `prefix`.
-fn only_entry(dir: &Path, prefix: &str) -> Result<PathBuf, AssetError> {
+pub(crate) fn only_entry(dir: &Path, prefix: &str) -> Result<PathBuf, AssetError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| AssetError::Layout(format!("cannot list {}: {e}", dir.display())))?
         .flatten()
@@ -311,7 +311,7 @@ pub(crate) fn create_dir(path: &Path) -> Result<(), AssetError> {
     std::fs::create_dir_all(path).map_err(|source| AssetError::Cache { path: path.to_owned(), source })
 }
 
-fn rename(from: &Path, to: &Path) -> Result<(), AssetError> {
+pub(crate) fn rename(from: &Path, to: &Path) -> Result<(), AssetError> {
     std::fs::rename(from, to).map_err(|source| AssetError::Cache { path: to.to_owned(), source })
 }
 

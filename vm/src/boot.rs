@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::accel::Accel;
 use crate::assets::Assets;
 use crate::initramfs::{self, GuestFile, InitramfsError};
-use crate::qemu::{self, QemuConfig, QemuGuard};
+use crate::qemu::{self, Console, QemuConfig, QemuGuard};
 
 /// The line `/init` writes once the guest is set up.
 const READY: &str = r#"{"greenroom":"ready"}"#;
@@ -93,6 +93,28 @@ pub struct BootRequest<'a> {
     pub accel: Accel,
     /// Guest memory in MiB; 512 is a good default.
     pub memory_mib: u32,
+    /// Disk images attached as virtio block devices, `/dev/vda` first
+    /// (the capstone's programs come this way: see [`crate::capstone`]).
+    pub disks: Vec<Disk>,
+}
+
+/// A disk image attached to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    /// The raw image file.
+    pub path: PathBuf,
+    /// How the guest may use it.
+    pub access: DiskAccess,
+}
+
+/// Whether the guest may write to a [`Disk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskAccess {
+    /// The guest writes to the image itself (to prepare it, once).
+    Write,
+    /// The guest can only read it: the image stays as it was, and any
+    /// number of guests can share it at once.
+    ReadOnly,
 }
 
 /// How a run ended.
@@ -138,7 +160,7 @@ pub fn boot(req: &BootRequest) -> Result<BootOutcome, BootError> {
         qemu_to_ready,
         total: start.elapsed(),
     };
-    let Some(mut launched) = launch(req)? else {
+    let Some(mut launched) = launch(req, false)? else {
         return Ok(outcome(Vec::new(), Verdict::TimedOut, None));
     };
     // Read result lines as they arrive, until the sentinel, the end of
@@ -185,7 +207,7 @@ struct Launched {
 
 /// Builds the initramfs, starts QEMU and waits for it to connect to the
 /// results socket; `None` if the deadline passes first.
-fn launch(req: &BootRequest) -> Result<Option<Launched>, BootError> {
+fn launch(req: &BootRequest, terminal: bool) -> Result<Option<Launched>, BootError> {
     let qemu = qemu::find_qemu()?;
     // 1. The initramfs: the cached base plus this run's part, in a file
     //    that QEMU can read and that is removed when the guest is gone.
@@ -212,13 +234,18 @@ fn launch(req: &BootRequest) -> Result<Option<Launched>, BootError> {
         initrd: &initrd.0,
         accel: req.accel,
         memory_mib: req.memory_mib,
-        console_log: &req.log_path,
+        console: if terminal { Console::Terminal } else { Console::Log(&req.log_path) },
         results_socket: &socket.0,
         tsc_khz: qemu::host_tsc_khz(),
+        disks: &req.disks,
     };
     let spawned = Instant::now();
     let deadline = spawned + req.deadline;
-    let mut guard = QemuGuard::spawn(&qemu, &config.args())?;
+    let mut guard = if terminal {
+        QemuGuard::spawn_on_terminal(&qemu, &config.args())?
+    } else {
+        QemuGuard::spawn(&qemu, &config.args())?
+    };
     let Some(stream) = accept_until(&listener, &mut guard, deadline, &socket.0)? else {
         guard.kill();
         return Ok(None);
@@ -240,7 +267,19 @@ pub struct Guest {
 impl Guest {
     /// Boots the guest and waits, until `req.deadline`, for its ready marker.
     pub fn start(req: &BootRequest) -> Result<Guest, BootError> {
-        let Some(launched) = launch(req)? else {
+        Guest::start_with(req, false)
+    }
+
+    /// Boots the guest with its console on this process's terminal (its
+    /// stdin and stdout, which QEMU takes over until it exits), and waits
+    /// for its ready marker. The console log is not written; the command
+    /// usually is an interactive shell (`checker shell`).
+    pub fn start_on_terminal(req: &BootRequest) -> Result<Guest, BootError> {
+        Guest::start_with(req, true)
+    }
+
+    fn start_with(req: &BootRequest, terminal: bool) -> Result<Guest, BootError> {
+        let Some(launched) = launch(req, terminal)? else {
             return Err(BootError::NotReady { log: req.log_path.clone() });
         };
         let mut guest = Guest { launched, log_path: req.log_path.clone(), qemu_to_ready: Duration::ZERO };
@@ -273,6 +312,12 @@ impl Guest {
     /// Whether QEMU still runs.
     pub fn is_running(&mut self) -> bool {
         self.launched.guard.try_wait().is_none()
+    }
+
+    /// Waits until `deadline` for QEMU to exit by itself (after the
+    /// guest's `poweroff`); whether it did.
+    pub fn wait_until_exited(&mut self, deadline: Instant) -> bool {
+        self.launched.guard.wait_until(deadline).is_some()
     }
 
     /// The console log, shared by everything the guest runs.
@@ -376,8 +421,9 @@ fn spawn_reader(stream: UnixStream) -> mpsc::Receiver<(Instant, String)> {
     receiver
 }
 
-/// Returns the exit code in a `{"greenroom":"done","exit":N}` line.
-fn parse_sentinel(line: &str) -> Option<i32> {
+/// Returns the exit code in a `{"greenroom":"done","exit":N}` line: the
+/// line `/init` writes once the command has ended.
+pub fn parse_sentinel(line: &str) -> Option<i32> {
     line.strip_prefix(DONE_PREFIX)?.strip_suffix('}')?.trim().parse().ok()
 }
 

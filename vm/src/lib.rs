@@ -27,6 +27,7 @@
 //!     log_path: cache.join("console.log"),
 //!     accel,
 //!     memory_mib: 512,
+//!     disks: Vec::new(),
 //! })?;
 //! assert_eq!(outcome.verdict, Verdict::Completed { exit_code: 0 });
 //! assert_eq!(outcome.lines, ["greenroom-guest"]);
@@ -40,13 +41,21 @@
 //! (its `/init` is `src/init.sh`), [`accel`] picks KVM or TCG, [`qemu`]
 //! starts QEMU and [`boot`](mod@boot) ties it all together. A [`Guest`]
 //! is the same boot kept up, its command talking with the host over the
-//! results port both ways (`checker watch` grades in one after each save).
+//! results port both ways (`checker watch` grades in one after each save);
+//! [`Guest::start_on_terminal`] boots one whose console is the caller's
+//! terminal (`checker shell`).
+//!
+//! Chapter 7 boots a larger guest: [`capstone`] adds podman, conmon, crun
+//! and runc on a disk image of their own (their libraries found by
+//! [`dynlink`]), so that the other chapters' guests stay small.
 
 pub mod accel;
 pub mod apt;
 pub mod assets;
 pub mod boot;
+pub mod capstone;
 pub mod cpio;
+pub mod dynlink;
 pub mod initramfs;
 pub mod modinfo;
 pub mod qemu;
@@ -57,7 +66,7 @@ use std::path::PathBuf;
 
 pub use accel::{choose_accel, Accel};
 pub use assets::{ensure_assets, AssetError, Assets};
-pub use boot::{boot, BootError, BootOutcome, BootRequest, Guest, Verdict};
+pub use boot::{boot, BootError, BootOutcome, BootRequest, Disk, DiskAccess, Guest, Verdict};
 pub use initramfs::{FileSource, GuestFile};
 pub use qemu::find_qemu;
 

@@ -41,7 +41,7 @@ pub enum ModinfoError {
 
 /// Returns the `key=value` strings of a module's `.modinfo` section.
 pub fn modinfo(elf: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
-    let section = find_section(elf, ".modinfo")?;
+    let section = find_section(elf, ".modinfo")?.ok_or("no .modinfo section")?;
     Ok(section
         .split(|b| *b == 0)
         .filter_map(|entry| {
@@ -127,8 +127,10 @@ fn index_modules(dir: &Path) -> HashMap<String, PathBuf> {
     index
 }
 
-/// Returns the bytes of the named section of a 64-bit little-endian ELF file.
-fn find_section<'a>(elf: &'a [u8], wanted: &str) -> Result<&'a [u8], &'static str> {
+/// Returns the bytes of the named section of a 64-bit little-endian ELF
+/// file, `None` if it has no such section ([`crate::dynlink`] reads ELF
+/// programs with it too).
+pub(crate) fn find_section<'a>(elf: &'a [u8], wanted: &str) -> Result<Option<&'a [u8]>, &'static str> {
     if elf.get(..4) != Some(b"\x7fELF".as_slice()) || elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
         return Err("not a 64-bit little-endian ELF file");
     }
@@ -152,10 +154,10 @@ fn find_section<'a>(elf: &'a [u8], wanted: &str) -> Result<&'a [u8], &'static st
         let name = names.get(name_offset as usize..).ok_or("section name out of bounds")?;
         let name = name.split(|b| *b == 0).next().unwrap_or_default();
         if name == wanted.as_bytes() {
-            return Ok(bytes);
+            return Ok(Some(bytes));
         }
     }
-    Err("no .modinfo section")
+    Ok(None)
 }
 
 fn read_u16(bytes: &[u8], at: usize) -> Result<u16, &'static str> {
@@ -168,7 +170,7 @@ fn read_u32(bytes: &[u8], at: usize) -> Result<u32, &'static str> {
     Ok(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
 }
 
-fn read_u64(bytes: &[u8], at: usize) -> Result<u64, &'static str> {
+pub(crate) fn read_u64(bytes: &[u8], at: usize) -> Result<u64, &'static str> {
     let raw = bytes.get(at..at + 8).ok_or("truncated ELF header")?;
     let mut buf = [0; 8];
     buf.copy_from_slice(raw);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::accel::Accel;
-use crate::boot::BootError;
+use crate::boot::{BootError, Disk, DiskAccess};
 
 /// The QEMU binary we need.
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -25,6 +25,16 @@ pub fn find_qemu() -> Result<PathBuf, BootError> {
         .ok_or(BootError::QemuMissing)
 }
 
+/// Where the guest's serial console goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Console<'a> {
+    /// To this file: the console log of a run.
+    Log(&'a Path),
+    /// To QEMU's stdin and stdout, which the caller's terminal is: an
+    /// interactive session (`checker shell`).
+    Terminal,
+}
+
 /// Everything the command line depends on.
 #[derive(Debug)]
 pub struct QemuConfig<'a> {
@@ -38,12 +48,14 @@ pub struct QemuConfig<'a> {
     pub accel: Accel,
     /// Guest memory: 512 MiB leaves room for a large initramfs unpacked twice.
     pub memory_mib: u32,
-    /// Where the serial console is saved.
-    pub console_log: &'a Path,
+    /// Where the serial console goes.
+    pub console: Console<'a>,
     /// The Unix socket the host listens on for the results port.
     pub results_socket: &'a Path,
     /// The host's TSC frequency in kHz, if known (see [`host_tsc_khz`]).
     pub tsc_khz: Option<u64>,
+    /// Disk images, attached in order (`/dev/vda`, `/dev/vdb`, …).
+    pub disks: &'a [Disk],
 }
 
 impl QemuConfig<'_> {
@@ -68,14 +80,30 @@ impl QemuConfig<'_> {
         args.extend(words("-nodefaults -no-user-config -no-reboot -display none"));
         args.extend(["-kernel".into(), self.kernel.into(), "-initrd".into(), self.initrd.into()]);
         args.extend(["-append".into(), self.cmdline().into()]);
-        // ttyS0 (the console) goes to the log file.
-        args.extend(["-chardev".into(), chardev("file,id=console,path=", self.console_log)]);
+        match self.console {
+            // ttyS0 (the console) goes to the log file.
+            Console::Log(path) => args.extend(["-chardev".into(), path_option("file,id=console,path=", path)]),
+            // ttyS0 is QEMU's own stdin and stdout. signal=off: Ctrl-C
+            // reaches the guest's shell rather than stopping QEMU; mux=on
+            // gives QEMU's escapes (Ctrl-A x quits) for a guest that hangs.
+            Console::Terminal => args.extend(words("-chardev stdio,id=console,signal=off,mux=on")),
+        }
         args.extend(words("-serial chardev:console"));
         // The results port: a virtio-serial port whose host end connects to
         // our socket, so we read what the guest writes as it writes it.
-        args.extend(["-chardev".into(), chardev("socket,id=results,path=", self.results_socket)]);
+        args.extend(["-chardev".into(), path_option("socket,id=results,path=", self.results_socket)]);
         args.extend(words("-device virtio-serial-device"));
         args.extend(words(&format!("-device virtserialport,chardev=results,name={RESULTS_PORT}")));
+        // Disks: virtio block devices on the MMIO bus, like the console.
+        for (i, disk) in self.disks.iter().enumerate() {
+            let readonly = match disk.access {
+                DiskAccess::Write => "off",
+                DiskAccess::ReadOnly => "on",
+            };
+            let drive = path_option(&format!("if=none,id=disk{i},format=raw,readonly={readonly},file="), &disk.path);
+            args.extend(["-drive".into(), drive]);
+            args.extend(words(&format!("-device virtio-blk-device,drive=disk{i}")));
+        }
         args
     }
 
@@ -96,6 +124,11 @@ impl QemuConfig<'_> {
         // loses: guest time then runs at half speed, and so do its sleeps.
         // QEMU derives every vCPU's TSC from the host's clock: trust it.
         cmdline.push_str(" tsc=reliable");
+        // On a person's terminal, only what stops the kernel: the boot's
+        // complaints about hardware a microvm lacks are noise there.
+        if matches!(self.console, Console::Terminal) {
+            cmdline.push_str(" loglevel=1");
+        }
         cmdline
     }
 }
@@ -116,9 +149,9 @@ fn words(text: &str) -> impl Iterator<Item = OsString> + '_ {
     text.split_whitespace().map(OsString::from)
 }
 
-/// Builds a `-chardev` value. QEMU separates options with commas, so a
-/// comma inside the path must be doubled.
-fn chardev(prefix: &str, path: &Path) -> OsString {
+/// Builds an option value ending with a path (`-chardev`, `-drive`). QEMU
+/// separates options with commas, so a comma inside the path must be doubled.
+fn path_option(prefix: &str, path: &Path) -> OsString {
     let mut value = OsString::from(prefix);
     value.push(path.to_string_lossy().replace(',', ",,"));
     value
@@ -142,8 +175,18 @@ pub struct QemuGuard {
 impl QemuGuard {
     /// Spawns QEMU with the given arguments; its stderr is kept for errors.
     pub fn spawn(qemu: &Path, args: &[OsString]) -> Result<Self, BootError> {
+        Self::spawn_with(qemu, args, false)
+    }
+
+    /// Spawns QEMU on the caller's stdin and stdout (for [`Console::Terminal`]).
+    pub fn spawn_on_terminal(qemu: &Path, args: &[OsString]) -> Result<Self, BootError> {
+        Self::spawn_with(qemu, args, true)
+    }
+
+    fn spawn_with(qemu: &Path, args: &[OsString], terminal: bool) -> Result<Self, BootError> {
         let mut command = Command::new(qemu);
-        command.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let stdio = || if terminal { Stdio::inherit() } else { Stdio::null() };
+        command.args(args).stdin(stdio()).stdout(stdio()).stderr(Stdio::piped());
         // Drop cannot run if we are killed (a grader's SIGKILL, an OOM):
         // ask the kernel to kill QEMU when this thread dies.
         // SAFETY: the closure runs in the child between fork and exec and
@@ -211,9 +254,10 @@ mod tests {
             initrd: Path::new("/cache/run.cpio"),
             accel,
             memory_mib: 512,
-            console_log: log,
+            console: Console::Log(log),
             results_socket: Path::new("/tmp/r.sock"),
             tsc_khz: Some(2_596_142),
+            disks: &[],
         }
     }
 
@@ -230,6 +274,29 @@ mod tests {
         assert!(cmdline.contains("tsc_early_khz=2596142") && cmdline.contains("panic=-1"));
         assert!(cmdline.contains("tsc=reliable"));
         assert!(!cmdline.contains("acpi=off"));
+    }
+
+    #[test]
+    fn a_terminal_console_is_stdio_without_signals() {
+        let mut config = config(Accel::Tcg, Path::new("/l"));
+        config.console = Console::Terminal;
+        let joined = config.args().iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        assert!(joined.contains("-chardev stdio,id=console,signal=off,mux=on -serial chardev:console"), "{joined}");
+        assert!(!joined.contains("file,id=console"));
+    }
+
+    #[test]
+    fn disks_are_virtio_block_devices() {
+        let disks = [
+            Disk { path: PathBuf::from("/cache/a,b.ext4"), access: DiskAccess::ReadOnly },
+            Disk { path: PathBuf::from("/cache/c.ext4"), access: DiskAccess::Write },
+        ];
+        let mut config = config(Accel::Tcg, Path::new("/l"));
+        config.disks = &disks;
+        let joined = config.args().iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+        assert!(joined.contains("-drive if=none,id=disk0,format=raw,readonly=on,file=/cache/a,,b.ext4"), "{joined}");
+        assert!(joined.contains("-device virtio-blk-device,drive=disk0"), "{joined}");
+        assert!(joined.contains("id=disk1,format=raw,readonly=off,file=/cache/c.ext4"), "{joined}");
     }
 
     #[test]

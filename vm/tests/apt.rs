@@ -35,3 +35,18 @@ fn the_machines_own_apt_is_used_when_it_knows_the_package() {
     assert_eq!(apt, Apt::system());
     assert!(!dir.path().join("debian-apt").exists(), "no private configuration was needed");
 }
+
+#[test]
+fn the_candidate_version_is_what_apt_would_download() {
+    let apt = Apt::system();
+    if !apt.knows("busybox-static") {
+        eprintln!("note: skipped: this machine's apt does not know busybox-static");
+        return;
+    }
+    let version = apt.candidate("busybox-static").expect("a version");
+    assert!(version.starts_with(|c: char| c.is_ascii_digit()), "{version}");
+    assert_eq!(apt.candidate("no-such-package-greenroom"), None);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let same = Apt::for_version(dir.path(), "busybox-static", &version, &mut |_| {}).expect("an apt");
+    assert_eq!(same, Apt::system(), "the machine's apt offers that version");
+}

@@ -30,6 +30,7 @@ fn run(dir: &Path, command: &str, files: Vec<GuestFile>, deadline: Duration) -> 
         log_path: dir.join("console.log"),
         accel: Accel::Tcg,
         memory_mib: 512,
+        disks: Vec::new(),
     })
     .expect("a boot");
     eprintln!("{outcome:?}");
@@ -150,6 +151,7 @@ fn a_kernel_qemu_cannot_load_is_an_error() {
         log_path: dir.path().join("console.log"),
         accel: Accel::Tcg,
         memory_mib: 512,
+        disks: Vec::new(),
     })
     .unwrap_err();
     eprintln!("{err}");
@@ -177,6 +179,7 @@ fn a_guest_kept_up_talks_both_ways() {
         log_path: dir.path().join("console.log"),
         accel: Accel::Tcg,
         memory_mib: 512,
+        disks: Vec::new(),
     })
     .expect("a guest kept up");
     let until = || Instant::now() + Duration::from_secs(20);

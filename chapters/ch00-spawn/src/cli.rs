@@ -21,20 +21,12 @@ pub struct RunArgs {
 /// into the process exit code. Usage errors and runtime errors end with
 /// 125 so they cannot be mistaken for the command's own exit code; `--help`
 /// ends with 0.
+// ANCHOR: cli_main
 pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
-    let cli = match C::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { 125 } else { 0 });
-        }
-    };
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("greenroom: {err:#}");
-            let code = err.downcast_ref::<crate::Error>().map_or(125, crate::Error::exit_code);
-            ExitCode::from(code)
-        }
-    }
+    todo!(
+        "parse the command line, run it, and turn every way it can end (help, a usage \
+         error, the command's code, a runtime error) into the runtime's exit code \
+         (book: chapter 0, \"The command line\")"
+    )
 }
+// ANCHOR_END: cli_main

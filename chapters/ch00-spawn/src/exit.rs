@@ -47,8 +47,9 @@ impl ChildFailure {
     /// shell answers too — and 125 when the runtime failed.
     pub fn exit_code(&self) -> u8 {
         todo!(
-            "127 when exec said the command does not exist (ENOENT, ENOTDIR), \
-             126 for any other exec failure, 125 otherwise (book: chapter 0, \"Exit codes\")"
+            "the exit code a shell would give for this failure: the command was not \
+             found, it was found but cannot be executed, or the runtime failed (book: \
+             chapter 0, \"Exit codes\")"
         )
     }
     // ANCHOR_END: exec_exit_code

@@ -60,19 +60,16 @@ pub struct Supplied<'a> {
     pub init: &'a dyn Init,
 }
 
+// ANCHOR: find_init
 /// Finds the init among `layers`: none, or one. Two are an error, found
 /// before anything is created.
 pub fn find(layers: &[Box<dyn Layer>]) -> Result<Option<Supplied<'_>>, InitError> {
-    let mut found: Option<Supplied<'_>> = None;
-    for layer in layers {
-        let Some(init) = layer.init() else { continue };
-        if let Some(first) = found {
-            return Err(InitError::TwoInits { first: first.layer, second: layer.name() });
-        }
-        found = Some(Supplied { layer: layer.name(), init });
-    }
-    Ok(found)
+    todo!(
+        "find the one layer that supplies an init, if any; refuse two, naming both \
+         layers (book: chapter 0, \"The init stage\")"
+    )
 }
+// ANCHOR_END: find_init
 
 /// Blocks `signals` in the calling process and returns the mask it had
 /// before, for [`unblock`] to put back.
@@ -97,19 +94,11 @@ pub fn unblock(previous: &SigSet) -> Result<(), InitError> {
 /// The init's signals are already blocked (the core blocked them before
 /// `clone`); `command_mask` is the mask to give the command instead.
 pub fn start_init(init: &dyn Init, command_mask: &SigSet) -> Result<(), InitError> {
-    // SAFETY: the runtime is single-threaded, so the child inherits no lock
-    // held by another thread; it only restores its signal mask and returns
-    // to exec the command.
-    match unsafe { fork() }.map_err(InitError::Fork)? {
-        // The mask survives exec: give the command the one it expects.
-        ForkResult::Child => unblock(command_mask),
-        ForkResult::Parent { child } => {
-            // A panic cannot unwind out of the clone callback; the init
-            // then ends as a runtime failure, and its message is above.
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| init.run(child))).unwrap_or(125);
-            exit_now(code)
-        }
-    }
+    todo!(
+        "split this process in two: one half goes on to become the command, with the \
+         signal mask it expects; the other stays behind as the init and never returns \
+         (book: chapter 0, \"The init stage\")"
+    )
 }
 // ANCHOR_END: start_init
 

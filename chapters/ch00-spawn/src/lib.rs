@@ -21,7 +21,7 @@
 
 // While functions are still `todo!`, some arguments and items are unused:
 // this keeps the compiler quiet about them. Delete it when you are done.
-#![allow(unused_variables, dead_code)]
+#![allow(unused_variables, unused_mut, dead_code, unused_imports)]
 
 pub mod cli;
 pub mod container;

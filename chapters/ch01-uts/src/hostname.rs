@@ -56,11 +56,9 @@ impl Hostname {
     /// layer that sets it never needs to check again.
     pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
         todo!(
-            "check `name` against RFC 1123 and return the matching HostnameError: \
-             empty, longer than MAX_LEN bytes, a character other than ASCII letters, \
-             digits, '-' and '.', a label (between dots) empty or longer than \
-             MAX_LABEL_LEN, a label starting or ending with '-' (book: chapter 1, \
-             \"Valid hostnames\"; `cargo test -p uts` checks your work without root)"
+            "check `name` against the rules for a hostname and return the \
+             HostnameError of the first rule it breaks (book: chapter 1, \"Valid \
+             hostnames\"; `cargo test -p uts` checks your work without root)"
         )
     }
     // ANCHOR_END: parse

@@ -23,7 +23,10 @@ impl Layer for IpcLayer {
     /// kernel destroys it, and every object made in it, with its last
     /// process.
     fn clone_flags(&self) -> CloneFlags {
-        todo!("return the clone flag that gives the container IPC objects of its own (book: chapter 1, \"The IPC namespace\")")
+        todo!(
+            "the namespace that gives the container IPC objects of its own (book: \
+             chapter 1, \"The IPC namespace\")"
+        )
     }
 }
 // ANCHOR_END: layer

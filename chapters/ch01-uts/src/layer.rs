@@ -42,15 +42,18 @@ impl Layer for UtsLayer {
     /// A new UTS namespace always, even without `--hostname`: the container
     /// must not be able to rename the host.
     fn clone_flags(&self) -> CloneFlags {
-        todo!("return the clone flag that creates a new UTS namespace (book: chapter 1, \"The layer\")")
+        todo!(
+            "the namespace the container needs to have a hostname of its own (book: \
+             chapter 1, \"The layer\")"
+        )
     }
 
     /// Sets the hostname from inside the new namespace. Done in the parent,
     /// the same call would rename the host.
     fn enter_child(&self) -> Result<(), BoxError> {
         todo!(
-            "if a hostname was given, set it with nix::unistd::sethostname and \
-             report a failure as UtsError::SetHostname (book: chapter 1, \"The layer\")"
+            "give the container the hostname it was asked for, if any, and report a \
+             refusal with the name (book: chapter 1, \"The layer\")"
         )
     }
 }

@@ -21,35 +21,20 @@ impl Init for TinyInit {
     /// Children ending, and the signals it passes on (the same the runtime
     /// forwards to it).
     fn signals(&self) -> SigSet {
-        let mut set = SigSet::empty();
-        set.add(SIGCHLD);
-        for signal in crate::forward::FORWARDED {
-            set.add(signal);
-        }
-        set
+        todo!(
+            "the signals the init waits for: the one that says a child ended, and every \
+             one it passes on to the command (book: chapter 2, \"The init\")"
+        )
     }
 
     /// Returns the command's exit code (128 + N if signal N killed it) once
     /// the command has ended.
     fn run(&self, command: Pid) -> i32 {
-        close_inherited_descriptors();
-        // The init has no use for a working directory. `/` keeps it from
-        // holding the command's busy for the container's whole life, and
-        // /proc/1/cwd from leading into a directory of the host's, should
-        // the layers have left the process in one.
-        let _ = nix::unistd::chdir("/");
-        let signals = self.signals();
-        loop {
-            match signals.wait() {
-                Ok(SIGCHLD) => {
-                    if let Some(code) = reap_children(command) {
-                        return code;
-                    }
-                }
-                Ok(signal) => forward(command, signal),
-                Err(_) => continue,
-            }
-        }
+        todo!(
+            "PID 1's whole life: let go of what it inherited, then wait for signals one at a \
+             time, reaping on a child's end and passing every other one on, until the \
+             command has ended; return its exit code (book: chapter 2, \"The init\")"
+        )
     }
 }
 // ANCHOR_END: tiny_init
@@ -60,9 +45,8 @@ impl Init for TinyInit {
 /// has ended.
 fn reap_children(command: Pid) -> Option<i32> {
     todo!(
-        "loop over waitpid(None, Some(WaitPidFlag::WNOHANG)) until it says StillAlive or \
-         fails with ECHILD; when the ended child is `command`, remember its exit code \
-         (its own code, or 128 + N for signal N) and return it (book: chapter 2, \"PID 1's duties\")"
+        "reap every child that has already ended, without ever blocking, and give back \
+         the command's exit code once the command is among them (book: chapter 2, \"Reaping\")"
     )
 }
 // ANCHOR_END: reap_children
@@ -72,7 +56,7 @@ fn reap_children(command: Pid) -> Option<i32> {
 /// from default signal actions, so without this a SIGTERM sent to the
 /// container would do nothing at all.
 fn forward(command: Pid, signal: Signal) {
-    todo!("send `signal` to `command` (book: chapter 2, \"PID 1's duties\")")
+    todo!("pass `signal` on to the command (book: chapter 2, \"Forwarding\")")
 }
 // ANCHOR_END: forward
 

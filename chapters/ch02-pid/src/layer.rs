@@ -20,7 +20,11 @@ impl Layer for PidLayer {
     /// A new PID namespace, and a new mount namespace: mounting a fresh
     /// /proc in the host's mount namespace would replace the host's /proc.
     fn clone_flags(&self) -> CloneFlags {
-        todo!("return the flags for a new PID namespace and a new mount namespace (book: chapter 2, \"The layer\")")
+        todo!(
+            "the namespaces the container needs: process numbers of its own, and \
+             mounts of its own so that its /proc cannot replace the host's (book: \
+             chapter 2, \"The layer\")"
+        )
     }
 
     /// The container's PID 1. The core starts it after every layer has

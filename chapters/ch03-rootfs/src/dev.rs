@@ -53,11 +53,9 @@ pub const LINKS: [(&str, &str); 5] = [
 /// host's own nodes from `host` are bound in their place.
 pub fn populate_dev(host: &HostDevices) -> Result<(), DevError> {
     todo!(
-        "mount a tmpfs on /dev (MS_NOSUID | MS_NOEXEC, \"mode=755\"); mknod each of DEVICES as \
-         a character device with mode 0o666 (where mknod fails with EPERM, call host.bind(name) \
-         instead); mount \"devpts\" on /dev/pts with \
-         \"newinstance,ptmxmode=0666,mode=0620\" and a tmpfs on /dev/shm (\"mode=1777\"); \
-         then create LINKS (book: chapter 3, \"A minimal /dev\")"
+        "give the container a /dev of its own holding only DEVICES (host.bind where \
+         the kernel will not make one), with terminals and shared memory of its own, \
+         and LINKS (book: chapter 3, \"A minimal /dev\")"
     )
 }
 // ANCHOR_END: populate_dev

@@ -54,8 +54,8 @@ pub const SAFE: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFl
 /// one is already fully visible, and after the old root is gone none is.
 pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
     todo!(
-        "mount \"proc\" on new_root/proc with SAFE flags, and \"sysfs\" on new_root/sys with \
-         SAFE | MS_RDONLY, using mount_fs (book: chapter 3, \"Inside the new root\")"
+        "mount the kernel's views of processes and of devices under new_root, the \
+         second read-only (book: chapter 3, \"Inside the new root\")"
     )
 }
 // ANCHOR_END: mount_proc_and_sys
@@ -71,8 +71,8 @@ pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
 /// fails with EPERM.
 pub fn make_root_read_only() -> Result<(), MountError> {
     todo!(
-        "remount \"/\" with MS_REMOUNT | MS_BIND | MS_RDONLY, plus the flags \"/\" already has \
-         (locked_flags) (book: chapter 3, \"--read-only\")"
+        "make the container's root read-only, keeping every flag it already has (book: \
+         chapter 3, \"--read-only\")"
     )
 }
 // ANCHOR_END: make_root_read_only

@@ -31,11 +31,9 @@ pub enum PivotError {
 /// entirely. Must run inside a new mount namespace.
 pub fn pivot_into(new_root: &Path) -> Result<(), PivotError> {
     todo!(
-        "1. make every mount private (MS_REC | MS_PRIVATE on \"/\"); \
-         2. bind-mount new_root onto itself (MS_BIND | MS_REC); \
-         3. chdir into it; 4. pivot_root(\".\", \".\"); \
-         5. umount2(\".\", MNT_DETACH) and chdir(\"/\") \
-         (book: chapter 3, \"pivot_root, step by step\")"
+        "make new_root the root of this mount namespace, with nothing left of the old \
+         root and no mount event reaching the host (book: chapter 3, \"pivot_root, \
+         step by step\")"
     )
 }
 // ANCHOR_END: pivot_into

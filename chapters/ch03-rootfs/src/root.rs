@@ -27,9 +27,8 @@ impl Rootfs {
     /// has no good answer then.
     pub fn parse(path: &str) -> Result<Rootfs, RootfsError> {
         todo!(
-            "refuse a relative path (RootfsError::Relative), a path where nothing exists \
-             (Missing) and one that is not a directory (NotADirectory) \
-             (book: chapter 3, \"The --rootfs argument\")"
+            "refuse a path that cannot be a root file system: relative, missing, or \
+             not a directory (book: chapter 3, \"The --rootfs argument\")"
         )
     }
     // ANCHOR_END: parse

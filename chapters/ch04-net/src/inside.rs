@@ -54,10 +54,9 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
 /// (`addressing` is `None` for `--net none`), on `netlink`.
 pub fn configure_on(netlink: &mut dyn Rtnetlink, addressing: Option<Addressing>) -> Result<(), InsideError> {
     todo!(
-        "bring lo up (a new namespace's lo is down, and 127.0.0.1 does not answer); then, \
-         with addressing, give eth0 its address, bring it up, and add the default \
-         route through the gateway — in an order the kernel accepts \
-         (book: chapter 4, \"Inside the container\")"
+        "make the network work from inside: loopback always; with addressing, eth0 \
+         with its address and a way out through the gateway, in an order the kernel \
+         accepts (book: chapter 4, \"Inside the container\")"
     )
 }
 // ANCHOR_END: configure

@@ -106,9 +106,9 @@ pub fn create_veth_into(
     pid: Pid,
 ) -> Result<(), NetlinkError> {
     todo!(
-        "ask for a new link named host_end of kind veth, up, whose peer is named peer_name \
-         and created in the network namespace of pid; the peer is described by a link \
-         message of its own, nested in the first (book: chapter 4, \"Creating the veth pair\")"
+        "ask the kernel for a veth pair: one end here, named host_end and up, the \
+         other named peer_name in the network namespace of pid (book: chapter 4, \
+         \"Creating the veth pair\")"
     )
 }
 // ANCHOR_END: create_veth

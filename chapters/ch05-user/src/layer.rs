@@ -74,8 +74,9 @@ impl Layer for UserLayer {
 /// are dropped where `setgroups` is allowed.
 pub fn become_root(drop_groups: bool) -> Result<(), IdentityError> {
     todo!(
-        "become gid 0 in all three of real, effective and saved; drop every supplementary group \
-         if `drop_groups`; then uid 0 in all three (book: chapter 5, \"Root of the container\")"
+        "become root of the container in every kind of id this process has, group \
+         before user, leaving the supplementary groups behind when `drop_groups` says \
+         so (book: chapter 5, \"Root of the container\")"
     )
 }
 // ANCHOR_END: become_root

@@ -127,8 +127,8 @@ impl IdRange {
     /// Parses `CONTAINER:HOST:SIZE`, as given to `--uid-map`.
     pub fn parse(text: &str) -> Result<IdRange, MapError> {
         todo!(
-            "split `text` into three numbers; refuse anything else, a size of 0, and a range \
-             that runs past LAST_ID on either side (book: chapter 5, \"Checking a map\")"
+            "read one range of a map, refusing what the kernel would (book: chapter 5, \
+             \"Checking a map\")"
         )
     }
     // ANCHOR_END: parse
@@ -147,9 +147,8 @@ impl IdMap {
     /// Checks `ranges` as a whole.
     pub fn new(kind: IdKind, ranges: Vec<IdRange>) -> Result<IdMap, MapError> {
         todo!(
-            "refuse more than MAX_RANGES ranges, two ranges that share an id inside or outside, \
-             a map that leaves container id 0 unmapped, and one longer than MAX_MAP_BYTES \
-             written out (book: chapter 5, \"Checking a map\")"
+            "refuse a map the kernel would refuse as a whole, and one that leaves the \
+             container without a root (book: chapter 5, \"Checking a map\")"
         )
     }
     // ANCHOR_END: new

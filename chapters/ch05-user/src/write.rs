@@ -40,8 +40,8 @@ pub fn proc_dir(proc: &Path, pid: Pid) -> PathBuf {
 /// this returns: a map can be written only once, and only from outside.
 pub fn write_maps(proc: &Path, child: Pid, namespace: &UserNamespace) -> Result<(), WriteError> {
     todo!(
-        "write the uid map, then `deny` to setgroups when the plan says so, then the gid map, \
-         each with write_map (book: chapter 5, \"Writing the maps\")"
+        "write what the plan says into the child's maps, in the order the kernel \
+         accepts (book: chapter 5, \"Writing the maps\")"
     )
 }
 // ANCHOR_END: write_maps

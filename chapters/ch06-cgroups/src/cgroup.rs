@@ -173,7 +173,10 @@ pub fn create(dir: &Path) -> Result<(), CgroupError> {
 /// fall back on, so a container over its limit is killed rather than
 /// swapped out; then the number of processes; then the CPU share.
 pub fn write_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
-    todo!("write memory.max (and memory.swap.max = 0 where the file exists), pids.max and cpu.max for each limit asked (book: chapter 6, \"Creating the cgroup\")")
+    todo!(
+        "set every limit asked in the cgroup's files, so that swap cannot get around \
+         the memory limit (book: chapter 6, \"Creating the cgroup\")"
+    )
 }
 // ANCHOR_END: write_limits
 
@@ -181,7 +184,10 @@ pub fn write_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
 /// Moves the process `pid` into the cgroup `dir`; `None` moves the caller.
 /// Everything it starts from then on is born there.
 pub fn move_into(dir: &Path, pid: Option<Pid>) -> Result<(), CgroupError> {
-    todo!("write the pid (0 for the caller) to the cgroup's cgroup.procs (book: chapter 6, \"Moving the child\")")
+    todo!(
+        "move the process `pid` (0 for the caller) into this cgroup (book: chapter 6, \
+         \"Moving the child\")"
+    )
 }
 // ANCHOR_END: move_into
 
@@ -190,7 +196,10 @@ pub fn move_into(dir: &Path, pid: Option<Pid>) -> Result<(), CgroupError> {
 /// the `oom_kill` line of `memory.events`. Read it before the cgroup is
 /// removed: the count goes with it.
 pub fn oom_kills(dir: &Path) -> Result<u64, CgroupError> {
-    todo!("find the `oom_kill N` line of memory.events and return N (book: chapter 6, \"Out of memory\")")
+    todo!(
+        "how many times the kernel's OOM killer struck in this cgroup (book: chapter \
+         6, \"Out of memory\")"
+    )
 }
 // ANCHOR_END: oom_kills
 
@@ -204,7 +213,10 @@ const RMDIR_TRIES: u32 = 5;
 /// daemon behind), waits for them to be gone, and removes it. Nothing to
 /// remove is no error.
 pub fn kill_and_remove(dir: &Path) -> Result<(), CgroupError> {
-    todo!("write 1 to cgroup.kill, wait for cgroup.procs to empty, then rmdir with a few retries (book: chapter 6, \"Cleaning up\")")
+    todo!(
+        "remove the cgroup even while processes still run in it: none may survive, and \
+         the kernel may need a moment (book: chapter 6, \"Cleaning up\")"
+    )
 }
 // ANCHOR_END: kill_and_remove
 

@@ -142,7 +142,11 @@ fn prepare(placement: &Placement, limits: &Limits, child: Pid, made: &mut Made) 
     if let Some((_, taken)) = &mut made.supervisor {
         *taken = enabled;
     }
-    todo!("make the container's cgroup under `parent`, write `limits` into it and move `child` in — in that order (book: chapter 6, \"Creating the cgroup\")")
+    todo!(
+        "make the container's cgroup under `parent`, with `limits` in force before \
+         `child` can run a single instruction inside it (book: chapter 6, \"Creating \
+         the cgroup\")"
+    )
 }
 // ANCHOR_END: prepare
 

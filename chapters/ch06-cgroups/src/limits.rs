@@ -79,7 +79,10 @@ impl Limits {
 /// Parses `--memory`: plain bytes, or a whole number with `K`, `M` or `G`
 /// (powers of 1024, either case).
 pub fn parse_memory(text: &str) -> Result<Memory, LimitError> {
-    todo!("split the number from its unit, multiply without overflowing, refuse 0 (book: chapter 6, \"Parsing the limits\")")
+    todo!(
+        "read a size with an optional unit; refuse 0 and a size too large to count \
+         (book: chapter 6, \"Parsing the limits\")"
+    )
 }
 // ANCHOR_END: parse_memory
 
@@ -99,7 +102,10 @@ pub fn parse_pids(text: &str) -> Result<u64, LimitError> {
 /// Parses `--cpus`: a fraction of one CPU or several (`0.5`, `2`), at most
 /// `online`, the machine's CPUs; the quota is that share of [`CPU_PERIOD`].
 pub fn parse_cpus(text: &str, online: usize) -> Result<Cpus, LimitError> {
-    todo!("parse a positive fraction, refuse more than `online` and less than 0.01, scale it to a quota (book: chapter 6, \"Parsing the limits\")")
+    todo!(
+        "read a number of CPUs, refusing more than `online` and too little to mean \
+         anything, and turn it into a quota (book: chapter 6, \"Parsing the limits\")"
+    )
 }
 // ANCHOR_END: parse_cpus
 

@@ -9,6 +9,7 @@
 
 pub mod chapters;
 pub mod ctx;
+pub mod isolation;
 pub mod mountinfo;
 pub mod protocol;
 pub mod rootfs;

@@ -1,8 +1,9 @@
 //! `greenroom-suite REQUEST-JSON [OUT]`: runs the graded tests and writes one
 //! JSON line per result to OUT, or to the file named by `$GREENROOM_RESULTS`
 //! (the guest's results port). `greenroom-suite serve` does the same for
-//! every order the host sends over that port (see [`serve`]). The checker
-//! starts it; it is not meant to be run by hand.
+//! every order the host sends over that port (see [`serve`]), and
+//! `greenroom-suite rootfs DIR PROBE` writes a rootfs for the guest's shell.
+//! The checker starts it; it is not meant to be run by hand.
 //!
 //! Tests run side by side, one per CPU, except those marked
 //! [`TestCase::alone`], which run one at a time at the end (see [`schedule`]).
@@ -21,6 +22,19 @@ use suite::{sandbox, Ctx, Failure, TestCase};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `greenroom-suite rootfs DIR PROBE`: the ready rootfs of the guest's
+    // shell (`checker shell`), made as the tests make theirs.
+    if let [command, dir, probe] = args.as_slice() {
+        if command == "rootfs" {
+            return match suite::rootfs::write_rootfs(Path::new(dir), Path::new(probe)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("greenroom-suite rootfs: {err}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+    }
     let out = args.get(1).cloned().or_else(|| std::env::var("GREENROOM_RESULTS").ok());
     let (Some(request), Some(out)) = (args.first(), out) else {
         eprintln!("usage: greenroom-suite REQUEST-JSON [OUT] | serve (the checker runs this for you)");
@@ -121,6 +135,8 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
             run_one(request, job, test, &scratch.join(&job.tag).join(test.name), cgroup.clone(), &hostname)
         };
         schedule(&tests, side_by_side, run, &mut writer)?;
+        let isolation = measure_isolation(request, job, &scratch.join(&job.tag).join("isolation-matrix"));
+        writer.emit(&Line::Isolation { job: job.tag.clone(), isolation })?;
     }
     let _ = fs::remove_dir_all(&scratch);
     if let Some(dir) = cgroup {
@@ -182,6 +198,21 @@ fn schedule(
     Ok(())
 }
 
+/// The job's isolation matrix, from one more run of its runtime, alone,
+/// outside the per-run cgroup the tests get (so that the limits found are
+/// the runtime's own).
+fn measure_isolation(request: &Request, job: &Job, scratch: &Path) -> suite::isolation::Isolation {
+    let _ = fs::remove_dir_all(scratch);
+    if let Err(e) = fs::create_dir_all(scratch) {
+        return suite::isolation::Isolation::unmeasured(format!("create {}: {e}", scratch.display()));
+    }
+    let timeout = Duration::from_secs(request.timeout_secs);
+    let mut ctx = Ctx::new(Path::new(&job.runtime), Path::new(&request.probe), scratch, timeout, None);
+    let isolation = suite::isolation::measure(&mut ctx, job.chapter);
+    let _ = fs::remove_dir_all(scratch);
+    isolation
+}
+
 fn run_one(
     request: &Request,
     job: &Job,
@@ -211,11 +242,17 @@ fn run_one(
     }
     // Nor one whose /proc leaked onto the host's: that is this test's
     // failure, and the leak is undone so the next test sees the real /proc.
+    // The leak is named even when the test failed on its own: a leaked
+    // /proc also lands on every container started meanwhile (their mounts
+    // are its peers), so what the test saw depends on which one came last,
+    // and the leak is the cause to point at.
+    const LEAKED: &str = "the container's /proc was mounted over the host's /proc and stayed there: make every \
+                          mount private (MS_REC | MS_PRIVATE) before mounting anything";
     let outcome = match (outcome, sandbox::repair_host_proc()) {
-        (Ok(()), true) => Err(Failure::fail(
-            "the container's /proc was mounted over the host's /proc and stayed there: make every mount \
-             private (MS_REC | MS_PRIVATE) before mounting anything",
-        )),
+        (Ok(()), true) => Err(Failure::fail(LEAKED)),
+        (Err(failure), true) if failure.status == Status::Fail => {
+            Err(Failure { message: format!("{LEAKED} (the test also saw: {})", failure.message), ..failure })
+        }
         (outcome, _) => outcome,
     };
     let _ = fs::remove_dir_all(scratch);

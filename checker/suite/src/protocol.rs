@@ -56,6 +56,13 @@ pub enum Line {
     },
     /// One test's result.
     Result(TestResult),
+    /// Sent after a job's tests: what its runtime's container isolates.
+    Isolation {
+        /// The job's tag.
+        job: String,
+        /// The matrix, or why it could not be measured.
+        isolation: crate::isolation::Isolation,
+    },
     /// From a guest kept up (`greenroom-suite serve`): ready for the next
     /// [`Order`]. The host must wait for it: the guest drops what arrives
     /// on its port while nothing there reads.

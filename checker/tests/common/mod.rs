@@ -40,6 +40,9 @@ pub struct Report {
     pub max_score: u32,
     pub passed: bool,
     pub tests: Vec<TestReport>,
+    /// What the container isolates (absent from reports older than the field).
+    #[serde(default)]
+    pub isolation: Option<suite::isolation::Isolation>,
     pub log: String,
 }
 

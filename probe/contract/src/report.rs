@@ -52,6 +52,11 @@ pub struct Process {
     pub cwd: Option<String>,
     /// The pids listed in `/proc`: the processes it can see.
     pub visible_pids: Option<Vec<u32>>,
+    /// The pid `/proc/self` names: the probe's pid in the PID namespace of
+    /// the `/proc` mounted. Equal to `pid` when that `/proc` belongs to the
+    /// probe's own PID namespace; another number when it is the host's.
+    #[serde(default)]
+    pub proc_self: Option<u32>,
 }
 
 /// Namespace identities from the links in `/proc/self/ns`, e.g.
@@ -83,6 +88,20 @@ pub struct Filesystem {
     pub mountinfo: Option<Vec<String>>,
     /// What is in `/dev`, sorted by name.
     pub dev: Option<Vec<DevEntry>>,
+    /// Which file `/` is: the same as the host's `/` when the container
+    /// has no root of its own.
+    #[serde(default)]
+    pub root: Option<FileId>,
+}
+
+/// A file's identity, from `stat`: two paths name the same file when
+/// their device and inode agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
 }
 
 /// One entry of `/dev`.
@@ -156,6 +175,11 @@ pub struct IdRange {
 pub struct Cgroup {
     /// Its cgroup v2 path, from the `0::` line of `/proc/self/cgroup`.
     pub path: Option<String>,
+    /// Its limits (`memory.max`, `pids.max`, `cpu.max`, trimmed), read in
+    /// the cgroup2 file system it can see at that path; `None` when none
+    /// is mounted. A file that is not there is left out.
+    #[serde(default)]
+    pub limits: Option<BTreeMap<String, String>>,
 }
 
 /// What the probe may do, from `/proc/self/status`.

@@ -21,7 +21,14 @@ pub struct RunArgs {
 /// into the process exit code. Usage errors and runtime errors end with
 /// 125 so they cannot be mistaken for the command's own exit code; `--help`
 /// ends with 0.
+// ANCHOR: cli_main
 pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
+    // STARTER: todo!(
+    // STARTER:     "parse the command line, run it, and turn every way it can end (help, a usage \
+    // STARTER:      error, the command's code, a runtime error) into the runtime's exit code \
+    // STARTER:      (book: chapter 0, \"The command line\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     let cli = match C::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -37,4 +44,6 @@ pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
             ExitCode::from(code)
         }
     }
+    // SOLUTION END
 }
+// ANCHOR_END: cli_main

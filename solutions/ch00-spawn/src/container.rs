@@ -217,9 +217,9 @@ fn await_ready(child: Pid, report: OwnedFd) -> Result<(), Error> {
 /// and exits with the code `body` returns.
 fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Error> {
     // STARTER: todo!(
-    // STARTER:     "clone a child with nix::sched::clone: give it `body`, a stack of \
-    // STARTER:      CHILD_STACK_SIZE bytes, `flags`, and SIGCHLD as its exit signal, \
-    // STARTER:      then turn an Errno into Error::Clone (book: chapter 0, \"Cloning\")"
+    // STARTER:     "start the child that runs `body`, created in the namespaces `flags` asks for, \
+    // STARTER:      as a child that waitpid can wait for; a refusal becomes Error::Clone (book: \
+    // STARTER:      chapter 0, \"Cloning\")"
     // STARTER: )
     // SOLUTION BEGIN
     let mut stack = vec![0u8; CHILD_STACK_SIZE];

@@ -56,8 +56,9 @@ impl ChildFailure {
     /// shell answers too — and 125 when the runtime failed.
     pub fn exit_code(&self) -> u8 {
         // STARTER: todo!(
-        // STARTER:     "127 when exec said the command does not exist (ENOENT, ENOTDIR), \
-        // STARTER:      126 for any other exec failure, 125 otherwise (book: chapter 0, \"Exit codes\")"
+        // STARTER:     "the exit code a shell would give for this failure: the command was not \
+        // STARTER:      found, it was found but cannot be executed, or the runtime failed (book: \
+        // STARTER:      chapter 0, \"Exit codes\")"
         // STARTER: )
         // SOLUTION BEGIN
         match self {

@@ -60,9 +60,15 @@ pub struct Supplied<'a> {
     pub init: &'a dyn Init,
 }
 
+// ANCHOR: find_init
 /// Finds the init among `layers`: none, or one. Two are an error, found
 /// before anything is created.
 pub fn find(layers: &[Box<dyn Layer>]) -> Result<Option<Supplied<'_>>, InitError> {
+    // STARTER: todo!(
+    // STARTER:     "find the one layer that supplies an init, if any; refuse two, naming both \
+    // STARTER:      layers (book: chapter 0, \"The init stage\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     let mut found: Option<Supplied<'_>> = None;
     for layer in layers {
         let Some(init) = layer.init() else { continue };
@@ -72,7 +78,9 @@ pub fn find(layers: &[Box<dyn Layer>]) -> Result<Option<Supplied<'_>>, InitError
         found = Some(Supplied { layer: layer.name(), init });
     }
     Ok(found)
+    // SOLUTION END
 }
+// ANCHOR_END: find_init
 
 /// Blocks `signals` in the calling process and returns the mask it had
 /// before, for [`unblock`] to put back.
@@ -97,6 +105,12 @@ pub fn unblock(previous: &SigSet) -> Result<(), InitError> {
 /// The init's signals are already blocked (the core blocked them before
 /// `clone`); `command_mask` is the mask to give the command instead.
 pub fn start_init(init: &dyn Init, command_mask: &SigSet) -> Result<(), InitError> {
+    // STARTER: todo!(
+    // STARTER:     "split this process in two: one half goes on to become the command, with the \
+    // STARTER:      signal mask it expects; the other stays behind as the init and never returns \
+    // STARTER:      (book: chapter 0, \"The init stage\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     // SAFETY: the runtime is single-threaded, so the child inherits no lock
     // held by another thread; it only restores its signal mask and returns
     // to exec the command.
@@ -110,6 +124,7 @@ pub fn start_init(init: &dyn Init, command_mask: &SigSet) -> Result<(), InitErro
             exit_now(code)
         }
     }
+    // SOLUTION END
 }
 // ANCHOR_END: start_init
 

@@ -56,11 +56,9 @@ impl Hostname {
     /// layer that sets it never needs to check again.
     pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
         // STARTER: todo!(
-        // STARTER:     "check `name` against RFC 1123 and return the matching HostnameError: \
-        // STARTER:      empty, longer than MAX_LEN bytes, a character other than ASCII letters, \
-        // STARTER:      digits, '-' and '.', a label (between dots) empty or longer than \
-        // STARTER:      MAX_LABEL_LEN, a label starting or ending with '-' (book: chapter 1, \
-        // STARTER:      \"Valid hostnames\"; `cargo test -p uts` checks your work without root)"
+        // STARTER:     "check `name` against the rules for a hostname and return the \
+        // STARTER:      HostnameError of the first rule it breaks (book: chapter 1, \"Valid \
+        // STARTER:      hostnames\"; `cargo test -p uts` checks your work without root)"
         // STARTER: )
         // SOLUTION BEGIN
         let owned = || name.to_string();

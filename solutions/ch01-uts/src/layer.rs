@@ -42,7 +42,10 @@ impl Layer for UtsLayer {
     /// A new UTS namespace always, even without `--hostname`: the container
     /// must not be able to rename the host.
     fn clone_flags(&self) -> CloneFlags {
-        // STARTER: todo!("return the clone flag that creates a new UTS namespace (book: chapter 1, \"The layer\")")
+        // STARTER: todo!(
+        // STARTER:     "the namespace the container needs to have a hostname of its own (book: \
+        // STARTER:      chapter 1, \"The layer\")"
+        // STARTER: )
         // SOLUTION BEGIN
         CloneFlags::CLONE_NEWUTS
         // SOLUTION END
@@ -52,8 +55,8 @@ impl Layer for UtsLayer {
     /// the same call would rename the host.
     fn enter_child(&self) -> Result<(), BoxError> {
         // STARTER: todo!(
-        // STARTER:     "if a hostname was given, set it with nix::unistd::sethostname and \
-        // STARTER:      report a failure as UtsError::SetHostname (book: chapter 1, \"The layer\")"
+        // STARTER:     "give the container the hostname it was asked for, if any, and report a \
+        // STARTER:      refusal with the name (book: chapter 1, \"The layer\")"
         // STARTER: )
         // SOLUTION BEGIN
         if let Some(hostname) = &self.hostname {

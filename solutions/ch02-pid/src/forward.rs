@@ -38,6 +38,11 @@ extern "C" fn forward_to_container(signal: i32) {
 /// sent on to `container`. `SA_RESTART` keeps the runtime's `waitpid` going
 /// after a handler ran.
 pub fn forward_signals_to(container: Pid) -> Result<(), ForwardError> {
+    // STARTER: todo!(
+    // STARTER:     "from now on, every signal in FORWARDED that reaches the runtime goes on to \
+    // STARTER:      `container`, and the runtime's wait carries on after it (book: chapter 2, \"Forwarding\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     CONTAINER.store(container.as_raw(), Ordering::Relaxed);
     let action = SigAction::new(SigHandler::Handler(forward_to_container), SaFlags::SA_RESTART, SigSet::empty());
     for signal in FORWARDED {
@@ -46,5 +51,6 @@ pub fn forward_signals_to(container: Pid) -> Result<(), ForwardError> {
         unsafe { sigaction(signal, &action) }.map_err(|source| ForwardError { signal, source })?;
     }
     Ok(())
+    // SOLUTION END
 }
 // ANCHOR_END: forward_signals_to

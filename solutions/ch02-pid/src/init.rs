@@ -21,17 +21,29 @@ impl Init for TinyInit {
     /// Children ending, and the signals it passes on (the same the runtime
     /// forwards to it).
     fn signals(&self) -> SigSet {
+        // STARTER: todo!(
+        // STARTER:     "the signals the init waits for: the one that says a child ended, and every \
+        // STARTER:      one it passes on to the command (book: chapter 2, \"The init\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         let mut set = SigSet::empty();
         set.add(SIGCHLD);
         for signal in crate::forward::FORWARDED {
             set.add(signal);
         }
         set
+        // SOLUTION END
     }
 
     /// Returns the command's exit code (128 + N if signal N killed it) once
     /// the command has ended.
     fn run(&self, command: Pid) -> i32 {
+        // STARTER: todo!(
+        // STARTER:     "PID 1's whole life: let go of what it inherited, then wait for signals one at a \
+        // STARTER:      time, reaping on a child's end and passing every other one on, until the \
+        // STARTER:      command has ended; return its exit code (book: chapter 2, \"The init\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         close_inherited_descriptors();
         // The init has no use for a working directory. `/` keeps it from
         // holding the command's busy for the container's whole life, and
@@ -50,6 +62,7 @@ impl Init for TinyInit {
                 Err(_) => continue,
             }
         }
+        // SOLUTION END
     }
 }
 // ANCHOR_END: tiny_init
@@ -60,9 +73,8 @@ impl Init for TinyInit {
 /// has ended.
 fn reap_children(command: Pid) -> Option<i32> {
     // STARTER: todo!(
-    // STARTER:     "loop over waitpid(None, Some(WaitPidFlag::WNOHANG)) until it says StillAlive or \
-    // STARTER:      fails with ECHILD; when the ended child is `command`, remember its exit code \
-    // STARTER:      (its own code, or 128 + N for signal N) and return it (book: chapter 2, \"PID 1's duties\")"
+    // STARTER:     "reap every child that has already ended, without ever blocking, and give back \
+    // STARTER:      the command's exit code once the command is among them (book: chapter 2, \"Reaping\")"
     // STARTER: )
     // SOLUTION BEGIN
     let mut command_code = None;
@@ -84,7 +96,7 @@ fn reap_children(command: Pid) -> Option<i32> {
 /// from default signal actions, so without this a SIGTERM sent to the
 /// container would do nothing at all.
 fn forward(command: Pid, signal: Signal) {
-    // STARTER: todo!("send `signal` to `command` (book: chapter 2, \"PID 1's duties\")")
+    // STARTER: todo!("pass `signal` on to the command (book: chapter 2, \"Forwarding\")")
     // SOLUTION BEGIN
     // The command may have just ended; then there is nobody to tell.
     let _ = kill(command, signal);

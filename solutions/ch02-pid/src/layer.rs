@@ -20,7 +20,11 @@ impl Layer for PidLayer {
     /// A new PID namespace, and a new mount namespace: mounting a fresh
     /// /proc in the host's mount namespace would replace the host's /proc.
     fn clone_flags(&self) -> CloneFlags {
-        // STARTER: todo!("return the flags for a new PID namespace and a new mount namespace (book: chapter 2, \"The layer\")")
+        // STARTER: todo!(
+        // STARTER:     "the namespaces the container needs: process numbers of its own, and \
+        // STARTER:      mounts of its own so that its /proc cannot replace the host's (book: \
+        // STARTER:      chapter 2, \"The layer\")"
+        // STARTER: )
         // SOLUTION BEGIN
         CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS
         // SOLUTION END

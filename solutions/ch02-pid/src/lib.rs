@@ -10,7 +10,7 @@
 
 // STARTER: // While functions are still `todo!`, some arguments and items are unused:
 // STARTER: // this keeps the compiler quiet about them. Delete it when you are done.
-// STARTER: #![allow(unused_variables, dead_code, unused_imports)]
+// STARTER: #![allow(unused_variables, unused_mut, dead_code, unused_imports)]
 
 pub mod forward;
 pub mod init;

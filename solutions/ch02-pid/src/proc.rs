@@ -23,9 +23,8 @@ pub enum ProcError {
 /// would otherwise propagate back to the host and hide the host's /proc.
 pub fn mount_fresh_proc() -> Result<(), ProcError> {
     // STARTER: todo!(
-    // STARTER:     "make every mount private (mount None on \"/\" with MS_REC | MS_PRIVATE), \
-    // STARTER:      then mount \"proc\" of type \"proc\" on /proc with MS_NOSUID | MS_NODEV | MS_NOEXEC \
-    // STARTER:      (book: chapter 2, \"A fresh /proc\")"
+    // STARTER:     "give this mount namespace a /proc that shows its own PID namespace, without \
+    // STARTER:      the mount reaching back to the host (book: chapter 2, \"A fresh /proc\")"
     // STARTER: )
     // SOLUTION BEGIN
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)

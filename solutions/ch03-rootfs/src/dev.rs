@@ -53,11 +53,9 @@ pub const LINKS: [(&str, &str); 5] = [
 /// host's own nodes from `host` are bound in their place.
 pub fn populate_dev(host: &HostDevices) -> Result<(), DevError> {
     // STARTER: todo!(
-    // STARTER:     "mount a tmpfs on /dev (MS_NOSUID | MS_NOEXEC, \"mode=755\"); mknod each of DEVICES as \
-    // STARTER:      a character device with mode 0o666 (where mknod fails with EPERM, call host.bind(name) \
-    // STARTER:      instead); mount \"devpts\" on /dev/pts with \
-    // STARTER:      \"newinstance,ptmxmode=0666,mode=0620\" and a tmpfs on /dev/shm (\"mode=1777\"); \
-    // STARTER:      then create LINKS (book: chapter 3, \"A minimal /dev\")"
+    // STARTER:     "give the container a /dev of its own holding only DEVICES (host.bind where \
+    // STARTER:      the kernel will not make one), with terminals and shared memory of its own, \
+    // STARTER:      and LINKS (book: chapter 3, \"A minimal /dev\")"
     // STARTER: )
     // SOLUTION BEGIN
     mount_fs("tmpfs", "/dev", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=755"))?;

@@ -54,8 +54,8 @@ pub const SAFE: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFl
 /// one is already fully visible, and after the old root is gone none is.
 pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
     // STARTER: todo!(
-    // STARTER:     "mount \"proc\" on new_root/proc with SAFE flags, and \"sysfs\" on new_root/sys with \
-    // STARTER:      SAFE | MS_RDONLY, using mount_fs (book: chapter 3, \"Inside the new root\")"
+    // STARTER:     "mount the kernel's views of processes and of devices under new_root, the \
+    // STARTER:      second read-only (book: chapter 3, \"Inside the new root\")"
     // STARTER: )
     // SOLUTION BEGIN
     let root = new_root.display();
@@ -76,8 +76,8 @@ pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
 /// fails with EPERM.
 pub fn make_root_read_only() -> Result<(), MountError> {
     // STARTER: todo!(
-    // STARTER:     "remount \"/\" with MS_REMOUNT | MS_BIND | MS_RDONLY, plus the flags \"/\" already has \
-    // STARTER:      (locked_flags) (book: chapter 3, \"--read-only\")"
+    // STARTER:     "make the container's root read-only, keeping every flag it already has (book: \
+    // STARTER:      chapter 3, \"--read-only\")"
     // STARTER: )
     // SOLUTION BEGIN
     let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | locked_flags("/")?;

@@ -31,11 +31,9 @@ pub enum PivotError {
 /// entirely. Must run inside a new mount namespace.
 pub fn pivot_into(new_root: &Path) -> Result<(), PivotError> {
     // STARTER: todo!(
-    // STARTER:     "1. make every mount private (MS_REC | MS_PRIVATE on \"/\"); \
-    // STARTER:      2. bind-mount new_root onto itself (MS_BIND | MS_REC); \
-    // STARTER:      3. chdir into it; 4. pivot_root(\".\", \".\"); \
-    // STARTER:      5. umount2(\".\", MNT_DETACH) and chdir(\"/\") \
-    // STARTER:      (book: chapter 3, \"pivot_root, step by step\")"
+    // STARTER:     "make new_root the root of this mount namespace, with nothing left of the old \
+    // STARTER:      root and no mount event reaching the host (book: chapter 3, \"pivot_root, \
+    // STARTER:      step by step\")"
     // STARTER: )
     // SOLUTION BEGIN
     // 1. pivot_root refuses (EINVAL) to move a mount that propagates to

@@ -27,9 +27,8 @@ impl Rootfs {
     /// has no good answer then.
     pub fn parse(path: &str) -> Result<Rootfs, RootfsError> {
         // STARTER: todo!(
-        // STARTER:     "refuse a relative path (RootfsError::Relative), a path where nothing exists \
-        // STARTER:      (Missing) and one that is not a directory (NotADirectory) \
-        // STARTER:      (book: chapter 3, \"The --rootfs argument\")"
+        // STARTER:     "refuse a path that cannot be a root file system: relative, missing, or \
+        // STARTER:      not a directory (book: chapter 3, \"The --rootfs argument\")"
         // STARTER: )
         // SOLUTION BEGIN
         let path_buf = PathBuf::from(path);

@@ -54,10 +54,9 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
 /// (`addressing` is `None` for `--net none`), on `netlink`.
 pub fn configure_on(netlink: &mut dyn Rtnetlink, addressing: Option<Addressing>) -> Result<(), InsideError> {
     // STARTER: todo!(
-    // STARTER:     "bring lo up (a new namespace's lo is down, and 127.0.0.1 does not answer); then, \
-    // STARTER:      with addressing, give eth0 its address, bring it up, and add the default \
-    // STARTER:      route through the gateway — in an order the kernel accepts \
-    // STARTER:      (book: chapter 4, \"Inside the container\")"
+    // STARTER:     "make the network work from inside: loopback always; with addressing, eth0 \
+    // STARTER:      with its address and a way out through the gateway, in an order the kernel \
+    // STARTER:      accepts (book: chapter 4, \"Inside the container\")"
     // STARTER: )
     // SOLUTION BEGIN
     // A new namespace's loopback exists but is down: 127.0.0.1 would not

@@ -127,8 +127,8 @@ impl IdRange {
     /// Parses `CONTAINER:HOST:SIZE`, as given to `--uid-map`.
     pub fn parse(text: &str) -> Result<IdRange, MapError> {
         // STARTER: todo!(
-        // STARTER:     "split `text` into three numbers; refuse anything else, a size of 0, and a range \
-        // STARTER:      that runs past LAST_ID on either side (book: chapter 5, \"Checking a map\")"
+        // STARTER:     "read one range of a map, refusing what the kernel would (book: chapter 5, \
+        // STARTER:      \"Checking a map\")"
         // STARTER: )
         // SOLUTION BEGIN
         let fields: Vec<&str> = text.split(':').collect();
@@ -169,9 +169,8 @@ impl IdMap {
     /// Checks `ranges` as a whole.
     pub fn new(kind: IdKind, ranges: Vec<IdRange>) -> Result<IdMap, MapError> {
         // STARTER: todo!(
-        // STARTER:     "refuse more than MAX_RANGES ranges, two ranges that share an id inside or outside, \
-        // STARTER:      a map that leaves container id 0 unmapped, and one longer than MAX_MAP_BYTES \
-        // STARTER:      written out (book: chapter 5, \"Checking a map\")"
+        // STARTER:     "refuse a map the kernel would refuse as a whole, and one that leaves the \
+        // STARTER:      container without a root (book: chapter 5, \"Checking a map\")"
         // STARTER: )
         // SOLUTION BEGIN
         let flag = kind.flag();

@@ -108,9 +108,8 @@ fn helper_names(kind: IdKind) -> (&'static str, &'static str) {
 ///   and a subordinate range exist, that range from container id 1.
 pub fn plan(uid: &[IdRange], gid: &[IdRange], host: &HostIds) -> Result<Option<UserNamespace>, PlanError> {
     // STARTER: todo!(
-    // STARTER:     "root: no maps means no user namespace, both maps means those, written directly; \
-    // STARTER:      anyone else: each map as unprivileged_map decides, and setgroups denied when the gid map \
-    // STARTER:      is written directly (book: chapter 5, \"Rootless defaults\")"
+    // STARTER:     "decide who writes each map: root writes any map itself, anyone else as \
+    // STARTER:      unprivileged_map decides (book: chapter 5, \"Rootless defaults\")"
     // STARTER: )
     // SOLUTION BEGIN
     if host.uid == 0 {
@@ -138,9 +137,9 @@ pub fn plan(uid: &[IdRange], gid: &[IdRange], host: &HostIds) -> Result<Option<U
 /// the helper, and only with ids the caller owns.
 pub fn unprivileged_map(kind: IdKind, asked: &[IdRange], host: &HostIds) -> Result<MapPlan, PlanError> {
     // STARTER: todo!(
-    // STARTER:     "the default map when nothing is asked; refuse host id 0; `0 <own id> 1` alone is written \
-    // STARTER:      directly; anything else needs the helper, and each range must be the caller's own id or \
-    // STARTER:      lie in one of their subordinate ranges (book: chapter 5, \"Rootless defaults\")"
+    // STARTER:     "for an unprivileged caller: the default map when none is asked, and whether a \
+    // STARTER:      map asked for may be written by the caller, needs the helper, or is refused \
+    // STARTER:      (book: chapter 5, \"Rootless defaults\")"
     // STARTER: )
     // SOLUTION BEGIN
     let (helper, file) = helper_names(kind);

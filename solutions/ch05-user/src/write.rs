@@ -40,8 +40,8 @@ pub fn proc_dir(proc: &Path, pid: Pid) -> PathBuf {
 /// this returns: a map can be written only once, and only from outside.
 pub fn write_maps(proc: &Path, child: Pid, namespace: &UserNamespace) -> Result<(), WriteError> {
     // STARTER: todo!(
-    // STARTER:     "write the uid map, then `deny` to setgroups when the plan says so, then the gid map, \
-    // STARTER:      each with write_map (book: chapter 5, \"Writing the maps\")"
+    // STARTER:     "write what the plan says into the child's maps, in the order the kernel \
+    // STARTER:      accepts (book: chapter 5, \"Writing the maps\")"
     // STARTER: )
     // SOLUTION BEGIN
     write_map(proc, child, &namespace.uid)?;

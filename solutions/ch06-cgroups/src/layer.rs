@@ -142,7 +142,11 @@ fn prepare(placement: &Placement, limits: &Limits, child: Pid, made: &mut Made) 
     if let Some((_, taken)) = &mut made.supervisor {
         *taken = enabled;
     }
-    // STARTER: todo!("make the container's cgroup under `parent`, write `limits` into it and move `child` in — in that order (book: chapter 6, \"Creating the cgroup\")")
+    // STARTER: todo!(
+    // STARTER:     "make the container's cgroup under `parent`, with `limits` in force before \
+    // STARTER:      `child` can run a single instruction inside it (book: chapter 6, \"Creating \
+    // STARTER:      the cgroup\")"
+    // STARTER: )
     // SOLUTION BEGIN
     let dir = parent.join(stale::container_name(me));
     cgroup::create(&dir)?;

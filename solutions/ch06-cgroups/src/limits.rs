@@ -79,7 +79,10 @@ impl Limits {
 /// Parses `--memory`: plain bytes, or a whole number with `K`, `M` or `G`
 /// (powers of 1024, either case).
 pub fn parse_memory(text: &str) -> Result<Memory, LimitError> {
-    // STARTER: todo!("split the number from its unit, multiply without overflowing, refuse 0 (book: chapter 6, \"Parsing the limits\")")
+    // STARTER: todo!(
+    // STARTER:     "read a size with an optional unit; refuse 0 and a size too large to count \
+    // STARTER:      (book: chapter 6, \"Parsing the limits\")"
+    // STARTER: )
     // SOLUTION BEGIN
     let (digits, unit) = match text.char_indices().last() {
         Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_uppercase()),
@@ -122,7 +125,10 @@ pub fn parse_pids(text: &str) -> Result<u64, LimitError> {
 /// Parses `--cpus`: a fraction of one CPU or several (`0.5`, `2`), at most
 /// `online`, the machine's CPUs; the quota is that share of [`CPU_PERIOD`].
 pub fn parse_cpus(text: &str, online: usize) -> Result<Cpus, LimitError> {
-    // STARTER: todo!("parse a positive fraction, refuse more than `online` and less than 0.01, scale it to a quota (book: chapter 6, \"Parsing the limits\")")
+    // STARTER: todo!(
+    // STARTER:     "read a number of CPUs, refusing more than `online` and too little to mean \
+    // STARTER:      anything, and turn it into a quota (book: chapter 6, \"Parsing the limits\")"
+    // STARTER: )
     // SOLUTION BEGIN
     let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     let fraction: f64 = match text.parse() {

@@ -13,7 +13,7 @@ pub fn tests() -> Vec<TestCase> {
             "hostname-set-inside",
             2,
             "`--hostname rock-band` gives the container that hostname",
-            "call sethostname in the child (enter_child), after clone has put it in a new UTS namespace",
+            "the hostname must be set from inside the container's own UTS namespace",
             "ch01-uts.md#the-layer",
             hostname_set_inside,
         ),
@@ -21,7 +21,8 @@ pub fn tests() -> Vec<TestCase> {
             "own-uts-namespace",
             2,
             "the container has a UTS namespace of its own, with or without --hostname",
-            "return CLONE_NEWUTS from the layer's clone_flags",
+            "the container needs a UTS namespace of its own, asked for when it is created, even without \
+             --hostname",
             "ch01-uts.md#the-layer",
             own_uts_namespace,
         ),
@@ -29,8 +30,8 @@ pub fn tests() -> Vec<TestCase> {
             "host-hostname-unchanged",
             2,
             "setting the container's hostname leaves the host's hostname alone",
-            "sethostname changes the hostname of the UTS namespace you are in: call it in the child, \
-             inside the new namespace, never in the parent",
+            "setting the hostname renames the UTS namespace of whoever sets it: make sure that is the \
+             container's",
             "ch01-uts.md#the-layer",
             host_hostname_unchanged,
         )
@@ -39,7 +40,7 @@ pub fn tests() -> Vec<TestCase> {
             "invalid-hostname-refused",
             2,
             "an invalid hostname is refused with exit code 125 before anything runs",
-            "check the name in Hostname::parse before cloning, and return an error: main turns it into 125",
+            "a bad name must be refused before anything is created, as the runtime's own failure (125)",
             "ch01-uts.md#valid-hostnames",
             invalid_hostname_refused,
         ),
@@ -47,7 +48,7 @@ pub fn tests() -> Vec<TestCase> {
             "longest-hostname-accepted",
             1,
             "a valid 64-byte hostname with dots is accepted and set exactly",
-            "the limit is 64 bytes for the whole name and 63 for each part between dots",
+            "count the limits again: one for the whole name, one for each part between dots",
             "ch01-uts.md#valid-hostnames",
             longest_hostname_accepted,
         ),
@@ -55,7 +56,7 @@ pub fn tests() -> Vec<TestCase> {
             "own-ipc-namespace",
             1,
             "the container has an IPC namespace of its own",
-            "the IPC namespace is one more clone flag, asked for by a layer of its own",
+            "IPC objects belong to a namespace of their own kind, asked for by a layer of its own",
             "ch01-uts.md#the-ipc-namespace",
             own_ipc_namespace,
         ),
@@ -63,8 +64,8 @@ pub fn tests() -> Vec<TestCase> {
             "host-ipc-invisible",
             2,
             "a System V message queue and a POSIX message queue made on the host cannot be found from inside",
-            "IPC objects are found by key or by name in the IPC namespace of the caller: give the \
-             container a new one",
+            "IPC objects are found by key or by name in the caller's IPC namespace: the container needs one \
+             of its own",
             "ch01-uts.md#the-ipc-namespace",
             host_ipc_invisible,
         ),

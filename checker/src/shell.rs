@@ -1,0 +1,294 @@
+//! `checker shell chapterN`: a root shell in the grading guest, with that
+//! chapter's runtime, the probe and a ready rootfs, to try things by hand
+//! and to paste the report's repeat lines into — as root in a throwaway
+//! VM, never on the learner's machine.
+//!
+//! The guest boots as for grading (the same image: [`GuestImage`]), but its
+//! console is this terminal and its command is a login shell on that
+//! console. Leaving the shell powers the guest off. QEMU is killed and its
+//! temporary files removed whatever ends the session: the shell's exit, a
+//! guest that stops, or a SIGINT, SIGTERM or SIGHUP sent to the checker.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use greenroom_vm::{FileSource, Guest, GuestFile};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::termios;
+
+use crate::chapters::Chapter;
+use crate::compile::{self, Source};
+use crate::grade::{GuestImage, Mode, GUEST_BIN, GUEST_SCRATCH};
+
+/// The runtime, in the guest, where grading puts it too.
+pub const GUEST_RUNTIME: &str = "/greenroom/bin/runtime";
+/// The ready rootfs in the guest: busybox, and the probe as `/probe`.
+pub const GUEST_ROOTFS: &str = "/greenroom/rootfs";
+/// Where a repeat line's other scratch files go in the shell.
+const SHELL_SCRATCH: &str = "/tmp";
+/// The script the guest runs: it makes the rootfs, then a login shell.
+const SHELL_SCRIPT: &str = "/greenroom/shell";
+/// How long the guest may take to boot.
+const BOOT_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Whose runtime the shell has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// The learner's, from `chapters/`.
+    Learner,
+    /// The reference solution's.
+    Solution,
+    /// The solutions with a patch applied (the checker's fixtures).
+    Patched(PathBuf),
+}
+
+impl Runtime {
+    /// From the command line's `--solution` and `--patch`.
+    pub fn of(solution: bool, patch: Option<&Path>) -> Runtime {
+        match (patch, solution) {
+            (Some(patch), _) => Runtime::Patched(patch.to_path_buf()),
+            (None, true) => Runtime::Solution,
+            (None, false) => Runtime::Learner,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Runtime::Learner => "your code in chapters/".into(),
+            Runtime::Solution => "the solutions".into(),
+            Runtime::Patched(patch) => format!("the solutions with {} applied", patch.display()),
+        }
+    }
+}
+
+/// The command that opens the shell for `chapter`'s `runtime`.
+pub fn command_line(chapter: &Chapter, runtime: &Runtime) -> String {
+    let flags = match runtime {
+        Runtime::Learner => String::new(),
+        Runtime::Solution => " --solution".into(),
+        Runtime::Patched(patch) => format!(" --patch {}", patch.display()),
+    };
+    format!("cargo run -p checker -- shell chapter{}{flags}", chapter.number)
+}
+
+/// A test's command as it runs in the shell: the rootfs the test wrote in
+/// its scratch directory is the shell's ready one, and the scratch
+/// directory itself is the shell's `/tmp`. The runtime and the probe are
+/// where grading had them.
+pub fn paste_form(command: &str, job: &str, test: &str) -> String {
+    let scratch = format!("{GUEST_SCRATCH}/{job}/{test}");
+    command.replace(&format!("{scratch}/rootfs"), GUEST_ROOTFS).replace(&scratch, SHELL_SCRATCH)
+}
+
+/// An example to try first, for `chapter`'s command line.
+fn example(chapter: u8) -> String {
+    match chapter {
+        0 => "runtime run -- /bin/echo hello from a child".to_string(),
+        1 | 2 => "runtime run --hostname box -- hostname".to_string(),
+        3 => format!("runtime run --rootfs {GUEST_ROOTFS} --hostname box -- /bin/sh"),
+        _ => format!("runtime run --net none --rootfs {GUEST_ROOTFS} --hostname box -- /bin/sh"),
+    }
+}
+
+/// The guest's side: a rootfs like the tests', then a login shell with
+/// the console as its controlling terminal (so Ctrl-C reaches what runs).
+fn shell_script() -> String {
+    format!(
+        r#"#!/bin/sh
+# Written by `checker shell`: the rootfs, then an interactive shell.
+{GUEST_BIN}/greenroom-suite rootfs {GUEST_ROOTFS} {GUEST_BIN}/probe || echo "greenroom: no rootfs in {GUEST_ROOTFS}"
+export PATH="{GUEST_BIN}:$PATH" PS1='greenroom-guest:\w# ' TERM="${{GREENROOM_TERM:-vt100}}"
+unset GREENROOM_RESULTS
+cd /root
+# setsid makes a session of its own, whose leader then opens the console:
+# it becomes the session's controlling terminal, so job control and Ctrl-C
+# work in the guest.
+exec setsid sh -c 'exec <>/dev/ttyS0 >&0 2>&0
+stty rows "${{GREENROOM_ROWS:-24}}" cols "${{GREENROOM_COLS:-80}}" 2>/dev/null
+exec sh -l'
+"#
+    )
+}
+
+/// The signal that asked the checker to stop, 0 while none has.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_signal(signal: i32) {
+    STOP.store(signal, Ordering::SeqCst);
+}
+
+/// Runs the shell session with `chapter`'s `runtime` and returns how the
+/// checker should exit: with the shell's exit code, or 128 + the signal
+/// that stopped it.
+pub fn run(
+    chapter: &'static Chapter,
+    runtime: &Runtime,
+    mode: &Mode,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ExitCode> {
+    let Mode::Vm { kernel, accel, .. } = mode else {
+        anyhow::bail!("`shell` boots the guest: on this machine (--host) use your own shell, as root");
+    };
+    progress(&format!("building chapter {} ({}) from {}", chapter.number, chapter.dir, runtime.describe()));
+    let (source, patch) = match runtime {
+        Runtime::Learner => (Source::Learner, None),
+        Runtime::Solution => (Source::Solution, None),
+        Runtime::Patched(patch) => (Source::Solution, Some(patch.as_path())),
+    };
+    let built = compile::build_runtime(chapter, source, patch)?;
+    let (probe, suite_bin) = compile::build_tools()?;
+    let programs = [
+        (GUEST_RUNTIME.to_string(), built),
+        (format!("{GUEST_BIN}/probe"), probe),
+        (format!("{GUEST_BIN}/greenroom-suite"), suite_bin),
+    ];
+    let mut image = GuestImage::prepare(&programs, kernel.as_deref(), *accel, progress)?;
+    image.files.push(GuestFile {
+        guest_path: SHELL_SCRIPT.into(),
+        source: FileSource::Bytes(shell_script().into_bytes()),
+        mode: 0o755,
+    });
+    let mut env = vec![("GREENROOM_TERM".to_string(), std::env::var("TERM").unwrap_or_else(|_| "vt100".into()))];
+    // A serial console cannot tell the guest the window's size: pass it.
+    match crossterm::terminal::size() {
+        Ok((cols, rows)) if cols > 0 && rows > 0 => {
+            env.push(("GREENROOM_ROWS".into(), rows.to_string()));
+            env.push(("GREENROOM_COLS".into(), cols.to_string()));
+        }
+        _ => {}
+    }
+    // On the terminal the console is not logged; the request still names a log.
+    let log = compile::work_dir().join("logs").join("shell.log");
+    let request = image.request(vec!["/bin/sh".into(), SHELL_SCRIPT.into()], env, BOOT_DEADLINE, &log);
+    println!("{}", banner(chapter, runtime));
+    catch_stop_signals()?;
+    let terminal = Terminal::save();
+    let ending = Guest::start_on_terminal(&request).context("boot the guest").and_then(session);
+    // QEMU is gone here (the guest was dropped): give the terminal back as
+    // it was, whatever QEMU left it in.
+    drop(terminal);
+    let code = match ending? {
+        Ending::Shell(code) => {
+            println!("\ngreenroom: the guest is off (shell exit code {code})");
+            code
+        }
+        Ending::GuestStopped => {
+            println!("\ngreenroom: the guest stopped");
+            0
+        }
+        Ending::Signal(signal) => {
+            eprintln!("\ngreenroom: stopped by signal {signal}: the guest is off");
+            128 + signal
+        }
+    };
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// How a session ended.
+enum Ending {
+    /// The shell exited with this code.
+    Shell(i32),
+    /// QEMU ended without the shell's exit (Ctrl-A x, a kernel panic).
+    GuestStopped,
+    /// The checker got this signal.
+    Signal(i32),
+}
+
+fn banner(chapter: &Chapter, runtime: &Runtime) -> String {
+    let whose = runtime.describe();
+    format!(
+        "greenroom shell · chapter {} ({}) · {whose}\n\
+         \x20 the runtime  {GUEST_RUNTIME} (on PATH as `runtime`)\n\
+         \x20 a rootfs     {GUEST_ROOTFS} (busybox, the probe as /probe)\n\
+         \x20 the probe    {GUEST_BIN}/probe\n\
+         \x20 try          {}\n\
+         \x20 leave with `exit` or Ctrl-D: the guest powers off (Ctrl-A x stops it at once)\n\
+         booting the guest…",
+        chapter.number,
+        chapter.package,
+        example(chapter.number)
+    )
+}
+
+/// Waits for the shell to end, the guest to stop or a stop signal; the
+/// guest is dropped (QEMU killed, its files removed) on return.
+fn session(mut guest: Guest) -> Result<Ending> {
+    loop {
+        let signal = STOP.load(Ordering::SeqCst);
+        if signal != 0 {
+            return Ok(Ending::Signal(signal));
+        }
+        if let Some(line) = guest.recv_line(Instant::now() + Duration::from_millis(100)) {
+            if let Some(code) = greenroom_vm::boot::parse_sentinel(&line) {
+                // The guest syncs and powers off by itself; a moment is enough.
+                guest.wait_until_exited(Instant::now() + Duration::from_secs(5));
+                return Ok(Ending::Shell(code));
+            }
+        }
+        if !guest.is_running() {
+            return Ok(Ending::GuestStopped);
+        }
+    }
+}
+
+/// Notes SIGINT, SIGTERM and SIGHUP in [`STOP`] rather than dying at once,
+/// so the session ends by dropping the guest: QEMU killed, files removed.
+fn catch_stop_signals() -> Result<()> {
+    let action = SigAction::new(SigHandler::Handler(note_signal), SaFlags::SA_RESTART, SigSet::empty());
+    for stop in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe; nothing else handles these signals here.
+        unsafe { signal::sigaction(stop, &action) }.with_context(|| format!("catch {stop}"))?;
+    }
+    Ok(())
+}
+
+/// The terminal's settings, put back when dropped: QEMU makes it raw and
+/// restores it on a clean exit, but not when it is killed.
+struct Terminal(Option<termios::Termios>);
+
+impl Terminal {
+    fn save() -> Terminal {
+        let stdin = std::io::stdin();
+        Terminal(if stdin.is_terminal() { termios::tcgetattr(&stdin).ok() } else { None })
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            let _ = termios::tcsetattr(std::io::stdin(), termios::SetArg::TCSANOW, saved);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tests_scratch_paths_become_the_shells() {
+        let command =
+            "/greenroom/bin/runtime run --rootfs /tmp/greenroom-scratch/runtime/host-root-unreachable/rootfs \
+                       -- /probe --nonce ab12 escape /tmp/greenroom-scratch/runtime/host-root-unreachable/host-marker";
+        assert_eq!(
+            paste_form(command, "runtime", "host-root-unreachable"),
+            "/greenroom/bin/runtime run --rootfs /greenroom/rootfs -- /probe --nonce ab12 escape /tmp/host-marker"
+        );
+        let plain = "/greenroom/bin/runtime run --hostname rock-band -- /greenroom/bin/probe report";
+        assert_eq!(paste_form(plain, "runtime", "hostname-inside"), plain);
+    }
+
+    #[test]
+    fn the_shell_is_named_for_the_chapter_and_the_source() {
+        let chapter = &crate::chapters::CHAPTERS[3];
+        assert_eq!(command_line(chapter, &Runtime::of(false, None)), "cargo run -p checker -- shell chapter3");
+        let solution = Runtime::of(true, None);
+        assert_eq!(command_line(chapter, &solution), "cargo run -p checker -- shell chapter3 --solution");
+        assert!(example(3).contains(GUEST_ROOTFS) && !example(1).contains("--rootfs"));
+    }
+}
