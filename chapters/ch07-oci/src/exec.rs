@@ -14,12 +14,12 @@ use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::stat::stat;
 use nix::unistd::Pid;
-use oci_spec::runtime::{ContainerState, Process};
+use oci_spec::runtime::{ContainerState, Linux, Process};
 use spawn::{BoxError, Gate, Layer};
 
 use crate::console::ConsoleLayer;
+use crate::harden::ProcessHardening;
 use crate::lifecycle::LifecycleError;
-use crate::process::ProcessBasics;
 use crate::state::{ContainerId, StateRoot};
 
 /// What can go wrong joining a container.
@@ -181,7 +181,7 @@ pub fn exec(root: &StateRoot, id: &str, options: &ExecOptions) -> Result<u8, Lif
             return Err(LifecycleError::WrongState { id: id.to_string(), status, why });
         }
     };
-    let process = load_process(options, record.state.bundle())?;
+    let (process, linux) = load_process(options, record.state.bundle())?;
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(ExecError::NoCommand.into());
@@ -197,9 +197,7 @@ pub fn exec(root: &StateRoot, id: &str, options: &ExecOptions) -> Result<u8, Lif
     if let Some(socket) = &options.console_socket {
         layers.push(Box::new(ConsoleLayer::connect(socket)?));
     }
-    // HARDEN: `harden::ProcessHardening::from_spec(&process, linux)` here,
-    // with `linux` from the bundle's config, in place of ProcessBasics.
-    layers.push(Box::new(ProcessBasics::from_spec(&process)?));
+    layers.push(Box::new(ProcessHardening::from_spec(&process, linux.as_ref())?));
     // The lock is not needed while the process runs.
     drop(locked);
     if differs(pid, "pid") {
@@ -218,18 +216,20 @@ pub fn exec(root: &StateRoot, id: &str, options: &ExecOptions) -> Result<u8, Lif
 
 /// The process to run: podman's process.json, or the container's own
 /// process with another command.
-fn load_process(options: &ExecOptions, bundle: &Path) -> Result<Process, LifecycleError> {
+fn load_process(options: &ExecOptions, bundle: &Path) -> Result<(Process, Option<Linux>), LifecycleError> {
+    // The container's seccomp profile applies to what joins it too.
+    let bundle = crate::bundle::Bundle::load(bundle)?;
+    let linux = bundle.spec.linux().clone();
     if let Some(path) = &options.process {
         let text = std::fs::read_to_string(path).map_err(|e| ExecError::ProcessFile(path.clone(), e.to_string()))?;
         let process: Process =
             serde_json::from_str(&text).map_err(|e| ExecError::ProcessFile(path.clone(), e.to_string()))?;
-        return Ok(process);
+        return Ok((process, linux));
     }
     if options.command.is_empty() {
         return Err(ExecError::NoCommand.into());
     }
-    let bundle = crate::bundle::Bundle::load(bundle)?;
     let mut process = bundle.spec.process().clone().unwrap_or_default();
     process.set_args(Some(options.command.clone()));
-    Ok(process)
+    Ok((process, linux))
 }

@@ -1,1 +1,264 @@
-//! (to be written)
+//! The two hardening layers: what the container process may still do
+//! ([`ProcessHardening`]) and what it may see of /proc and /sys
+//! ([`PathHardening`]).
+//!
+//! Everything is read and checked from the config in the parent, before
+//! anything is created (a bad profile or capability set is an error of
+//! `create`, exit 125); the layers' `enter_child` only applies the result.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use oci_spec::runtime::{Linux, Process};
+use spawn::{BoxError, Layer};
+
+use crate::caps::{self, CapabilitySets, CapsError};
+use crate::identity::{Identity, IdentityError};
+use crate::limits::{Limits, LimitsError};
+use crate::lsm::{LsmError, SecurityLabels};
+use crate::paths::{self, PathsError};
+use crate::seccomp::{self, SeccompError, SeccompProgram};
+
+/// A process section that cannot be applied, or a step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HardenError {
+    /// `process.rlimits` or `process.oomScoreAdj`.
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    /// `process.apparmorProfile` or `process.selinuxLabel`.
+    #[error(transparent)]
+    Lsm(#[from] LsmError),
+    /// `process.user`.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// `process.capabilities`.
+    #[error(transparent)]
+    Caps(#[from] CapsError),
+    /// `linux.seccomp`.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+    /// `process.cwd` is not absolute.
+    #[error("process.cwd {0:?} must be an absolute path")]
+    RelativeCwd(PathBuf),
+    /// Entering `process.cwd` failed.
+    #[error("change to the working directory {0} (process.cwd)")]
+    Chdir(PathBuf, #[source] Errno),
+    /// An entry of `process.env` that is not `NAME=value`.
+    #[error("process.env entry {0:?} is not NAME=value")]
+    Env(String),
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` failed.
+    #[error("set no_new_privs")]
+    NoNewPrivs(#[source] Errno),
+    /// A masked or read-only path.
+    #[error(transparent)]
+    Paths(#[from] PathsError),
+}
+
+/// Everything `process` and `linux.seccomp` ask of the container process,
+/// compiled: limits, the user, capabilities, seccomp filters, working
+/// directory and environment.
+///
+/// As a [`Layer`], it must come after the root file system is in place
+/// (`pivot_root`) and after [`PathHardening`], since it takes away the
+/// capabilities (and, with the default profile, the `mount` call) that
+/// mounting needs. It should be the last layer: nothing privileged can
+/// happen after it.
+#[derive(Debug, Clone)]
+pub struct ProcessHardening {
+    limits: Limits,
+    labels: SecurityLabels,
+    identity: Identity,
+    caps: CapabilitySets,
+    seccomp: Option<SeccompProgram>,
+    no_new_privs: bool,
+    cwd: PathBuf,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl ProcessHardening {
+    // ANCHOR: from_spec
+    /// Reads and checks `process` and `linux.seccomp`, and compiles the
+    /// profile to BPF. Runs in the parent: nothing is applied yet.
+    pub fn from_spec(process: &Process, linux: Option<&Linux>) -> Result<Self, HardenError> {
+        let cwd = process.cwd().clone();
+        if !cwd.is_absolute() {
+            return Err(HardenError::RelativeCwd(cwd));
+        }
+        Ok(ProcessHardening {
+            limits: Limits::from_spec(process)?,
+            labels: SecurityLabels::from_spec(process.apparmor_profile().as_ref(), process.selinux_label().as_ref())?,
+            identity: Identity::from_spec(process.user())?,
+            caps: CapabilitySets::from_spec(process.capabilities().as_ref())?,
+            seccomp: linux.and_then(|linux| linux.seccomp().as_ref()).map(seccomp::compile).transpose()?,
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            cwd,
+            env: environment(process.env().as_deref().unwrap_or_default())?,
+        })
+    }
+    // ANCHOR_END: from_spec
+
+    /// The capability sets the process will have.
+    pub fn capabilities(&self) -> &CapabilitySets {
+        &self.caps
+    }
+
+    /// The compiled seccomp filters, if the config has a profile.
+    pub fn seccomp(&self) -> Option<&SeccompProgram> {
+        self.seccomp.as_ref()
+    }
+
+    // ANCHOR: apply
+    /// Applies everything to the calling process, in the order of the
+    /// production runtimes (youki's, runc's): what needs root first, then
+    /// the user, then the capabilities, with seccomp placed by
+    /// `no_new_privs`. The core forks the init and execs the command
+    /// afterwards, so both carry all of it.
+    pub fn apply(&self) -> Result<(), HardenError> {
+        todo!(
+            "what needs root first, then the user, then the capabilities, with seccomp early or late as \
+             no_new_privs decides (book: chapter 7, \"The order of the steps\")"
+        )
+    }
+    // ANCHOR_END: apply
+
+    fn load_seccomp(&self) -> Result<(), HardenError> {
+        match &self.seccomp {
+            Some(program) => Ok(program.load()?),
+            None => Ok(()),
+        }
+    }
+
+    /// The command sees exactly `process.env`: nothing of the runtime's
+    /// environment. The core's `execvp` passes the process's environment on
+    /// and searches the `PATH` in it.
+    fn replace_environment(&self) {
+        for (name, _) in std::env::vars_os() {
+            std::env::remove_var(name);
+        }
+        for (name, value) in &self.env {
+            std::env::set_var(name, value);
+        }
+    }
+}
+
+/// `NAME=value` entries, split at the first `=`. An entry without one, with
+/// an empty name or a NUL byte cannot be put in an environment: refused.
+fn environment(entries: &[String]) -> Result<Vec<(OsString, OsString)>, HardenError> {
+    entries
+        .iter()
+        .map(|entry| match entry.split_once('=') {
+            Some((name, value)) if !name.is_empty() && !entry.contains('\0') => {
+                Ok((OsString::from(name), OsString::from_vec(value.as_bytes().to_vec())))
+            }
+            _ => Err(HardenError::Env(entry.clone())),
+        })
+        .collect()
+}
+
+impl Layer for ProcessHardening {
+    fn name(&self) -> &'static str {
+        "harden"
+    }
+
+    fn enter_child(&self) -> Result<(), BoxError> {
+        Ok(self.apply()?)
+    }
+}
+
+/// `linux.maskedPaths` and `linux.readonlyPaths`, applied in the new root
+/// after `pivot_root` (list this layer after the root file system's and
+/// before [`ProcessHardening`], which takes away the right to mount).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathHardening {
+    masked: Vec<PathBuf>,
+    read_only: Vec<PathBuf>,
+}
+
+impl PathHardening {
+    /// Reads the two lists; there is nothing to refuse in them (a path the
+    /// container lacks is skipped when the layer enters).
+    pub fn from_spec(linux: Option<&Linux>) -> PathHardening {
+        let list = |paths: Option<&Vec<String>>| paths.into_iter().flatten().map(|p| paths::in_root(p)).collect();
+        PathHardening {
+            masked: list(linux.and_then(|linux| linux.masked_paths().as_ref())),
+            read_only: list(linux.and_then(|linux| linux.readonly_paths().as_ref())),
+        }
+    }
+
+    // ANCHOR: path_hardening_apply
+    /// Makes the read-only paths read-only, then masks the masked ones (a
+    /// masked path may lie inside a read-only one), as runc does.
+    pub fn apply(&self) -> Result<(), HardenError> {
+        for path in &self.read_only {
+            paths::make_read_only(path)?;
+        }
+        for path in &self.masked {
+            paths::mask(path)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: path_hardening_apply
+}
+
+impl Layer for PathHardening {
+    fn name(&self) -> &'static str {
+        "paths"
+    }
+
+    fn enter_child(&self) -> Result<(), BoxError> {
+        Ok(self.apply()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(json: &str) -> Process {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_podman_like_process_compiles() {
+        let linux: Linux = serde_json::from_value(serde_json::json!({
+            "seccomp": seccomp::default_profile(),
+            "maskedPaths": ["/proc/kcore", "/sys/firmware"],
+            "readonlyPaths": ["/proc/sys"],
+        }))
+        .unwrap();
+        let process = process(
+            r#"{"cwd": "/tmp", "user": {"uid": 1000, "gid": 1000, "additionalGids": [10]},
+                "env": ["PATH=/bin", "EMPTY=", "EQ=a=b"], "noNewPrivileges": true}"#,
+        );
+        let hardening = ProcessHardening::from_spec(&process, Some(&linux)).unwrap();
+        assert!(hardening.seccomp().is_some());
+        assert!(hardening.no_new_privs);
+        assert_eq!(hardening.capabilities().bounding.len(), 14, "no capabilities object: the defaults");
+        let env: Vec<_> =
+            hardening.env.iter().map(|(n, v)| format!("{}={}", n.to_str().unwrap(), v.to_str().unwrap())).collect();
+        assert_eq!(env, ["PATH=/bin", "EMPTY=", "EQ=a=b"]);
+        let paths = PathHardening::from_spec(Some(&linux));
+        assert_eq!(paths.masked, [PathBuf::from("/proc/kcore"), PathBuf::from("/sys/firmware")]);
+        assert_eq!(paths.read_only, [PathBuf::from("/proc/sys")]);
+    }
+
+    #[test]
+    fn bad_process_sections_are_refused_before_anything_runs() {
+        let relative = process(r#"{"cwd": "tmp", "user": {"uid": 0, "gid": 0}}"#);
+        let err = ProcessHardening::from_spec(&relative, None).unwrap_err();
+        assert_eq!(err.to_string(), "process.cwd \"tmp\" must be an absolute path");
+        let env = process(r#"{"cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["JUSTANAME"]}"#);
+        let err = ProcessHardening::from_spec(&env, None).unwrap_err();
+        assert_eq!(err.to_string(), "process.env entry \"JUSTANAME\" is not NAME=value");
+        let notify: Linux = serde_json::from_str(r#"{"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}"#).unwrap();
+        let ok = process(r#"{"cwd": "/", "user": {"uid": 0, "gid": 0}}"#);
+        assert!(matches!(ProcessHardening::from_spec(&ok, Some(&notify)), Err(HardenError::Seccomp(_))));
+    }
+
+    #[test]
+    fn no_lists_no_paths() {
+        assert_eq!(PathHardening::from_spec(None), PathHardening::default());
+    }
+}

@@ -46,7 +46,7 @@ pub enum LifecycleError {
     Exec(#[from] crate::exec::ExecError),
     /// The process part of a config or process.json.
     #[error(transparent)]
-    Process(#[from] crate::process::ProcessError),
+    Harden(#[from] crate::harden::HardenError),
     /// Creating the container's process failed.
     #[error(transparent)]
     Spawn(#[from] spawn::Error),

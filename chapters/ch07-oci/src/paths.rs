@@ -1,1 +1,155 @@
-//! (to be written)
+//! Masked and read-only paths: the parts of /proc and /sys a container may
+//! not read, or not change.
+//!
+//! /proc and /sys are the kernel's own interfaces, and many of their files
+//! are not namespaced: `/proc/kcore` is the host's memory, `/proc/sysrq-trigger`
+//! reboots the host, `/sys/firmware` holds its firmware tables. The config
+//! lists them in `linux.maskedPaths` (hidden: an empty read-only tmpfs over a
+//! directory, /dev/null over a file) and `linux.readonlyPaths` (a read-only
+//! bind mount of the path onto itself).
+//!
+//! Both happen in the container's mount namespace, in the new root after
+//! `pivot_root`: the paths are the container's, and a mount over the host's
+//! /proc would hide nothing from the container.
+
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use rootfs::mounts::{locked_flags, SAFE};
+
+// ANCHOR: defaults
+/// The paths podman masks by default, which `spec` writes into a new
+/// config.json: the host's memory and keys, kernel debugging interfaces
+/// that reveal other processes' activity, and firmware and device tables.
+pub fn default_masked_paths() -> Vec<String> {
+    [
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/fs/selinux",
+        "/sys/dev/block",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The paths podman makes read-only by default: kernel settings
+/// (`/proc/sys`), interrupt and bus tables, and `/proc/sysrq-trigger`,
+/// which would let a container reboot or freeze the host.
+pub fn default_readonly_paths() -> Vec<String> {
+    ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        .map(String::from)
+        .to_vec()
+}
+// ANCHOR_END: defaults
+
+/// A path that could not be masked or made read-only.
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    /// Looking at the path failed for another reason than its absence.
+    #[error("look at {0}")]
+    Stat(PathBuf, #[source] std::io::Error),
+    /// Mounting over a masked path failed.
+    #[error("mask {path} with {with}")]
+    Mask {
+        /// The path.
+        path: PathBuf,
+        /// A tmpfs or /dev/null.
+        with: &'static str,
+        /// Why.
+        #[source]
+        source: Errno,
+    },
+    /// The bind or the read-only remount failed.
+    #[error("make {0} read-only")]
+    ReadOnly(PathBuf, #[source] Errno),
+    /// Reading the path's mount flags failed.
+    #[error("read the mount flags of {0}")]
+    Flags(PathBuf, #[source] rootfs::mounts::MountError),
+}
+
+/// What [`mask`] finds at a path.
+enum Found {
+    Nothing,
+    Directory,
+    File,
+}
+
+fn look(path: &Path) -> Result<Found, PathsError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(Found::Directory),
+        Ok(_) => Ok(Found::File),
+        // A path this kernel or image does not have is already hidden.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Found::Nothing),
+        Err(e) => Err(PathsError::Stat(path.to_path_buf(), e)),
+    }
+}
+
+// ANCHOR: mask
+/// Hides `path`: a directory gets an empty read-only tmpfs on top, a file
+/// gets /dev/null bound over it (reads are empty, writes vanish). A path
+/// that does not exist is skipped.
+pub fn mask(path: &Path) -> Result<(), PathsError> {
+    todo!(
+        "skip a missing path; hide a directory under an empty file system and a file under an empty \
+         device (book: chapter 7, \"Masked paths\")"
+    )
+}
+// ANCHOR_END: mask
+
+// ANCHOR: read_only
+/// Makes `path` read-only: a bind mount of the path onto itself gives it a
+/// mount of its own, whose flags a remount can then change without touching
+/// the rest of /proc. A path that does not exist is skipped.
+///
+/// As for the read-only root (chapter 3), the remount repeats the flags the
+/// mount already has, which a user namespace locks.
+pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
+    todo!(
+        "skip a missing path; give it a mount of its own, then make that mount read-only, keeping the \
+         flags it already has (book: chapter 7, \"Read-only paths\")"
+    )
+}
+// ANCHOR_END: read_only
+
+/// A path of the config, taken from the container's root: after
+/// `pivot_root` that is `/`, whatever the process's working directory.
+pub fn in_root(path: &str) -> PathBuf {
+    Path::new("/").join(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_paths_are_taken_from_the_root() {
+        assert_eq!(in_root("/proc/kcore"), Path::new("/proc/kcore"));
+        assert_eq!(in_root("proc/kcore"), Path::new("/proc/kcore"));
+    }
+
+    #[test]
+    fn the_defaults_are_podmans() {
+        let masked = default_masked_paths();
+        assert_eq!(masked.len(), 11);
+        assert!(masked.iter().all(|p| p.starts_with("/proc/") || p.starts_with("/sys/")), "{masked:?}");
+        assert!(masked.contains(&"/proc/kcore".to_string()) && masked.contains(&"/sys/firmware".to_string()));
+        let read_only = default_readonly_paths();
+        assert_eq!(read_only.len(), 6);
+        assert!(read_only.contains(&"/proc/sysrq-trigger".to_string()) && read_only.contains(&"/proc/sys".to_string()));
+    }
+
+    #[test]
+    fn a_missing_path_is_skipped() {
+        let missing = Path::new("/nonexistent/greenroom/masked");
+        mask(missing).unwrap();
+        make_read_only(missing).unwrap();
+    }
+}

@@ -14,9 +14,9 @@ use spawn::Layer;
 use user::{IdKind, IdMap, IdRange};
 
 use crate::bundle::Bundle;
+use crate::harden::{HardenError, PathHardening, ProcessHardening};
 use crate::mounts::{MountsError, MountsLayer};
 use crate::namespaces::{JoinLayer, NamespaceError, NetworkLayer};
-use crate::process::{ProcessBasics, ProcessError};
 use crate::resources::{ResourcesError, ResourcesLayer};
 
 /// Why a config cannot become a container.
@@ -37,9 +37,9 @@ pub enum PlanError {
     /// The mounts part.
     #[error(transparent)]
     Mounts(#[from] MountsError),
-    /// The process part.
+    /// The process part (user, capabilities, seccomp, …).
     #[error(transparent)]
-    Process(#[from] ProcessError),
+    Harden(#[from] HardenError),
     /// No `process` (the bundle's checks make this unreachable).
     #[error("the config has no process")]
     NoProcess,
@@ -95,12 +95,11 @@ pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
     }
     // Chapter 3, with the config's mounts.
     layers.push(Box::new(MountsLayer::new(bundle)?));
-    // HARDEN: `harden::PathHardening::from_spec(spec.linux().as_ref())`
-    // goes here, in the new root, after pivot_root.
-    // HARDEN: then, last, `harden::ProcessHardening::from_spec(process,
-    // spec.linux().as_ref())?` in place of ProcessBasics.
+    // In the new root, after pivot_root: masked and read-only paths.
+    layers.push(Box::new(PathHardening::from_spec(spec.linux().as_ref())));
+    // Last: the user, capabilities, no_new_privs, seccomp, cwd, env.
     let process = spec.process().as_ref().ok_or(PlanError::NoProcess)?;
-    layers.push(Box::new(ProcessBasics::from_spec(process)?));
+    layers.push(Box::new(ProcessHardening::from_spec(process, spec.linux().as_ref())?));
 
     Ok(Plan { layers, args: bundle.args().to_vec(), cgroup })
 }
