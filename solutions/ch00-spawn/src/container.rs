@@ -12,6 +12,7 @@
 //!   before `exec`, the child writes why, and the parent can tell "the
 //!   runtime failed" (125) from "the command said 125".
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -152,9 +153,15 @@ pub fn create(command: &[String], layers: &[Box<dyn Layer>], gate: &dyn Gate) ->
     let command_mask = init.map(|supplied| init::block(&supplied.init.signals())).transpose()?;
     let child = spawn_child(flags, || {
         close_in_child([&go_write, &report_read]);
-        let detached = Detached { gate, ready: &report_write };
+        let told_ready = Cell::new(false);
+        let detached = Detached { gate, ready: &report_write, told_ready: &told_ready };
         let failure = enter_and_exec(&argv, layers, init.zip(command_mask), &go_read, Some(detached));
-        report(&report_write, &failure);
+        // Once READY is sent the runtime stops listening (it may have
+        // exited): a failure after that was said on stderr, and writing it to
+        // the pipe would only kill us with SIGPIPE instead of its exit code.
+        if !told_ready.get() {
+            report(&report_write, &failure);
+        }
         failure.exit_code().into()
     });
     if let Some(mask) = &command_mask {
@@ -180,6 +187,8 @@ pub fn create(command: &[String], layers: &[Box<dyn Layer>], gate: &dyn Gate) ->
 struct Detached<'a> {
     gate: &'a dyn Gate,
     ready: &'a OwnedFd,
+    /// Set once READY is written: nobody reads the pipe after that.
+    told_ready: &'a Cell<bool>,
 }
 
 /// The message a detached child writes on its report pipe once every layer
@@ -273,6 +282,7 @@ fn enter_and_exec(
         if nix::unistd::write(detached.ready, READY).is_err() {
             return ChildFailure::Aborted;
         }
+        detached.told_ready.set(true);
         if let Err(err) = detached.gate.wait() {
             return said(ChildFailure::Setup { layer: "gate".to_string(), message: error_chain(&*err) });
         }
