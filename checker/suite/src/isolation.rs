@@ -362,6 +362,7 @@ mod tests {
             users: Users {
                 uid: Some(0),
                 gid: Some(0),
+                groups: None,
                 uid_map: None,
                 gid_map: None,
                 setgroups: None,
