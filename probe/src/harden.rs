@@ -41,7 +41,7 @@ pub fn syscalls() -> Syscalls {
     // SAFETY: keyctl with these arguments reads no memory of ours.
     let keyctl = outcome(unsafe { syscall(SYS_KEYCTL, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0i64) });
     let mut buffer = [0u8; 390]; // struct utsname: 6 fields of 65 bytes.
-    // SAFETY: uname writes a struct utsname, which fits in `buffer`.
+                                 // SAFETY: uname writes a struct utsname, which fits in `buffer`.
     let uname = outcome(unsafe { syscall(SYS_UNAME, buffer.as_mut_ptr()) });
     Syscalls { keyctl, uname }
 }

@@ -63,8 +63,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use contract::{
-    plain, Breakout, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback, MadeOwned, Nonce,
-    Orphans, PathsSeen, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Syscalls, Touched,
+    plain, Breakout, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback,
+    MadeOwned, Nonce, Orphans, PathsSeen, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Syscalls,
+    Touched,
 };
 
 fn main() -> ExitCode {

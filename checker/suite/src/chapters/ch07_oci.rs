@@ -31,7 +31,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "root in a container of podman's 14 capabilities has exactly them in CapEff, CapPrm and CapBnd, and nothing in CapInh and CapAmb",
             "the bounding, effective and permitted sets should be the config's, the others empty",
-            "ch07-2-capabilities.md#applying-the-five-sets",
+            "ch07-0-capstone.md#what-the-tests-check",
             caps_default_set,
         ),
         test(
@@ -39,7 +39,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "as uid 1000, each of the five sets in /proc/self/status is the config's own (bounding of 5, the other four of 2, ambient included)",
             "each of the five sets should be exactly what process.capabilities lists for it",
-            "ch07-2-capabilities.md#applying-the-five-sets",
+            "ch07-0-capstone.md#what-the-tests-check",
             caps_match_config,
         ),
         test(
@@ -47,7 +47,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "the command runs as process.user: uid 1000, gid 1000, supplementary groups exactly 10 and 20",
             "the container's process should take the config's uid, gid and additionalGids, and nothing of root's",
-            "ch07-2-capabilities.md#who-the-process-is",
+            "ch07-0-capstone.md#what-the-tests-check",
             process_user,
         ),
         test(
@@ -55,7 +55,7 @@ pub fn tests() -> Vec<TestCase> {
             1,
             "NoNewPrivs is 1 with noNewPrivileges true, and 0 when the config leaves it false",
             "noNewPrivileges should set PR_SET_NO_NEW_PRIVS, and only when asked",
-            "ch07-3-seccomp.md#no_new_privs",
+            "ch07-0-capstone.md#what-the-tests-check",
             no_new_privs,
         ),
         test(
@@ -63,7 +63,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works",
             "the profile's filters should be loaded for the command itself, with the rules' own errno",
-            "ch07-3-seccomp.md#loading-the-filters",
+            "ch07-0-capstone.md#what-the-tests-check",
             seccomp_profile_enforced,
         ),
         test(
@@ -71,7 +71,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "the masked paths that have content on the host (/proc/kcore, /proc/timer_list, /sys/firmware, …) read empty inside",
             "each masked path should be covered: /dev/null over a file, an empty read-only tmpfs over a directory",
-            "ch07-4-paths.md",
+            "ch07-0-capstone.md#what-the-tests-check",
             masked_paths_empty,
         ),
         test(
@@ -79,7 +79,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can",
             "each read-only path should be a read-only mount of its own, the rest of /proc left writable",
-            "ch07-4-paths.md",
+            "ch07-0-capstone.md#what-the-tests-check",
             readonly_paths_refuse_writes,
         ),
         test(
@@ -119,7 +119,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "under the course's default hardening, mknod of a block device, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module and unshare of a user namespace all fail, and /sys/firmware is empty",
             "capabilities, seccomp and masked paths together must block every one of these",
-            "ch07-3-seccomp.md#the-courses-default-profile",
+            "ch07-0-capstone.md#what-the-tests-check",
             escapes_blocked,
         ),
         test(
@@ -449,8 +449,9 @@ fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     match calls.uname {
         None => Ok(()),
-        Some(errno) => Err(Failure::fail("uname, which the profile allows, should work")
-            .compare("it works", errno.to_string())),
+        Some(errno) => {
+            Err(Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string()))
+        }
     }
 }
 
@@ -663,7 +664,10 @@ fn lifecycle_and_state(ctx: &mut Ctx) -> Result<(), Failure> {
 fn refused(run: &Run, what: &str) -> Result<(), Failure> {
     match run.code {
         Some(code) if code != 0 => Ok(()),
-        _ => Err(Failure::fail(format!("{what} should be refused with a non-zero exit")).compare("non-zero", run.describe())),
+        _ => {
+            Err(Failure::fail(format!("{what} should be refused with a non-zero exit"))
+                .compare("non-zero", run.describe()))
+        }
     }
 }
 
@@ -715,7 +719,8 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
         }
         let pids = ctx.session_pids();
         if !pids.is_empty() {
-            return Err(Failure::fail(format!("after refusing {what}, processes are left running")).compare("none", format!("{pids:?}")));
+            return Err(Failure::fail(format!("after refusing {what}, processes are left running"))
+                .compare("none", format!("{pids:?}")));
         }
         if host_mount_count() != mounts_before {
             return Err(Failure::fail(format!("after refusing {what}, the host's mount table changed")));
@@ -745,12 +750,20 @@ fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
         Failure::fail(format!("{what} worked inside the container: {how}")).compare("it fails", "it worked")
     };
     let steps = [
-        (seen.mknod_block, "mknod of a block device (8:0, the host's first disk)", "seccomp should refuse mknod of S_IFBLK"),
+        (
+            seen.mknod_block,
+            "mknod of a block device (8:0, the host's first disk)",
+            "seccomp should refuse mknod of S_IFBLK",
+        ),
         (seen.mount, "mount of a tmpfs", "CAP_SYS_ADMIN is not in the set, and the profile refuses mount"),
         (seen.sysrq_trigger, "opening /proc/sysrq-trigger for writing", "it is a read-only path"),
         (seen.ptrace_pid1, "ptrace of PID 1", "CAP_SYS_PTRACE is not in the set, and the profile refuses ptrace"),
         (seen.init_module, "init_module (loading a kernel module)", "CAP_SYS_MODULE is not in the set"),
-        (seen.unshare_user, "unshare(CLONE_NEWUSER) (a user namespace gives every capability back)", "the profile refuses unshare"),
+        (
+            seen.unshare_user,
+            "unshare(CLONE_NEWUSER) (a user namespace gives every capability back)",
+            "the profile refuses unshare",
+        ),
     ];
     for (errno, what, how) in steps {
         if errno.is_none() {
@@ -816,7 +829,9 @@ fn podman_detached(ctx: &mut Ctx, extra: &[&str]) -> Result<String, Failure> {
     run.expect_code(0, "`podman run -d` should start the container")?;
     let id = run.stdout.lines().last().unwrap_or_default().trim().to_string();
     if id.len() != 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Failure::error("podman run -d printed no container id").compare("a 64-digit id", clip(&run.stdout, 200)));
+        return Err(
+            Failure::error("podman run -d printed no container id").compare("a 64-digit id", clip(&run.stdout, 200))
+        );
     }
     Ok(id)
 }
