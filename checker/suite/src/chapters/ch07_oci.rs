@@ -311,6 +311,13 @@ fn bundle(ctx: &Ctx, name: &str, config: Option<&Value>) -> Result<PathBuf, Fail
     Ok(dir)
 }
 
+/// Appends `item` to the JSON array `list` (the configs here always have one).
+fn push(list: &mut Value, item: Value) {
+    if let Some(list) = list.as_array_mut() {
+        list.push(item);
+    }
+}
+
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
     fs::write(path, text).map_err(|e| Failure::error(format!("write {}: {e}", path.display())))
 }
@@ -540,7 +547,7 @@ fn namespaces_distinct(ctx: &mut Ctx) -> Result<(), Failure> {
         }
     }
     let mut mapped = config(&[]);
-    mapped["linux"]["namespaces"].as_array_mut().map(|list| list.push(json!({"type": "user"})));
+    push(&mut mapped["linux"]["namespaces"], json!({"type": "user"}));
     mapped["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     mapped["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     let user = self::report(ctx, "namespaces-user", mapped)?;
@@ -695,11 +702,12 @@ fn wrong_state_refused(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let mut unknown = config(&[ROOTFS_PROBE, "touch", "/ran"]);
-    unknown["linux"]["namespaces"].as_array_mut().map(|list| list.push(json!({"type": "bogus"})));
+    push(&mut unknown["linux"]["namespaces"], json!({"type": "bogus"}));
     let mut escaping = config(&[ROOTFS_PROBE, "touch", "/ran"]);
-    escaping["mounts"].as_array_mut().map(|list| {
-        list.push(json!({"destination": "/../../../greenroom-escaped", "type": "tmpfs", "source": "tmpfs"}))
-    });
+    push(
+        &mut escaping["mounts"],
+        json!({"destination": "/../../../greenroom-escaped", "type": "tmpfs", "source": "tmpfs"}),
+    );
     let cases: [(&str, &str, Option<Value>, Option<&str>); 4] = [
         ("no-config", "a bundle without config.json", None, None),
         ("bad-json", "a config.json that is not JSON", None, Some("{\"ociVersion\": \"1.0.2\", \"process\": ")),
