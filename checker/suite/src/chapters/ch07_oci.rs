@@ -352,6 +352,25 @@ fn report(ctx: &mut Ctx, name: &str, config: Value) -> Result<Report, Failure> {
     ask(ctx, name, config, &call)
 }
 
+/// `probe report` from the most isolated container a bundle can ask for
+/// (the isolation matrix's, see [`crate::isolation`]): the default config,
+/// plus a user namespace with mappings, a cgroup with limits and its
+/// cgroup2 mounted read-only.
+pub fn isolated_report(ctx: &mut Ctx) -> Result<Report, Failure> {
+    let mut config = config(&[]);
+    push(&mut config["linux"]["namespaces"], json!({"type": "user"}));
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["cgroupsPath"] = json!("/greenroom-isolation-matrix");
+    config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 64}});
+    push(
+        &mut config["mounts"],
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+    );
+    report(ctx, "isolation-matrix", config)
+}
+
 // ---------------------------------------------------------------------------
 // Hardening, from inside
 
