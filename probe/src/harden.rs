@@ -21,8 +21,7 @@ const SYS_UNSHARE: i64 = 272;
 
 const KEYCTL_GET_KEYRING_ID: i64 = 0;
 const KEY_SPEC_PROCESS_KEYRING: i64 = -2;
-const PTRACE_ATTACH: i64 = 16;
-const PTRACE_DETACH: i64 = 17;
+const PTRACE_SEIZE: i64 = 0x4206;
 const S_IFBLK: i64 = 0o060000;
 const CLONE_NEWUSER: i64 = 0x1000_0000;
 
@@ -89,12 +88,11 @@ pub fn breakout() -> Breakout {
         .err()
         .map(|e| Errno(e.raw_os_error().unwrap_or(0)));
     let sys_firmware_entries = std::fs::read_dir("/sys/firmware").ok().map(|entries| entries.count() as u64);
-    // SAFETY: PTRACE_ATTACH takes no pointers.
-    let ptrace_pid1 = outcome(unsafe { syscall(SYS_PTRACE, PTRACE_ATTACH, 1i64, 0i64, 0i64) });
-    if ptrace_pid1.is_none() {
-        // SAFETY: as above; lets PID 1 go on.
-        unsafe { syscall(SYS_PTRACE, PTRACE_DETACH, 1i64, 0i64, 0i64) };
-    }
+    // PTRACE_SEIZE, not ATTACH: the same permission check, without
+    // stopping PID 1 (a stopped init would never reap the probe). The probe's
+    // exit detaches it.
+    // SAFETY: PTRACE_SEIZE with no options takes no pointers.
+    let ptrace_pid1 = outcome(unsafe { syscall(SYS_PTRACE, PTRACE_SEIZE, 1i64, 0i64, 0i64) });
     let empty = c"";
     // SAFETY: a null image of length 0 is never read; the arguments are a
     // NUL-terminated string.

@@ -60,7 +60,8 @@ pub struct Breakout {
     /// Entries listed in `/sys/firmware` (0 when masked; `None` when it
     /// cannot be listed).
     pub sys_firmware_entries: Option<u64>,
-    /// `ptrace(PTRACE_ATTACH, 1)` (detached at once if it worked).
+    /// `ptrace(PTRACE_SEIZE, 1)`: tracing PID 1 (which the seize does not
+    /// stop; the probe's exit lets it go).
     pub ptrace_pid1: Option<Errno>,
     /// `init_module(NULL, 0, "")`: loading a kernel module.
     pub init_module: Option<Errno>,
