@@ -91,8 +91,22 @@ pub struct Execution {
 fn deadline(jobs: &[JobSpec], per_test: Duration) -> Duration {
     let tests: usize = jobs.iter().map(|j| suite::tests_for(j.chapter, j.only).len()).sum();
     // Each job ends with one more run of its runtime: the isolation matrix.
-    Duration::from_secs(60) + per_test * (tests + jobs.len()) as u32
+    let runs = Duration::from_secs(60) + per_test * (tests + jobs.len()) as u32;
+    // podman's rows make several podman calls each, 3–10 s apiece under TCG.
+    let podman: usize = jobs
+        .iter()
+        .map(|j| suite::tests_for(j.chapter, j.only).iter().filter(|t| t.name.starts_with("podman-")).count())
+        .sum();
+    runs + PODMAN_TEST_TIMEOUT * podman as u32
 }
+
+/// What one podman row of chapter 7 may take in all, beyond a test's usual
+/// time: a handful of podman commands under emulation.
+const PODMAN_TEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The chapter from which grading boots the capstone's guest (podman,
+/// conmon, crun and runc on a disk of their own).
+pub const CAPSTONE_CHAPTER: u8 = 7;
 
 /// Fails at once, before any build, if `mode` cannot work here.
 pub fn check_mode(mode: &Mode) -> Result<()> {
@@ -208,6 +222,9 @@ pub struct GuestImage {
     /// The files of this boot: the programs, and what chapter 5's
     /// rootless tests need.
     pub files: Vec<GuestFile>,
+    /// The capstone's profile, for chapter 7's boots (see
+    /// [`GuestImage::with_capstone`]); `None` keeps other chapters' guests small.
+    pub capstone: Option<greenroom_vm::capstone::Capstone>,
 }
 
 impl GuestImage {
@@ -233,7 +250,15 @@ impl GuestImage {
             .collect();
         // Chapter 5 runs runtimes as an unprivileged user, with newuidmap.
         files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
-        Ok(GuestImage { cache, assets, accel, files })
+        Ok(GuestImage { cache, assets, accel, files, capstone: None })
+    }
+
+    /// Adds the capstone's profile to every boot of this image, building
+    /// its disk on first use.
+    pub fn with_capstone(mut self, progress: &mut dyn FnMut(&str)) -> Result<GuestImage> {
+        let profile = greenroom_vm::capstone::ensure_capstone(&self.cache, &self.assets, self.accel, progress)?;
+        self.capstone = Some(profile);
+        Ok(self)
     }
 
     /// A boot of this image that runs `command`.
@@ -244,7 +269,7 @@ impl GuestImage {
         deadline: Duration,
         log: &Path,
     ) -> greenroom_vm::BootRequest<'_> {
-        greenroom_vm::BootRequest {
+        let mut request = greenroom_vm::BootRequest {
             assets: &self.assets,
             cache: &self.cache,
             files: self.files.clone(),
@@ -255,7 +280,11 @@ impl GuestImage {
             accel: self.accel,
             memory_mib: GUEST_MEMORY_MIB,
             disks: Vec::new(),
+        };
+        if let Some(capstone) = &self.capstone {
+            capstone.apply(&mut request);
         }
+        request
     }
 }
 
@@ -293,7 +322,10 @@ fn run_in_vm(
         timeout_secs: PER_TEST_TIMEOUT.as_secs(),
         jobs: guest_jobs,
     };
-    let image = GuestImage::prepare(&paths, kernel, accel, progress)?;
+    let mut image = GuestImage::prepare(&paths, kernel, accel, progress)?;
+    if jobs.iter().any(|job| job.chapter >= CAPSTONE_CHAPTER) {
+        image = image.with_capstone(progress)?;
+    }
     let accel = image.accel;
     let boot_request = |command| image.request(command, Vec::new(), deadline(jobs, PER_TEST_TIMEOUT), log);
     if let Some(slot) = warm {

@@ -47,6 +47,8 @@ pub struct WarmGuest {
     sent: BTreeMap<String, FileId>,
     /// Whether it has graded before (if not, this grading paid for its boot).
     graded: bool,
+    /// The disks it booted with.
+    disks: Vec<greenroom_vm::Disk>,
 }
 
 /// What tells two versions of a file apart without reading it.
@@ -74,8 +76,14 @@ pub fn grade(
 ) -> Result<(Vec<String>, Option<Duration>)> {
     let mut held = slot.0.lock().unwrap_or_else(|e| e.into_inner());
     let mut warm = match held.take() {
-        // The suite in the guest is the one it booted with: a new one needs a new guest.
-        Some(warm) if files.iter().all(|(guest, host)| !is_tool(guest) || same(&warm, guest, host)) => warm,
+        // The suite in the guest is the one it booted with: a new one needs a
+        // new guest, and so does another set of disks (the capstone's).
+        Some(warm)
+            if warm.disks == boot.disks
+                && files.iter().all(|(guest, host)| !is_tool(guest) || same(&warm, guest, host)) =>
+        {
+            warm
+        }
         _ => start(boot, files)?,
     };
     let booted = (!warm.graded).then_some(warm.guest.qemu_to_ready);
@@ -128,7 +136,7 @@ fn start(boot: &BootRequest, files: &[(String, PathBuf)]) -> Result<WarmGuest> {
     for (guest_path, host) in files {
         sent.insert(guest_path.clone(), file_id(host)?);
     }
-    Ok(WarmGuest { guest, sent, graded: false })
+    Ok(WarmGuest { guest, sent, graded: false, disks: boot.disks.clone() })
 }
 
 fn is_tool(guest_path: &str) -> bool {

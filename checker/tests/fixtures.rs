@@ -443,3 +443,38 @@ fn a_cgroup_namespace_made_before_the_move_is_caught() {
     assert!(root.actual.as_deref().unwrap_or_default().starts_with("0::/greenroom-"), "{root:#?}");
     graded.report.expect("limits-read-back-inside", "fail");
 }
+
+#[test]
+#[serial]
+fn capabilities_dropped_on_a_copy_are_caught() {
+    let graded = grade_fixture("caps-on-a-copy", "chapter7", &["--only"]);
+    assert_failed(&graded);
+    let default = graded.report.expect("caps-default-set", "fail");
+    assert!(default.message.contains("CapBnd (bounding) is not the config's"), "{default:#?}");
+    assert!(default.message.contains("still there"), "{default:#?}");
+    graded.report.expect("caps-match-config", "fail");
+    graded.report.expect("lifecycle-and-state", "pass");
+}
+
+#[test]
+#[serial]
+fn a_missing_no_new_privs_is_caught() {
+    let graded = grade_fixture("no-new-privs-missing", "chapter7", &["--only"]);
+    assert_failed(&graded);
+    let nnp = graded.report.expect("no-new-privs", "fail");
+    assert!(nnp.message.contains("noNewPrivileges: true"), "{nnp:#?}");
+    graded.report.expect("seccomp-profile-enforced", "pass");
+    graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
+fn a_seccomp_filter_never_loaded_for_the_command_is_caught() {
+    let graded = grade_fixture("seccomp-never-loaded", "chapter7", &["--only"]);
+    assert_failed(&graded);
+    let seccomp = graded.report.expect("seccomp-profile-enforced", "fail");
+    assert!(seccomp.message.contains("the filter must be on the command itself"), "{seccomp:#?}");
+    let escapes = graded.report.expect("escapes-blocked", "fail");
+    assert!(escapes.message.contains("worked inside the container"), "{escapes:#?}");
+    graded.report.expect("no-new-privs", "pass");
+}

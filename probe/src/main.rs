@@ -27,6 +27,11 @@
 //! make-owned PATH UID GID  create PATH and chown it (contract::MadeOwned)
 //! rename-through NS NAME join the UTS namespace file NS, set its hostname
 //!                        (contract::RenameThrough)
+//! syscalls               keyctl (a profile may refuse it) and uname
+//!                        (contract::Syscalls)
+//! paths PATH…            read and open for writing each PATH
+//!                        (contract::PathsSeen)
+//! breakout               try the escapes hardening blocks (contract::Breakout)
 //! exit N                 exit with code N
 //! kill-self SIGNAL       kill itself with signal number SIGNAL
 //! echo OUT ERR           write OUT to stdout and ERR to stderr
@@ -47,6 +52,7 @@
 
 mod cgroup;
 mod escape;
+mod harden;
 mod ipc;
 mod net;
 mod orphan;
@@ -57,8 +63,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use contract::{
-    plain, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback, MadeOwned, Nonce,
-    Orphans, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Touched,
+    plain, Breakout, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback,
+    MadeOwned, Nonce, Orphans, PathsSeen, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Syscalls,
+    Touched,
 };
 
 fn main() -> ExitCode {
@@ -102,6 +109,9 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
             let (setns, sethostname) = user::rename_through(ns_path, name);
             answer(nonce, RenameThrough { setns_errno: setns.map(Errno), sethostname_errno: sethostname.map(Errno) })
         }
+        [Syscalls::SUBCOMMAND] => answer(nonce, harden::syscalls()),
+        [PathsSeen::SUBCOMMAND, paths @ ..] => answer(nonce, harden::paths(paths)),
+        [Breakout::SUBCOMMAND] => answer(nonce, harden::breakout()),
         [plain::EXIT, code] => code.parse().map_err(|_| format!("bad exit code {code:?}")),
         [plain::KILL_SELF, signal] => kill_self(parse_signal(signal)?),
         [plain::ECHO, out, err] => {

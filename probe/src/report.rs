@@ -28,6 +28,7 @@ pub fn collect() -> Report {
         users: Users {
             uid: first_number(&status, "Uid"),
             gid: first_number(&status, "Gid"),
+            groups: status.get("Groups").map(|list| list.split_whitespace().filter_map(|g| g.parse().ok()).collect()),
             uid_map: read("/proc/self/uid_map").map(|text| id_map(&text)),
             gid_map: read("/proc/self/gid_map").map(|text| id_map(&text)),
             setgroups: crate::user::setgroups(),

@@ -112,6 +112,9 @@ pub struct Running {
     cgroup: Option<RunCgroup>,
     output: mpsc::Receiver<(bool, String)>,
     deadline: Instant,
+    /// Leave what it started running once it has exited (a container
+    /// `create` made, waiting for `start`): only a timeout kills.
+    keep: bool,
 }
 
 impl Running {
@@ -131,8 +134,11 @@ impl Running {
         };
         let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
         // Whatever the runtime left running (a container that outlived it,
-        // a fork bomb) goes now, so the next test starts clean.
-        self.kill_all();
+        // a fork bomb) goes now, so the next test starts clean; a lifecycle
+        // command's container stays, in the test's session cgroup.
+        if !self.keep || status.is_none() {
+            self.kill_all();
+        }
         if status.is_none() {
             // Reap the runtime, now killed, before its cgroup is removed.
             let _ = self.status.recv_timeout(Duration::from_secs(2));
@@ -190,6 +196,9 @@ pub struct Ctx {
     /// the tests that run side by side.
     run_names: String,
     runs: u32,
+    /// The cgroup of this test's lifecycle commands ([`Ctx::keep_spawn`]):
+    /// the containers they leave running live here until the test ends.
+    session: Option<RunCgroup>,
 }
 
 impl Ctx {
@@ -205,6 +214,7 @@ impl Ctx {
             run_as: None,
             run_names: "run".to_string(),
             runs: 0,
+            session: None,
         }
     }
 
@@ -236,26 +246,64 @@ impl Ctx {
 
     /// Starts the runtime with exactly `args`.
     pub fn spawn_raw(&mut self, args: &[&str], env: &[(&str, &str)]) -> Result<Running, Failure> {
+        let runtime = self.runtime.clone();
+        self.spawn_program(&runtime, args, env, false)
+    }
+
+    /// Starts `program ARGS` (the runtime's lifecycle commands, or an
+    /// engine such as podman that calls it) in this test's session cgroup,
+    /// where what it leaves running (a created container) stays until the
+    /// test ends, or until another command of the test ends it.
+    pub fn keep_spawn(&mut self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Running, Failure> {
+        self.spawn_program(program, args, env, true)
+    }
+
+    /// Runs [`Ctx::keep_spawn`] to the end.
+    pub fn keep_run(&mut self, program: &Path, args: &[&str]) -> Result<Run, Failure> {
+        self.keep_spawn(program, args, &[])?.wait()
+    }
+
+    /// The pids in this test's session cgroup now (see [`Ctx::keep_spawn`]).
+    pub fn session_pids(&self) -> Vec<u32> {
+        self.session.as_ref().map(RunCgroup::pids).unwrap_or_default()
+    }
+
+    fn spawn_program(
+        &mut self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        keep: bool,
+    ) -> Result<Running, Failure> {
         self.last_command = Some(match self.run_as {
             // To repeat it by hand as that user, as root: setpriv (util-linux).
             Some((uid, gid)) => {
-                format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(&self.runtime, args, env))
+                format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(program, args, env))
             }
-            None => shell_line(&self.runtime, args, env),
+            None => shell_line(program, args, env),
         });
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
-            Some(parent) => Some(
+            Some(parent) if !keep => Some(
                 RunCgroup::create(parent, &format!("{}-{}", self.run_names, self.runs))
                     .map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?,
             ),
-            None => None,
+            Some(parent) if self.session.is_none() => {
+                let session = RunCgroup::create(parent, &format!("{}-session", self.run_names))
+                    .map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?;
+                self.session = Some(session);
+                None
+            }
+            _ => None,
         };
-        let mut command = Command::new(&self.runtime);
+        let mut command = Command::new(program);
         command.args(args).envs(env.iter().copied()).stdin(Stdio::null());
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         if let Some(cgroup) = &cgroup {
             cgroup.enter_on_exec(&mut command);
+        }
+        if let (true, Some(session)) = (keep, &self.session) {
+            session.enter_on_exec(&mut command);
         }
         if let Some((uid, gid)) = self.run_as {
             crate::user::drop_to(&mut command, uid, gid);
@@ -283,7 +331,7 @@ impl Ctx {
         std::thread::spawn(move || {
             let _ = sender.send(child.wait());
         });
-        Ok(Running { pid, status, cgroup, output, deadline: Instant::now() + self.timeout })
+        Ok(Running { pid, status, cgroup, output, deadline: Instant::now() + self.timeout, keep })
     }
 
     /// Runs `runtime run FLAGS -- COMMAND` to the end.

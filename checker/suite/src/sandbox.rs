@@ -95,6 +95,22 @@ impl RunCgroup {
         dirs.map(|entry| entry.file_name().to_string_lossy().into_owned()).collect()
     }
 
+    /// The pids in this cgroup and those below it.
+    pub fn pids(&self) -> Vec<u32> {
+        fn walk(dir: &Path, pids: &mut Vec<u32>) {
+            let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            pids.extend(procs.lines().filter_map(|line| line.trim().parse::<u32>().ok()));
+            for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&entry.path(), pids);
+                }
+            }
+        }
+        let mut pids = Vec::new();
+        walk(&self.dir, &mut pids);
+        pids
+    }
+
     /// Kills every process in the cgroup.
     pub fn kill_all(&self) {
         kill_and_remove(&self.dir);

@@ -17,12 +17,14 @@
 //! `kill-self SIGNAL`, whose exit status is the thing a test checks.
 
 mod cgroups;
+mod hardening;
 mod network;
 mod outcome;
 mod report;
 mod user;
 
 pub use cgroups::{CgroupView, Forked, Hogged};
+pub use hardening::{Breakout, PathSeen, PathsSeen, Syscalls};
 pub use network::{Address, Exchange, Interface, Listening, Loopback, Network, Route, Sent, Served};
 pub use outcome::{Errno, Escape, IpcLook, IpcMade, Orphans, SignalOutcome, Touched};
 pub use report::{

@@ -17,6 +17,8 @@ impl Errno {
     pub const ESRCH: Errno = Errno(3);
     /// Read-only file system.
     pub const EROFS: Errno = Errno(30);
+    /// Operation not supported (what the suite's seccomp profile answers).
+    pub const EOPNOTSUPP: Errno = Errno(95);
 
     /// The symbolic name, for the errors the tests expect.
     pub fn name(self) -> Option<&'static str> {
@@ -24,6 +26,7 @@ impl Errno {
             Errno::EPERM => Some("EPERM"),
             Errno::ESRCH => Some("ESRCH"),
             Errno::EROFS => Some("EROFS"),
+            Errno::EOPNOTSUPP => Some("EOPNOTSUPP"),
             _ => None,
         }
     }

@@ -144,6 +144,9 @@ pub struct Users {
     pub uid: Option<u32>,
     /// Real gid.
     pub gid: Option<u32>,
+    /// Supplementary groups (`Groups:` of `/proc/self/status`).
+    #[serde(default)]
+    pub groups: Option<Vec<u32>>,
     /// `/proc/self/uid_map`.
     pub uid_map: Option<Vec<IdRange>>,
     /// `/proc/self/gid_map`.

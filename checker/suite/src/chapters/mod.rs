@@ -16,6 +16,7 @@ pub mod ch03_rootfs;
 pub mod ch04_net;
 pub mod ch05_user;
 pub mod ch06_cgroups;
+pub mod ch07_oci;
 
 /// One chapter of the course.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +94,14 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "cgroups v2: memory, pids, cpu",
         book: "ch06-cgroups.md",
         tests: ch06_cgroups::tests,
+    },
+    Chapter {
+        number: 7,
+        dir: "ch07-oci",
+        package: "oci",
+        title: "the capstone: a hardened OCI runtime that podman drives",
+        book: "ch07-0-capstone.md",
+        tests: ch07_oci::tests,
     },
 ];
 

@@ -1,0 +1,952 @@
+//! Chapter 7 — the capstone: an OCI runtime, hardened, that podman drives.
+//!
+//! Bundles are made here: a busybox rootfs with the probe as `/probe`
+//! ([`crate::rootfs`]) and a `config.json` written with serde_json from the
+//! runtime specification's fields, never from the runtime under test. From
+//! inside, the probe reads `/proc/self/status` (capabilities, no_new_privs,
+//! seccomp, ids), tries the calls and paths hardening must refuse
+//! (`probe syscalls`, `probe paths`, `probe breakout`) and reports its
+//! namespaces; from outside, the suite reads the state documents, the
+//! container's process in the host's `/proc`, what is left in the state
+//! root, the mount table and the test's cgroup, and what podman says.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use contract::{Breakout, Errno, PathsSeen, Report, Syscalls};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::ctx::{clip, expect_eq, host_namespace, Ctx, Failure, ProbeCall, Run, ROOTFS_PROBE};
+use crate::TestCase;
+
+/// Chapter 7's tests.
+pub fn tests() -> Vec<TestCase> {
+    let test = TestCase::in_chapter(7);
+    vec![
+        test(
+            "caps-default-set",
+            2,
+            "root in a container of podman's 14 capabilities has exactly them in CapEff, CapPrm and CapBnd, and nothing in CapInh and CapAmb",
+            "the bounding, effective and permitted sets should be the config's, the others empty",
+            "ch07-0-capstone.md#what-the-tests-check",
+            caps_default_set,
+        ),
+        test(
+            "caps-match-config",
+            3,
+            "as uid 1000, each of the five sets in /proc/self/status is the config's own (bounding of 5, the other four of 2, ambient included)",
+            "each of the five sets should be exactly what process.capabilities lists for it",
+            "ch07-0-capstone.md#what-the-tests-check",
+            caps_match_config,
+        ),
+        test(
+            "process-user",
+            2,
+            "the command runs as process.user: uid 1000, gid 1000, supplementary groups exactly 10 and 20",
+            "the container's process should take the config's uid, gid and additionalGids, and nothing of root's",
+            "ch07-0-capstone.md#what-the-tests-check",
+            process_user,
+        ),
+        test(
+            "no-new-privs",
+            1,
+            "NoNewPrivs is 1 with noNewPrivileges true, and 0 when the config leaves it false",
+            "noNewPrivileges should set PR_SET_NO_NEW_PRIVS, and only when asked",
+            "ch07-0-capstone.md#what-the-tests-check",
+            no_new_privs,
+        ),
+        test(
+            "seccomp-profile-enforced",
+            3,
+            "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works",
+            "the profile's filters should be loaded for the command itself, with the rules' own errno",
+            "ch07-0-capstone.md#what-the-tests-check",
+            seccomp_profile_enforced,
+        ),
+        test(
+            "masked-paths-empty",
+            2,
+            "the masked paths that have content on the host (/proc/kcore, /proc/timer_list, /sys/firmware, …) read empty inside",
+            "each masked path should be covered: /dev/null over a file, an empty read-only tmpfs over a directory",
+            "ch07-0-capstone.md#what-the-tests-check",
+            masked_paths_empty,
+        ),
+        test(
+            "readonly-paths-refuse-writes",
+            2,
+            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can",
+            "each read-only path should be a read-only mount of its own, the rest of /proc left writable",
+            "ch07-0-capstone.md#what-the-tests-check",
+            readonly_paths_refuse_writes,
+        ),
+        test(
+            "namespaces-distinct",
+            2,
+            "every namespace the config asks for (cgroup, ipc, mnt, net, pid, uts; user with mappings) differs from the host's",
+            "each entry of linux.namespaces without a path should be a new namespace of that type",
+            "ch07-0-capstone.md#what-the-tests-check",
+            namespaces_distinct,
+        ),
+        test(
+            "lifecycle-and-state",
+            3,
+            "create → created (the command not run yet), start → running, the command's end → stopped, delete → gone; state's pid is the host pid of the container's process and bundle its absolute path",
+            "follow the runtime spec's lifecycle: create stops before the command, start releases it, state tells the status now",
+            "ch07-0-capstone.md#what-the-tests-check",
+            lifecycle_and_state,
+        ),
+        test(
+            "wrong-state-refused",
+            2,
+            "start twice, delete of a running container without --force and kill of a stopped one exit non-zero and change nothing",
+            "check the container's status now before acting, and refuse what the spec forbids in that status",
+            "ch07-0-capstone.md#what-the-tests-check",
+            wrong_state_refused,
+        ),
+        test(
+            "bad-bundles-refused",
+            2,
+            "a bundle without config.json, with invalid JSON, an unknown namespace type or a mount destination out of the rootfs exits 125 and leaves no state, mount or process; a good bundle runs",
+            "check the whole config before anything is created",
+            "ch07-0-capstone.md#what-the-tests-check",
+            bad_bundles_refused,
+        ),
+        test(
+            "escapes-blocked",
+            3,
+            "under the course's default hardening, mknod of a block device, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module and unshare of a user namespace all fail, and /sys/firmware is empty",
+            "capabilities, seccomp and masked paths together must block every one of these",
+            "ch07-0-capstone.md#what-the-tests-check",
+            escapes_blocked,
+        ),
+        test(
+            "podman-run-exit-code",
+            2,
+            "podman --runtime RUNTIME run --rm localhost/busybox sh -c 'exit 3' exits 3, and leaves no container",
+            "create, start, state, kill and delete as conmon calls them; the container's exit code reaches podman",
+            "ch07-0-capstone.md#what-the-tests-check",
+            podman_run_exit_code,
+        )
+        .run_alone(),
+        test(
+            "podman-detached-stop-rm",
+            2,
+            "podman run -d, ps lists it, stop ends it (SIGTERM, then SIGKILL), rm removes it and its process is gone from the host",
+            "kill with podman's signal numbers, state that says stopped once the process is gone, delete that cleans up",
+            "ch07-0-capstone.md#what-the-tests-check",
+            podman_detached_stop_rm,
+        )
+        .run_alone(),
+        test(
+            "podman-exec",
+            2,
+            "podman exec runs the probe inside a running container: in the PID and mount namespaces of the container's process",
+            "exec --process FILE should join every namespace of the container's process",
+            "ch07-0-capstone.md#what-the-tests-check",
+            podman_exec,
+        )
+        .run_alone(),
+        test(
+            "podman-resources",
+            2,
+            "podman run --memory 64m --pids-limit 20: the container's cgroup on the host has memory.max 67108864 and pids.max 20",
+            "linux.resources and linux.cgroupsPath should give the container its cgroup, limits written before it runs",
+            "ch07-0-capstone.md#what-the-tests-check",
+            podman_resources,
+        )
+        .run_alone(),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Bundles
+
+/// Capability bits, as `/proc/self/status` numbers them.
+const CAPS: [(&str, u32); 14] = [
+    ("CAP_CHOWN", 0),
+    ("CAP_DAC_OVERRIDE", 1),
+    ("CAP_FOWNER", 3),
+    ("CAP_FSETID", 4),
+    ("CAP_KILL", 5),
+    ("CAP_SETGID", 6),
+    ("CAP_SETUID", 7),
+    ("CAP_SETPCAP", 8),
+    ("CAP_NET_BIND_SERVICE", 10),
+    ("CAP_NET_RAW", 13),
+    ("CAP_SYS_CHROOT", 18),
+    ("CAP_MKNOD", 27),
+    ("CAP_AUDIT_WRITE", 29),
+    ("CAP_SETFCAP", 31),
+];
+
+/// podman's default capabilities: every name of [`CAPS`].
+fn default_caps() -> Vec<&'static str> {
+    CAPS.iter().map(|(name, _)| *name).collect()
+}
+
+/// The mask of capability `names`, as `/proc/self/status` shows a set.
+fn mask(names: &[&str]) -> u64 {
+    names.iter().filter_map(|name| CAPS.iter().find(|(n, _)| n == name)).fold(0, |m, (_, bit)| m | 1 << bit)
+}
+
+/// podman's masked paths.
+const MASKED: [&str; 11] = [
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
+];
+
+/// podman's read-only paths.
+const READ_ONLY: [&str; 6] = ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// The errno the suite's profile gives keyctl: one no kernel path of
+/// keyctl(KEYCTL_GET_KEYRING_ID) returns, so only the filter can give it.
+const KEYCTL_ERRNO: Errno = Errno::EOPNOTSUPP;
+
+/// A seccomp rule refusing `names` with `errno`, when `args` hold.
+fn errno_rule(names: &[&str], errno: i32, args: Value) -> Value {
+    json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": errno, "args": args})
+}
+
+/// The course's default profile, as far as these tests need it: ALLOW by
+/// default; the calls that load code into the kernel, mount, make or join
+/// namespaces, trace other processes or reach the kernel's keyrings fail;
+/// so do `clone` with a namespace flag and `mknod` of a block device.
+fn default_profile() -> Value {
+    let blocked = [
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "kexec_load",
+        "kexec_file_load",
+        "bpf",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "unshare",
+        "setns",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "open_by_handle_at",
+    ];
+    let mut rules = vec![
+        errno_rule(&["keyctl", "add_key", "request_key"], KEYCTL_ERRNO.0, Value::Null),
+        errno_rule(&blocked, 1, Value::Null),
+    ];
+    // CLONE_NEWNS, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWCGROUP.
+    for flag in [0x0002_0000u64, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0200_0000] {
+        let arg = json!([{"index": 0, "op": "SCMP_CMP_MASKED_EQ", "value": flag, "valueTwo": flag}]);
+        rules.push(errno_rule(&["clone"], 1, arg));
+    }
+    rules.push(errno_rule(&["clone3"], 38, Value::Null));
+    // S_IFMT and S_IFBLK: the mode argument of mknod (1) and mknodat (2).
+    for (name, index) in [("mknod", 1), ("mknodat", 2)] {
+        let arg = json!([{"index": index, "op": "SCMP_CMP_MASKED_EQ", "value": 0o170000, "valueTwo": 0o060000}]);
+        rules.push(errno_rule(&[name], 1, arg));
+    }
+    json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules})
+}
+
+/// A config.json running `args` in `rootfs`, hardened as podman's default:
+/// root, the 14 capabilities, no_new_privs, the course's seccomp profile,
+/// masked and read-only paths, and every namespace but user.
+fn config(args: &[&str]) -> Value {
+    let caps = default_caps();
+    json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs", "readonly": false},
+        "hostname": "greenroom",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/bin", "TERM=xterm"],
+            "cwd": "/",
+            "noNewPrivileges": true,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+                           {"type": "mount"}, {"type": "cgroup"}],
+            "maskedPaths": MASKED,
+            "readonlyPaths": READ_ONLY,
+            "seccomp": default_profile(),
+        },
+    })
+}
+
+/// Writes a bundle in the scratch directory, `NAME/rootfs` (busybox and the
+/// probe) and `NAME/config.json` (`config`, or the raw `text`), and
+/// returns its path.
+fn bundle(ctx: &Ctx, name: &str, config: Option<&Value>) -> Result<PathBuf, Failure> {
+    let dir = ctx.scratch.join(name);
+    crate::rootfs::write_rootfs(&dir.join("rootfs"), &ctx.probe)
+        .map_err(|e| Failure::error(format!("write a rootfs: {e}")))?;
+    if let Some(config) = config {
+        let text = serde_json::to_string_pretty(config).map_err(|e| Failure::error(format!("encode config: {e}")))?;
+        write(&dir.join("config.json"), &text)?;
+    }
+    Ok(dir)
+}
+
+/// Appends `item` to the JSON array `list` (the configs here always have one).
+fn push(list: &mut Value, item: Value) {
+    if let Some(list) = list.as_array_mut() {
+        list.push(item);
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    fs::write(path, text).map_err(|e| Failure::error(format!("write {}: {e}", path.display())))
+}
+
+/// The state root of this test: given to every command with `--root`.
+fn state_root(ctx: &Ctx) -> PathBuf {
+    ctx.scratch.join("state")
+}
+
+/// `RUNTIME --root STATE ARGS…`, in the test's session cgroup (a created
+/// container outlives the command).
+fn oci(ctx: &mut Ctx, args: &[&str]) -> Result<Run, Failure> {
+    let root = state_root(ctx).display().to_string();
+    let mut all = vec!["--root", root.as_str()];
+    all.extend_from_slice(args);
+    let runtime = ctx.runtime.clone();
+    ctx.keep_run(&runtime, &all)
+}
+
+/// `run --bundle DIR ID` with the probe answering `call`.
+fn ask<T: contract::Document>(ctx: &mut Ctx, name: &str, mut config: Value, call: &ProbeCall<T>) -> Result<T, Failure> {
+    config["process"]["args"] = json!(call.command());
+    let dir = bundle(ctx, name, Some(&config))?;
+    let dir = dir.display().to_string();
+    let run = oci(ctx, &["run", "--bundle", &dir, name])?;
+    call.read(&run)
+}
+
+/// `probe report` in a container of `config`.
+fn report(ctx: &mut Ctx, name: &str, config: Value) -> Result<Report, Failure> {
+    let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+    ask(ctx, name, config, &call)
+}
+
+/// `probe report` from the most isolated container a bundle can ask for
+/// (the isolation matrix's, see [`crate::isolation`]): the default config,
+/// plus a user namespace with mappings, a cgroup with limits and its
+/// cgroup2 mounted read-only.
+pub fn isolated_report(ctx: &mut Ctx) -> Result<Report, Failure> {
+    let mut config = config(&[]);
+    push(&mut config["linux"]["namespaces"], json!({"type": "user"}));
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["cgroupsPath"] = json!("/greenroom-isolation-matrix");
+    config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 64}});
+    push(
+        &mut config["mounts"],
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+    );
+    report(ctx, "isolation-matrix", config)
+}
+
+// ---------------------------------------------------------------------------
+// Hardening, from inside
+
+fn caps_default_set(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report(ctx, "caps-default", config(&[]))?;
+    let caps = report.security.capabilities.ok_or_else(|| Failure::fail("the probe could not read CapEff and co."))?;
+    let want = mask(&default_caps());
+    let seen = |set: u64| format!("{set:016x}");
+    for (name, value, expected) in [
+        ("CapBnd (bounding)", caps.bounding, want),
+        ("CapPrm (permitted)", caps.permitted, want),
+        ("CapEff (effective)", caps.effective, want),
+        ("CapInh (inheritable)", caps.inheritable, 0),
+        ("CapAmb (ambient)", caps.ambient, 0),
+    ] {
+        if value != expected {
+            return Err(Failure::fail(format!(
+                "{name} is not the config's{}",
+                if value & !expected != 0 { ": capabilities the config does not list are still there" } else { "" }
+            ))
+            .compare(seen(expected), seen(value)));
+        }
+    }
+    Ok(())
+}
+
+fn caps_match_config(ctx: &mut Ctx) -> Result<(), Failure> {
+    let bounding = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_AUDIT_WRITE"];
+    let kept = ["CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let mut config = config(&[]);
+    config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    config["process"]["capabilities"] = json!({
+        "bounding": bounding, "effective": kept, "permitted": kept, "inheritable": kept, "ambient": kept,
+    });
+    let report = report(ctx, "caps-config", config)?;
+    let caps = report.security.capabilities.ok_or_else(|| Failure::fail("the probe could not read CapEff and co."))?;
+    let seen = |set: u64| format!("{set:016x}");
+    for (name, value, expected) in [
+        ("CapBnd (bounding)", caps.bounding, mask(&bounding)),
+        ("CapPrm (permitted)", caps.permitted, mask(&kept)),
+        ("CapEff (effective)", caps.effective, mask(&kept)),
+        ("CapInh (inheritable)", caps.inheritable, mask(&kept)),
+        ("CapAmb (ambient)", caps.ambient, mask(&kept)),
+    ] {
+        if value != expected {
+            let hint = if name.starts_with("CapAmb") || name.starts_with("CapInh") {
+                ": as uid 1000, a capability survives execve only if it is ambient, and it can be ambient only \
+                 if it is permitted and inheritable — raise the ambient set last"
+            } else {
+                ""
+            };
+            return Err(Failure::fail(format!("{name} is not the config's{hint}")).compare(seen(expected), seen(value)));
+        }
+    }
+    Ok(())
+}
+
+fn process_user(ctx: &mut Ctx) -> Result<(), Failure> {
+    let mut config = config(&[]);
+    config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
+    let report = report(ctx, "user", config)?;
+    expect_eq("the command's uid (process.user.uid)", Some(1000), report.users.uid)?;
+    expect_eq("the command's gid (process.user.gid)", Some(1000), report.users.gid)?;
+    let mut groups = report.users.groups.unwrap_or_default();
+    groups.sort();
+    expect_eq(
+        "the supplementary groups should be exactly additionalGids (root's groups must not leak in)",
+        vec![10, 20],
+        groups,
+    )
+}
+
+fn no_new_privs(ctx: &mut Ctx) -> Result<(), Failure> {
+    let on = report(ctx, "nnp-on", config(&[]))?;
+    expect_eq("NoNewPrivs with noNewPrivileges: true", Some(true), on.security.no_new_privs)?;
+    let mut off = config(&[]);
+    off["process"]["noNewPrivileges"] = json!(false);
+    off["linux"]
+        .as_object_mut()
+        .map(|linux| linux.remove("seccomp"))
+        .ok_or_else(|| Failure::error("the config has no linux section"))?;
+    let off = report(ctx, "nnp-off", off)?;
+    expect_eq("NoNewPrivs with noNewPrivileges: false (set it only when asked)", Some(false), off.security.no_new_privs)
+}
+
+fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
+    let status = report(ctx, "seccomp-status", config(&[]))?;
+    expect_eq(
+        "Seccomp in /proc/self/status: the filter must be on the command itself (loaded in the container's process \
+         before exec, not in the parent or after)",
+        Some(contract::Seccomp::Filter),
+        status.security.seccomp,
+    )?;
+    let call = ProbeCall::<Syscalls>::new(ROOTFS_PROBE, &[])?;
+    let calls = ask(ctx, "seccomp-calls", config(&[]), &call)?;
+    if calls.keyctl != Some(KEYCTL_ERRNO) {
+        return Err(Failure::fail(
+            "keyctl should fail with the errno of the profile's rule (errnoRet 95, EOPNOTSUPP): the rule's own \
+             errnoRet goes into the filter's SECCOMP_RET_ERRNO",
+        )
+        .compare(KEYCTL_ERRNO.to_string(), calls.keyctl.map_or("it worked".into(), |e| e.to_string())));
+    }
+    match calls.uname {
+        None => Ok(()),
+        Some(errno) => {
+            Err(Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string()))
+        }
+    }
+}
+
+/// How `path` looks on the host: bytes read from a file, entries of a
+/// directory; `None` when it is missing or unreadable.
+fn host_size(path: &str) -> Option<u64> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return Some(fs::read_dir(path).ok()?.count() as u64);
+    }
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path).ok()?.take(64 << 10).read_to_end(&mut bytes).ok()?;
+    Some(bytes.len() as u64)
+}
+
+fn masked_paths_empty(ctx: &mut Ctx) -> Result<(), Failure> {
+    let with_content: Vec<&str> = MASKED.iter().copied().filter(|path| host_size(path).unwrap_or(0) > 0).collect();
+    if with_content.is_empty() {
+        return Err(Failure::error("none of the masked paths has content on this machine: nothing to compare"));
+    }
+    let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &with_content)?;
+    let seen = ask(ctx, "masked", config(&[]), &call)?;
+    for path in &seen.paths {
+        if path.size != Some(0) {
+            return Err(Failure::fail(format!(
+                "{} (in linux.maskedPaths) should read empty inside: it has content on the host",
+                path.path
+            ))
+            .compare(
+                "0 bytes or entries",
+                match (path.size, path.read_errno) {
+                    (Some(size), _) => format!("{size} bytes or entries"),
+                    (None, Some(errno)) => format!("unreadable: {errno} (masking hides, it does not forbid)"),
+                    (None, None) => "nothing known".into(),
+                },
+            ));
+        }
+    }
+    expect_eq("the probe's answer covers every path asked", with_content.len(), seen.paths.len())
+}
+
+fn readonly_paths_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
+    let paths = ["/proc/sys/kernel/domainname", "/proc/sysrq-trigger", "/proc/self/comm"];
+    let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &paths)?;
+    let seen = ask(ctx, "readonly", config(&[]), &call)?;
+    let errno = |i: usize| seen.paths.get(i).and_then(|p| p.write_errno);
+    let show = |e: Option<Errno>| e.map_or("opened for writing".to_string(), |e| e.to_string());
+    for (i, path) in paths[..2].iter().enumerate() {
+        if errno(i) != Some(Errno::EROFS) {
+            return Err(Failure::fail(format!(
+                "{path} is under linux.readonlyPaths: opening it for writing should fail with EROFS (bind it onto \
+                 itself, then remount that bind read-only)"
+            ))
+            .compare(Errno::EROFS.to_string(), show(errno(i))));
+        }
+    }
+    if errno(2).is_some() {
+        return Err(Failure::fail(
+            "/proc/self/comm is in no list: it should stay writable (make each listed path read-only, not all of /proc)",
+        )
+        .compare("opened for writing", show(errno(2))));
+    }
+    Ok(())
+}
+
+fn namespaces_distinct(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report(ctx, "namespaces", config(&[]))?;
+    let ns = &report.namespaces;
+    let kinds = [
+        ("cgroup", &ns.cgroup),
+        ("ipc", &ns.ipc),
+        ("mnt", &ns.mnt),
+        ("net", &ns.net),
+        ("pid", &ns.pid),
+        ("uts", &ns.uts),
+    ];
+    for (kind, inside) in kinds {
+        let host = host_namespace(kind)?;
+        if inside.as_deref() == Some(host.as_str()) || inside.is_none() {
+            return Err(Failure::fail(format!(
+                "the config asks for a new {kind} namespace: the command is in {}",
+                if inside.is_none() { "none the probe can read" } else { "the host's" }
+            ))
+            .compare(format!("not {host}"), inside.clone().unwrap_or_default()));
+        }
+    }
+    let mut mapped = config(&[]);
+    push(&mut mapped["linux"]["namespaces"], json!({"type": "user"}));
+    mapped["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    mapped["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let user = self::report(ctx, "namespaces-user", mapped)?;
+    let host = host_namespace("user")?;
+    if user.namespaces.user.as_deref() == Some(host.as_str()) || user.namespaces.user.is_none() {
+        return Err(Failure::fail("with a user namespace and mappings in the config, the command is in the host's")
+            .compare(format!("not {host}"), user.namespaces.user.unwrap_or_default()));
+    }
+    let want = vec![contract::IdRange { inside: 0, outside: 100000, count: 65536 }];
+    expect_eq("the user namespace's uid_map (linux.uidMappings)", Some(want), user.users.uid_map)
+}
+
+// ---------------------------------------------------------------------------
+// The lifecycle, from outside
+
+/// The state document of the runtime spec, as `state` prints it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct State {
+    #[allow(dead_code)]
+    oci_version: String,
+    id: String,
+    status: String,
+    #[serde(default)]
+    pid: Option<i64>,
+    bundle: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// `state ID`, parsed.
+fn state(ctx: &mut Ctx, id: &str) -> Result<State, Failure> {
+    let run = oci(ctx, &["state", id])?;
+    run.expect_code(0, &format!("`state {id}` should print the container's state"))?;
+    serde_json::from_str(&run.stdout).map_err(|e| {
+        Failure::fail(format!("`state {id}` should print the runtime spec's state document: {e}"))
+            .compare("{\"ociVersion\",\"id\",\"status\",\"pid\",\"bundle\"}", clip(&run.stdout, 300))
+    })
+}
+
+/// Polls `state ID` until its status is `status`, for up to `within`.
+fn await_status(ctx: &mut Ctx, id: &str, status: &str, within: Duration) -> Result<State, Failure> {
+    let deadline = Instant::now() + within;
+    loop {
+        let state = state(ctx, id)?;
+        if state.status == status || Instant::now() > deadline {
+            return expect_eq(&format!("the status of {id}"), status, state.status.as_str()).map(|_| state.clone());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits up to `within` for `path` to exist.
+fn await_file(path: &Path, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while !path.exists() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// A bundle whose command says it ran (creates `/ran` in its rootfs),
+/// then sleeps `ms`.
+fn marker_bundle(ctx: &Ctx, name: &str, ms: &str) -> Result<(String, PathBuf), Failure> {
+    let dir = bundle(ctx, name, Some(&config(&[ROOTFS_PROBE, contract::plain::TOUCH_SLEEP, "/ran", ms])))?;
+    let marker = dir.join("rootfs/ran");
+    Ok((dir.display().to_string(), marker))
+}
+
+fn lifecycle_and_state(ctx: &mut Ctx) -> Result<(), Failure> {
+    let (dir, marker) = marker_bundle(ctx, "life", "1500")?;
+    let pid_file = ctx.scratch_path("life.pid");
+    oci(ctx, &["create", "--bundle", &dir, "--pid-file", &pid_file, "life"])?
+        .expect_code(0, "`create` should set the container up and exit 0")?;
+    let created = state(ctx, "life")?;
+    expect_eq("the state's id", "life", created.id.as_str())?;
+    expect_eq("the status after create", "created", created.status.as_str())?;
+    if marker.exists() {
+        return Err(Failure::fail("the command ran at create: it must wait for start"));
+    }
+    let bundle = fs::canonicalize(&dir).map_err(|e| Failure::error(format!("canonicalize {dir}: {e}")))?;
+    expect_eq("the state's bundle: the bundle's absolute path", bundle.display().to_string(), created.bundle.clone())?;
+    let from_file = fs::read_to_string(&pid_file).ok().and_then(|text| text.trim().parse::<i64>().ok());
+    expect_eq("the pid in --pid-file and in the state", from_file, created.pid)?;
+    let pid = created.pid.ok_or_else(|| Failure::fail("the state of a created container has no pid"))?;
+    // The host's view of that pid: the container's process, in the
+    // container's namespaces, not the runtime's own.
+    let mnt = fs::read_link(format!("/proc/{pid}/ns/mnt")).map(|l| l.display().to_string()).map_err(|e| {
+        Failure::fail(format!("the state's pid {pid} is no process of the host ({e}): it must be the host pid"))
+    })?;
+    if mnt == host_namespace("mnt")? {
+        return Err(Failure::fail(format!(
+            "pid {pid} is in the host's mount namespace: the state's pid should be the container's process"
+        )));
+    }
+    oci(ctx, &["start", "life"])?.expect_code(0, "`start` of a created container should exit 0")?;
+    if !await_file(&marker, Duration::from_secs(5)) {
+        return Err(Failure::fail("after start, the container's command never ran"));
+    }
+    let running = state(ctx, "life")?;
+    expect_eq("the status while the command runs", "running", running.status.as_str())?;
+    expect_eq("the pid while running", Some(pid), running.pid)?;
+    await_status(ctx, "life", "stopped", Duration::from_secs(8))?;
+    oci(ctx, &["delete", "life"])?.expect_code(0, "`delete` of a stopped container should exit 0")?;
+    let gone = oci(ctx, &["state", "life"])?;
+    if gone.code == Some(0) {
+        return Err(Failure::fail("`state` still answers for a deleted container"));
+    }
+    let left = state_root(ctx).join("life");
+    if left.exists() {
+        return Err(Failure::fail(format!("delete left {} behind", left.display())));
+    }
+    Ok(())
+}
+
+/// Fails unless `run` exited non-zero, for `what`.
+fn refused(run: &Run, what: &str) -> Result<(), Failure> {
+    match run.code {
+        Some(code) if code != 0 => Ok(()),
+        _ => {
+            Err(Failure::fail(format!("{what} should be refused with a non-zero exit"))
+                .compare("non-zero", run.describe()))
+        }
+    }
+}
+
+fn wrong_state_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let (dir, marker) = marker_bundle(ctx, "wrong", "30000")?;
+    oci(ctx, &["create", "--bundle", &dir, "wrong"])?.expect_code(0, "`create` should exit 0")?;
+    oci(ctx, &["start", "wrong"])?.expect_code(0, "the first `start` should exit 0")?;
+    if !await_file(&marker, Duration::from_secs(5)) {
+        return Err(Failure::fail("after start, the container's command never ran"));
+    }
+    let twice = oci(ctx, &["start", "wrong"])?;
+    refused(&twice, "a second `start`")?;
+    expect_eq("the status after a refused start", "running", state(ctx, "wrong")?.status.as_str())?;
+    let delete = oci(ctx, &["delete", "wrong"])?;
+    refused(&delete, "`delete` of a running container without --force")?;
+    let still = state(ctx, "wrong")?;
+    expect_eq("the status after a refused delete", "running", still.status.as_str())?;
+    oci(ctx, &["kill", "wrong", "9"])?.expect_code(0, "`kill wrong 9` of a running container should exit 0")?;
+    await_status(ctx, "wrong", "stopped", Duration::from_secs(5))?;
+    let kill = oci(ctx, &["kill", "wrong", "15"])?;
+    refused(&kill, "`kill` of a stopped container")?;
+    expect_eq("the status after a refused kill", "stopped", state(ctx, "wrong")?.status.as_str())?;
+    oci(ctx, &["delete", "wrong"])?.expect_code(0, "`delete` of a stopped container should exit 0")
+}
+
+fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let mut unknown = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    push(&mut unknown["linux"]["namespaces"], json!({"type": "bogus"}));
+    let mut escaping = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    push(
+        &mut escaping["mounts"],
+        json!({"destination": "/../../../greenroom-escaped", "type": "tmpfs", "source": "tmpfs"}),
+    );
+    let cases: [(&str, &str, Option<Value>, Option<&str>); 4] = [
+        ("no-config", "a bundle without config.json", None, None),
+        ("bad-json", "a config.json that is not JSON", None, Some("{\"ociVersion\": \"1.0.2\", \"process\": ")),
+        ("bad-namespace", "a namespace of type \"bogus\"", Some(unknown), None),
+        ("escaping-mount", "a mount destination /../../../greenroom-escaped", Some(escaping), None),
+    ];
+    let mounts_before = host_mount_count();
+    for (id, what, config, text) in cases {
+        let dir = bundle(ctx, id, config.as_ref())?;
+        if let Some(text) = text {
+            write(&dir.join("config.json"), text)?;
+        }
+        let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), id])?;
+        run.expect_code(125, &format!("{what} should be refused with 125, before anything is created"))?;
+        if state_root(ctx).join(id).exists() {
+            return Err(Failure::fail(format!("after refusing {what}, the container's state directory is left")));
+        }
+        let pids = ctx.session_pids();
+        if !pids.is_empty() {
+            return Err(Failure::fail(format!("after refusing {what}, processes are left running"))
+                .compare("none", format!("{pids:?}")));
+        }
+        if host_mount_count() != mounts_before {
+            return Err(Failure::fail(format!("after refusing {what}, the host's mount table changed")));
+        }
+    }
+    if Path::new("/greenroom-escaped").exists() {
+        return Err(Failure::fail("a mount destination with .. created /greenroom-escaped on the host"));
+    }
+    // And a good bundle does run: refusing everything is no answer.
+    let good = bundle(ctx, "good", Some(&config(&[ROOTFS_PROBE, "touch", "/ran"])))?;
+    let run = oci(ctx, &["run", "--bundle", &good.display().to_string(), "good"])?;
+    run.expect_code(0, "a good bundle, next to the bad ones, should run")?;
+    if !good.join("rootfs/ran").exists() {
+        return Err(Failure::fail("the good bundle's command never ran"));
+    }
+    Ok(())
+}
+
+fn host_mount_count() -> usize {
+    fs::read_to_string("/proc/self/mountinfo").map(|text| text.lines().count()).unwrap_or(0)
+}
+
+fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ProbeCall::<Breakout>::new(ROOTFS_PROBE, &[])?;
+    let seen = ask(ctx, "breakout", config(&[]), &call)?;
+    let open = |what: &str, how: &str| {
+        Failure::fail(format!("{what} worked inside the container: {how}")).compare("it fails", "it worked")
+    };
+    let steps = [
+        (
+            seen.mknod_block,
+            "mknod of a block device (8:0, the host's first disk)",
+            "seccomp should refuse mknod of S_IFBLK",
+        ),
+        (seen.mount, "mount of a tmpfs", "CAP_SYS_ADMIN is not in the set, and the profile refuses mount"),
+        (seen.sysrq_trigger, "opening /proc/sysrq-trigger for writing", "it is a read-only path"),
+        (seen.ptrace_pid1, "ptrace of PID 1", "CAP_SYS_PTRACE is not in the set, and the profile refuses ptrace"),
+        (seen.init_module, "init_module (loading a kernel module)", "CAP_SYS_MODULE is not in the set"),
+        (
+            seen.unshare_user,
+            "unshare(CLONE_NEWUSER) (a user namespace gives every capability back)",
+            "the profile refuses unshare",
+        ),
+    ];
+    for (errno, what, how) in steps {
+        if errno.is_none() {
+            return Err(open(what, how));
+        }
+    }
+    match seen.sys_firmware_entries {
+        None | Some(0) => Ok(()),
+        Some(n) => Err(Failure::fail("/sys/firmware is a masked path: it should be empty inside")
+            .compare("0 entries", format!("{n} entries"))),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// podman
+
+/// How long one podman command may take: several seconds under emulation.
+const PODMAN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The image imported in the capstone's guest.
+const IMAGE: &str = "localhost/busybox";
+
+/// Where the probe is in the guest, bound into podman's containers.
+fn probe_volume(ctx: &Ctx) -> String {
+    format!("{}:/probe:ro", ctx.probe.display())
+}
+
+/// `podman --runtime RUNTIME ARGS…`.
+fn podman(ctx: &mut Ctx, args: &[&str]) -> Result<Run, Failure> {
+    ctx.timeout = PODMAN_TIMEOUT;
+    let runtime = ctx.runtime.display().to_string();
+    let mut all = vec!["--runtime", runtime.as_str()];
+    all.extend_from_slice(args);
+    ctx.keep_run(Path::new("podman"), &all)
+}
+
+/// Removes every container podman knows, whatever happened in the test.
+fn podman_clean(ctx: &mut Ctx) {
+    let _ = podman(ctx, &["rm", "--force", "--all", "--time", "0"]);
+}
+
+/// Runs `body` and cleans up after it, pass or fail.
+fn with_podman(ctx: &mut Ctx, body: fn(&mut Ctx) -> Result<(), Failure>) -> Result<(), Failure> {
+    if which("podman").is_none() {
+        return Err(Failure::error("podman is not in this guest: grade chapter 7 in the capstone's guest"));
+    }
+    let outcome = body(ctx);
+    podman_clean(ctx);
+    outcome
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|path| path.is_file())
+}
+
+/// `podman run -d … IMAGE /probe sleep MS` and the container's id.
+fn podman_detached(ctx: &mut Ctx, extra: &[&str]) -> Result<String, Failure> {
+    let volume = probe_volume(ctx);
+    let mut args = vec!["run", "-d", "-v", volume.as_str()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[IMAGE, ROOTFS_PROBE, contract::plain::SLEEP, "60000"]);
+    let run = podman(ctx, &args)?;
+    run.expect_code(0, "`podman run -d` should start the container")?;
+    let id = run.stdout.lines().last().unwrap_or_default().trim().to_string();
+    if id.len() != 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(
+            Failure::error("podman run -d printed no container id").compare("a 64-digit id", clip(&run.stdout, 200))
+        );
+    }
+    Ok(id)
+}
+
+/// The host pid of a container, from `podman inspect`.
+fn podman_pid(ctx: &mut Ctx, id: &str) -> Result<u32, Failure> {
+    let run = podman(ctx, &["inspect", "--format", "{{.State.Pid}}", id])?;
+    run.expect_code(0, "podman inspect should know the container")?;
+    match run.stdout.trim().parse::<u32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err(Failure::fail("podman knows no pid for the running container (the runtime's state has none)")
+            .compare("a pid", clip(run.stdout.trim(), 100))),
+    }
+}
+
+fn podman_run_exit_code(ctx: &mut Ctx) -> Result<(), Failure> {
+    with_podman(ctx, |ctx| {
+        let run = podman(ctx, &["run", "--rm", IMAGE, "sh", "-c", "exit 3"])?;
+        run.expect_code(3, "podman run --rm should relay the container's exit code")?;
+        let left = podman(ctx, &["ps", "--all", "--quiet"])?;
+        if !left.stdout.trim().is_empty() {
+            return Err(Failure::fail("podman run --rm left a container behind: does `delete` work?")
+                .compare("no container", clip(&left.stdout, 200)));
+        }
+        Ok(())
+    })
+}
+
+fn podman_detached_stop_rm(ctx: &mut Ctx) -> Result<(), Failure> {
+    with_podman(ctx, |ctx| {
+        let id = podman_detached(ctx, &[])?;
+        let pid = podman_pid(ctx, &id)?;
+        let ps = podman(ctx, &["ps", "--quiet", "--no-trunc"])?;
+        if !ps.stdout.lines().any(|line| line.trim() == id) {
+            return Err(Failure::fail("podman ps does not list the running container: does `state` say running?")
+                .compare(id.clone(), clip(&ps.stdout, 200)));
+        }
+        podman(ctx, &["stop", "--time", "2", &id])?.expect_code(0, "podman stop should stop the container")?;
+        let status = podman(ctx, &["inspect", "--format", "{{.State.Status}}", &id])?;
+        expect_eq("podman's status after stop", "exited", status.stdout.trim())?;
+        podman(ctx, &["rm", &id])?.expect_code(0, "podman rm should remove the stopped container")?;
+        if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
+            return Err(Failure::fail(format!("the container's process {pid} is still alive after stop and rm")));
+        }
+        Ok(())
+    })
+}
+
+fn is_zombie(pid: u32) -> bool {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+}
+
+fn podman_exec(ctx: &mut Ctx) -> Result<(), Failure> {
+    with_podman(ctx, |ctx| {
+        let id = podman_detached(ctx, &[])?;
+        let pid = podman_pid(ctx, &id)?;
+        let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+        let mut args = vec!["exec", id.as_str()];
+        args.extend(call.command());
+        let run = podman(ctx, &args)?;
+        let report = call.read(&run)?;
+        for (kind, inside) in [("pid", &report.namespaces.pid), ("mnt", &report.namespaces.mnt)] {
+            let container = fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+                .map(|link| link.display().to_string())
+                .map_err(|e| Failure::error(format!("read /proc/{pid}/ns/{kind}: {e}")))?;
+            if inside.as_deref() != Some(container.as_str()) {
+                return Err(Failure::fail(format!("the exec'd process is not in the container's {kind} namespace"))
+                    .compare(container, inside.clone().unwrap_or_default()));
+            }
+        }
+        Ok(())
+    })
+}
+
+fn podman_resources(ctx: &mut Ctx) -> Result<(), Failure> {
+    with_podman(ctx, |ctx| {
+        let id = podman_detached(ctx, &["--memory", "64m", "--pids-limit", "20"])?;
+        let pid = podman_pid(ctx, &id)?;
+        let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let path = cgroup.lines().find_map(|line| line.strip_prefix("0::")).unwrap_or("").trim().to_string();
+        let dir = Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+        let read = |name: &str| fs::read_to_string(dir.join(name)).map(|s| s.trim().to_string()).unwrap_or_default();
+        if path.is_empty() || path == "/" || !path.contains(&id[..12]) && !path.contains("libpod") {
+            return Err(Failure::fail("the container's process is not in a cgroup of its own (linux.cgroupsPath)")
+                .compare("/libpod_parent/libpod-ID", path.clone()));
+        }
+        expect_eq(&format!("memory.max of {}", dir.display()), "67108864", read("memory.max").as_str())?;
+        expect_eq(&format!("pids.max of {}", dir.display()), "20", read("pids.max").as_str())
+    })
+}

@@ -1,0 +1,120 @@
+//! Chapter 7: what the hardening lets the process do — system calls a
+//! seccomp profile refuses, masked and read-only paths, and the escapes
+//! capabilities, seccomp and masked paths must keep shut.
+
+use std::io::Read;
+
+use contract::{Breakout, Errno, PathSeen, PathsSeen, Syscalls};
+
+extern "C" {
+    fn syscall(number: i64, ...) -> i64;
+}
+
+// x86_64 system call numbers (the probe is built for x86_64 only).
+const SYS_UNAME: i64 = 63;
+const SYS_PTRACE: i64 = 101;
+const SYS_MKNOD: i64 = 133;
+const SYS_MOUNT: i64 = 165;
+const SYS_INIT_MODULE: i64 = 175;
+const SYS_KEYCTL: i64 = 250;
+const SYS_UNSHARE: i64 = 272;
+
+const KEYCTL_GET_KEYRING_ID: i64 = 0;
+const KEY_SPEC_PROCESS_KEYRING: i64 = -2;
+const PTRACE_SEIZE: i64 = 0x4206;
+const S_IFBLK: i64 = 0o060000;
+const CLONE_NEWUSER: i64 = 0x1000_0000;
+
+/// The errno of the last failed call.
+fn last_errno() -> Errno {
+    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// `None` for a call that returned 0 or more, else its errno.
+fn outcome(rc: i64) -> Option<Errno> {
+    (rc < 0).then(last_errno)
+}
+
+/// `probe syscalls`.
+pub fn syscalls() -> Syscalls {
+    // SAFETY: keyctl with these arguments reads no memory of ours.
+    let keyctl = outcome(unsafe { syscall(SYS_KEYCTL, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0i64) });
+    let mut buffer = [0u8; 390]; // struct utsname: 6 fields of 65 bytes.
+                                 // SAFETY: uname writes a struct utsname, which fits in `buffer`.
+    let uname = outcome(unsafe { syscall(SYS_UNAME, buffer.as_mut_ptr()) });
+    Syscalls { keyctl, uname }
+}
+
+/// `probe paths PATH…`.
+pub fn paths(paths: &[&str]) -> PathsSeen {
+    PathsSeen { paths: paths.iter().map(|path| seen(path)).collect() }
+}
+
+fn seen(path: &str) -> PathSeen {
+    let errno = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(0));
+    let (read_errno, size) = match std::fs::metadata(path) {
+        Err(e) => (Some(errno(e)), None),
+        Ok(meta) if meta.is_dir() => match std::fs::read_dir(path) {
+            Ok(entries) => (None, Some(entries.count() as u64)),
+            Err(e) => (Some(errno(e)), None),
+        },
+        Ok(_) => {
+            let mut bytes = Vec::new();
+            match std::fs::File::open(path).and_then(|file| file.take(64 << 10).read_to_end(&mut bytes)) {
+                Ok(n) => (None, Some(n as u64)),
+                Err(e) => (Some(errno(e)), None),
+            }
+        }
+    };
+    // Opened, never written: a write to some of these files acts at once.
+    let write_errno = std::fs::OpenOptions::new().write(true).open(path).err().map(errno);
+    PathSeen { path: path.to_string(), read_errno, size, write_errno }
+}
+
+/// `probe breakout`.
+pub fn breakout() -> Breakout {
+    let node = c"/tmp/greenroom-disk";
+    // SAFETY: mknod reads the NUL-terminated path, which lives to the end.
+    let mknod_block = outcome(unsafe { syscall(SYS_MKNOD, node.as_ptr(), S_IFBLK | 0o600, 8i64 << 8) });
+    if mknod_block.is_none() {
+        let _ = std::fs::remove_file("/tmp/greenroom-disk");
+    }
+    let (none, tmp, tmpfs) = (c"none", c"/tmp", c"tmpfs");
+    // SAFETY: mount reads three NUL-terminated strings; no data argument.
+    let mount = outcome(unsafe { syscall(SYS_MOUNT, none.as_ptr(), tmp.as_ptr(), tmpfs.as_ptr(), 0i64, 0i64) });
+    let sysrq_trigger = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sysrq-trigger")
+        .err()
+        .map(|e| Errno(e.raw_os_error().unwrap_or(0)));
+    let sys_firmware_entries = std::fs::read_dir("/sys/firmware").ok().map(|entries| entries.count() as u64);
+    // PTRACE_SEIZE, not ATTACH: the same permission check, without
+    // stopping PID 1 (a stopped init would never reap the probe). The probe's
+    // exit detaches it.
+    // SAFETY: PTRACE_SEIZE with no options takes no pointers.
+    let ptrace_pid1 = outcome(unsafe { syscall(SYS_PTRACE, PTRACE_SEIZE, 1i64, 0i64, 0i64) });
+    let empty = c"";
+    // SAFETY: a null image of length 0 is never read; the arguments are a
+    // NUL-terminated string.
+    let init_module = outcome(unsafe { syscall(SYS_INIT_MODULE, std::ptr::null::<u8>(), 0i64, empty.as_ptr()) });
+    // Last: it changes the probe's own namespace. The probe is single-threaded.
+    // SAFETY: unshare takes no pointers.
+    let unshare_user = outcome(unsafe { syscall(SYS_UNSHARE, CLONE_NEWUSER) });
+    let caps_after_unshare = match unshare_user {
+        Some(_) => None,
+        None => std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+            let line = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(line.trim(), 16).ok()
+        }),
+    };
+    Breakout {
+        mknod_block,
+        mount,
+        sysrq_trigger,
+        sys_firmware_entries,
+        ptrace_pid1,
+        init_module,
+        unshare_user,
+        caps_after_unshare,
+    }
+}
