@@ -443,3 +443,72 @@ fn a_cgroup_namespace_made_before_the_move_is_caught() {
     assert!(root.actual.as_deref().unwrap_or_default().starts_with("0::/greenroom-"), "{root:#?}");
     graded.report.expect("limits-read-back-inside", "fail");
 }
+
+#[test]
+#[serial]
+fn a_pipe_of_the_core_left_to_the_command_is_caught() {
+    let graded = grade_fixture("report-pipe-inherited", "chapter0", &[]);
+    assert_failed(&graded);
+    let leaked = graded.report.expect("only-stdio-inherited", "fail");
+    let why = leaked.explanation();
+    assert!(why.contains("beyond 0, 1 and 2") && why.contains("pipe:["), "{why}");
+    assert!(why.contains("without O_CLOEXEC"), "the hint should name the flag: {why}");
+    // The caller's descriptors are marked close-on-exec: only the pipe is named.
+    assert!(!why.contains("40 ->") && !why.contains("41 ->"), "{why}");
+    graded.report.expect("exit-code-relayed", "pass");
+}
+
+#[test]
+#[serial]
+fn a_command_started_with_the_inits_mask_is_caught() {
+    let graded = grade_fixture("command-signals-blocked", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    let blocked = graded.report.expect("command-signals-unblocked", "fail");
+    assert!(blocked.message.contains("signals blocked"), "{blocked:#?}");
+    let actual = blocked.actual.as_deref().unwrap_or_default();
+    assert!(actual.contains("SIGTERM") && actual.contains("SIGCHLD"), "the blocked signals are named: {blocked:#?}");
+    graded.report.expect("command-is-pid-2", "pass");
+}
+
+#[test]
+#[serial]
+fn a_pid_1_killed_from_the_host_misreported_is_caught() {
+    let graded = grade_fixture("sigkill-not-137", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    let killed = graded.report.expect("init-killed-from-outside", "fail");
+    assert!(killed.message.contains("PID 1") && killed.message.contains("SIGKILL"), "{killed:#?}");
+    assert_eq!(killed.expected.as_deref(), Some("exit code 137"), "{killed:#?}");
+    assert!(killed.actual.as_deref().unwrap_or_default().starts_with("exit code 125"), "{killed:#?}");
+    graded.report.expect("signals-reach-the-command", "pass");
+}
+
+#[test]
+#[serial]
+fn a_working_directory_left_on_the_host_is_caught() {
+    let graded = grade_fixture("cwd-left-on-the-host", "chapter3", &["--only"]);
+    assert_failed(&graded);
+    let outside = graded.report.expect("cwd-and-root-inside", "fail");
+    assert!(outside.message.contains("outside its root"), "{outside:#?}");
+    graded.report.expect("mounts-inside", "pass");
+}
+
+#[test]
+#[serial]
+fn a_relative_rootfs_that_exists_accepted_is_caught() {
+    let graded = grade_fixture("relative-rootfs-accepted", "chapter3", &["--only"]);
+    assert_failed(&graded);
+    let accepted = graded.report.expect("bad-rootfs-refused", "fail");
+    assert!(accepted.message.contains("--rootfs rootfs is relative"), "{accepted:#?}");
+    assert!(accepted.message.contains("not resolved"), "{accepted:#?}");
+    graded.report.expect("mounts-inside", "pass");
+}
+
+#[test]
+#[serial]
+fn a_mount_without_its_flags_is_caught() {
+    let graded = grade_fixture("shm-without-safe-flags", "chapter3", &["--only"]);
+    assert_failed(&graded);
+    let flags = graded.report.expect("mount-flags", "fail");
+    assert!(flags.message.contains("/dev/shm (tmpfs) lacks nosuid, nodev, noexec"), "{flags:#?}");
+    graded.report.expect("mounts-inside", "pass");
+}

@@ -60,13 +60,13 @@ pub fn tests() -> Vec<TestCase> {
             starts_in_the_new_root,
         ),
         test(
-            "cwd-and-root-are-the-containers",
+            "cwd-and-root-inside",
             1,
             "the command's working directory and root are the container's /, not the host directory the runtime ran in",
             "the runtime runs from a directory of the host's: after pivot_root and unmounting the old root, \
              chdir(\"/\") so the working directory is inside the new root",
             "ch03-rootfs.md#pivot_root-step-by-step",
-            cwd_and_root_are_the_containers,
+            cwd_and_root_inside,
         ),
         test(
             "mount-flags",
@@ -243,7 +243,7 @@ fn starts_in_the_new_root(ctx: &mut Ctx) -> Result<(), Failure> {
     expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)
 }
 
-fn cwd_and_root_are_the_containers(ctx: &mut Ctx) -> Result<(), Failure> {
+fn cwd_and_root_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report_in_rootfs(ctx, &[])?;
     let inherited = report.inherited;
     let host_dir = ctx.scratch.display().to_string();
