@@ -97,11 +97,11 @@ const CHILD_STACK_SIZE: usize = 1024 * 1024;
 /// Runs `command` in a child process wrapped in `layers`, and returns the
 /// exit code to relay (see the table in the crate docs).
 pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
+    // Whatever the caller left open (3 and up) is not the command's.
+    close_inherited_on_exec()?;
     let argv = to_argv(command)?;
     let init = init::find(layers)?;
     let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
-    // Whatever the caller left open (3 and up) is not the command's.
-    close_inherited_on_exec()?;
 
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
@@ -223,9 +223,7 @@ fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd
 fn close_inherited_on_exec() -> Result<(), Error> {
     // SAFETY: close_range takes no pointers; with CLOSE_RANGE_CLOEXEC it
     // only sets a flag on each descriptor in the range, closing none.
-    let done = unsafe {
-        nix::libc::syscall(nix::libc::SYS_close_range, 3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC)
-    };
+    let done = unsafe { nix::libc::syscall(nix::libc::SYS_close_range, 3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC) };
     Errno::result(done).map(drop).map_err(Error::InheritedDescriptors)
 }
 
