@@ -172,7 +172,8 @@ fn signals_reach_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Signal N's bit in a `SigBlk`/`SigIgn` mask, and the names of the bits set.
+/// The names of the signals set in a `SigBlk` or `SigIgn` mask (bit N-1 is
+/// signal N).
 fn signal_names(mask: u64) -> String {
     let names: Vec<String> = (1..=64)
         .filter(|n| mask & (1 << (n - 1)) != 0)
