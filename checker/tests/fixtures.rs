@@ -162,9 +162,11 @@ fn a_proc_mounted_without_private_propagation_is_caught() {
     let graded = grade_fixture("no-private", "chapter2", &["--only"]);
     assert_failed(&graded);
     // The guest's / is rshared, so every container's /proc lands on the
-    // host's too: each test notices the leak (and the suite undoes it).
-    let test = graded.report.expect("proc-shows-only-the-container", "fail");
-    assert!(test.explanation().contains("mounted over the host's /proc"), "{test:#?}");
+    // host's too: the test after whose run the suite finds the leak says so
+    // (and the suite undoes it). Tests run side by side, so which one finds
+    // it varies from run to run; some do.
+    let leaks = graded.report.tests.iter().filter(|t| t.explanation().contains("mounted over the host's /proc"));
+    assert!(leaks.count() > 0, "no test reported the leaked /proc: {:#?}", graded.report.tests);
     let test = graded.report.expect("host-proc-untouched", "fail");
     let why = test.explanation();
     assert!(why.contains("host's /proc") || why.contains("host's mount table"), "{test:#?}");
@@ -314,6 +316,7 @@ fn a_canned_report_is_refused_as_not_from_this_run() {
     assert_failed(&graded);
     let reads_a_report = [
         "argv-and-env-passed",
+        "only-stdio-inherited",
         "hostname-set-inside",
         "own-uts-namespace",
         "host-hostname-unchanged",

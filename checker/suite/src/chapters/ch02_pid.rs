@@ -81,7 +81,8 @@ pub fn tests() -> Vec<TestCase> {
              the rest of the PID namespace with it",
             "ch02-pid.md#why-pid-1-is-special",
             init_killed_from_outside,
-        ),
+        )
+        .run_alone(),
         test(
             "host-proc-untouched",
             1,
@@ -230,9 +231,21 @@ fn init_killed_from_outside(ctx: &mut Ctx) -> Result<(), Failure> {
         return Err(Failure::fail("the command never started under an init, the runtime's child")
             .compare("runtime -> init -> command, the probe running", run.describe()));
     };
+    let before = crate::ctx::host_mountinfo()?;
     let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
     let run = running.wait()?;
     run.expect_code(137, &format!("the container's PID 1 (host pid {init}) was killed by SIGKILL"))?;
+    // What a later chapter leaves on the host must go even so: its cgroups
+    // (chapter 6), and no mount may have reached the host's table.
+    if !run.cgroups_left.is_empty() {
+        return Err(Failure::fail("the runtime left its cgroups behind when its PID 1 was killed")
+            .compare("no cgroup left", format!("{:?}", run.cgroups_left)));
+    }
+    let after = crate::ctx::host_mountinfo()?;
+    if before != after {
+        return Err(Failure::fail("the host's mount table changed while the container ran and was killed")
+            .compare(crate::ctx::clip(&before, 400), crate::ctx::clip(&after, 400)));
+    }
     let left: Vec<u32> = match &run.processes_left {
         Some(pids) => pids.clone(),
         None => [init, command].into_iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect(),
