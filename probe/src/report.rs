@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use contract::{
-    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Namespaces, Process, Report, Seccomp,
-    Security, Users,
+    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Inherited, Namespaces, OpenFd, Process,
+    Report, Seccomp, Security, Users,
 };
 
 /// Reads everything, now. A file that cannot be read gives `None` rather
 /// than a failure: not every container has every file.
 pub fn collect() -> Report {
     let status = read("/proc/self/status").map(|text| status_fields(&text)).unwrap_or_default();
+    // First, before the probe opens anything of its own (netlink sockets).
+    let inherited = inherited(&status);
     Report {
         process: process(),
         hostname: read("/proc/sys/kernel/hostname").map(|s| s.trim_end().to_string()),
@@ -37,7 +39,43 @@ pub fn collect() -> Report {
         cgroup: cgroup(),
         security: security(&status),
         network: crate::net::collect().ok(),
+        inherited,
     }
+}
+
+fn inherited(status: &BTreeMap<String, String>) -> Inherited {
+    let link = |path: &str| fs::read_link(path).ok().map(|l| l.display().to_string());
+    let mask = |field: &str| u64::from_str_radix(status.get(field)?, 16).ok();
+    Inherited {
+        fds: open_fds(),
+        cwd_link: link("/proc/self/cwd"),
+        root_link: link("/proc/self/root"),
+        cwd_reachable: std::env::current_dir().is_ok(),
+        signals_blocked: mask("SigBlk"),
+        signals_ignored: mask("SigIgn"),
+    }
+}
+
+/// The descriptors in `/proc/self/fd`, without the one `read_dir` holds
+/// open on that very directory while it lists it.
+fn open_fds() -> Option<Vec<OpenFd>> {
+    let listing_itself = |target: &str| {
+        target.strip_prefix("/proc/").and_then(|rest| rest.strip_suffix("/fd")).is_some_and(|pid| {
+            pid == "self" || pid == "thread-self" || pid.chars().all(|c| c.is_ascii_digit() || c == '/')
+        })
+    };
+    let mut fds: Vec<OpenFd> = fs::read_dir("/proc/self/fd")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            let target = fs::read_link(entry.path()).ok()?.display().to_string();
+            Some(OpenFd { fd, target })
+        })
+        .filter(|open| !listing_itself(&open.target))
+        .collect();
+    fds.sort_by_key(|open| open.fd);
+    Some(fds)
 }
 
 fn process() -> Process {

@@ -43,6 +43,10 @@ pub enum Error {
     /// one, or its signals could not be blocked).
     #[error(transparent)]
     Init(#[from] InitError),
+    /// The descriptors the runtime inherited could not be marked
+    /// close-on-exec (`close_range` needs Linux 5.11).
+    #[error("mark the descriptors the runtime inherited close-on-exec")]
+    InheritedDescriptors(#[source] Errno),
     /// The pipes between parent and child could not be created.
     #[error("create the pipes between runtime and container")]
     Pipe(#[source] Errno),
@@ -99,6 +103,8 @@ const CHILD_STACK_SIZE: usize = 1024 * 1024;
 /// Runs `command` in a child process wrapped in `layers`, and returns the
 /// exit code to relay (see the table in the crate docs).
 pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
+    // Whatever the caller left open (3 and up) is not the command's.
+    close_inherited_on_exec()?;
     let argv = to_argv(command)?;
     let init = init::find(layers)?;
     let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
@@ -342,6 +348,17 @@ fn prepare_and_release(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd) -> Re
     Ok(())
 }
 // ANCHOR_END: prepare_and_release
+
+/// Marks every descriptor from 3 up close-on-exec: those the runtime's
+/// caller left open, which the command must not inherit (a directory of the
+/// host's is a way out of any root). The runtime may still use them; its
+/// own descriptors it opens with `O_CLOEXEC`.
+fn close_inherited_on_exec() -> Result<(), Error> {
+    // SAFETY: close_range takes no pointers; with CLOSE_RANGE_CLOEXEC it
+    // only sets a flag on each descriptor in the range, closing none.
+    let done = unsafe { nix::libc::syscall(nix::libc::SYS_close_range, 3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC) };
+    Errno::result(done).map(drop).map_err(Error::InheritedDescriptors)
+}
 
 fn to_argv(command: &[String]) -> Result<Vec<CString>, Error> {
     if command.is_empty() {

@@ -69,6 +69,9 @@ pub struct Run {
     /// The cgroups left inside the run's own cgroup once the runtime had
     /// exited, before the suite swept them away (chapter 6: none).
     pub cgroups_left: Vec<String>,
+    /// The processes left in the run's cgroup once the runtime had exited,
+    /// before the suite killed them (`None` without a cgroup per run).
+    pub processes_left: Option<Vec<u32>>,
 }
 
 impl Run {
@@ -133,6 +136,7 @@ impl Running {
             Err(_) => None,
         };
         let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
+        let processes_left = self.cgroup.as_ref().map(RunCgroup::processes);
         // Whatever the runtime left running (a container that outlived it,
         // a fork bomb) goes now, so the next test starts clean; a lifecycle
         // command's container stays, in the test's session cgroup.
@@ -161,7 +165,7 @@ impl Running {
                 actual: None,
             });
         };
-        Ok(Run { code: status.code(), signal: status.signal(), stdout, stderr, cgroups_left })
+        Ok(Run { code: status.code(), signal: status.signal(), stdout, stderr, cgroups_left, processes_left })
     }
 
     fn kill_all(&mut self) {
@@ -265,7 +269,7 @@ impl Ctx {
 
     /// The pids in this test's session cgroup now (see [`Ctx::keep_spawn`]).
     pub fn session_pids(&self) -> Vec<u32> {
-        self.session.as_ref().map(RunCgroup::pids).unwrap_or_default()
+        self.session.as_ref().map(RunCgroup::processes).unwrap_or_default()
     }
 
     fn spawn_program(
@@ -299,6 +303,11 @@ impl Ctx {
         let mut command = Command::new(program);
         command.args(args).envs(env.iter().copied()).stdin(Stdio::null());
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        // Started as a learner starts it: from a directory of their own,
+        // with a descriptor or two open; none of it may reach the container.
+        command.current_dir(&self.scratch);
+        let caller = CallerFds::open(&self.scratch)?;
+        caller.pass_on_exec(&mut command);
         if let Some(cgroup) = &cgroup {
             cgroup.enter_on_exec(&mut command);
         }
@@ -326,6 +335,7 @@ impl Ctx {
                 let _ = sender.send((is_stdout, String::from_utf8_lossy(&bytes).into_owned()));
             });
         }
+        drop(caller);
         let pid = child.id();
         let (sender, status) = mpsc::channel();
         std::thread::spawn(move || {
@@ -366,6 +376,59 @@ impl Ctx {
         let dir = self.scratch.join("rootfs");
         crate::rootfs::write_rootfs(&dir, &self.probe).map_err(|e| Failure::error(format!("write a rootfs: {e}")))?;
         Ok(dir.display().to_string())
+    }
+}
+
+/// The descriptor number at which the suite hands the runtime a file of the
+/// host's, open and without close-on-exec, as a caller's shell might.
+pub const CALLER_FILE_FD: i32 = 40;
+
+/// The descriptor number at which it hands the runtime a directory of the
+/// host's (the runtime's working directory): a door out of any root.
+pub const CALLER_DIR_FD: i32 = 41;
+
+/// The name of the file behind [`CALLER_FILE_FD`], in the scratch directory.
+pub const CALLER_FILE: &str = "caller-file";
+
+/// What the suite holds open for one start of the runtime, to hand it at
+/// [`CALLER_FILE_FD`] and [`CALLER_DIR_FD`].
+struct CallerFds {
+    file: std::fs::File,
+    dir: std::fs::File,
+}
+
+impl CallerFds {
+    fn open(scratch: &Path) -> Result<CallerFds, Failure> {
+        let path = scratch.join(CALLER_FILE);
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+        let file = file.map_err(|e| Failure::error(format!("open {}: {e}", path.display())))?;
+        let dir =
+            std::fs::File::open(scratch).map_err(|e| Failure::error(format!("open {}: {e}", scratch.display())))?;
+        Ok(CallerFds { file, dir })
+    }
+
+    /// Makes the runtime start with the two at their numbers. `dup2` gives
+    /// the copy no close-on-exec flag (std opens everything with one).
+    fn pass_on_exec(&self, command: &mut Command) {
+        use std::os::fd::AsRawFd;
+        let pairs = [(self.file.as_raw_fd(), CALLER_FILE_FD), (self.dir.as_raw_fd(), CALLER_DIR_FD)];
+        // SAFETY: between fork and exec only async-signal-safe calls run:
+        // dup2 and fcntl, on descriptors this process holds open.
+        unsafe {
+            command.pre_exec(move || {
+                for (from, to) in pairs {
+                    if from == to {
+                        // dup2 onto itself keeps the flag: clear it.
+                        if nix::libc::fcntl(to, nix::libc::F_SETFD, 0) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    } else if nix::libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            })
+        };
     }
 }
 
@@ -505,7 +568,14 @@ mod tests {
     use super::*;
 
     fn exited(stdout: String) -> Run {
-        Run { code: Some(0), signal: None, stdout, stderr: String::new(), cgroups_left: Vec::new() }
+        Run {
+            code: Some(0),
+            signal: None,
+            stdout,
+            stderr: String::new(),
+            cgroups_left: Vec::new(),
+            processes_left: None,
+        }
     }
 
     fn line(nonce: &Nonce, zombies: Vec<u32>) -> String {

@@ -185,6 +185,7 @@ fn host_report(probe: &str) -> Result<Report, Failure> {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         cgroups_left: Vec::new(),
+        processes_left: None,
     };
     call.read(&run).map_err(|f| Failure::error(format!("the probe on the host: {}", f.message)))
 }
@@ -385,6 +386,7 @@ mod tests {
                 seccomp: Some(Seccomp::Disabled),
             },
             network: None,
+            inherited: Default::default(),
         }
     }
 

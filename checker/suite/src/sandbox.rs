@@ -95,19 +95,18 @@ impl RunCgroup {
         dirs.map(|entry| entry.file_name().to_string_lossy().into_owned()).collect()
     }
 
-    /// The pids in this cgroup and those below it.
-    pub fn pids(&self) -> Vec<u32> {
-        fn walk(dir: &Path, pids: &mut Vec<u32>) {
+    /// The processes still in this cgroup or any below it.
+    pub fn processes(&self) -> Vec<u32> {
+        fn collect(dir: &Path, pids: &mut Vec<u32>) {
             let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             pids.extend(procs.lines().filter_map(|line| line.trim().parse::<u32>().ok()));
-            for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    walk(&entry.path(), pids);
-                }
+            let Ok(entries) = fs::read_dir(dir) else { return };
+            for entry in entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir())) {
+                collect(&entry.path(), pids);
             }
         }
         let mut pids = Vec::new();
-        walk(&self.dir, &mut pids);
+        collect(&self.dir, &mut pids);
         pids
     }
 

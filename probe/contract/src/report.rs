@@ -31,6 +31,10 @@ pub struct Report {
     /// Interfaces, addresses and routes (`None` when rtnetlink or
     /// `/proc/net/route` could not be read).
     pub network: Option<Network>,
+    /// What the probe got from the process that exec'ed it: descriptors,
+    /// working directory, root, signal mask.
+    #[serde(default)]
+    pub inherited: Inherited,
 }
 
 impl Document for Report {
@@ -57,6 +61,37 @@ pub struct Process {
     /// probe's own PID namespace; another number when it is the host's.
     #[serde(default)]
     pub proc_self: Option<u32>,
+}
+
+/// What a process inherits across `exec` from whoever started it, read
+/// before the probe opens anything of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inherited {
+    /// Its open descriptors, from `/proc/self/fd`, by number (the one the
+    /// probe opened to list them left out).
+    pub fds: Option<Vec<OpenFd>>,
+    /// `readlink /proc/self/cwd`: its working directory as the kernel names
+    /// it, even when `getcwd` cannot (a directory outside its root).
+    pub cwd_link: Option<String>,
+    /// `readlink /proc/self/root`: its root directory.
+    pub root_link: Option<String>,
+    /// `getcwd` succeeded: the working directory is reachable from the
+    /// root (`None` would be the same as `Process::cwd` being `None`).
+    pub cwd_reachable: bool,
+    /// `SigBlk` of `/proc/self/status`: the blocked signals, bit N-1 for
+    /// signal N.
+    pub signals_blocked: Option<u64>,
+    /// `SigIgn`: the ignored signals, the same way.
+    pub signals_ignored: Option<u64>,
+}
+
+/// One open descriptor and what it refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenFd {
+    /// Its number.
+    pub fd: u32,
+    /// `readlink /proc/self/fd/N`: a path, or `pipe:[…]`, `socket:[…]`.
+    pub target: String,
 }
 
 /// Namespace identities from the links in `/proc/self/ns`, e.g.

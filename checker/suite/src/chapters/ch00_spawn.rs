@@ -77,6 +77,15 @@ pub fn tests() -> Vec<TestCase> {
             "ch00-spawn.md#exit-codes",
             waits_for_the_command,
         ),
+        test(
+            "only-stdio-inherited",
+            1,
+            "the command holds descriptors 0, 1 and 2 only: none of the runtime's, none of its caller's",
+            "a descriptor without close-on-exec survives exec: make the core's pipes with O_CLOEXEC, and mark \
+             the descriptors the runtime's caller left open (3 and up) close-on-exec when run starts",
+            "ch00-spawn.md#how-the-parent-learns-that-exec-worked",
+            only_stdio_inherited,
+        ),
     ]
 }
 
@@ -185,6 +194,38 @@ fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
         None => Err(Failure::fail("the runtime never had a child process while the command ran")
             .compare("a child in /proc/<runtime>/task/<runtime>/children", run.describe())),
     }
+}
+
+fn only_stdio_inherited(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = ctx.report(&[])?;
+    let Some(fds) = report.inherited.fds else {
+        return Err(Failure::fail("the probe could not list /proc/self/fd in the container"));
+    };
+    let extra: Vec<String> = fds.iter().filter(|open| open.fd > 2).map(|open| describe_fd(ctx, open)).collect();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::fail(format!(
+        "the command inherited {} descriptor(s) beyond 0, 1 and 2: whatever is open without close-on-exec at \
+         exec time goes into the container",
+        extra.len()
+    ))
+    .compare("0, 1, 2", extra.join("; ")))
+}
+
+/// `N -> TARGET`, and whose it is when the suite knows.
+fn describe_fd(ctx: &Ctx, open: &contract::OpenFd) -> String {
+    use crate::ctx::{CALLER_DIR_FD, CALLER_FILE, CALLER_FILE_FD};
+    let whose = if open.fd as i32 == CALLER_FILE_FD && open.target == ctx.scratch_path(CALLER_FILE) {
+        " (a file the runtime's caller left open: mark inherited descriptors close-on-exec)"
+    } else if open.fd as i32 == CALLER_DIR_FD {
+        " (a directory the runtime's caller left open: a way out of any root)"
+    } else if open.target.starts_with("pipe:") {
+        " (a pipe: the core's go or report pipe without O_CLOEXEC?)"
+    } else {
+        ""
+    };
+    format!("{} -> {}{whose}", open.fd, open.target)
 }
 
 fn waits_for_the_command(ctx: &mut Ctx) -> Result<(), Failure> {

@@ -66,6 +66,25 @@ pub fn tests() -> Vec<TestCase> {
             signals_reach_the_command,
         ),
         test(
+            "command-signals-unblocked",
+            1,
+            "the command starts with no signal blocked or ignored: the init's mask is the init's alone",
+            "the mask survives fork and exec: in the command's half of start_init, put back the mask the runtime had \
+             before the core blocked the init's signals",
+            "ch02-pid.md#the-init",
+            command_signals_unblocked,
+        ),
+        test(
+            "init-killed-from-outside",
+            2,
+            "when the host kills the container's PID 1 with SIGKILL, the runtime exits with 137 and nothing is left",
+            "the runtime's child is the init: report its end as for any child (128 + 9), and let the kernel end \
+             the rest of the PID namespace with it",
+            "ch02-pid.md#why-pid-1-is-special",
+            init_killed_from_outside,
+        )
+        .run_alone(),
+        test(
             "host-proc-untouched",
             1,
             "the host's /proc and mount table are unchanged after the container ran",
@@ -152,6 +171,93 @@ fn signals_reach_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
         let _ = kill(Pid::from_raw(running.pid() as i32), signal);
         let run = running.wait()?;
         run.expect_code(code, &format!("{signal} sent to the runtime should end the command, giving {code}"))?;
+    }
+    Ok(())
+}
+
+/// The names of the signals set in a `SigBlk` or `SigIgn` mask (bit N-1 is
+/// signal N).
+fn signal_names(mask: u64) -> String {
+    let names: Vec<String> = (1..=64)
+        .filter(|n| mask & (1 << (n - 1)) != 0)
+        .map(|n| Signal::try_from(n).map_or(format!("signal {n}"), |signal| signal.to_string()))
+        .collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn command_signals_unblocked(ctx: &mut Ctx) -> Result<(), Failure> {
+    let inherited = ctx.report(&[])?.inherited;
+    let (Some(blocked), Some(ignored)) = (inherited.signals_blocked, inherited.signals_ignored) else {
+        return Err(Failure::fail("the probe could not read SigBlk and SigIgn in /proc/self/status"));
+    };
+    if blocked != 0 {
+        return Err(Failure::fail(
+            "the command started with signals blocked: a forwarded SIGTERM would wait, pending, forever",
+        )
+        .compare("none blocked", signal_names(blocked)));
+    }
+    // The probe, a Rust program, ignores SIGPIPE itself as it starts, so
+    // that bit says nothing about the runtime.
+    let ignored = ignored & !(1 << (Signal::SIGPIPE as u64 - 1));
+    if ignored != 0 {
+        return Err(Failure::fail("the command started with signals ignored, a disposition exec keeps")
+            .compare("none ignored", signal_names(ignored)));
+    }
+    Ok(())
+}
+
+/// The pids listed in `/proc/PID/task/PID/children`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    text.split_whitespace().filter_map(|word| word.parse().ok()).collect()
+}
+
+fn init_killed_from_outside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let started = ctx.scratch_path("started");
+    let running = ctx.spawn(&[], &[&probe, plain::TOUCH_SLEEP, &started, "20000"], &[])?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !Path::new(&started).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The host's view: the runtime's child is the init, whose child is
+    // the command, now running.
+    let init = children_of(running.pid()).first().copied();
+    let command = init.and_then(|init| children_of(init).first().copied());
+    let (Some(init), Some(command)) = (init, command) else {
+        let run = running.wait()?;
+        return Err(Failure::fail("the command never started under an init, the runtime's child")
+            .compare("runtime -> init -> command, the probe running", run.describe()));
+    };
+    let before = crate::ctx::host_mountinfo()?;
+    let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
+    let run = running.wait()?;
+    run.expect_code(137, &format!("the container's PID 1 (host pid {init}) was killed by SIGKILL"))?;
+    // What a later chapter leaves on the host must go even so: its cgroups
+    // (chapter 6), and no mount may have reached the host's table.
+    if !run.cgroups_left.is_empty() {
+        return Err(Failure::fail("the runtime left its cgroups behind when its PID 1 was killed")
+            .compare("no cgroup left", format!("{:?}", run.cgroups_left)));
+    }
+    let after = crate::ctx::host_mountinfo()?;
+    if before != after {
+        return Err(Failure::fail("the host's mount table changed while the container ran and was killed")
+            .compare(crate::ctx::clip(&before, 400), crate::ctx::clip(&after, 400)));
+    }
+    let left: Vec<u32> = match &run.processes_left {
+        Some(pids) => pids.clone(),
+        None => [init, command].into_iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect(),
+    };
+    if !left.is_empty() {
+        return Err(Failure::fail(
+            "processes of the container outlived its PID 1 and the runtime: is the command in the container's \
+             PID namespace?",
+        )
+        .compare("none", format!("{left:?}")));
     }
     Ok(())
 }

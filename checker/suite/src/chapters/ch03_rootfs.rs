@@ -62,6 +62,24 @@ pub fn tests() -> Vec<TestCase> {
             starts_in_the_new_root,
         ),
         test(
+            "cwd-and-root-inside",
+            1,
+            "the command's working directory and root are the container's /, not the host directory the runtime ran in",
+            "the runtime runs from a directory of the host's: after pivot_root and unmounting the old root, \
+             chdir(\"/\") so the working directory is inside the new root",
+            "ch03-rootfs.md#pivot_root-step-by-step",
+            cwd_and_root_inside,
+        ),
+        test(
+            "mount-flags",
+            2,
+            "/proc, /sys, /dev, /dev/pts and /dev/shm carry the flags and modes the chapter gives them",
+            "pass SAFE (nosuid, nodev, noexec) to every mount but /dev and /dev/pts (no nodev there), MS_RDONLY to \
+             /sys, and the mode= options in the data argument",
+            "ch03-rootfs.md#a-minimal-dev",
+            mount_flags,
+        ),
+        test(
             "host-mounts-unchanged",
             1,
             "the host's mount table is the same before and after the container ran",
@@ -228,6 +246,109 @@ fn starts_in_the_new_root(ctx: &mut Ctx) -> Result<(), Failure> {
     expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)
 }
 
+fn cwd_and_root_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    let inherited = report.inherited;
+    let host_dir = ctx.scratch.display().to_string();
+    if !inherited.cwd_reachable {
+        return Err(Failure::fail(
+            "the command's working directory is outside its root: it is still the host's directory the runtime \
+             ran in",
+        )
+        .compare("/", inherited.cwd_link.unwrap_or_else(|| host_dir.clone())));
+    }
+    expect_eq("the command's working directory (readlink /proc/self/cwd)", Some("/"), inherited.cwd_link.as_deref())?;
+    expect_eq("the command's root (readlink /proc/self/root)", Some("/"), inherited.root_link.as_deref())
+}
+
+/// What the chapter asks of one mount: its type, the per-mount options it
+/// must have, the file system options it must show, and its root's mode.
+struct WantedMount {
+    point: &'static str,
+    fstype: &'static str,
+    options: &'static [&'static str],
+    super_options: &'static [&'static str],
+    /// `mode=` among the file system's options; tmpfs shows none for its
+    /// default, 1777.
+    mode: Option<&'static str>,
+}
+
+const WANTED_MOUNTS: [WantedMount; 5] = [
+    WantedMount {
+        point: "/proc",
+        fstype: "proc",
+        options: &["nosuid", "nodev", "noexec"],
+        super_options: &[],
+        mode: None,
+    },
+    WantedMount {
+        point: "/sys",
+        fstype: "sysfs",
+        options: &["ro", "nosuid", "nodev", "noexec"],
+        super_options: &[],
+        mode: None,
+    },
+    WantedMount {
+        point: "/dev",
+        fstype: "tmpfs",
+        options: &["nosuid", "noexec"],
+        super_options: &[],
+        mode: Some("755"),
+    },
+    WantedMount {
+        point: "/dev/pts",
+        fstype: "devpts",
+        options: &["nosuid", "noexec"],
+        super_options: &["ptmxmode=666"],
+        mode: Some("620"),
+    },
+    WantedMount {
+        point: "/dev/shm",
+        fstype: "tmpfs",
+        options: &["nosuid", "nodev", "noexec"],
+        super_options: &[],
+        mode: Some("1777"),
+    },
+];
+
+fn mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    let mountinfo = report.filesystem.mountinfo.unwrap_or_default();
+    let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
+    for want in &WANTED_MOUNTS {
+        // The last mount on a point is the one in use.
+        let Some(mount) = mounts.iter().rev().find(|m| m.point == want.point && m.fstype == want.fstype) else {
+            return Err(Failure::fail(format!("no {} mounted on {}", want.fstype, want.point)));
+        };
+        let options: Vec<&str> = mount.options.split(',').collect();
+        let super_options: Vec<&str> = mount.super_options.split(',').collect();
+        let mut missing: Vec<String> = (want.options.iter().filter(|o| !options.contains(o)))
+            .chain(want.super_options.iter().filter(|o| !super_options.contains(o)))
+            .map(|o| o.to_string())
+            .collect();
+        if let Some(mode) = want.mode {
+            let default = (want.fstype == "tmpfs").then_some("1777");
+            let shown = super_options.iter().find_map(|o| o.strip_prefix("mode=")).or(default);
+            if shown != Some(mode) {
+                missing.push(format!("mode={mode}"));
+            }
+        }
+        if !missing.is_empty() {
+            let mut wanted: Vec<String> =
+                want.options.iter().chain(want.super_options).map(|o| o.to_string()).collect();
+            wanted.extend(want.mode.map(|mode| format!("mode={mode}")));
+            return Err(Failure::fail(format!(
+                "{} ({}) lacks {}: each mount gets exactly the flags and mode the chapter gives it",
+                want.point,
+                want.fstype,
+                missing.join(", ")
+            ))
+            .compare(wanted.join(","), format!("{} - {}", mount.options, mount.super_options)));
+        }
+    }
+    Ok(())
+}
+
 fn host_mounts_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {
     let before = crate::ctx::host_mountinfo()?;
     let report = report_in_rootfs(ctx, &["--read-only"])?;
@@ -247,11 +368,24 @@ fn bad_rootfs_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let a_file = ctx.scratch_path("a-file");
     std::fs::write(&a_file, "").map_err(|e| Failure::error(format!("write {a_file}: {e}")))?;
     let missing = ctx.scratch_path("no-such-rootfs");
+    // A relative path that happens to name a real rootfs from the
+    // runtime's working directory (the scratch directory) is refused all the
+    // same: the chapter promises absolute paths only.
+    ctx.rootfs()?;
     let before = crate::ctx::host_mountinfo()?;
-    for rootfs in ["relative/rootfs", missing.as_str(), a_file.as_str()] {
+    for rootfs in ["relative/rootfs", "rootfs", missing.as_str(), a_file.as_str()] {
         let touch = ctx.call::<Touched>(&[&marker])?;
         let run = ctx.run(&["--rootfs", rootfs], &touch.command())?;
-        run.expect_code(125, &format!("--rootfs {rootfs} should be refused with exit code 125"))?;
+        let why = if rootfs == "rootfs" {
+            format!(
+                "--rootfs rootfs is relative, though it names a real rootfs from the runtime's working directory \
+                 ({}): it should be refused with exit code 125, not resolved",
+                ctx.scratch.display()
+            )
+        } else {
+            format!("--rootfs {rootfs} should be refused with exit code 125")
+        };
+        run.expect_code(125, &why)?;
         if Path::new(&marker).exists() {
             return Err(Failure::fail(format!("the command ran although --rootfs {rootfs} is unusable")));
         }
