@@ -167,7 +167,7 @@ impl Drop for Restore {
 }
 
 /// `watch` in a terminal: the first run grades the starter; replacing the
-/// learner's part with the solution's makes it grade again on its own and
+/// learner's files with the solution's makes it grade again on its own and
 /// say which tests now pass; `q` quits.
 #[test]
 #[serial]
@@ -180,14 +180,20 @@ fn watch_grades_again_on_save_and_quits_on_q() {
         eprintln!("note: watch test skipped: chapters/ch00-spawn is not the pristine starter");
         return;
     }
-    let _restore: Vec<Restore> =
-        ["container.rs", "exit.rs"].iter().map(|f| Restore(starter.join(f), pristine(f))).collect();
+    // Every file where the learner has a part: the starter's differs.
+    let learner_files: Vec<String> = fs::read_dir(&starter)
+        .expect("list the starter")
+        .map(|entry| entry.expect("a starter file").file_name().to_string_lossy().into_owned())
+        .filter(|file| fs::read(solution.join(file)).ok() != Some(pristine(file)))
+        .collect();
+    assert!(learner_files.iter().any(|f| f == "container.rs"), "{learner_files:?}");
+    let _restore: Vec<Restore> = learner_files.iter().map(|f| Restore(starter.join(f), pristine(f))).collect();
 
     let binary = env!("CARGO_BIN_EXE_checker");
     let mut session = rexpect::spawn(&format!("{binary} watch chapter0"), Some(300_000)).expect("start watch");
     session.exp_string("first run").expect("a first run");
     session.exp_string("watching chapters/").expect("the watch prompt");
-    for file in ["container.rs", "exit.rs"] {
+    for file in &learner_files {
         fs::copy(solution.join(file), starter.join(file)).expect("save the solution's version");
     }
     session.exp_string("now passing").expect("a second run after the save");

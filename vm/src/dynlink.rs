@@ -108,38 +108,7 @@ pub const LOADER: &str = "ld-linux-x86-64.so.2";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Builds a minimal ELF64 file with the given sections (and `.shstrtab`).
-    fn fake_elf(sections: &[(&str, Vec<u8>)]) -> Vec<u8> {
-        let mut names = b"\0.shstrtab\0".to_vec();
-        let mut elf = vec![0u8; 64];
-        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        // Section 0 is the null section; 1 is .shstrtab, placed last.
-        let mut headers = vec![(0u32, 0usize, 0usize)];
-        let mut placed = Vec::new();
-        for (name, bytes) in sections {
-            placed.push((names.len() as u32, elf.len(), bytes.len()));
-            names.extend_from_slice(name.as_bytes());
-            names.push(0);
-            elf.extend_from_slice(bytes);
-        }
-        headers.push((1, elf.len(), names.len()));
-        elf.extend_from_slice(&names);
-        headers.extend(placed);
-        let shoff = elf.len();
-        elf[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
-        elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
-        elf[0x3c..0x3e].copy_from_slice(&(headers.len() as u16).to_le_bytes());
-        elf[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
-        for (name, offset, size) in headers {
-            let mut header = [0u8; 64];
-            header[..4].copy_from_slice(&name.to_le_bytes());
-            header[0x18..0x20].copy_from_slice(&(offset as u64).to_le_bytes());
-            header[0x20..0x28].copy_from_slice(&(size as u64).to_le_bytes());
-            elf.extend_from_slice(&header);
-        }
-        elf
-    }
+    use crate::modinfo::tests::fake_elf;
 
     /// An ELF file that needs `libraries`.
     fn linked_against(libraries: &[&str]) -> Vec<u8> {

@@ -178,26 +178,32 @@ pub(crate) fn read_u64(bytes: &[u8], at: usize) -> Result<u64, &'static str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Builds a minimal ELF64 file with a `.shstrtab` and a `.modinfo` section.
-    pub(crate) fn fake_module(modinfo: &[u8]) -> Vec<u8> {
-        let shstrtab = b"\0.shstrtab\0.modinfo\0";
+    /// Builds a minimal ELF64 file with the given sections (and `.shstrtab`).
+    pub(crate) fn fake_elf(sections: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut names = b"\0.shstrtab\0".to_vec();
         let mut elf = vec![0u8; 64];
         elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        let shstrtab_at = elf.len();
-        elf.extend_from_slice(shstrtab);
-        let modinfo_at = elf.len();
-        elf.extend_from_slice(modinfo);
+        // Section 0 is the null section; 1 is .shstrtab, placed last.
+        let mut headers = vec![(0u32, 0usize, 0usize)];
+        let mut placed = Vec::new();
+        for (name, bytes) in sections {
+            placed.push((names.len() as u32, elf.len(), bytes.len()));
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+            elf.extend_from_slice(bytes);
+        }
+        headers.push((1, elf.len(), names.len()));
+        elf.extend_from_slice(&names);
+        headers.extend(placed);
         let shoff = elf.len();
         elf[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
         elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
-        elf[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
+        elf[0x3c..0x3e].copy_from_slice(&(headers.len() as u16).to_le_bytes());
         elf[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
-        for (name, offset, size) in
-            [(0u32, 0usize, 0usize), (1, shstrtab_at, shstrtab.len()), (11, modinfo_at, modinfo.len())]
-        {
+        for (name, offset, size) in headers {
             let mut header = [0u8; 64];
             header[..4].copy_from_slice(&name.to_le_bytes());
             header[0x18..0x20].copy_from_slice(&(offset as u64).to_le_bytes());
@@ -205,6 +211,11 @@ mod tests {
             elf.extend_from_slice(&header);
         }
         elf
+    }
+
+    /// A kernel module: an ELF file with a `.modinfo` section.
+    fn fake_module(modinfo: &[u8]) -> Vec<u8> {
+        fake_elf(&[(".modinfo", modinfo.to_vec())])
     }
 
     #[test]

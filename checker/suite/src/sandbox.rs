@@ -90,9 +90,7 @@ impl RunCgroup {
 
     /// The cgroups the runtime made inside this one, by name.
     pub fn children(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(&self.dir) else { return Vec::new() };
-        let dirs = entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()));
-        dirs.map(|entry| entry.file_name().to_string_lossy().into_owned()).collect()
+        child_cgroups(&self.dir).filter_map(|dir| Some(dir.file_name()?.to_string_lossy().into_owned())).collect()
     }
 
     /// The processes still in this cgroup or any below it.
@@ -100,9 +98,8 @@ impl RunCgroup {
         fn collect(dir: &Path, pids: &mut Vec<u32>) {
             let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             pids.extend(procs.lines().filter_map(|line| line.trim().parse::<u32>().ok()));
-            let Ok(entries) = fs::read_dir(dir) else { return };
-            for entry in entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir())) {
-                collect(&entry.path(), pids);
+            for child in child_cgroups(dir) {
+                collect(&child, pids);
             }
         }
         let mut pids = Vec::new();
@@ -122,13 +119,18 @@ impl Drop for RunCgroup {
     }
 }
 
+/// The cgroups directly inside `dir` (its subdirectories); none if it
+/// cannot be read.
+fn child_cgroups(dir: &Path) -> impl Iterator<Item = PathBuf> {
+    let entries = fs::read_dir(dir).into_iter().flatten().flatten();
+    entries.filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir())).map(|entry| entry.path())
+}
+
 fn kill_and_remove(dir: &Path) {
     // A runtime of chapter 6 makes cgroups inside its own; one that did not
     // remove them would keep this one from going.
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir())) {
-            kill_and_remove(&entry.path());
-        }
+    for child in child_cgroups(dir) {
+        kill_and_remove(&child);
     }
     // Usually nothing is left once the runtime has exited: then the cgroup
     // goes at once, with no signal to send and nothing to wait for.
