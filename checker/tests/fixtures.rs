@@ -550,3 +550,36 @@ fn a_seccomp_filter_never_loaded_for_the_command_is_caught() {
     assert!(escapes.message.contains("worked inside the container"), "{escapes:#?}");
     graded.report.expect("no-new-privs", "pass");
 }
+
+#[test]
+#[serial]
+fn masked_paths_bound_before_pivot_root_are_caught() {
+    let graded = grade_fixture("masked-before-pivot", "chapter7", &["--only"]);
+    assert_failed(&graded);
+    let masked = graded.report.expect("masked-paths-empty", "fail");
+    assert!(masked.message.contains("after pivot_root"), "{masked:#?}");
+    graded.report.expect("readonly-paths-refuse-writes", "fail");
+    graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
+fn state_written_without_a_lock_is_caught() {
+    let graded = grade_fixture("state-without-lock", "chapter7", &["--only"]);
+    assert_failed(&graded);
+    let race = graded.report.expect("delete-waits-for-create", "fail");
+    let why = race.explanation();
+    assert!(why.contains("delete must wait") || why.contains("lock"), "{race:#?}");
+    graded.report.expect("lifecycle-and-state", "pass");
+}
+
+#[test]
+#[serial]
+fn an_init_left_dumpable_is_caught() {
+    let graded = grade_fixture("init-dumpable", "chapter7", &["--only"]);
+    assert_failed(&graded);
+    let escapes = graded.report.expect("escapes-blocked", "fail");
+    assert!(escapes.message.contains("/proc/1/exe"), "{escapes:#?}");
+    graded.report.expect("caps-default-set", "pass");
+    graded.report.expect("podman-run-exit-code", "pass");
+}

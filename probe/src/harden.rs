@@ -18,11 +18,13 @@ const SYS_MOUNT: i64 = 165;
 const SYS_INIT_MODULE: i64 = 175;
 const SYS_KEYCTL: i64 = 250;
 const SYS_UNSHARE: i64 = 272;
+const SYS_UMOUNT2: i64 = 166;
 
 const KEYCTL_GET_KEYRING_ID: i64 = 0;
 const KEY_SPEC_PROCESS_KEYRING: i64 = -2;
 const PTRACE_SEIZE: i64 = 0x4206;
 const S_IFBLK: i64 = 0o060000;
+const MS_RDONLY: i64 = 1;
 const CLONE_NEWUSER: i64 = 0x1000_0000;
 
 /// The errno of the last failed call.
@@ -71,15 +73,44 @@ fn seen(path: &str) -> PathSeen {
     PathSeen { path: path.to_string(), read_errno, size, write_errno }
 }
 
+/// The machine's first disk, from `/proc/partitions`: its name and device
+/// number, in the kernel's encoding of `makedev`.
+fn first_disk() -> Option<(String, i64)> {
+    let partitions = std::fs::read_to_string("/proc/partitions").ok()?;
+    partitions.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [major, minor, _blocks, name] = fields[..] else { return None };
+        if ["ram", "loop", "zram"].iter().any(|memory| name.starts_with(memory)) {
+            return None;
+        }
+        let (major, minor) = (major.parse::<i64>().ok()?, minor.parse::<i64>().ok()?);
+        let dev = (major & 0xfff) << 8 | (minor & 0xff) | (minor & !0xff) << 12 | (major & !0xfff) << 32;
+        Some((name.to_string(), dev))
+    })
+}
+
 /// `probe breakout`.
 pub fn breakout() -> Breakout {
     let node = c"/tmp/greenroom-disk";
+    let (disk, dev) = first_disk().unwrap_or_else(|| ("vda".to_string(), 254 << 8));
     // SAFETY: mknod reads the NUL-terminated path, which lives to the end.
-    let mknod_block = outcome(unsafe { syscall(SYS_MKNOD, node.as_ptr(), S_IFBLK | 0o600, 8i64 << 8) });
-    if mknod_block.is_none() {
-        let _ = std::fs::remove_file("/tmp/greenroom-disk");
+    let mknod_block = outcome(unsafe { syscall(SYS_MKNOD, node.as_ptr(), S_IFBLK | 0o600, dev) });
+    // Without a node of its own, the disk's entry in /dev, should the
+    // runtime have left one there.
+    let source = match mknod_block {
+        None => node.to_owned(),
+        Some(_) => std::ffi::CString::new(format!("/dev/{disk}")).unwrap_or_else(|_| node.to_owned()),
+    };
+    let (tmp, ext4) = (c"/tmp", c"ext4");
+    // SAFETY: mount reads three NUL-terminated strings; no data argument.
+    let disk_mount =
+        outcome(unsafe { syscall(SYS_MOUNT, source.as_ptr(), tmp.as_ptr(), ext4.as_ptr(), MS_RDONLY, 0i64) });
+    if disk_mount.is_none() {
+        // SAFETY: umount2 reads one NUL-terminated string.
+        unsafe { syscall(SYS_UMOUNT2, tmp.as_ptr(), 0i64) };
     }
-    let (none, tmp, tmpfs) = (c"none", c"/tmp", c"tmpfs");
+    let _ = std::fs::remove_file("/tmp/greenroom-disk");
+    let (none, tmpfs) = (c"none", c"tmpfs");
     // SAFETY: mount reads three NUL-terminated strings; no data argument.
     let mount = outcome(unsafe { syscall(SYS_MOUNT, none.as_ptr(), tmp.as_ptr(), tmpfs.as_ptr(), 0i64, 0i64) });
     let sysrq_trigger = std::fs::OpenOptions::new()
@@ -107,8 +138,10 @@ pub fn breakout() -> Breakout {
             u64::from_str_radix(line.trim(), 16).ok()
         }),
     };
+    let (init_exe, init_exe_is_probe) = init_exe();
     Breakout {
         mknod_block,
+        disk_mount,
         mount,
         sysrq_trigger,
         sys_firmware_entries,
@@ -116,5 +149,19 @@ pub fn breakout() -> Breakout {
         init_module,
         unshare_user,
         caps_after_unshare,
+        init_exe,
+        init_exe_is_probe,
+    }
+}
+
+/// Opens `/proc/1/exe` and tells whether it is the probe's own program.
+fn init_exe() -> (Option<Errno>, Option<bool>) {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::File::open("/proc/1/exe").and_then(|file| file.metadata()) {
+        Err(e) => (Some(Errno(e.raw_os_error().unwrap_or(0))), None),
+        Ok(init) => {
+            let probe = std::fs::metadata("/proc/self/exe").ok();
+            (None, Some(probe.is_some_and(|own| (own.dev(), own.ino()) == (init.dev(), init.ino()))))
+        }
     }
 }

@@ -51,8 +51,12 @@ pub struct PathSeen {
 /// otherwise; nothing harmful is done when a step works.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Breakout {
-    /// `mknod /tmp/greenroom-disk b 8 0`: a node for the host's first disk.
+    /// `mknod /tmp/greenroom-disk b MAJOR MINOR`: a node for the machine's
+    /// first disk, as `/proc/partitions` lists it.
     pub mknod_block: Option<Errno>,
+    /// Mounting that disk read-only (through the node made, or the disk's
+    /// own `/dev` entry if the node could not be made): the host's files.
+    pub disk_mount: Option<Errno>,
     /// `mount -t tmpfs none /tmp`.
     pub mount: Option<Errno>,
     /// Opening `/proc/sysrq-trigger` for writing (nothing is written).
@@ -70,6 +74,13 @@ pub struct Breakout {
     pub unshare_user: Option<Errno>,
     /// `CapEff` after that `unshare`, when it worked.
     pub caps_after_unshare: Option<u64>,
+    /// Opening `/proc/1/exe` for reading: PID 1's program. When PID 1 is a
+    /// fork of the runtime, that is the runtime's binary on the host, which
+    /// a descriptor kept open could later overwrite (CVE-2019-5736).
+    pub init_exe: Option<Errno>,
+    /// When `/proc/1/exe` opened: whether it is the probe's own program
+    /// (the probe is PID 1, or PID 1 runs the same file), which is no escape.
+    pub init_exe_is_probe: Option<bool>,
 }
 
 impl Document for Breakout {

@@ -45,6 +45,13 @@ pub enum HardenError {
     /// Entering `process.cwd` failed.
     #[error("change to the working directory {0} (process.cwd)")]
     Chdir(PathBuf, #[source] Errno),
+    /// `process.cwd` led out of the container's root: through a descriptor
+    /// of the host's left open (`/proc/self/fd/N`, CVE-2024-21626).
+    #[error("the working directory {0} (process.cwd) is outside the container's root")]
+    CwdOutsideRoot(PathBuf),
+    /// `prctl(PR_SET_DUMPABLE, 0)` failed.
+    #[error("mark the container's process not dumpable")]
+    Dumpable(#[source] Errno),
     /// An entry of `process.env` that is not `NAME=value`.
     #[error("process.env entry {0:?} is not NAME=value")]
     Env(String),
@@ -117,10 +124,16 @@ impl ProcessHardening {
     /// afterwards, so both carry all of it.
     pub fn apply(&self) -> Result<(), HardenError> {
         // STARTER: todo!(
-        // STARTER:     "what needs root first, then the user, then the capabilities, with seccomp early or late as \
-        // STARTER:      no_new_privs decides (book: chapter 7, \"The order of the steps\")"
+        // STARTER:     "first hide the runtime's own binary from the container, then what needs root, then the user, \
+        // STARTER:      then the capabilities, with seccomp early or late as no_new_privs decides (book: chapter 7, \
+        // STARTER:      \"The order of the steps\")"
         // STARTER: )
         // SOLUTION BEGIN
+        // The init is a fork of this runtime: until it is not dumpable,
+        // the container's processes may open its program, the runtime's
+        // binary on the host, through /proc/1/exe (CVE-2019-5736). The
+        // command's exec makes it dumpable again: its program is its own.
+        nix::sys::prctl::set_dumpable(false).map_err(HardenError::Dumpable)?;
         // Limits and the OOM score, while raising them is still allowed.
         self.limits.apply()?;
         self.identity.set_umask();
@@ -139,7 +152,7 @@ impl ProcessHardening {
         }
 
         self.caps.apply()?;
-        nix::unistd::chdir(&self.cwd).map_err(|e| HardenError::Chdir(self.cwd.clone(), e))?;
+        self.enter_cwd()?;
         self.replace_environment();
 
         // With no_new_privs, any process may load a filter: do it last, as
@@ -153,6 +166,21 @@ impl ProcessHardening {
         // SOLUTION END
     }
     // ANCHOR_END: apply
+
+    // ANCHOR: enter_cwd
+    /// Enters `process.cwd`, and checks that it is inside the container's
+    /// root. The runtime's descriptors are all close-on-exec, but they are
+    /// open until the exec: a cwd of `/proc/self/fd/N` would take the
+    /// command to a directory of the host (runc's CVE-2024-21626). `getcwd`
+    /// fails (ENOENT) for a directory the root cannot reach.
+    fn enter_cwd(&self) -> Result<(), HardenError> {
+        nix::unistd::chdir(&self.cwd).map_err(|e| HardenError::Chdir(self.cwd.clone(), e))?;
+        match nix::unistd::getcwd() {
+            Ok(path) if path.is_absolute() => Ok(()),
+            _ => Err(HardenError::CwdOutsideRoot(self.cwd.clone())),
+        }
+    }
+    // ANCHOR_END: enter_cwd
 
     fn load_seccomp(&self) -> Result<(), HardenError> {
         match &self.seccomp {

@@ -117,10 +117,34 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "escapes-blocked",
             3,
-            "under the course's default hardening, mknod of a block device, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module and unshare of a user namespace all fail, and /sys/firmware is empty",
-            "capabilities, seccomp and masked paths together must block every one of these",
+            "under the course's default hardening, mknod of the machine's disk and mounting it, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module, unshare of a user namespace and opening the runtime's binary through /proc/1/exe all fail, and /sys/firmware is empty",
+            "capabilities, seccomp, masked paths and a PID 1 that is not dumpable together must block every one of these",
             "ch07-0-capstone.md#what-the-tests-check",
             escapes_blocked,
+        ),
+        test(
+            "host-descriptors-unreachable",
+            2,
+            "the command holds no descriptor beyond 0, 1 and 2, and a process.cwd of /proc/self/fd/41 (a directory its caller left open) is refused or ends inside the root (runc's CVE-2024-21626)",
+            "the runtime's descriptors are open until exec: after entering process.cwd, check it is inside the root",
+            "ch07-0-capstone.md#what-the-tests-check",
+            host_descriptors_unreachable,
+        ),
+        test(
+            "symlinked-mount-target-stays-inside",
+            2,
+            "a bind mount whose destination is a symlink to an absolute path lands at that path inside the rootfs, never on the host's",
+            "resolve each destination inside the rootfs, symlinks included, before mounting",
+            "ch07-0-capstone.md#what-the-tests-check",
+            symlinked_mount_target_stays_inside,
+        ),
+        test(
+            "delete-waits-for-create",
+            2,
+            "delete --force started while create is still setting the container up waits for it: create succeeds, then delete removes everything, no process or state left",
+            "every command on a container should hold its lock while it works",
+            "ch07-0-capstone.md#what-the-tests-check",
+            delete_waits_for_create,
         ),
         test(
             "podman-run-exit-code",
@@ -129,6 +153,15 @@ pub fn tests() -> Vec<TestCase> {
             "create, start, state, kill and delete as conmon calls them; the container's exit code reaches podman",
             "ch07-0-capstone.md#what-the-tests-check",
             podman_run_exit_code,
+        )
+        .run_alone(),
+        test(
+            "podman-run-tty",
+            2,
+            "podman run -t: the command's stdin, stdout and stderr are one terminal (a pty of the container's own devpts), and its exit code comes back",
+            "with process.terminal, make a pty inside the container and send its master through --console-socket",
+            "ch07-0-capstone.md#what-the-tests-check",
+            podman_run_tty,
         )
         .run_alone(),
         test(
@@ -504,7 +537,9 @@ fn masked_paths_empty(ctx: &mut Ctx) -> Result<(), Failure> {
     for path in &seen.paths {
         if path.size != Some(0) {
             return Err(Failure::fail(format!(
-                "{} (in linux.maskedPaths) should read empty inside: it has content on the host",
+                "{} (in linux.maskedPaths) should read empty inside: it has content on the host (mask the \
+                 container's own /proc and /sys, after pivot_root and the config's mounts: a mask made before \
+                 covers what the container no longer sees)",
                 path.path
             ))
             .compare(
@@ -727,11 +762,14 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
         &mut escaping["mounts"],
         json!({"destination": "/../../../greenroom-escaped", "type": "tmpfs", "source": "tmpfs"}),
     );
-    let cases: [(&str, &str, Option<Value>, Option<&str>); 4] = [
+    let mut rootless = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    rootless["root"]["path"] = json!("no-such-rootfs");
+    let cases: [(&str, &str, Option<Value>, Option<&str>); 5] = [
         ("no-config", "a bundle without config.json", None, None),
         ("bad-json", "a config.json that is not JSON", None, Some("{\"ociVersion\": \"1.0.2\", \"process\": ")),
         ("bad-namespace", "a namespace of type \"bogus\"", Some(unknown), None),
         ("escaping-mount", "a mount destination /../../../greenroom-escaped", Some(escaping), None),
+        ("no-root", "a relative root.path that names nothing in the bundle", Some(rootless), None),
     ];
     let mounts_before = host_mount_count();
     for (id, what, config, text) in cases {
@@ -766,6 +804,132 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
+fn host_descriptors_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
+    use crate::ctx::CALLER_DIR_FD;
+    let report = report(ctx, "descriptors", config(&[]))?;
+    let fds = report.inherited.fds.ok_or_else(|| Failure::fail("the probe could not list /proc/self/fd"))?;
+    let extra: Vec<String> =
+        fds.iter().filter(|open| open.fd > 2).map(|open| format!("{} -> {}", open.fd, open.target)).collect();
+    if !extra.is_empty() {
+        return Err(Failure::fail(
+            "the command inherited descriptors beyond 0, 1 and 2 (the runtime's own, or its caller's: fd 40 and 41 \
+             were left open for it)",
+        )
+        .compare("0, 1, 2", extra.join("; ")));
+    }
+    // The escape of runc's CVE-2024-21626: a working directory reached
+    // through a descriptor of the host that is still open before exec.
+    let mut config = config(&[]);
+    let through = format!("/proc/self/fd/{CALLER_DIR_FD}");
+    config["process"]["cwd"] = json!(through);
+    let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+    config["process"]["args"] = json!(call.command());
+    let dir = bundle(ctx, "cwd-escape", Some(&config))?.display().to_string();
+    let run = oci(ctx, &["run", "--bundle", &dir, "cwd-escape"])?;
+    if run.code != Some(0) {
+        // Refused: the right answer, if nothing is left behind.
+        if state_root(ctx).join("cwd-escape").exists() {
+            return Err(Failure::fail("after refusing the cwd, the container's state directory is left"));
+        }
+        return Ok(());
+    }
+    let inside = call.read(&run)?;
+    if !inside.inherited.cwd_reachable {
+        return Err(Failure::fail(format!(
+            "with process.cwd {through}, the command started in a directory of the host, outside its root: the \
+             runtime's descriptor {CALLER_DIR_FD} was still open at chdir (close-on-exec closes it only at exec) — \
+             check that the working directory is inside the root after entering it"
+        ))
+        .compare("refused, or a cwd inside the root", inside.inherited.cwd_link.unwrap_or_default()));
+    }
+    Ok(())
+}
+
+fn symlinked_mount_target_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    // A directory of the host, named by an absolute path that the rootfs
+    // does not have: where a runtime that follows the link on the host
+    // would mount.
+    let host_target = ctx.scratch.join("host-target");
+    fs::create_dir_all(&host_target).map_err(|e| Failure::error(format!("mkdir {}: {e}", host_target.display())))?;
+    let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &["/data/bound"])?;
+    let mut config = config(&call.command());
+    let dir = bundle(ctx, "symlinked", None)?;
+    let volume = dir.join("volume");
+    fs::create_dir_all(&volume).map_err(|e| Failure::error(format!("mkdir {}: {e}", volume.display())))?;
+    write(&volume.join("bound"), "bound\n")?;
+    std::os::unix::fs::symlink(&host_target, dir.join("rootfs/data"))
+        .map_err(|e| Failure::error(format!("symlink rootfs/data: {e}")))?;
+    push(
+        &mut config["mounts"],
+        json!({"destination": "/data", "type": "bind", "source": volume, "options": ["rbind", "ro"]}),
+    );
+    let text = serde_json::to_string_pretty(&config).map_err(|e| Failure::error(format!("encode config: {e}")))?;
+    write(&dir.join("config.json"), &text)?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "symlinked"])?;
+    let seen = call.read(&run)?;
+    let bound = seen.paths.first().is_some_and(|path| path.read_errno.is_none());
+    if !bound {
+        return Err(Failure::fail(format!(
+            "/data is a symlink to {}: the bind should land at that path inside the rootfs, but the container \
+             does not see it — the runtime followed the link on the host (resolve every component inside the \
+             rootfs before mounting)",
+            host_target.display()
+        ))
+        .compare("/data/bound readable", "missing"));
+    }
+    let left = fs::read_dir(&host_target).map(|entries| entries.count()).unwrap_or(0);
+    if left != 0 {
+        return Err(Failure::fail(format!("the runtime created files in the host's {}", host_target.display())));
+    }
+    Ok(())
+}
+
+fn delete_waits_for_create(ctx: &mut Ctx) -> Result<(), Failure> {
+    // Many mounts make create's setup long enough for a delete to arrive
+    // in the middle of it; three tries make it likely at least once.
+    for attempt in 0..3 {
+        let id = format!("race{attempt}");
+        let mut slow = config(&[ROOTFS_PROBE, contract::plain::SLEEP, "30000"]);
+        for n in 0..48 {
+            push(&mut slow["mounts"], json!({"destination": format!("/tmp/m{n}"), "type": "tmpfs", "source": "tmpfs"}));
+        }
+        let dir = bundle(ctx, &id, Some(&slow))?.display().to_string();
+        let root = state_root(ctx).display().to_string();
+        let runtime = ctx.runtime.clone();
+        let create = ctx.keep_spawn(&runtime, &["--root", &root, "create", "--bundle", &dir, &id], &[])?;
+        // The moment create has made the container's state, delete it.
+        if !await_file(&state_root(ctx).join(&id).join("state.json"), Duration::from_secs(10))
+            && !await_file(&state_root(ctx).join(&id), Duration::from_secs(1))
+        {
+            let run = create.wait()?;
+            return Err(
+                Failure::fail("create made no state directory under --root").compare("STATE/ID", run.describe())
+            );
+        }
+        let delete = oci(ctx, &["delete", "--force", &id])?;
+        let created = create.wait()?;
+        created.expect_code(0, "`create`, started before the delete, should succeed: delete must wait for it")?;
+        delete.expect_code(0, "`delete --force` of a container being created should wait for it, then remove it")?;
+        if state_root(ctx).join(&id).exists() {
+            // The delete went first after all: clean up, and say so.
+            let _ = oci(ctx, &["delete", "--force", &id]);
+            return Err(Failure::fail(
+                "delete --force exited 0 but the container is still there: it ran in the middle of create instead of \
+                 waiting for create's lock",
+            ));
+        }
+        let pids = ctx.session_pids();
+        if !pids.is_empty() {
+            return Err(Failure::fail(
+                "after create and delete --force, the container's process is still running: delete removed the state \
+                 while create was still making the container (take the container's lock in every command)",
+            )
+            .compare("no process", format!("{pids:?}")));
+        }
+    }
+    Ok(())
+}
+
 fn host_mount_count() -> usize {
     fs::read_to_string("/proc/self/mountinfo").map(|text| text.lines().count()).unwrap_or(0)
 }
@@ -782,6 +946,11 @@ fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
             "mknod of a block device (8:0, the host's first disk)",
             "seccomp should refuse mknod of S_IFBLK",
         ),
+        (
+            seen.disk_mount,
+            "mounting the machine's first disk (the host's files, read-only)",
+            "no block device may be made or reached, and mount needs CAP_SYS_ADMIN",
+        ),
         (seen.mount, "mount of a tmpfs", "CAP_SYS_ADMIN is not in the set, and the profile refuses mount"),
         (seen.sysrq_trigger, "opening /proc/sysrq-trigger for writing", "it is a read-only path"),
         (seen.ptrace_pid1, "ptrace of PID 1", "CAP_SYS_PTRACE is not in the set, and the profile refuses ptrace"),
@@ -796,6 +965,13 @@ fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
         if errno.is_none() {
             return Err(open(what, how));
         }
+    }
+    if seen.init_exe.is_none() && seen.init_exe_is_probe != Some(true) {
+        return Err(open(
+            "opening /proc/1/exe, the runtime's own binary on the host (the init is a fork of the runtime)",
+            "a descriptor of it kept open could overwrite the runtime once it exits (CVE-2019-5736): mark the \
+             container's process not dumpable (PR_SET_DUMPABLE 0) before anything of the container can see it",
+        ));
     }
     match seen.sys_firmware_entries {
         None | Some(0) => Ok(()),
@@ -828,8 +1004,11 @@ fn podman(ctx: &mut Ctx, args: &[&str]) -> Result<Run, Failure> {
 }
 
 /// Removes every container podman knows, whatever happened in the test.
+/// The command to repeat stays the test's own, not this clean-up.
 fn podman_clean(ctx: &mut Ctx) {
+    let last = ctx.last_command.take();
     let _ = podman(ctx, &["rm", "--force", "--all", "--time", "0"]);
+    ctx.last_command = last;
 }
 
 /// Runs `body` and cleans up after it, pass or fail.
@@ -884,6 +1063,32 @@ fn podman_run_exit_code(ctx: &mut Ctx) -> Result<(), Failure> {
                 .compare("no container", clip(&left.stdout, 200)));
         }
         Ok(())
+    })
+}
+
+fn podman_run_tty(ctx: &mut Ctx) -> Result<(), Failure> {
+    with_podman(ctx, |ctx| {
+        // Each stream a terminal, the same one, under the container's own
+        // /dev/pts; then an exit code of its own.
+        // (`$$`: the shell's own descriptors, not those of the command
+        // substitution, whose stdout is a pipe.)
+        let script = "test -t 0 && test -t 1 && test -t 2 || exit 10; \
+                      case $(readlink /proc/$$/fd/0) in /dev/pts/*) ;; *) exit 11;; esac; \
+                      [ \"$(readlink /proc/$$/fd/0)\" = \"$(readlink /proc/$$/fd/1)\" ] || exit 12; exit 7";
+        let run = podman(ctx, &["run", "--rm", "-t", IMAGE, "sh", "-c", script])?;
+        match run.code {
+            Some(7) => Ok(()),
+            Some(10) => Err(Failure::fail("with -t, the command's stdin, stdout or stderr is not a terminal")
+                .compare("a pty on 0, 1 and 2", run.describe())),
+            Some(11) => Err(Failure::fail("with -t, the terminal is not under the container's /dev/pts")
+                .compare("/dev/pts/N", run.describe())),
+            Some(12) => {
+                Err(Failure::fail("with -t, stdin and stdout are different terminals")
+                    .compare("one pty", run.describe()))
+            }
+            _ => Err(Failure::fail("podman run -t should run the command on a terminal and relay its exit code")
+                .compare("exit 7", run.describe())),
+        }
     })
 }
 
