@@ -305,7 +305,8 @@ fn render(summary: &report::Summary, format: Format) -> String {
 
 fn list() -> Result<ExitCode> {
     let state = state::load(&state::state_path());
-    println!("{:<10} {:<12} {:<28} {:>6}  last result", "chapter", "crate", "layer", "points");
+    // The layer, whose length varies most, last: the other columns stay aligned.
+    println!("{:<10} {:<8} {:>6}  {:<22} layer", "chapter", "crate", "points", "last result");
     for chapter in chapters::CHAPTERS {
         // Grading chapter N runs the tests of chapters 0..=N: count them all.
         let points: u32 = suite::tests_for(chapter.number, false).iter().map(|t| t.points).sum();
@@ -314,7 +315,7 @@ fn list() -> Result<ExitCode> {
             Some(r) => format!("{}/{}", r.score, r.max_score),
             None => "not graded yet".to_string(),
         };
-        println!("chapter{:<3} {:<12} {:<28} {points:>6}  {last}", chapter.number, chapter.package, chapter.title);
+        println!("chapter{:<3} {:<8} {points:>6}  {last:<22} {}", chapter.number, chapter.package, chapter.title);
     }
     Ok(ExitCode::SUCCESS)
 }

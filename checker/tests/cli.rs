@@ -38,6 +38,25 @@ fn list_shows_every_chapter() {
 }
 
 #[test]
+fn list_keeps_its_columns_aligned() {
+    let output = checker().arg("list").output().expect("run checker list");
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let end_of = |line: &str, word: &str| line.find(word).map(|at| at + word.len());
+    let points_end = end_of(header, "points").expect("a points column");
+    let layer_at = header.find("layer").expect("a layer column");
+    for line in lines {
+        // Each row's points end where the header's do, and its layer
+        // starts where the header's does.
+        let digits_end = line[..points_end].trim_end().len();
+        assert_eq!(digits_end, points_end, "points out of line: {line:?}");
+        assert!(line[..layer_at].ends_with(' '), "layer out of line: {line:?}");
+        assert_ne!(line[layer_at..].chars().next(), Some(' '), "layer out of line: {line:?}");
+    }
+}
+
+#[test]
 #[serial]
 fn rootfs_writes_a_busybox_root_with_the_probe() {
     let dir = repo_root().join("target").join("cli-test-rootfs");

@@ -35,6 +35,9 @@ pub struct Machine {
     pub cargo: Option<PathBuf>,
     /// Where `--host` looks for busybox, in order (as `suite::rootfs::find_busybox`).
     pub busybox: Vec<PathBuf>,
+    /// Folders of administrators' programs, searched after `PATH` for
+    /// those a user's `PATH` often lacks (`mkfs.ext4`).
+    pub admin_dirs: Vec<PathBuf>,
     /// Our effective user id.
     pub euid: u32,
     /// `GREENROOM_ACCEL`, if set.
@@ -60,6 +63,7 @@ impl Machine {
             path,
             cargo: std::env::var_os("CARGO").map(PathBuf::from),
             busybox,
+            admin_dirs: vec!["/usr/sbin".into(), "/sbin".into()],
             euid: nix::unistd::geteuid().as_raw(),
             accel_override: greenroom_vm::accel::forced_by_environment(),
             space: statvfs_space,

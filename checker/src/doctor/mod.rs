@@ -47,10 +47,15 @@ pub fn examine(machine: &Machine, host: bool) -> Vec<Section> {
     vec![
         Section {
             title: if host { "the VM (not used with --host)" } else { "the VM (where grading runs)" },
-            checks: [vm_checks::qemu(machine), vm_checks::guest_files(machine), vm_checks::kvm(machine)]
-                .into_iter()
-                .map(|c| c.counts_if(!host))
-                .collect(),
+            checks: [
+                vm_checks::qemu(machine),
+                vm_checks::guest_files(machine),
+                vm_checks::kvm(machine),
+                vm_checks::capstone_disk(machine),
+            ]
+            .into_iter()
+            .map(|c| c.counts_if(!host))
+            .collect(),
         },
         Section {
             title: "building your runtime",

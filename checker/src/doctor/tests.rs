@@ -38,6 +38,7 @@ impl Fake {
             path: dir.join("bin").into_os_string(),
             cargo: None,
             busybox: vec![dir.join("bin/busybox")],
+            admin_dirs: vec![dir.join("sbin")],
             euid: 0,
             accel_override: None,
             space: |_| Ok(Space { free: 40 << 30, filesystem: 1 }),
@@ -67,6 +68,7 @@ impl Fake {
         fake.program("dpkg-deb", "exit 0");
         fake.program("apt-cache", "printf 'linux-image-cloud-amd64\\n  Depends: linux-image-6.1.0-57-cloud-amd64\\n'");
         fs::write(fake.dir.join("bin/busybox"), fake_elf(false)).expect("write busybox");
+        fake.write("sbin/mkfs.ext4", "");
         fake
     }
 
@@ -77,6 +79,7 @@ impl Fake {
             fake.remove(&format!("bin/{program}"));
         }
         fake.remove("cache");
+        fake.remove("sbin/mkfs.ext4");
         fake.remove("dev/kvm");
         fake.write("proc/sys/user/max_user_namespaces", "0\n");
         fake.write("proc/self/mountinfo", MOUNTS_V1);
@@ -447,4 +450,18 @@ fn the_last_line_says_what_to_do_next() {
     assert!(fake.render(false).contains("nothing blocks grading (1 warning above)"));
     let failing = Fake::failing();
     assert!(failing.render(true).contains("then run `cargo run -p checker -- doctor --host` again"));
+}
+
+#[test]
+fn chapter_7s_disk_needs_mkfs_until_it_is_built() {
+    let fake = Fake::passing();
+    let found = check(&fake, false, "capstone disk");
+    assert_eq!(found.status, Status::Ok, "{found:?}");
+    assert!(found.found.contains("sbin/mkfs.ext4"), "{found:?}");
+    fake.remove("sbin/mkfs.ext4");
+    let missing = check(&fake, false, "capstone disk");
+    assert_eq!(missing.status, Status::Warn, "{missing:?}");
+    assert_eq!(missing.fix.as_deref(), Some("sudo apt-get install e2fsprogs"));
+    fake.write("cache/capstone/disk-0123456789abcdef.ext4", "");
+    assert_eq!(check(&fake, false, "capstone disk").status, Status::Ok);
 }

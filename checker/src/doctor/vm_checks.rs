@@ -162,3 +162,31 @@ pub(super) fn kvm_open_problem(dev: &Path, error: &std::io::Error) -> (String, S
         _ => (format!("cannot open {dev}: {error}"), KVM_HARDWARE_FIX.into()),
     }
 }
+
+/// Can chapter 7's guest disk be built (`mkfs.ext4`), or is it built
+/// already? Only chapter 7 needs it, so a missing one is a warning.
+pub(super) fn capstone_disk(m: &Machine) -> Check {
+    const NAME: &str = "capstone disk";
+    let built = std::fs::read_dir(m.cache.join("capstone"))
+        .map(|entries| {
+            entries.flatten().any(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.starts_with("disk-") && name.ends_with(".ext4")
+            })
+        })
+        .unwrap_or(false);
+    if built {
+        return Check::ok(NAME, format!("built, in {}", m.cache.join("capstone").display()));
+    }
+    let mkfs = m
+        .which("mkfs.ext4")
+        .or_else(|| m.admin_dirs.iter().map(|dir| dir.join("mkfs.ext4")).find(|candidate| candidate.is_file()));
+    match mkfs {
+        Some(mkfs) => Check::ok(NAME, format!("built on first use of chapter 7, with {}", mkfs.display())),
+        None => Check::warn(
+            NAME,
+            "mkfs.ext4 is missing: chapter 7's guest disk (podman, conmon, crun, runc) cannot be built",
+            "sudo apt-get install e2fsprogs",
+        ),
+    }
+}

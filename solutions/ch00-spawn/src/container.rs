@@ -307,6 +307,15 @@ fn start_and_exec(argv: &[CString], init: Option<(Supplied<'_>, SigSet)>) -> Chi
             return ChildFailure::Setup { layer: supplied.layer.to_string(), message: error_chain(&err) };
         }
     }
+    // Rust's runtime ignores SIGPIPE in every program it starts, this one
+    // included, and an ignored signal stays ignored across exec: put it
+    // back, or a command writing to a closed pipe gets EPIPE where it
+    // expects to die (`yes | head -1` never ends).
+    // SAFETY: SIG_DFL installs no handler; nothing else runs in this
+    // single-threaded child now.
+    if let Err(errno) = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) } {
+        return ChildFailure::Setup { layer: "signals".to_string(), message: format!("restore SIGPIPE: {errno}") };
+    }
     // execvp searches $PATH like a shell does, and only returns on failure.
     let Err(errno) = nix::unistd::execvp(&argv[0], argv);
     ChildFailure::Exec { program: argv[0].to_string_lossy().into_owned(), errno }
