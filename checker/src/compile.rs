@@ -62,6 +62,16 @@ pub fn build_runtime(chapter: &Chapter, source: Source, patch: Option<&Path>) ->
     Ok(kept)
 }
 
+/// Builds chapter `chapter`'s runtime in `workspace` (a student's
+/// sources assembled by `grade-class`) and keeps a copy of it as
+/// `LABEL-chNN-…`.
+pub fn build_in(workspace: &Path, chapter: &Chapter, label: &str) -> Result<PathBuf> {
+    let binary = cargo_build(workspace, chapter.package)?;
+    let kept = work_dir().join("bin").join(format!("{label}-{}", chapter.dir));
+    copy_binary(&binary, &kept)?;
+    Ok(kept)
+}
+
 /// Builds the probe and the suite from the tooling workspace.
 pub fn build_tools() -> Result<(PathBuf, PathBuf)> {
     let root = repo_root();

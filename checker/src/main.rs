@@ -14,6 +14,7 @@
 mod bench;
 mod capstone_guest;
 mod chapters;
+mod class;
 mod compile;
 mod course;
 mod course_check;
@@ -150,6 +151,21 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Grade students' checkouts with this grader into one gradebook (CSV
+    /// and JSON): of each checkout only chapters/*/src is used, laid over
+    /// this grader's own chapters/; one boot of the guest per student.
+    GradeClass {
+        /// The last chapter to grade: each chapter from 0 to it is graded on its own tests.
+        #[arg(long, value_name = "CHAPTER", default_value = "chapter7")]
+        up_to: String,
+        /// Where to write gradebook.csv, gradebook.json and STUDENT.classroom.json
+        /// (default: target/greenroom/gradebook).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The students' checkouts, each a folder with a chapters/ in it.
+        #[arg(required = true, value_name = "CHECKOUT")]
+        students: Vec<PathBuf>,
+    },
     /// Check that this machine can grade: QEMU, the guest kernel, KVM, Rust,
     /// disk space, and with --host what running on this machine needs.
     Doctor,
@@ -234,6 +250,10 @@ fn main() -> ExitCode {
             capstone_guest::run(command, files, &cli.place.mode(), &mut progress)
         }
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
+        (Some(Command::GradeClass { up_to, out, students }), _) => {
+            let out = out.clone().unwrap_or_else(|| compile::work_dir().join("gradebook"));
+            parse(up_to).and_then(|up_to| class::run(up_to, students, &out, &cli.place.mode(), &mut progress))
+        }
         (Some(Command::Shell { chapter, solution, patch }), _) => parse(chapter).and_then(|c| {
             let source = shell::Runtime::of(*solution, patch.as_deref());
             shell::run(c, &source, &cli.place.mode(), &mut progress)
