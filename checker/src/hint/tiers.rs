@@ -529,6 +529,190 @@ pub const TIERS: &[(&str, Tiers)] = &[
              refuse limits, run without a cgroup when none is asked.",
         ),
     ),
+    // Chapter 7.
+    (
+        "caps-default-set",
+        t(
+            "A process has five capability sets; root's are full unless the runtime shrinks them. The \
+             bounding set limits what any later exec can gain, so it is dropped one capability at a time; \
+             the others are set at once.",
+            "For each capability not in process.capabilities.bounding: caps::drop(None, CapSet::Bounding, \
+             cap); then caps::set for Permitted, Inheritable and Effective from the config, and clear \
+             Ambient (caps::clear(None, CapSet::Ambient)).",
+        ),
+    ),
+    (
+        "caps-match-config",
+        t(
+            "A process that is not root keeps across execve only its ambient capabilities, and a capability \
+             can be ambient only while it is permitted and inheritable.",
+            "After the change of user: bounding, then permitted, inheritable, effective with caps::set, and \
+             the ambient set last, capability by capability (caps::raise(None, CapSet::Ambient, cap)).",
+        ),
+    ),
+    (
+        "process-user",
+        t(
+            "The container's process takes the config's identity: supplementary groups, then gid, then uid \
+             (after setuid, it may no longer change its groups).",
+            "setgroups(additionalGids) (an empty list when there are none), setresgid(gid, gid, gid), \
+             prctl(PR_SET_KEEPCAPS, 1), setresuid(uid, uid, uid).",
+        ),
+    ),
+    (
+        "no-new-privs",
+        t(
+            "no_new_privs stops execve from granting privilege (setuid bits, file capabilities) and lets an \
+             unprivileged process load a seccomp filter.",
+            "prctl(PR_SET_NO_NEW_PRIVS, 1) when process.noNewPrivileges is true, and not otherwise \
+             (nix::sys::prctl::set_no_new_privs).",
+        ),
+    ),
+    (
+        "seccomp-profile-enforced",
+        t(
+            "The filter belongs on the container's process, loaded before exec: a filter is inherited across \
+             fork and execve, never removed.",
+            "Compile linux.seccomp into BPF in the parent (from_spec), load it in the child with \
+             seccomp(SECCOMP_SET_MODE_FILTER) last when no_new_privs is on, early when it is off; each \
+             rule's errnoRet becomes SECCOMP_RET_ERRNO | errno.",
+        ),
+    ),
+    (
+        "masked-paths-empty",
+        t(
+            "Masking hides a path of the container's own /proc or /sys: it must happen after pivot_root and \
+             the config's mounts, on the paths inside the new root.",
+            "In the new root: bind /dev/null over each masked file, and mount an empty read-only tmpfs over \
+             each masked directory; skip paths that do not exist.",
+        ),
+    ),
+    (
+        "readonly-paths-refuse-writes",
+        t(
+            "A read-only path is a mount of its own, read-only, so the rest of /proc stays writable.",
+            "mount(path, path, MS_BIND | MS_REC), then mount(path, path, MS_BIND | MS_REMOUNT | MS_RDONLY | \
+             the flags it already has).",
+        ),
+    ),
+    (
+        "namespaces-distinct",
+        t(
+            "Each entry of linux.namespaces without a path asks for a new namespace of that type; with a \
+             path, the runtime joins that one instead.",
+            "Map each type to its CLONE_NEW* flag and pass them all to the one clone; for entries with a \
+             path, open it and setns(fd, type) at the right moment.",
+        ),
+    ),
+    (
+        "lifecycle-and-state",
+        t(
+            "create leaves the container's process waiting, set up, before the command; start releases it; \
+             the state's status is computed from the process now, not only read back.",
+            "create: state directory, record, exec FIFO, clone, wait for the child at the gate, record its \
+             host pid; start: open the FIFO for reading; state: kill(pid, 0) and /proc/PID/stat's start time \
+             decide running or stopped.",
+        ),
+    ),
+    (
+        "wrong-state-refused",
+        t(
+            "Every command checks the status now before it acts, under the container's lock.",
+            "start only when created; delete without --force only when stopped; kill only when created or \
+             running; otherwise one line and exit 1, state unchanged.",
+        ),
+    ),
+    (
+        "bad-bundles-refused",
+        t(
+            "A bundle is read and checked whole before anything exists: config.json parses, every namespace \
+             type is known, root.path is a directory, every mount destination stays inside the root.",
+            "Bundle::load and plan() before create_container: parse with oci-spec, canonicalize \
+             bundle/root.path, refuse unknown types and destinations with .. that leave the root; exit 125.",
+        ),
+    ),
+    (
+        "escapes-blocked",
+        t(
+            "No one layer blocks every escape: capabilities, seccomp, masked and read-only paths and a PID 1 \
+             that is not dumpable each close some.",
+            "Podman's 14 capabilities (no SYS_ADMIN, SYS_MODULE, SYS_PTRACE), the course's profile (mknod of \
+             S_IFBLK, mount, unshare, ptrace refused), /proc/sysrq-trigger read-only, /sys/firmware masked, \
+             prctl(PR_SET_DUMPABLE, 0) first in apply.",
+        ),
+    ),
+    (
+        "host-descriptors-unreachable",
+        t(
+            "Close-on-exec descriptors are still open until execve: a process.cwd of /proc/self/fd/N reaches \
+             whatever they name, on the host.",
+            "After chdir(process.cwd), call getcwd(): it fails with ENOENT for a directory outside the root; \
+             refuse then.",
+        ),
+    ),
+    (
+        "symlinked-mount-target-stays-inside",
+        t(
+            "A symbolic link in the image is the image's: resolved on the host, an absolute link leads out \
+             of the rootfs.",
+            "Resolve the destination component by component inside the rootfs (a link's absolute target \
+             restarts at the rootfs, .. stops at it), create what is missing, then mount on the result.",
+        ),
+    ),
+    (
+        "delete-waits-for-create",
+        t(
+            "Two commands on one container must not interleave: each holds the container's lock from its \
+             first read to its last write.",
+            "flock(lock file, LOCK_EX) in every command, create included, before reading state.json; held \
+             until the command ends.",
+        ),
+    ),
+    (
+        "podman-run-exit-code",
+        t(
+            "conmon runs create, start, state and delete, and reads the container's exit code from its own \
+             wait: the container's process must be conmon's child, via the pid file.",
+            "Write --pid-file at create; exit 0 from create once the process waits at the gate; state says \
+             stopped once the process is gone; delete removes the state.",
+        ),
+    ),
+    (
+        "podman-run-tty",
+        t(
+            "With process.terminal, the runtime makes a pty inside the container and hands its master to \
+             conmon over the --console-socket.",
+            "In the child, after the mounts: open /dev/pts/ptmx, unlockpt, open the slave, dup2 it onto 0, 1 \
+             and 2, setsid and TIOCSCTTY, send the master with SCM_RIGHTS on the socket.",
+        ),
+    ),
+    (
+        "podman-detached-stop-rm",
+        t(
+            "podman stop is kill with SIGTERM, then SIGKILL after the timeout, then state until it says \
+             stopped.",
+            "kill ID SIGNAL with numbers and names (15, TERM, SIGTERM); --all signals every process of the \
+             container's cgroup; state reads stopped once the pid is gone or a zombie.",
+        ),
+    ),
+    (
+        "podman-exec",
+        t(
+            "exec starts one more process in a running container: it joins every namespace of the \
+             container's process, then takes the process's hardening.",
+            "open /proc/PID/ns/* of the container's process, setns each (the PID namespace before the fork, \
+             so the child is in it), then the same ProcessHardening from --process FILE, and exec.",
+        ),
+    ),
+    (
+        "podman-resources",
+        t(
+            "linux.cgroupsPath names the container's cgroup and linux.resources its limits, written before \
+             the command runs.",
+            "Make the cgroup (chapter 6), write memory.max from resources.memory.limit and pids.max from \
+             resources.pids.limit, move the child in while it waits.",
+        ),
+    ),
 ];
 
 #[cfg(test)]
