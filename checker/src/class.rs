@@ -235,6 +235,9 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A note on one chapter of a student's: its number, and what happened.
+type ChapterNote = (u8, String);
+
 /// Builds a student's chapters and grades those that built, in one boot.
 /// A chapter that does not build is graded as every test an error, with
 /// a note; so is every chapter if the guest could not run.
@@ -245,7 +248,7 @@ fn grade_student(
     tools: &(PathBuf, PathBuf),
     mode: &Mode,
     progress: &mut dyn FnMut(&str),
-) -> Result<(Vec<Graded>, Vec<(u8, String)>)> {
+) -> Result<(Vec<Graded>, Vec<ChapterNote>)> {
     let mut jobs = Vec::new();
     let mut notes = Vec::new();
     let mut graded = Vec::new();

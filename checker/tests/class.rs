@@ -95,7 +95,7 @@ fn a_class_is_graded_on_its_sources_alone() {
         &tampered.join("chapters/ch01-uts/build.rs"),
         &format!("fn main() {{ std::fs::write({:?}, \"ran\").unwrap(); }}\n", marker.display().to_string()),
     );
-    std::os::unix::fs::symlink("/etc/hostname", tampered.join("chapters/ch01-uts/src/hostname.rs")).expect("symlink");
+    std::os::unix::fs::symlink("/etc/hostname", tampered.join("chapters/ch01-uts/src/secrets.rs")).expect("symlink");
 
     let out = root.join("gradebook");
     let output = checker()
@@ -131,7 +131,7 @@ fn a_class_is_graded_on_its_sources_alone() {
     assert!(bug.score < bug.max_score && bug.failing.iter().any(|t| t == "own-uts-namespace"), "{bug:?}");
     assert!(!marker.exists(), "the tampered checkout's build script ran on the grading machine");
     let note = row("tampered", 0).note.clone().unwrap_or_default();
-    assert!(note.contains("hostname.rs is a symbolic link"), "{note}");
+    assert!(note.contains("secrets.rs is a symbolic link"), "{note}");
 
     let csv = fs::read_to_string(out.join("gradebook.csv")).expect("gradebook.csv");
     assert!(csv.starts_with("student,chapter,score,max_score,failing,note\n"), "{csv}");

@@ -33,6 +33,9 @@ pub enum ConsoleError {
     /// Sending the master failed.
     #[error("send the terminal to the console socket {0}")]
     Send(PathBuf, #[source] Errno),
+    /// Binding the terminal onto /dev/console failed.
+    #[error("bind the terminal {0} onto /dev/console")]
+    Console(String, #[source] Errno),
     /// Making the terminal the child's failed.
     #[error("make the terminal the container's ({0})")]
     Attach(&'static str, #[source] Errno),
@@ -77,6 +80,7 @@ impl Layer for ConsoleLayer {
         let name = ptsname_r(&master).map_err(ConsoleError::Open)?;
         let slave = open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(ConsoleError::Open)?;
+        bind_console(&name)?;
         let fds = [master.as_raw_fd()];
         // Some payload must go with the descriptor; conmon ignores it.
         let payload = [IoSlice::new(b"console")];
@@ -100,3 +104,19 @@ impl Layer for ConsoleLayer {
     }
 }
 // ANCHOR_END: layer
+
+/// Binds the terminal `slave` (`/dev/pts/N`) onto `/dev/console`, as the
+/// runtime spec asks when `process.terminal` is set: programs that write
+/// to the console (an init, `getty`) reach the engine's terminal, not the
+/// host's console, which the container must not have.
+fn bind_console(slave: &str) -> Result<(), ConsoleError> {
+    let failed = |e| ConsoleError::Console(slave.to_string(), e);
+    // A file to bind onto; mknod is not needed (nor allowed, in a user
+    // namespace).
+    let target =
+        open("/dev/console", OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::from_bits_truncate(0o666))
+            .map_err(failed)?;
+    let _ = nix::unistd::close(target);
+    nix::mount::mount(Some(slave), "/dev/console", None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .map_err(failed)
+}

@@ -158,7 +158,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "podman-run-tty",
             2,
-            "podman run -t: the command's stdin, stdout and stderr are one terminal (a pty of the container's own devpts), and its exit code comes back",
+            "podman run -t: the command's stdin, stdout and stderr are one terminal (a pty of the container's own devpts), /dev/console is that terminal, and its exit code comes back",
             "with process.terminal, make a pty inside the container and send its master through --console-socket",
             "ch07-0-capstone.md#what-the-tests-check",
             podman_run_tty,
@@ -1074,7 +1074,9 @@ fn podman_run_tty(ctx: &mut Ctx) -> Result<(), Failure> {
         // substitution, whose stdout is a pipe.)
         let script = "test -t 0 && test -t 1 && test -t 2 || exit 10; \
                       case $(readlink /proc/$$/fd/0) in /dev/pts/*) ;; *) exit 11;; esac; \
-                      [ \"$(readlink /proc/$$/fd/0)\" = \"$(readlink /proc/$$/fd/1)\" ] || exit 12; exit 7";
+                      [ \"$(readlink /proc/$$/fd/0)\" = \"$(readlink /proc/$$/fd/1)\" ] || exit 12; \
+                      [ \"$(stat -L -c %t:%T /dev/console)\" = \"$(stat -L -c %t:%T /proc/$$/fd/0)\" ] || exit 13; \
+                      exit 7";
         let run = podman(ctx, &["run", "--rm", "-t", IMAGE, "sh", "-c", script])?;
         match run.code {
             Some(7) => Ok(()),
@@ -1085,6 +1087,10 @@ fn podman_run_tty(ctx: &mut Ctx) -> Result<(), Failure> {
             Some(12) => {
                 Err(Failure::fail("with -t, stdin and stdout are different terminals")
                     .compare("one pty", run.describe()))
+            }
+            Some(13) => {
+                Err(Failure::fail("with -t, /dev/console is not the container's terminal (bind the pty onto it)")
+                    .compare("/dev/console: the same device as stdin", run.describe()))
             }
             _ => Err(Failure::fail("podman run -t should run the command on a terminal and relay its exit code")
                 .compare("exit 7", run.describe())),
