@@ -1,5 +1,6 @@
 //! `checker --host`: the same tests, run as root on this machine, must
-//! leave it as they found it — and must refuse to run for anyone else.
+//! leave it as they found it (hostname, mounts, interfaces, cgroups,
+//! processes, scratch folders) — and must refuse to run for anyone else.
 //!
 //! Both tests need root and skip themselves, with a note, without it.
 
@@ -22,6 +23,26 @@ fn cgroup2_root() -> Option<PathBuf> {
     })
 }
 
+/// The host's network interfaces.
+fn interfaces() -> BTreeSet<String> {
+    let entries = std::fs::read_dir("/sys/class/net").expect("list /sys/class/net");
+    entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok()).collect()
+}
+
+/// Processes running a program the checker built (a runtime, the probe,
+/// the suite): after a grading, there must be none.
+fn checker_processes() -> Vec<String> {
+    let bin = common::repo_root().join("target").join("greenroom").join("bin");
+    let entries = std::fs::read_dir("/proc").expect("list /proc");
+    entries
+        .filter_map(|entry| {
+            let pid = entry.ok()?.file_name().into_string().ok()?;
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            exe.starts_with(&bin).then(|| format!("{pid} {}", exe.display()))
+        })
+        .collect()
+}
+
 /// The suite's scratch folders in the temporary directory.
 fn scratch_dirs() -> BTreeSet<String> {
     let entries = std::fs::read_dir(std::env::temp_dir()).expect("list the temporary directory");
@@ -38,14 +59,21 @@ fn the_solutions_pass_on_the_host_and_leave_nothing_behind() {
         return;
     }
     let (hostname_before, mounts_before, scratch_before) = (hostname(), mountinfo(), scratch_dirs());
+    let interfaces_before = interfaces();
 
-    let graded = grade(&["chapter1", "--solution", "--host"]);
+    // Chapters 0 to 3: processes, the UTS, IPC, PID and mount namespaces,
+    // /proc and a pivot_root. (Chapter 4 on make a bridge on purpose, and
+    // chapter 6 needs a host with cgroup v2 only.)
+    let graded = grade(&["chapter3", "--solution", "--host"]);
     assert_eq!(graded.code, Some(0), "stderr:\n{}", graded.stderr);
     let failing: Vec<_> = graded.report.tests.iter().filter(|t| t.status != "pass").collect();
     assert!(failing.is_empty(), "failing on the host: {failing:#?}");
 
     assert_eq!(hostname(), hostname_before, "the host's hostname changed");
     assert_eq!(mountinfo(), mounts_before, "the host's mount table changed");
+    assert_eq!(interfaces(), interfaces_before, "the host's network interfaces changed");
+    let running = checker_processes();
+    assert!(running.is_empty(), "programs of the grading still run: {running:?}");
     if let Some(root) = cgroup2_root() {
         assert!(!root.join("greenroom-suite").exists(), "the suite's cgroup is left in {}", root.display());
     }

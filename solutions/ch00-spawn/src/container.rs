@@ -307,18 +307,27 @@ fn start_and_exec(argv: &[CString], init: Option<(Supplied<'_>, SigSet)>) -> Chi
             return ChildFailure::Setup { layer: supplied.layer.to_string(), message: error_chain(&err) };
         }
     }
-    // Rust's runtime ignores SIGPIPE in every program it starts, this one
-    // included, and an ignored signal stays ignored across exec: put it
-    // back, or a command writing to a closed pipe gets EPIPE where it
-    // expects to die (`yes | head -1` never ends).
-    // SAFETY: SIG_DFL installs no handler; nothing else runs in this
-    // single-threaded child now.
-    if let Err(errno) = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) } {
-        return ChildFailure::Setup { layer: "signals".to_string(), message: format!("restore SIGPIPE: {errno}") };
-    }
+    default_signals();
     // execvp searches $PATH like a shell does, and only returns on failure.
     let Err(errno) = nix::unistd::execvp(&argv[0], argv);
     ChildFailure::Exec { program: argv[0].to_string_lossy().into_owned(), errno }
+}
+
+/// Puts every signal the C library lets a program set back to its default
+/// action. An ignored signal stays ignored across exec, and the runtime
+/// may have inherited some from its caller, or ignored them itself: Rust's
+/// runtime ignores SIGPIPE in every program it starts, this one included,
+/// and a command that should die writing to a closed pipe would get EPIPE
+/// instead (`yes | head -1` would never end). Handlers need no reset:
+/// exec resets them.
+fn default_signals() {
+    let realtime = nix::libc::SIGRTMIN()..=nix::libc::SIGRTMAX();
+    for number in Signal::iterator().map(|signal| signal as i32).chain(realtime) {
+        // SAFETY: SIG_DFL installs no handler, and this child runs one
+        // thread. SIGKILL and SIGSTOP refuse with EINVAL: they cannot be
+        // ignored in the first place.
+        unsafe { nix::libc::signal(number, nix::libc::SIG_DFL) };
+    }
 }
 
 /// Prints a detached child's failure on its stderr, where the container's

@@ -189,6 +189,12 @@ fn signal_names(mask: u64) -> String {
     }
 }
 
+/// Signals 32 and 33, which glibc keeps for itself (thread cancellation,
+/// set*id across threads): no program linked with it can set them, and
+/// it installs its own handlers when it needs them. A caller of the
+/// runtime may have them ignored (`--host`), and nothing can undo that.
+const GLIBC_RESERVED: u64 = 1 << 31 | 1 << 32;
+
 fn command_signals_unblocked(ctx: &mut Ctx) -> Result<(), Failure> {
     let inherited = ctx.report(&[])?.inherited;
     let (Some(blocked), Some(ignored)) = (inherited.signals_blocked, inherited.signals_ignored) else {
@@ -202,7 +208,7 @@ fn command_signals_unblocked(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     // The probe, a Rust program, ignores SIGPIPE itself as it starts, so
     // that bit says nothing about the runtime.
-    let ignored = ignored & !(1 << (Signal::SIGPIPE as u64 - 1));
+    let ignored = ignored & !(1 << (Signal::SIGPIPE as u64 - 1)) & !GLIBC_RESERVED;
     if ignored != 0 {
         return Err(Failure::fail("the command started with signals ignored, a disposition exec keeps")
             .compare("none ignored", signal_names(ignored)));
@@ -213,11 +219,12 @@ fn command_signals_unblocked(ctx: &mut Ctx) -> Result<(), Failure> {
     run.expect_code(0, "grep ^SigIgn: /proc/self/status should run in the container")?;
     let field = run.stdout.trim().trim_start_matches("SigIgn:").trim();
     let ignored = u64::from_str_radix(field, 16)
-        .map_err(|_| Failure::error("grep printed no SigIgn line").compare("SigIgn:\t<hex>", clip(&run.stdout, 100)))?;
+        .map_err(|_| Failure::error("grep printed no SigIgn line").compare("SigIgn:\t<hex>", clip(&run.stdout, 100)))?
+        & !GLIBC_RESERVED;
     if ignored != 0 {
         let pipe = if ignored & (1 << (Signal::SIGPIPE as u64 - 1)) != 0 {
-            " (SIGPIPE: Rust ignores it in every program it starts, the runtime included; set it back to SIG_DFL \
-             before exec)"
+            " (SIGPIPE: Rust ignores it in every program it starts, the runtime included; set every signal back \
+             to SIG_DFL before exec)"
         } else {
             ""
         };
