@@ -583,3 +583,14 @@ fn an_init_left_dumpable_is_caught() {
     graded.report.expect("caps-default-set", "pass");
     graded.report.expect("podman-run-exit-code", "pass");
 }
+
+#[test]
+#[serial]
+fn signals_left_ignored_for_the_command_are_caught() {
+    let graded = grade_fixture("signals-left-ignored", "chapter2", &["--only"]);
+    assert_failed(&graded);
+    let signals = graded.report.expect("command-signals-unblocked", "fail");
+    assert!(signals.message.contains("SIGPIPE"), "{signals:#?}");
+    assert!(signals.explanation().contains("SIGPIPE"), "{signals:#?}");
+    graded.report.expect("own-pid-namespace", "pass");
+}
