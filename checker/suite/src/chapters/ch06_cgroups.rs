@@ -88,7 +88,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "bad-limits-refused",
             2,
-            "bad limits (12Q, 0, -1, more CPUs than the machine has) are refused with 125 before anything is created",
+            "bad limits (12Q, 0, -1, more CPUs than the machine has) and a --cgroup-parent that exists but is no cgroup (/cgroup.procs, the host's /tmp) are refused with 125 before anything is created",
             "a bad limit must be refused before anything is created",
             "ch06-cgroups.md#parsing-the-limits",
             bad_limits_refused,
@@ -389,13 +389,18 @@ fn bad_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let marker = ctx.scratch_path("ran");
     let probe = ctx.probe();
     let too_many = (std::thread::available_parallelism().map_or(1, |n| n.get()) + 1).to_string();
-    let cases: [(&str, &str); 6] = [
+    let tmp_before = tmp_entries();
+    let cases: [(&str, &str); 8] = [
         ("--memory", "12Q"),
         ("--memory", "0"),
         ("--pids", "0"),
         ("--pids", "-1"),
         ("--cpus", "0"),
         ("--cpus", too_many.as_str()),
+        // Wrong, yet they exist: a file of the hierarchy, and a folder of
+        // the host's that is no cgroup (the path is the hierarchy's).
+        ("--cgroup-parent", "/cgroup.procs"),
+        ("--cgroup-parent", "/tmp"),
     ];
     for (flag, value) in cases {
         let run = ctx.run(&["--net", "none", flag, value], &[&probe, "touch", &marker])?;
@@ -408,7 +413,27 @@ fn bad_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
             return Err(Failure::fail(format!("{flag} {value}: refused without a word on stderr: say what is wrong")));
         }
     }
+    // Only folders a runtime wrote cgroup files into: other tests may be
+    // making files in /tmp meanwhile.
+    let made: Vec<String> = tmp_entries()
+        .difference(&tmp_before)
+        .filter(|name| Path::new("/tmp").join(name).join("cgroup.procs").exists())
+        .cloned()
+        .collect();
+    if !made.is_empty() {
+        return Err(Failure::fail(
+            "--cgroup-parent /tmp made files in the host's /tmp: the parent is a path of the cgroup hierarchy, \
+             under its mount point",
+        )
+        .compare("nothing new in /tmp", made.join(", ")));
+    }
     Ok(())
+}
+
+/// The names in the host's `/tmp`.
+fn tmp_entries() -> std::collections::BTreeSet<String> {
+    let entries = std::fs::read_dir("/tmp").map(|entries| entries.flatten().collect::<Vec<_>>()).unwrap_or_default();
+    entries.into_iter().filter_map(|entry| entry.file_name().into_string().ok()).collect()
 }
 
 fn grader_limits_still_hold(ctx: &mut Ctx) -> Result<(), Failure> {
