@@ -6,12 +6,14 @@
 #     benches/start-latency-guest.sh            # RUNS=30 per runtime
 #     RUNS=60 benches/start-latency-guest.sh
 #     SMALL=1 benches/start-latency-guest.sh    # and a size-optimised build
+#     PAUSE_MS=100 benches/start-latency-guest.sh # a pause before each run
 #
 # The host cannot make this comparison (crun refuses its hybrid cgroups,
 # podman's runtimes fail at setrlimit there); the capstone's guest has
 # cgroup v2 and Debian's crun and runc. It runs under emulation (TCG) on
 # this project's machine, so absolute times mean little: the runtimes take
-# turns, one run each per round, and the ratios are what to record.
+# turns, one run each per round in a shuffled order, and the ratios are
+# what to record.
 #
 # What is built, all static (the guest's programs must be):
 #   oci          the chapter 7 solution as the checker builds it for
@@ -29,6 +31,7 @@ cd "$(dirname "$0")/.."
 
 runs=${RUNS:-30}
 warmup=${WARMUP:-3}
+pause_ms=${PAUSE_MS:-0}
 target=x86_64-unknown-linux-gnu
 work=$(mktemp -d /tmp/greenroom-bench-guest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -96,7 +99,7 @@ for runtime in $runtimes crun runc; do
     \$runtime run --bundle \$b check-\$runtime || { echo "\$runtime cannot run the bundle" >&2; exit 1; }
 done
 ls /sys/fs/cgroup | grep -q greenroom-bench && { echo "a runtime left /sys/fs/cgroup/greenroom-bench behind" >&2; exit 1; }
-start-latency --runs $runs --warmup $warmup --reference crun --reference runc \\
+start-latency --runs $runs --warmup $warmup --pause-ms $pause_ms --reference crun --reference runc \\
 $(for runtime in $runtimes; do echo "    \"$runtime=$runtime run --bundle \$b $runtime-{run}\" \\"; done)
     "crun=crun run --bundle \$b crun-{run}" \\
     "runc=runc run --bundle \$b runc-{run}" \\

@@ -10,25 +10,28 @@
 //!
 //! Built for the capstone's guest, which has no hyperfine and runs under
 //! emulation, where a run's time depends as much on the moment as on the
-//! command: the candidates take turns, one run each per round (the first
-//! to go rotating from round to round), so every candidate sees the same
-//! machine, and the ratios, not the times, are what to compare.
+//! command: the candidates take turns, one run each per round, in an order
+//! shuffled anew for every round (see [`order`]), so every candidate sees
+//! the same machine, and the ratios, not the times, are what to compare.
 
 mod candidate;
 mod measure;
+mod order;
 mod report;
 mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use candidate::Candidate;
 use measure::{Runner, Sample};
+use order::Shuffler;
 
-/// Times commands interleaved, round-robin, and prints a table of median
+/// Times commands interleaved, in shuffled rounds, and prints a table of median
 /// latency and peak RSS, with ratios to the reference candidates.
 #[derive(Parser)]
 #[command(name = "start-latency")]
@@ -42,6 +45,15 @@ struct Cli {
     /// A candidate to give ratios to (repeat for several).
     #[arg(long = "reference")]
     references: Vec<String>,
+    /// The seed of the rounds' shuffled orders (the same seed, the same
+    /// orders).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A pause before each run, in milliseconds, for the kernel to finish
+    /// what the last run left (a namespace's teardown), so that no run
+    /// pays for another's. Not in the measured time.
+    #[arg(long, default_value_t = 0)]
+    pause_ms: u64,
     /// Where the commands' output goes (shown when a run fails).
     #[arg(long, default_value = "/tmp/start-latency.log")]
     log: PathBuf,
@@ -73,14 +85,15 @@ fn run(cli: &Cli) -> Result<()> {
         bail!("--runs 0 measures nothing: give at least 1 (30 or more for a median worth quoting)");
     }
     let runner = Runner::new(&cli.log)?;
-    let mut next_run = 0;
+    let mut session =
+        Session { runner, shuffler: Shuffler::new(cli.seed), pause: Duration::from_millis(cli.pause_ms), next_run: 0 };
 
     for round in 0..cli.warmup {
-        run_round(&runner, &candidates, round, &mut next_run).with_context(|| format!("warm-up round {round}"))?;
+        session.round(&candidates).with_context(|| format!("warm-up round {round}"))?;
     }
     let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(cli.runs); candidates.len()];
     for round in 0..cli.runs {
-        let taken = run_round(&runner, &candidates, round, &mut next_run).with_context(|| format!("round {round}"))?;
+        let taken = session.round(&candidates).with_context(|| format!("round {round}"))?;
         for (index, sample) in taken {
             samples[index].push(sample);
         }
@@ -92,31 +105,40 @@ fn run(cli: &Cli) -> Result<()> {
         .map(|(candidate, samples)| report::Row { name: &candidate.name, samples })
         .collect();
     println!(
-        "{} runs per candidate, interleaved round-robin after {} warm-up rounds; peak RSS is ru_maxrss from wait4\n",
-        cli.runs, cli.warmup
+        "{} runs per candidate, interleaved (one each per round, order shuffled, seed {}) after {} warm-up rounds, \
+         {} ms pause before each run; peak RSS is ru_maxrss from wait4\n",
+        cli.runs, cli.seed, cli.warmup, cli.pause_ms
     );
     print!("{}", report::table(&rows, &cli.references));
     Ok(())
 }
 
-/// One run of each candidate, starting with candidate `round % n`: the
-/// order rotates, so no candidate always runs right after the same other
-/// one (and inherits its after-effects: dirty caches, a cgroup being freed).
-/// Returns each candidate's index with its sample.
-fn run_round(
-    runner: &Runner,
-    candidates: &[Candidate],
-    round: usize,
-    next_run: &mut usize,
-) -> Result<Vec<(usize, Sample)>> {
-    let count = candidates.len();
-    let mut taken = Vec::with_capacity(count);
-    for offset in 0..count {
-        let index = (round + offset) % count;
-        let candidate = &candidates[index];
-        let sample = runner.run(&candidate.argv(*next_run)).with_context(|| format!("candidate {}", candidate.name))?;
-        *next_run += 1;
-        taken.push((index, sample));
+/// The state of a measuring session: who runs, in which order, and the
+/// number for the next run's `{run}`.
+struct Session {
+    runner: Runner,
+    shuffler: Shuffler,
+    pause: Duration,
+    next_run: usize,
+}
+
+impl Session {
+    /// One run of each candidate, in a freshly shuffled order. Returns
+    /// each candidate's index with its sample.
+    fn round(&mut self, candidates: &[Candidate]) -> Result<Vec<(usize, Sample)>> {
+        let mut taken = Vec::with_capacity(candidates.len());
+        for index in self.shuffler.order(candidates.len()) {
+            let candidate = &candidates[index];
+            if !self.pause.is_zero() {
+                std::thread::sleep(self.pause);
+            }
+            let sample = self
+                .runner
+                .run(&candidate.argv(self.next_run))
+                .with_context(|| format!("candidate {}", candidate.name))?;
+            self.next_run += 1;
+            taken.push((index, sample));
+        }
+        Ok(taken)
     }
-    Ok(taken)
 }
