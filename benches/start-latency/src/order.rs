@@ -2,13 +2,11 @@
 //!
 //! A run can leave work for the kernel to finish after the runtime has
 //! exited (a network namespace is torn down by a kernel worker, a cgroup
-//! freed later), and whichever command runs next pays for it. On this
-//! project's host a run of chapter 7's runtime took 6 ms after another of
-//! its own and 26 ms right after runc's. In a fixed order, or in a rotated
-//! one (rotating keeps the same neighbours), the same candidate would
-//! always pay for the same other one; shuffled, each pays for each in
-//! turn. The shuffle comes from a fixed seed, so that a session can be
-//! repeated in the same order.
+//! freed later), and whichever command runs next pays for it. In a fixed
+//! order, or in a rotated one (rotating keeps the same neighbours), the
+//! same candidate would always pay for the same other one; shuffled, each
+//! pays for each in turn. The shuffle comes from a fixed seed, so that a
+//! session can be repeated in the same order.
 
 /// A small pseudo-random generator (xorshift64*): no dependency, and no
 /// need for quality beyond "no pattern a scheduler could follow".
