@@ -75,12 +75,12 @@ cargo run --quiet -p checker -- rootfs "$work/bundle/rootfs" >/dev/null
 #   runtime makes one only when asked;
 # - no linux.resources.devices (crun spec's deny-all rule): on cgroup v2
 #   a device rule is an eBPF program, which chapter 7's runtime does not
-#   load (crun and runc may still load one for their default device list);
+#   load (runc still loads one, for its default device list);
 # - no ambient (and so no inheritable) capabilities: crun spec asks for
 #   three ambient ones without making them inheritable, which the kernel
-#   refuses (an ambient capability must be permitted and inheritable);
-#   crun and runc skip them quietly, chapter 7's runtime refuses the
-#   bundle. podman's configs have no ambient set either.
+#   refuses (an ambient capability must be permitted and inheritable),
+#   and chapter 7's runtime refuses up front. podman's configs have no
+#   ambient set either.
 # No seccomp profile: crun spec writes none.
 cp benches/true-bundle.json "$work/bundle/config.json"
 tar -C "$work" -cf "$work/bundle.tar" bundle
