@@ -26,13 +26,22 @@ cargo build --quiet --release --manifest-path solutions/Cargo.toml -p "$package"
 runtime=solutions/target/release/$package
 cargo run --quiet -p checker -- rootfs "$work/bundle/rootfs" >/dev/null
 
-# An OCI bundle for crun and runc: their default spec, without a terminal.
-(cd "$work/bundle" && crun spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"\/bin\/true"/' config.json)
+# An OCI bundle for crun and runc (and chapter 7's runtime): crun spec's
+# defaults running /bin/true, the same config as in the capstone's guest
+# (benches/start-latency-guest.sh says what was changed and why).
+cp benches/true-bundle.json "$work/bundle/config.json"
 
-flags=(--rootfs "$work/bundle/rootfs")
-[ "$chapter" -ge 3 ] || flags=()
+# Chapters 3–6 take a rootfs on their command line; chapter 7 is an OCI
+# runtime and takes the bundle.
+if [ "$chapter" -ge 7 ]; then
+    greenroom="$runtime run --bundle $work/bundle gr-bench-oci"
+elif [ "$chapter" -ge 3 ]; then
+    greenroom="$runtime run --rootfs $work/bundle/rootfs -- /bin/true"
+else
+    greenroom="$runtime run -- /bin/true"
+fi
 candidates=(
-    "greenroom ch$chapter|$runtime run ${flags[*]} -- /bin/true"
+    "greenroom ch$chapter|$greenroom"
     "crun|crun run --bundle $work/bundle gr-bench-crun"
     "runc|runc run --bundle $work/bundle gr-bench-runc"
     "unshare|unshare --fork --pid --mount --uts --ipc --net --root=$work/bundle/rootfs /bin/true"
