@@ -5,7 +5,6 @@
 #
 #     benches/start-latency-guest.sh            # RUNS=30 per runtime
 #     RUNS=60 benches/start-latency-guest.sh
-#     SMALL=1 benches/start-latency-guest.sh    # and a size-optimised build
 #     PAUSE_MS=100 benches/start-latency-guest.sh # a pause before each run
 #
 # The host cannot make this comparison (crun refuses its hybrid cgroups,
@@ -18,11 +17,9 @@
 # What is built, all static (the guest's programs must be):
 #   oci          the chapter 7 solution as the checker builds it for
 #                grading (`guest` profile: opt-level 1, stripped);
-#   oci-release  the same sources at opt-level 3 (`release`);
-#   oci-small    with SMALL=1: `release` optimised for size (opt-level s,
-#                fat LTO, one codegen unit), through cargo's
-#                CARGO_PROFILE_RELEASE_* variables, in a target directory
-#                of its own: how much of the peak RSS is code size;
+#   oci-release  the same sources as one would ship them (`release`:
+#                optimised for size, fat LTO, one codegen unit, stripped;
+#                solutions/Cargo.toml says why);
 #   start-latency  the measuring program (benches/start-latency).
 # The bundle is a busybox rootfs (`checker rootfs`) and
 # benches/true-bundle.json, the same config for all three runtimes.
@@ -53,13 +50,6 @@ done
 cp "$solutions_target/$target/guest/oci" "$work/oci"
 cp "$solutions_target/$target/release/oci" "$work/oci-release"
 runtimes="oci oci-release"
-if [ -n "${SMALL:-}" ]; then
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-        CARGO_PROFILE_RELEASE_STRIP=true CARGO_TARGET_DIR=${solutions_target}-small \
-        guest_build --release --manifest-path solutions/Cargo.toml -p oci
-    cp "${solutions_target}-small/$target/release/oci" "$work/oci-small"
-    runtimes="$runtimes oci-small"
-fi
 CARGO_TARGET_DIR=target/greenroom/cargo/tools guest_build --release -p greenroom-start-latency
 cp "target/greenroom/cargo/tools/$target/release/start-latency" "$work/start-latency"
 
