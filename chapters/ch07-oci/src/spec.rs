@@ -8,6 +8,8 @@ use oci_spec::runtime::{
     Capability, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, Mount, Process, Root, Spec,
 };
 
+use crate::paths::{MASKED_PATHS, READONLY_PATHS};
+
 /// What can go wrong writing the config.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -37,26 +39,6 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::Kill,
     Capability::AuditWrite,
 ];
-
-/// podman's masked paths: each is hidden (an empty read-only tmpfs for a
-/// directory, /dev/null for a file).
-pub const MASKED_PATHS: [&str; 11] = [
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/fs/selinux",
-    "/sys/dev/block",
-];
-
-/// podman's read-only paths.
-pub const READONLY_PATHS: [&str; 6] =
-    ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 // ANCHOR: default_spec
 /// The default config: `sh` in `rootfs`, every namespace but user (a new

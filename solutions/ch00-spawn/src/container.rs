@@ -105,9 +105,7 @@ const CHILD_STACK_SIZE: usize = 1024 * 1024;
 pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
     // Whatever the caller left open (3 and up) is not the command's.
     close_inherited_on_exec()?;
-    let argv = to_argv(command)?;
-    let init = init::find(layers)?;
-    let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
+    let Launch { argv, init, flags } = Launch::of(command, layers)?;
 
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
@@ -131,14 +129,40 @@ pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
     drop((go_read, report_write));
 
     let result = supervise(child, layers, go_write, report_read);
+    clean_up(layers);
+    result
+}
+// ANCHOR_END: run
+
+// ANCHOR: launch
+/// What `run` and `create` know before anything exists: the command as
+/// C strings, the init a layer supplies (two are refused), and the
+/// namespaces every layer asks for, as one set of clone flags.
+struct Launch<'a> {
+    argv: Vec<CString>,
+    init: Option<Supplied<'a>>,
+    flags: CloneFlags,
+}
+
+impl<'a> Launch<'a> {
+    fn of(command: &[String], layers: &'a [Box<dyn Layer>]) -> Result<Launch<'a>, Error> {
+        let argv = to_argv(command)?;
+        let init = init::find(layers)?;
+        let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
+        Ok(Launch { argv, init, flags })
+    }
+}
+
+/// Undoes what every layer did on the host, the last layer first (the
+/// reverse of the order they entered); a failure is said, not fatal.
+fn clean_up(layers: &[Box<dyn Layer>]) {
     for layer in layers.iter().rev() {
         if let Err(err) = layer.cleanup() {
             eprintln!("greenroom: {}: cleanup failed: {err}", layer.name());
         }
     }
-    result
 }
-// ANCHOR_END: run
+// ANCHOR_END: launch
 
 // ANCHOR: create
 /// Creates a detached container: the same child as [`run`]'s, set up by
@@ -149,9 +173,7 @@ pub fn run(command: &[String], layers: &[Box<dyn Layer>]) -> Result<u8, Error> {
 /// child is waiting, the child is killed and every layer cleaned up, and
 /// the error is returned: nothing is left behind.
 pub fn create(command: &[String], layers: &[Box<dyn Layer>], gate: &dyn Gate) -> Result<Pid, Error> {
-    let argv = to_argv(command)?;
-    let init = init::find(layers)?;
-    let flags = layers.iter().fold(CloneFlags::empty(), |flags, layer| flags | layer.clone_flags());
+    let Launch { argv, init, flags } = Launch::of(command, layers)?;
 
     let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
     let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
@@ -178,11 +200,7 @@ pub fn create(command: &[String], layers: &[Box<dyn Layer>], gate: &dyn Gate) ->
 
     let result = prepare_and_release(child, layers, go_write).and_then(|()| await_ready(child, report_read));
     if result.is_err() {
-        for layer in layers.iter().rev() {
-            if let Err(err) = layer.cleanup() {
-                eprintln!("greenroom: {}: cleanup failed: {err}", layer.name());
-            }
-        }
+        clean_up(layers);
     }
     result.map(|()| child)
 }

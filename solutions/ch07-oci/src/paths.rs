@@ -22,32 +22,25 @@ use rootfs::mounts::{locked_flags, SAFE};
 /// The paths podman masks by default, which `spec` writes into a new
 /// config.json: the host's memory and keys, kernel debugging interfaces
 /// that reveal other processes' activity, and firmware and device tables.
-pub fn default_masked_paths() -> Vec<String> {
-    [
-        "/proc/acpi",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/proc/scsi",
-        "/sys/firmware",
-        "/sys/fs/selinux",
-        "/sys/dev/block",
-    ]
-    .map(String::from)
-    .to_vec()
-}
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
+];
 
 /// The paths podman makes read-only by default: kernel settings
 /// (`/proc/sys`), interrupt and bus tables, and `/proc/sysrq-trigger`,
 /// which would let a container reboot or freeze the host.
-pub fn default_readonly_paths() -> Vec<String> {
-    ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-        .map(String::from)
-        .to_vec()
-}
+pub const READONLY_PATHS: [&str; 6] =
+    ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 // ANCHOR_END: defaults
 
 /// A path that could not be masked or made read-only.
@@ -162,13 +155,10 @@ mod tests {
 
     #[test]
     fn the_defaults_are_podmans() {
-        let masked = default_masked_paths();
-        assert_eq!(masked.len(), 11);
+        let masked = MASKED_PATHS;
         assert!(masked.iter().all(|p| p.starts_with("/proc/") || p.starts_with("/sys/")), "{masked:?}");
-        assert!(masked.contains(&"/proc/kcore".to_string()) && masked.contains(&"/sys/firmware".to_string()));
-        let read_only = default_readonly_paths();
-        assert_eq!(read_only.len(), 6);
-        assert!(read_only.contains(&"/proc/sysrq-trigger".to_string()) && read_only.contains(&"/proc/sys".to_string()));
+        assert!(masked.contains(&"/proc/kcore") && masked.contains(&"/sys/firmware"));
+        assert!(READONLY_PATHS.contains(&"/proc/sysrq-trigger") && READONLY_PATHS.contains(&"/proc/sys"));
     }
 
     #[test]
