@@ -39,7 +39,7 @@ fn time_runs(chapter: &Chapter, runs: usize, mode: &Mode, watch: bool) -> Result
     // A first, untimed run fills every cache: builds, guest image, KVM verdict.
     let runtime = compile::build_runtime(chapter, Source::Solution, None)?;
     let tools = compile::build_tools()?;
-    let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: false, runtime };
+    let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: false, tests: Vec::new(), runtime };
     grade::execute(std::slice::from_ref(&job), mode, &tools, "bench-0", &mut quiet)?;
 
     let mut samples = Samples::default();

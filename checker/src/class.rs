@@ -255,9 +255,13 @@ fn grade_student(
     for chapter in chapters {
         let label = format!("class-{}", student.name);
         match compile::build_in(workspace, chapter, &label) {
-            Ok(runtime) => {
-                jobs.push(JobSpec { tag: chapter.dir.to_string(), chapter: chapter.number, only: true, runtime })
-            }
+            Ok(runtime) => jobs.push(JobSpec {
+                tag: chapter.dir.to_string(),
+                chapter: chapter.number,
+                only: true,
+                tests: Vec::new(),
+                runtime,
+            }),
             Err(err) => {
                 notes.push((chapter.number, format!("did not build: {err:#}")));
                 graded.extend(not_graded(chapter, "the chapter did not build"));

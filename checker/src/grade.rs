@@ -39,6 +39,8 @@ pub struct JobSpec {
     pub chapter: u8,
     /// Only that chapter's tests.
     pub only: bool,
+    /// Only the tests of these names; empty for all.
+    pub tests: Vec<String>,
     /// The runtime binary on this machine.
     pub runtime: PathBuf,
 }
@@ -89,13 +91,15 @@ pub struct Execution {
 /// The whole-run deadline: generous, since TCG is slow and a cold cache
 /// is slower still, but finite, so a hung guest cannot hang the checker.
 fn deadline(jobs: &[JobSpec], per_test: Duration) -> Duration {
-    let tests: usize = jobs.iter().map(|j| suite::tests_for(j.chapter, j.only).len()).sum();
+    let tests: usize = jobs.iter().map(|j| suite::tests_named(j.chapter, j.only, &j.tests).len()).sum();
     // Each job ends with one more run of its runtime: the isolation matrix.
     let runs = Duration::from_secs(60) + per_test * (tests + jobs.len()) as u32;
     // podman's rows make several podman calls each, 3–10 s apiece under TCG.
     let podman: usize = jobs
         .iter()
-        .map(|j| suite::tests_for(j.chapter, j.only).iter().filter(|t| t.name.starts_with("podman-")).count())
+        .map(|j| {
+            suite::tests_named(j.chapter, j.only, &j.tests).iter().filter(|t| t.name.starts_with("podman-")).count()
+        })
         .sum();
     runs + PODMAN_TEST_TIMEOUT * podman as u32
 }
@@ -313,6 +317,7 @@ fn run_in_vm(
             tag: job.tag.clone(),
             chapter: job.chapter,
             only: job.only,
+            tests: job.tests.clone(),
             runtime: guest,
         });
     }
@@ -373,6 +378,7 @@ fn run_on_host(
                 tag: j.tag.clone(),
                 chapter: j.chapter,
                 only: j.only,
+                tests: j.tests.clone(),
                 runtime: j.runtime.display().to_string(),
             })
             .collect(),
@@ -425,7 +431,7 @@ fn collect(jobs: &[JobSpec], lines: &[String], problem: Option<&str>, log: &Path
         .collect();
     jobs.iter()
         .map(|job| {
-            let graded = suite::tests_for(job.chapter, job.only)
+            let graded = suite::tests_named(job.chapter, job.only, &job.tests)
                 .into_iter()
                 .map(|test| {
                     let found = results.iter().find(|r| r.job == job.tag && r.name == test.name);
@@ -447,7 +453,7 @@ mod tests {
     use super::*;
 
     fn job() -> JobSpec {
-        JobSpec { tag: "runtime".into(), chapter: 1, only: true, runtime: PathBuf::from("/x") }
+        JobSpec { tag: "runtime".into(), chapter: 1, only: true, tests: Vec::new(), runtime: PathBuf::from("/x") }
     }
 
     fn line(name: &str, status: Status) -> String {

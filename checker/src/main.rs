@@ -67,6 +67,11 @@ struct Cli {
     #[arg(long, hide = true, value_name = "FILE")]
     patch: Option<PathBuf>,
 
+    /// Run only the test of this name (repeatable); the checker's own
+    /// fixture tests use it to run the tests a fixture is about.
+    #[arg(long = "test", hide = true, value_name = "NAME")]
+    tests: Vec<String>,
+
     #[command(flatten)]
     place: Place,
 
@@ -261,8 +266,14 @@ fn main() -> ExitCode {
         (Some(Command::Hint { chapter, test }), _) => parse(chapter).and_then(|c| hint::run(c, test.as_deref())),
         (Some(Command::Reset { chapter, yes }), _) => parse(chapter).and_then(|c| reset::run(c, *yes)),
         (Some(Command::Watch { chapter }), _) => parse(chapter).and_then(|chapter| {
-            let request =
-                session::Request { chapter, only: false, solution: false, patch: None, mode: cli.place.mode() };
+            let request = session::Request {
+                chapter,
+                only: false,
+                solution: false,
+                patch: None,
+                tests: Vec::new(),
+                mode: cli.place.mode(),
+            };
             watch::run(&request)
         }),
         (None, Some(chapter)) => {
@@ -291,11 +302,16 @@ fn progress(line: &str) {
 }
 
 fn grade(cli: &Cli, chapter: &'static Chapter) -> Result<ExitCode> {
+    let known = suite::tests_for(chapter.number, cli.only);
+    if let Some(name) = cli.tests.iter().find(|name| !known.iter().any(|t| t.name == name.as_str())) {
+        anyhow::bail!("--test {name}: chapter {} has no such test (checker list shows the chapters)", chapter.number);
+    }
     let request = session::Request {
         chapter,
         only: cli.only,
         solution: cli.solution,
         patch: cli.patch.clone(),
+        tests: cli.tests.clone(),
         mode: cli.place.mode(),
     };
     let outcome = match session::grade(&request, &mut progress) {

@@ -29,12 +29,14 @@ pub fn run(mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
             tag: format!("solution-{}", chapter.dir),
             chapter: chapter.number,
             only: false,
+            tests: Vec::new(),
             runtime: solution,
         });
         jobs.push(JobSpec {
             tag: format!("starter-{}", chapter.dir),
             chapter: chapter.number,
             only: true,
+            tests: Vec::new(),
             runtime: starter,
         });
     }

@@ -25,6 +25,8 @@ pub struct Request {
     /// A patch applied to a copy of the solutions (the checker's own
     /// fixtures of broken runtimes).
     pub patch: Option<PathBuf>,
+    /// Only the tests of these names (the fixtures' tests); empty for all.
+    pub tests: Vec<String>,
     /// VM or host.
     pub mode: Mode,
 }
@@ -102,7 +104,13 @@ pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcom
     progress(&format!("building chapter {} ({}) from {source_text}", chapter.number, chapter.dir));
     let runtime = compile::build_runtime(chapter, source, request.patch.as_deref())?;
     let tools = compile::build_tools()?;
-    let job = JobSpec { tag: "runtime".into(), chapter: chapter.number, only: request.only, runtime: runtime.clone() };
+    let job = JobSpec {
+        tag: "runtime".into(),
+        chapter: chapter.number,
+        only: request.only,
+        tests: request.tests.clone(),
+        runtime: runtime.clone(),
+    };
     let name = format!("{label}-{}", chapter.dir);
     let execution = grade::execute(std::slice::from_ref(&job), &request.mode, &tools, &name, progress)?;
     let graded = execution.jobs.into_iter().next().map(|(_, graded)| graded).unwrap_or_default();

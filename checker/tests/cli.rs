@@ -157,3 +157,12 @@ fn every_test_fails_on_the_starters() {
         }
     }
 }
+
+#[test]
+fn an_unknown_test_name_is_refused_before_anything_is_built() {
+    checker()
+        .args(["chapter1", "--solution", "--test", "no-such-test"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--test no-such-test: chapter 1 has no such test"));
+}

@@ -80,3 +80,9 @@ pub fn catalog() -> Vec<TestCase> {
 pub fn tests_for(chapter: u8, only: bool) -> Vec<TestCase> {
     catalog().into_iter().filter(|t| if only { t.chapter == chapter } else { t.chapter <= chapter }).collect()
 }
+
+/// [`tests_for`], narrowed to the tests named in `names` (all of them
+/// when `names` is empty).
+pub fn tests_named(chapter: u8, only: bool, names: &[String]) -> Vec<TestCase> {
+    tests_for(chapter, only).into_iter().filter(|t| names.is_empty() || names.iter().any(|n| n == t.name)).collect()
+}

@@ -127,7 +127,7 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
     let side_by_side = std::thread::available_parallelism().map_or(1, usize::from);
     let mut writer = Emitter { out };
     for job in &request.jobs {
-        let tests = suite::tests_for(job.chapter, job.only);
+        let tests = suite::tests_named(job.chapter, job.only, &job.tests);
         let plan =
             Line::Plan { job: job.tag.clone(), tests: tests.iter().map(|t| (t.chapter, t.name.into())).collect() };
         writer.emit(&plan)?;

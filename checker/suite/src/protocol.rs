@@ -11,6 +11,10 @@ pub struct Job {
     pub chapter: u8,
     /// Only that chapter's tests, not the earlier ones.
     pub only: bool,
+    /// Only the tests of these names (the checker's own fixture tests,
+    /// which need a few); empty for all of them.
+    #[serde(default)]
+    pub tests: Vec<String>,
     /// The runtime binary to test.
     pub runtime: String,
 }
