@@ -182,9 +182,7 @@ impl CapabilitySets {
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
 /// dropping the bounding set) need capabilities in effect.
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
-    todo!(
-        "make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")"
-    )
+    todo!("make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")")
 }
 // ANCHOR_END: raise_effective
 

@@ -196,9 +196,7 @@ impl CapabilitySets {
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
 /// dropping the bounding set) need capabilities in effect.
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
-    // STARTER: todo!(
-    // STARTER:     "make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")"
-    // STARTER: )
+    // STARTER: todo!("make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")")
     // SOLUTION BEGIN
     let permitted =
         ::caps::read(None, CapSet::Permitted).map_err(|source| CapsError::Apply { set: "permitted", source })?;

@@ -458,9 +458,7 @@ impl SeccompProgram {
     /// program into misbehaving); `seccompiler::apply_filter` would set
     /// `no_new_privs` first, which the config may not want.
     pub fn load(&self) -> Result<(), SeccompError> {
-        // STARTER: todo!(
-        // STARTER:     "install each compiled filter, in order, with self.flags (book: chapter 7, \"Loading the filters\")"
-        // STARTER: )
+        // STARTER: todo!("install each compiled filter, in order, with self.flags (book: chapter 7, \"Loading the filters\")")
         // SOLUTION BEGIN
         let count = self.filters.len();
         for (index, filter) in self.filters.iter().enumerate() {
