@@ -46,7 +46,7 @@ use grade::Mode;
 #[command(name = "checker", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// The chapter to grade: chapter0, chapter1, … (its tests and those of
-    /// every chapter before it).
+    /// every chapter before it; chapter 7, an OCI runtime, its own).
     chapter: Option<String>,
 
     /// Run only the tests of that chapter, not those of the chapters before.

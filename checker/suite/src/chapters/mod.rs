@@ -33,6 +33,22 @@ pub struct Chapter {
     pub book: &'static str,
     /// The tests that grade it (its module's `tests`).
     pub tests: fn() -> Vec<TestCase>,
+    /// How the suite starts its runtime: the tests of earlier chapters
+    /// run on it too only if they start it the same way.
+    pub interface: Interface,
+}
+
+/// The command line a chapter's runtime answers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interface {
+    /// `RUNTIME run [FLAGS] -- COMMAND…`: chapters 0 to 6, each adding
+    /// flags to the one before.
+    Run,
+    /// The OCI runtime command line (`create --bundle DIR ID`, `start`,
+    /// `state`, …): chapter 7, whose containers come from a bundle's
+    /// config.json. It carries every earlier layer, which its own tests
+    /// reach through the config.
+    Oci,
 }
 
 /// Every chapter that exists so far, in order. Adding a chapter is adding
@@ -46,6 +62,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "clone, exec, wait",
         book: "ch00-spawn.md",
         tests: ch00_spawn::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 1,
@@ -54,6 +71,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "UTS and IPC namespaces, hostname",
         book: "ch01-uts.md",
         tests: ch01_uts::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 2,
@@ -62,6 +80,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "PID namespace, /proc, init",
         book: "ch02-pid.md",
         tests: ch02_pid::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 3,
@@ -70,6 +89,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "mount namespace, pivot_root",
         book: "ch03-rootfs.md",
         tests: ch03_rootfs::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 4,
@@ -78,6 +98,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "network namespace, veth, bridge (netlink)",
         book: "ch04-net.md",
         tests: ch04_net::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 5,
@@ -86,6 +107,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "user namespace, uid/gid maps, rootless",
         book: "ch05-user.md",
         tests: ch05_user::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 6,
@@ -94,6 +116,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "cgroups v2: memory, pids, cpu",
         book: "ch06-cgroups.md",
         tests: ch06_cgroups::tests,
+        interface: Interface::Run,
     },
     Chapter {
         number: 7,
@@ -102,6 +125,7 @@ pub const CHAPTERS: &[Chapter] = &[
         title: "the capstone: a hardened OCI runtime that podman drives",
         book: "ch07-0-capstone.md",
         tests: ch07_oci::tests,
+        interface: Interface::Oci,
     },
 ];
 
