@@ -407,6 +407,25 @@ fn list_modules(dir: &Path) -> Option<Vec<PathBuf>> {
     (!modules.is_empty()).then_some(modules)
 }
 
+/// The program that builds the capstone's disk.
+pub const MKFS: &str = "mkfs.ext4";
+
+/// Where [`MKFS`] lives, searched after `PATH`: a user's `PATH` often
+/// lacks the administrators' folders.
+pub const ADMIN_DIRS: [&str; 2] = ["/usr/sbin", "/sbin"];
+
+/// Whether `name` is the file name of a capstone disk (`disk-HASH.ext4`).
+fn is_disk_name(name: &str) -> bool {
+    name.starts_with("disk-") && name.ends_with(".ext4")
+}
+
+/// Whether a capstone disk has been built in `cache` (for one busybox or
+/// another: the first chapter 7 grading then needs no `mkfs.ext4`).
+pub fn disk_built(cache: &Path) -> bool {
+    let mut entries = std::fs::read_dir(cache.join("capstone")).into_iter().flatten().flatten();
+    entries.any(|entry| is_disk_name(&entry.file_name().to_string_lossy()))
+}
+
 /// Builds an ext4 image of `tree` at `image`, sized to fit it with room for
 /// the image store. No journal: the disk is written once, by one guest, and
 /// read-only ever after.
@@ -415,12 +434,11 @@ fn make_ext4(tree: &Path, image: &Path) -> Result<(), CapstoneError> {
     let file = std::fs::File::create(image).map_err(io_err(image))?;
     // A sparse file: the unused room costs no disk space.
     file.set_len(size).map_err(io_err(image))?;
-    let mut mkfs = Command::new("mkfs.ext4");
+    let mut mkfs = Command::new(MKFS);
     mkfs.args(["-q", "-F", "-O", "^has_journal", "-E", "root_owner=0:0", "-L", "greenroom-cap", "-d"]);
     mkfs.arg(tree).arg(image);
-    // mkfs.ext4 lives in /sbin, which a user's PATH may lack.
     let path = std::env::var("PATH").unwrap_or_default();
-    mkfs.env("PATH", format!("{path}:/usr/sbin:/sbin"));
+    mkfs.env("PATH", format!("{path}:{}", ADMIN_DIRS.join(":")));
     run(&mut mkfs).map(drop).map_err(CapstoneError::Mkfs)
 }
 
@@ -475,7 +493,7 @@ fn remove_other_disks(dir: &Path, keep: &Path) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("disk-") && name.ends_with(".ext4") && path != keep {
+        if is_disk_name(&name) && path != keep {
             let _ = std::fs::remove_file(path);
         }
     }

@@ -36,7 +36,8 @@ pub struct Machine {
     /// Where `--host` looks for busybox, in order (as `suite::rootfs::find_busybox`).
     pub busybox: Vec<PathBuf>,
     /// Folders of administrators' programs, searched after `PATH` for
-    /// those a user's `PATH` often lacks (`mkfs.ext4`).
+    /// those a user's `PATH` often lacks (`mkfs.ext4`; the `vm` crate's
+    /// `capstone::ADMIN_DIRS`).
     pub admin_dirs: Vec<PathBuf>,
     /// Our effective user id.
     pub euid: u32,
@@ -63,7 +64,7 @@ impl Machine {
             path,
             cargo: std::env::var_os("CARGO").map(PathBuf::from),
             busybox,
-            admin_dirs: vec!["/usr/sbin".into(), "/sbin".into()],
+            admin_dirs: greenroom_vm::capstone::ADMIN_DIRS.iter().map(PathBuf::from).collect(),
             euid: nix::unistd::geteuid().as_raw(),
             accel_override: greenroom_vm::accel::forced_by_environment(),
             space: statvfs_space,

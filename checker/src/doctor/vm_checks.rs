@@ -12,6 +12,7 @@ use std::path::Path;
 
 use greenroom_vm::accel::{self, ACCEL_VARIABLE, KVM_API_VERSION, PROBE_DEADLINE, VERDICT_FILES};
 use greenroom_vm::assets::{self, BUSYBOX_PACKAGE, FETCH_TOOLS, KERNEL_META};
+use greenroom_vm::capstone;
 use greenroom_vm::qemu::QEMU;
 use greenroom_vm::Accel;
 
@@ -167,20 +168,12 @@ pub(super) fn kvm_open_problem(dev: &Path, error: &std::io::Error) -> (String, S
 /// already? Only chapter 7 needs it, so a missing one is a warning.
 pub(super) fn capstone_disk(m: &Machine) -> Check {
     const NAME: &str = "capstone disk";
-    let built = std::fs::read_dir(m.cache.join("capstone"))
-        .map(|entries| {
-            entries.flatten().any(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                name.starts_with("disk-") && name.ends_with(".ext4")
-            })
-        })
-        .unwrap_or(false);
-    if built {
+    if capstone::disk_built(&m.cache) {
         return Check::ok(NAME, format!("built, in {}", m.cache.join("capstone").display()));
     }
     let mkfs = m
-        .which("mkfs.ext4")
-        .or_else(|| m.admin_dirs.iter().map(|dir| dir.join("mkfs.ext4")).find(|candidate| candidate.is_file()));
+        .which(capstone::MKFS)
+        .or_else(|| m.admin_dirs.iter().map(|dir| dir.join(capstone::MKFS)).find(|candidate| candidate.is_file()));
     match mkfs {
         Some(mkfs) => Check::ok(NAME, format!("built on first use of chapter 7, with {}", mkfs.display())),
         None => Check::warn(
