@@ -96,24 +96,21 @@ pub fn students(dirs: &[PathBuf]) -> Result<Vec<Student>> {
 pub fn assemble(student: &Student, dest: &Path) -> Result<Vec<String>> {
     let template = compile::repo_root().join("chapters");
     let theirs = student.dir.join("chapters");
+    // The crates' `src/` folders the student has, as `chNN-…/src`.
+    let their_srcs: Vec<PathBuf> =
+        CHAPTERS.iter().map(|c| Path::new(c.dir).join("src")).filter(|src| theirs.join(src).is_dir()).collect();
     let mut skipped = Vec::new();
     let mut wanted = BTreeSet::new();
     for relative in course::course_files(&template)? {
-        let student_has_src = CHAPTERS
-            .iter()
-            .any(|c| relative.starts_with(Path::new(c.dir).join("src")) && theirs.join(c.dir).join("src").is_dir());
-        if student_has_src {
+        if their_srcs.iter().any(|src| relative.starts_with(src)) {
             continue;
         }
         let bytes = fs::read(template.join(&relative)).with_context(|| format!("read {}", relative.display()))?;
         course::write_if_changed(&dest.join(&relative), &bytes)?;
         wanted.insert(relative);
     }
-    for chapter in CHAPTERS {
-        let src = Path::new(chapter.dir).join("src");
-        if theirs.join(&src).is_dir() {
-            copy_sources(&theirs, &src, dest, &mut wanted, &mut skipped)?;
-        }
+    for src in &their_srcs {
+        copy_sources(&theirs, src, dest, &mut wanted, &mut skipped)?;
     }
     // What an earlier student had and this one has not must not stay.
     remove_others(dest, dest, &wanted)?;

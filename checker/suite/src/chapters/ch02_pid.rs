@@ -208,30 +208,32 @@ fn command_signals_unblocked(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     // The probe, a Rust program, ignores SIGPIPE itself as it starts, so
     // that bit says nothing about the runtime.
-    let ignored = ignored & !(1 << (Signal::SIGPIPE as u64 - 1)) & !GLIBC_RESERVED;
-    if ignored != 0 {
-        return Err(Failure::fail("the command started with signals ignored, a disposition exec keeps")
-            .compare("none ignored", signal_names(ignored)));
-    }
+    none_ignored(ignored & !(1 << (Signal::SIGPIPE as u64 - 1)))?;
     // So SIGPIPE is asked of a program that leaves it alone: busybox's grep,
     // reading its own status.
     let run = ctx.run(&[], &["grep", "^SigIgn:", "/proc/self/status"])?;
     run.expect_code(0, "grep ^SigIgn: /proc/self/status should run in the container")?;
     let field = run.stdout.trim().trim_start_matches("SigIgn:").trim();
     let ignored = u64::from_str_radix(field, 16)
-        .map_err(|_| Failure::error("grep printed no SigIgn line").compare("SigIgn:\t<hex>", clip(&run.stdout, 100)))?
-        & !GLIBC_RESERVED;
-    if ignored != 0 {
-        let pipe = if ignored & (1 << (Signal::SIGPIPE as u64 - 1)) != 0 {
-            " (SIGPIPE: Rust ignores it in every program it starts, the runtime included; set every signal back \
-             to SIG_DFL before exec)"
-        } else {
-            ""
-        };
-        return Err(Failure::fail(format!("the command started with signals ignored, a disposition exec keeps{pipe}"))
-            .compare("none ignored", signal_names(ignored)));
+        .map_err(|_| Failure::error("grep printed no SigIgn line").compare("SigIgn:\t<hex>", clip(&run.stdout, 100)))?;
+    none_ignored(ignored)
+}
+
+/// Fails when `ignored` (a `SigIgn` mask) has a signal ignored, glibc's
+/// reserved two aside, saying why SIGPIPE would be.
+fn none_ignored(ignored: u64) -> Result<(), Failure> {
+    let ignored = ignored & !GLIBC_RESERVED;
+    if ignored == 0 {
+        return Ok(());
     }
-    Ok(())
+    let pipe = if ignored & (1 << (Signal::SIGPIPE as u64 - 1)) != 0 {
+        " (SIGPIPE: Rust ignores it in every program it starts, the runtime included; set every signal back to \
+         SIG_DFL before exec)"
+    } else {
+        ""
+    };
+    Err(Failure::fail(format!("the command started with signals ignored, a disposition exec keeps{pipe}"))
+        .compare("none ignored", signal_names(ignored)))
 }
 
 /// The pids listed in `/proc/PID/task/PID/children`.

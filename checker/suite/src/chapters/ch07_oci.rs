@@ -853,18 +853,17 @@ fn symlinked_mount_target_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     fs::create_dir_all(&host_target).map_err(|e| Failure::error(format!("mkdir {}: {e}", host_target.display())))?;
     let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &["/data/bound"])?;
     let mut config = config(&call.command());
-    let dir = bundle(ctx, "symlinked", None)?;
-    let volume = dir.join("volume");
-    fs::create_dir_all(&volume).map_err(|e| Failure::error(format!("mkdir {}: {e}", volume.display())))?;
-    write(&volume.join("bound"), "bound\n")?;
-    std::os::unix::fs::symlink(&host_target, dir.join("rootfs/data"))
-        .map_err(|e| Failure::error(format!("symlink rootfs/data: {e}")))?;
+    // The bind's source, beside the bundle's rootfs.
+    let volume = ctx.scratch.join("symlinked-volume");
     push(
         &mut config["mounts"],
         json!({"destination": "/data", "type": "bind", "source": volume, "options": ["rbind", "ro"]}),
     );
-    let text = serde_json::to_string_pretty(&config).map_err(|e| Failure::error(format!("encode config: {e}")))?;
-    write(&dir.join("config.json"), &text)?;
+    let dir = bundle(ctx, "symlinked", Some(&config))?;
+    fs::create_dir_all(&volume).map_err(|e| Failure::error(format!("mkdir {}: {e}", volume.display())))?;
+    write(&volume.join("bound"), "bound\n")?;
+    std::os::unix::fs::symlink(&host_target, dir.join("rootfs/data"))
+        .map_err(|e| Failure::error(format!("symlink rootfs/data: {e}")))?;
     let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "symlinked"])?;
     let seen = call.read(&run)?;
     let bound = seen.paths.first().is_some_and(|path| path.read_errno.is_none());
