@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::chapters::{Chapter, CHAPTERS};
 use crate::course;
+use crate::shared_deps;
 
 /// The one target the guest runs. Naming it explicitly keeps the static
 /// flag off build scripts and proc macros, which must stay dynamic.
@@ -91,8 +92,21 @@ pub fn build_tools() -> Result<(PathBuf, PathBuf)> {
 /// `chapters/ch01-uts` and `solutions/ch01-uts` look like the same crate to
 /// it: in one shared target directory, a build of one could be taken for an
 /// up-to-date build of the other.
+///
+/// A new target directory of a course workspace starts with the registry
+/// crates the solutions' (or the learner's) build already compiled
+/// ([`shared_deps::seed`]).
 fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
-    let target_dir = work_dir().join("cargo").join(workspace_label(workspace));
+    let label = workspace_label(workspace);
+    let target_dir = work_dir().join("cargo").join(&label);
+    if label != "tools" {
+        let own_crates: Vec<&str> = CHAPTERS.iter().map(|c| c.package).collect();
+        let builds = work_dir().join("cargo");
+        let seed = ["solutions", "chapters"].into_iter().map(|l| builds.join(l)).find(|dir| dir.is_dir());
+        if let Some(seed) = seed {
+            shared_deps::seed(&target_dir, &seed, &own_crates)?;
+        }
+    }
     let manifest = workspace.join("Cargo.toml");
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([

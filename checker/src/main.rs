@@ -26,6 +26,7 @@ mod report;
 mod reset;
 mod selfcheck;
 mod session;
+mod shared_deps;
 mod shell;
 mod state;
 mod warm;
