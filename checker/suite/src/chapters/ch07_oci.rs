@@ -5,8 +5,9 @@
 //! runtime specification's fields, never from the runtime under test. From
 //! inside, the probe reads `/proc/self/status` (capabilities, no_new_privs,
 //! seccomp, ids), tries the calls and paths hardening must refuse
-//! (`probe syscalls`, `probe paths`, `probe breakout`) and reports its
-//! namespaces; from outside, the suite reads the state documents, the
+//! (`probe syscalls`, `probe paths`, `probe breakout`), reads its mount
+//! table and writes through the config's mounts (`probe mounts`) and
+//! reports its namespaces; from outside, the suite reads the state documents, the
 //! container's process in the host's `/proc`, what is left in the state
 //! root, the mount table and the test's cgroup, and what podman says.
 
