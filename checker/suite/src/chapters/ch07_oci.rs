@@ -1016,11 +1016,11 @@ fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
         return Err(Failure::fail("creating /data/rw/probe-wrote should work: that bind's options do not say ro")
             .compare("created", show(errno(1))));
     }
-    let landed = ctx.scratch.join("rw-volume/probe-wrote");
-    if !landed.exists() {
+    let volume = ctx.scratch.join("rw-volume");
+    if !volume.join("probe-wrote").exists() {
         return Err(Failure::fail(format!(
             "the file created in /data/rw is not in the bind's source {} on the host: /data/rw is not a bind of it",
-            landed.parent().map(Path::display).map(|d| d.to_string()).unwrap_or_default()
+            volume.display()
         )));
     }
     Ok(())
