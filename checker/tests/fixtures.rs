@@ -460,6 +460,21 @@ fn a_cgroup_namespace_made_before_the_move_is_caught() {
 
 #[test]
 #[serial]
+fn a_cgroup2_mounted_writable_inside_is_caught() {
+    let graded = grade_fixture(
+        "cgroup-mounted-writable",
+        "chapter6",
+        &["--only", "--test", "cgroup-mount-read-only", "--test", "limits-read-back-inside"],
+    );
+    assert_failed(&graded);
+    let mounted = graded.report.expect("cgroup-mount-read-only", "fail");
+    assert!(mounted.message.contains("/sys/fs/cgroup (cgroup2) lacks ro, nosuid, nodev, noexec"), "{mounted:#?}");
+    assert!(mounted.message.contains("MS_RDONLY"), "the message names the flag: {mounted:#?}");
+    graded.report.expect("limits-read-back-inside", "pass");
+}
+
+#[test]
+#[serial]
 fn a_pipe_of_the_core_left_to_the_command_is_caught() {
     let graded = grade_fixture("report-pipe-inherited", "chapter0", &[]);
     assert_failed(&graded);
@@ -527,6 +542,23 @@ fn a_mount_without_its_flags_is_caught() {
     graded.report.expect("mounts-inside", "pass");
 }
 
+/// Chapter 3's bug seen from a rootless run: a user namespace must not
+/// hide a mount's missing flags.
+#[test]
+#[serial]
+fn a_mount_without_its_flags_is_caught_rootless_too() {
+    let graded = grade_fixture(
+        "shm-without-safe-flags",
+        "chapter5",
+        &["--only", "--test", "rootless-mount-flags", "--test", "rootless-container"],
+    );
+    assert_failed(&graded);
+    let flags = graded.report.expect("rootless-mount-flags", "fail");
+    assert!(flags.message.contains("/dev/shm (tmpfs) lacks nosuid, nodev, noexec"), "{flags:#?}");
+    assert!(flags.message.contains("rootless"), "{flags:#?}");
+    graded.report.expect("rootless-container", "pass");
+}
+
 #[test]
 #[serial]
 fn capabilities_dropped_on_a_copy_are_caught() {
@@ -577,6 +609,19 @@ fn masked_paths_bound_before_pivot_root_are_caught() {
     assert!(masked.message.contains("after pivot_root"), "{masked:#?}");
     graded.report.expect("readonly-paths-refuse-writes", "fail");
     graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
+fn a_read_only_bind_made_in_one_call_is_caught() {
+    let graded =
+        grade_chapter7_tests("bind-ro-in-one-call", &["mount-options-honoured", "symlinked-mount-target-stays-inside"]);
+    assert_failed(&graded);
+    let options = graded.report.expect("mount-options-honoured", "fail");
+    assert!(options.message.contains("/data/ro (bind, options rbind,ro,nosuid,nodev,noexec) lacks ro"), "{options:#?}");
+    assert!(options.message.contains("MS_BIND ignores every other flag"), "{options:#?}");
+    assert!(options.message.contains("MS_REMOUNT | MS_BIND"), "the message names the fix: {options:#?}");
+    graded.report.expect("symlinked-mount-target-stays-inside", "pass");
 }
 
 #[test]

@@ -16,6 +16,8 @@
 //!                        (contract::Escape)
 //! touch PATH             try to create PATH (contract::Touched); PATH also
 //!                        tells the host that the command ran
+//! mounts PATH…           the mount table, then try to create each PATH
+//!                        (contract::MountsSeen)
 //! ipc-look KEY NAME      is there a System V queue KEY, a POSIX queue NAME?
 //!                        (contract::IpcLook)
 //! ipc-make KEY NAME      make both and leave them behind (contract::IpcMade)
@@ -63,9 +65,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use contract::{
-    plain, Breakout, CgroupView, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade, Loopback,
-    MadeOwned, Nonce, Orphans, PathsSeen, ReadOutcome, RenameThrough, Report, Sent, Served, SignalOutcome, Syscalls,
-    Touched,
+    plain, Breakout, CgroupView, Created, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade,
+    Loopback, MadeOwned, MountsSeen, Nonce, Orphans, PathsSeen, ReadOutcome, RenameThrough, Report, Sent, Served,
+    SignalOutcome, Syscalls, Touched,
 };
 
 fn main() -> ExitCode {
@@ -91,6 +93,7 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
         [Orphans::SUBCOMMAND] => answer(nonce, orphan::count_zombies()?),
         [Escape::SUBCOMMAND, marker] => answer(nonce, escape::try_escape(marker)),
         [Touched::SUBCOMMAND, path] => answer(nonce, Touched { errno: touch(path).err() }),
+        [MountsSeen::SUBCOMMAND, paths @ ..] => answer(nonce, mounts_seen(paths)),
         [IpcLook::SUBCOMMAND, key, name] => answer(nonce, ipc::look(key, name)?),
         [IpcMade::SUBCOMMAND, key, name] => answer(nonce, ipc::make(key, name)?),
         [Loopback::SUBCOMMAND] => answer(nonce, net::loopback()),
@@ -155,6 +158,13 @@ fn parse_signal(signal: &str) -> Result<i32, String> {
 
 fn touch(path: &str) -> Result<(), contract::Errno> {
     std::fs::write(path, b"ran\n").map_err(|e| contract::Errno(e.raw_os_error().unwrap_or(0)))
+}
+
+/// The mount table, then an attempt to create each of `paths`.
+fn mounts_seen(paths: &[&str]) -> MountsSeen {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok();
+    let created = paths.iter().map(|path| Created { path: path.to_string(), errno: touch(path).err() }).collect();
+    MountsSeen { mountinfo: mountinfo.map(|text| text.lines().map(str::to_string).collect()), created }
 }
 
 /// Creates PATH, which tells the host that the command ran (or is running).

@@ -428,6 +428,16 @@ pub const TIERS: &[(&str, Tiers)] = &[
         ),
     ),
     (
+        "rootless-mount-flags",
+        t(
+            "A user namespace changes nothing about the flags a mount is given: rootless, /proc, /sys, /dev, \
+             /dev/pts and /dev/shm are chapter 3's mounts, with chapter 3's flags.",
+            "Make the same calls as root does: SAFE on /proc and /dev/shm, SAFE | MS_RDONLY on /sys, \
+             MS_NOSUID | MS_NOEXEC on /dev and /dev/pts, the mode= data; a fallback taken only in a user \
+             namespace that binds instead of mounting gets its flags from a remount of the bind.",
+        ),
+    ),
+    (
         "rootless-refusals",
         t(
             "Some things need root on the host whatever the namespaces say: check before clone.",
@@ -457,6 +467,15 @@ pub const TIERS: &[(&str, Tiers)] = &[
             "A cgroup namespace's root is the cgroup its creator was in when it was made.",
             "Unshare CLONE_NEWCGROUP in enter_child, after prepare_parent moved the child: a cgroup namespace's \
              root is the cgroup its creator is in.",
+        ),
+    ),
+    (
+        "cgroup-mount-read-only",
+        t(
+            "The container reads its cgroup through the cgroup2 mounted inside; it must not write it, and \
+             nothing there is to be executed, set-uid or a device.",
+            "mount(Some(\"cgroup2\"), \"/sys/fs/cgroup\", Some(\"cgroup2\"), MS_RDONLY | MS_NOSUID | MS_NODEV | \
+             MS_NOEXEC, None) in enter_child, after unshare(CLONE_NEWCGROUP).",
         ),
     ),
     (
@@ -657,6 +676,17 @@ pub const TIERS: &[(&str, Tiers)] = &[
              of the rootfs.",
             "Resolve the destination component by component inside the rootfs (a link's absolute target \
              restarts at the rootfs, .. stops at it), create what is missing, then mount on the result.",
+        ),
+    ),
+    (
+        "mount-options-honoured",
+        t(
+            "mount(2) with MS_BIND ignores the other flags it is given: a bind mount gets ro, nosuid, nodev \
+             and noexec from a remount of itself. Other file systems take them in their one mount, and the \
+             options with a = as their data.",
+            "mount(source, target, None, MS_BIND | MS_REC, None), then, if the options set any flag, \
+             mount(None, target, None, MS_REMOUNT | MS_BIND | the flags | locked_flags(target), None); a \
+             tmpfs: mount(source, target, \"tmpfs\", the flags, Some(\"mode=1770,size=2048k\")).",
         ),
     ),
     (

@@ -26,7 +26,7 @@ mod user;
 pub use cgroups::{CgroupView, Forked, Hogged};
 pub use hardening::{Breakout, PathSeen, PathsSeen, Syscalls};
 pub use network::{Address, Exchange, Interface, Listening, Loopback, Network, Route, Sent, Served};
-pub use outcome::{Errno, Escape, IpcLook, IpcMade, Orphans, SignalOutcome, Touched};
+pub use outcome::{Created, Errno, Escape, IpcLook, IpcMade, MountsSeen, Orphans, SignalOutcome, Touched};
 pub use report::{
     Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Inherited, Namespaces, OpenFd, Process,
     Report, Seccomp, Security, Users,

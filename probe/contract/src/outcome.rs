@@ -1,5 +1,6 @@
 //! What the probe's one-question subcommands found: did a signal arrive, are
-//! there zombies, can the host's files be reached, could a file be made.
+//! there zombies, can the host's files be reached, could a file be made,
+//! which mounts are there.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,32 @@ pub struct Touched {
 
 impl Document for Touched {
     const SUBCOMMAND: &'static str = "touch";
+}
+
+/// `probe mounts PATH…`: the mount table as the probe sees it, and whether
+/// a file could be created at each PATH: a mount is read-only in effect,
+/// not only in its options, when the kernel refuses with `EROFS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountsSeen {
+    /// `/proc/self/mountinfo`, one line each (`suite::mountinfo` parses
+    /// them), read before anything is created.
+    pub mountinfo: Option<Vec<String>>,
+    /// One entry per PATH, in order.
+    pub created: Vec<Created>,
+}
+
+impl Document for MountsSeen {
+    const SUBCOMMAND: &'static str = "mounts";
+}
+
+/// One file the probe tried to create, for [`MountsSeen`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The path asked about.
+    pub path: String,
+    /// `None` when the file was created (and left there, for the host to
+    /// find); else why not.
+    pub errno: Option<Errno>,
 }
 
 /// `probe ipc-look KEY NAME`: which of the IPC objects the suite made on

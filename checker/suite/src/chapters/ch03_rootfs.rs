@@ -261,19 +261,24 @@ fn cwd_and_root_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     expect_eq("the command's root (readlink /proc/self/root)", Some("/"), inherited.root_link.as_deref())
 }
 
-/// What the chapter asks of one mount: its type, the per-mount options it
+/// What a chapter asks of one mount: its type, the per-mount options it
 /// must have, the file system options it must show, and its root's mode.
-struct WantedMount {
-    point: &'static str,
-    fstype: &'static str,
-    options: &'static [&'static str],
-    super_options: &'static [&'static str],
+pub(crate) struct WantedMount {
+    /// Where it is mounted, inside the container.
+    pub point: &'static str,
+    /// Its file system type.
+    pub fstype: &'static str,
+    /// Per-mount options it must have (`ro`, `nosuid`, …).
+    pub options: &'static [&'static str],
+    /// File system options it must show (`ptmxmode=666`).
+    pub super_options: &'static [&'static str],
     /// `mode=` among the file system's options; tmpfs shows none for its
     /// default, 1777.
-    mode: Option<&'static str>,
+    pub mode: Option<&'static str>,
 }
 
-const WANTED_MOUNTS: [WantedMount; 5] = [
+/// The mounts chapter 3 makes in every container, as it asks for them.
+pub(crate) const WANTED_MOUNTS: [WantedMount; 5] = [
     WantedMount {
         point: "/proc",
         fstype: "proc",
@@ -311,11 +316,12 @@ const WANTED_MOUNTS: [WantedMount; 5] = [
     },
 ];
 
-fn mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report_in_rootfs(ctx, &[])?;
-    let mountinfo = report.filesystem.mountinfo.unwrap_or_default();
+/// Fails unless each of `wanted` is mounted in `mountinfo` (a container's,
+/// as the probe read it) with all its options and its mode; `fix` ends the
+/// message, saying what gives a mount its flags.
+pub(crate) fn expect_mounts(mountinfo: &[String], wanted: &[WantedMount], fix: &str) -> Result<(), Failure> {
     let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
-    for want in &WANTED_MOUNTS {
+    for want in wanted {
         // The last mount on a point is the one in use.
         let Some(mount) = mounts.iter().rev().find(|m| m.point == want.point && m.fstype == want.fstype) else {
             return Err(Failure::fail(format!("no {} mounted on {}", want.fstype, want.point)));
@@ -337,16 +343,17 @@ fn mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
             let mut wanted: Vec<String> =
                 want.options.iter().chain(want.super_options).map(|o| o.to_string()).collect();
             wanted.extend(want.mode.map(|mode| format!("mode={mode}")));
-            return Err(Failure::fail(format!(
-                "{} ({}) lacks {}: each mount gets exactly the flags and mode the chapter gives it",
-                want.point,
-                want.fstype,
-                missing.join(", ")
-            ))
-            .compare(wanted.join(","), format!("{} - {}", mount.options, mount.super_options)));
+            return Err(Failure::fail(format!("{} ({}) lacks {}: {fix}", want.point, want.fstype, missing.join(", ")))
+                .compare(wanted.join(","), format!("{} - {}", mount.options, mount.super_options)));
         }
     }
     Ok(())
+}
+
+fn mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = report_in_rootfs(ctx, &[])?;
+    let mountinfo = report.filesystem.mountinfo.unwrap_or_default();
+    expect_mounts(&mountinfo, &WANTED_MOUNTS, "each mount gets exactly the flags and mode the chapter gives it")
 }
 
 fn host_mounts_unchanged(ctx: &mut Ctx) -> Result<(), Failure> {

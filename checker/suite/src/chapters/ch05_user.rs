@@ -9,6 +9,7 @@ use std::path::Path;
 
 use contract::{DevKind, Document, IdRange, MadeOwned, Namespaces, ReadOutcome, RenameThrough, Report, Touched};
 
+use crate::chapters::ch03_rootfs::{expect_mounts, WANTED_MOUNTS};
 use crate::ctx::{expect_eq, host_namespace, Ctx, Failure, ProbeCall, Run};
 use crate::user::User;
 use crate::TestCase;
@@ -90,6 +91,15 @@ pub fn tests() -> Vec<TestCase> {
             "an unprivileged user with subordinate ids should get them mapped",
             "ch05-user.md#rootless-defaults",
             rootless_range,
+        ),
+        test(
+            "rootless-mount-flags",
+            2,
+            "in a rootless run, /proc, /sys, /dev, /dev/pts and /dev/shm carry the flags and modes chapter 3 gives them",
+            "without privilege the container's mounts are chapter 3's, flags and modes included: a path taken only in \
+             a user namespace must keep them",
+            "ch05-user.md#rootless-limits-and-how-the-real-tools-lift-them",
+            rootless_mount_flags,
         ),
         test(
             "rootless-refusals",
@@ -381,6 +391,22 @@ fn rootless_range(ctx: &mut Ctx) -> Result<(), Failure> {
         "a file given to uid and gid 1 inside should belong to the first ids of the user's subordinate ranges",
         (subuid, subgid),
         owner,
+    )
+}
+
+fn rootless_mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
+    let user = User::find()?;
+    let rootfs = ctx.rootfs()?;
+    user.give(Path::new(&rootfs))?;
+    ctx.as_user(&user);
+    let report = report(ctx, &["--net", "none", "--rootfs", &rootfs], ROOTLESS_FAILED)?;
+    let mountinfo =
+        report.filesystem.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
+    expect_mounts(
+        &mountinfo,
+        &WANTED_MOUNTS,
+        "rootless, each mount gets exactly the flags and mode chapter 3 gives it — a fallback for the user \
+         namespace (a bind, a remount) must pass them too",
     )
 }
 

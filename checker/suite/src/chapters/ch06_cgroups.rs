@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use contract::{CgroupView, Errno, Forked, Hogged};
 
+use crate::chapters::ch03_rootfs::{expect_mounts, WantedMount};
 use crate::ctx::{clip, expect_eq, Ctx, Failure, ProbeCall, Run, ROOTFS_PROBE};
 use crate::user::User;
 use crate::TestCase;
@@ -36,6 +37,14 @@ pub fn tests() -> Vec<TestCase> {
             "inside, the container's cgroup should look like the root",
             "ch06-cgroups.md#a-cgroup-namespace-after-the-move",
             cgroup_namespace_root,
+        ),
+        test(
+            "cgroup-mount-read-only",
+            1,
+            "inside, /sys/fs/cgroup is a cgroup2 mounted ro, nosuid, nodev and noexec",
+            "the container may read its cgroup's files, never change its cgroup tree",
+            "ch06-cgroups.md#a-cgroup-namespace-after-the-move",
+            cgroup_mount_read_only,
         ),
         test(
             "fork-bomb-stops-at-pids-max",
@@ -201,6 +210,28 @@ fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
         .compare("the container's cgroup, memory.max 67108864", format!("children {children:?}, memory.max {:?}", file(&view, "memory.max"))));
     }
     Ok(())
+}
+
+/// The cgroup2 the runtime mounts inside, as the chapter asks for it.
+const CGROUP_MOUNT: [WantedMount; 1] = [WantedMount {
+    point: "/sys/fs/cgroup",
+    fstype: "cgroup2",
+    options: &["ro", "nosuid", "nodev", "noexec"],
+    super_options: &[],
+    mode: None,
+}];
+
+fn cgroup_mount_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
+    let rootfs = ctx.rootfs()?;
+    let report = ctx.report(&["--net", "none", "--rootfs", &rootfs, "--memory", "64M"])?;
+    let mountinfo =
+        report.filesystem.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
+    expect_mounts(
+        &mountinfo,
+        &CGROUP_MOUNT,
+        "mount it with MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC — written to, it would let root of the \
+         container make cgroups and move processes under its own, which the runtime then cannot remove",
+    )
 }
 
 fn fork_bomb_stops_at_pids_max(ctx: &mut Ctx) -> Result<(), Failure> {

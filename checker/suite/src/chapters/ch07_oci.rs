@@ -5,8 +5,9 @@
 //! runtime specification's fields, never from the runtime under test. From
 //! inside, the probe reads `/proc/self/status` (capabilities, no_new_privs,
 //! seccomp, ids), tries the calls and paths hardening must refuse
-//! (`probe syscalls`, `probe paths`, `probe breakout`) and reports its
-//! namespaces; from outside, the suite reads the state documents, the
+//! (`probe syscalls`, `probe paths`, `probe breakout`), reads its mount
+//! table and writes through the config's mounts (`probe mounts`) and
+//! reports its namespaces; from outside, the suite reads the state documents, the
 //! container's process in the host's `/proc`, what is left in the state
 //! root, the mount table and the test's cgroup, and what podman says.
 
@@ -15,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use contract::{Breakout, Errno, PathsSeen, Report, Syscalls};
+use contract::{Breakout, Errno, MountsSeen, PathsSeen, Report, Syscalls};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -137,6 +138,14 @@ pub fn tests() -> Vec<TestCase> {
             "resolve each destination inside the rootfs, symlinks included, before mounting",
             "ch07-0-capstone.md#what-the-tests-check",
             symlinked_mount_target_stays_inside,
+        ),
+        test(
+            "mount-options-honoured",
+            2,
+            "each mount carries exactly the config's options inside: a bind with ro,nosuid,nodev,noexec (writes fail with EROFS), a bind without ro (writable), a tmpfs with nosuid,nodev,noexec,mode=1770,size=2048k",
+            "a bind mount takes ro, nosuid, nodev and noexec only from a remount of it; a tmpfs takes them in its one mount, with mode= and size= as its data",
+            "ch07-0-capstone.md#what-the-tests-check",
+            mount_options_honoured,
         ),
         test(
             "delete-waits-for-create",
@@ -879,6 +888,140 @@ fn symlinked_mount_target_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let left = fs::read_dir(&host_target).map(|entries| entries.count()).unwrap_or(0);
     if left != 0 {
         return Err(Failure::fail(format!("the runtime created files in the host's {}", host_target.display())));
+    }
+    Ok(())
+}
+
+/// The options of a config's mount that are per-mount flags, as
+/// mountinfo names them; any other option with a `=` is the file system's.
+const MOUNT_FLAGS: [&str; 4] = ["ro", "nosuid", "nodev", "noexec"];
+
+/// One mount of the bundle of `mount-options-honoured`: its destination,
+/// type, source (a folder of the scratch directory) and options.
+struct AskedMount {
+    destination: &'static str,
+    kind: &'static str,
+    source: Option<&'static str>,
+    options: &'static [&'static str],
+}
+
+const ASKED_MOUNTS: [AskedMount; 3] = [
+    AskedMount {
+        destination: "/data/ro",
+        kind: "bind",
+        source: Some("ro-volume"),
+        options: &["rbind", "ro", "nosuid", "nodev", "noexec"],
+    },
+    AskedMount { destination: "/data/rw", kind: "bind", source: Some("rw-volume"), options: &["rbind"] },
+    AskedMount {
+        destination: "/data/tmp",
+        kind: "tmpfs",
+        source: None,
+        options: &["nosuid", "nodev", "noexec", "mode=1770", "size=2048k"],
+    },
+];
+
+/// Fails unless `mount` (the last on `asked`'s destination) has every flag
+/// and data option `asked` lists, and is read-only only if it asks.
+fn expect_asked_options(asked: &AskedMount, mount: &crate::mountinfo::Mount) -> Result<(), Failure> {
+    let flags: Vec<&str> = mount.options.split(',').collect();
+    let data: Vec<&str> = mount.super_options.split(',').collect();
+    let missing: Vec<&str> = asked
+        .options
+        .iter()
+        .filter(|o| (MOUNT_FLAGS.contains(o) && !flags.contains(o)) || (o.contains('=') && !data.contains(o)))
+        .copied()
+        .collect();
+    let wanted: Vec<&str> =
+        asked.options.iter().filter(|o| MOUNT_FLAGS.contains(o) || o.contains('=')).copied().collect();
+    let seen = format!("{} - {}", mount.options, mount.super_options);
+    if !missing.is_empty() {
+        let fix = match asked.kind {
+            "bind" => {
+                "mount(2) with MS_BIND ignores every other flag, silently: bind first, then remount the bind \
+                 (MS_REMOUNT | MS_BIND | the flags, with those it already has) to apply them"
+            }
+            _ => "per-mount flags go in mount's flags (MS_NOSUID, …), the rest (mode=, size=) in its data argument",
+        };
+        return Err(Failure::fail(format!(
+            "{} ({}, options {}) lacks {}: {fix}",
+            asked.destination,
+            asked.kind,
+            asked.options.join(","),
+            missing.join(", ")
+        ))
+        .compare(wanted.join(","), seen));
+    }
+    if !asked.options.contains(&"ro") && flags.contains(&"ro") {
+        return Err(Failure::fail(format!(
+            "{} ({}, options {}) is read-only, though its options do not say ro: each mount gets its own options, \
+             never another's",
+            asked.destination,
+            asked.kind,
+            asked.options.join(",")
+        ))
+        .compare("rw", seen));
+    }
+    Ok(())
+}
+
+fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ProbeCall::<MountsSeen>::new(ROOTFS_PROBE, &["/data/ro/probe-wrote", "/data/rw/probe-wrote"])?;
+    let mut config = config(&call.command());
+    for asked in &ASKED_MOUNTS {
+        let source = match asked.source {
+            Some(name) => {
+                let dir = ctx.scratch.join(name);
+                fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("mkdir {}: {e}", dir.display())))?;
+                dir
+            }
+            None => PathBuf::from(asked.kind),
+        };
+        push(
+            &mut config["mounts"],
+            json!({"destination": asked.destination, "type": asked.kind, "source": source, "options": asked.options}),
+        );
+    }
+    let dir = bundle(ctx, "mount-options", Some(&config))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"])?;
+    let seen = call.read(&run)?;
+    let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
+    let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
+    for asked in &ASKED_MOUNTS {
+        // The last mount on a point is the one in use.
+        let Some(mount) = mounts.iter().rev().find(|m| m.point == asked.destination) else {
+            return Err(Failure::fail(format!(
+                "the config's {} mount on {} is not in the container",
+                asked.kind, asked.destination
+            )));
+        };
+        expect_asked_options(asked, mount)?;
+    }
+    // And in effect: the kernel refuses a write where ro is shown, and
+    // the plain bind's file reaches the host's folder.
+    let errno = |i: usize| seen.created.get(i).map(|created| created.errno);
+    let show = |errno: Option<Option<Errno>>| match errno {
+        Some(None) => "created".to_string(),
+        Some(Some(errno)) => errno.to_string(),
+        None => "not tried".to_string(),
+    };
+    if errno(0) != Some(Some(Errno::EROFS)) {
+        return Err(Failure::fail(
+            "creating /data/ro/probe-wrote should fail with EROFS: the bind's options say ro (remount the bind with \
+             MS_RDONLY, the call with MS_BIND ignores it)",
+        )
+        .compare(Errno::EROFS.to_string(), show(errno(0))));
+    }
+    if errno(1) != Some(None) {
+        return Err(Failure::fail("creating /data/rw/probe-wrote should work: that bind's options do not say ro")
+            .compare("created", show(errno(1))));
+    }
+    let volume = ctx.scratch.join("rw-volume");
+    if !volume.join("probe-wrote").exists() {
+        return Err(Failure::fail(format!(
+            "the file created in /data/rw is not in the bind's source {} on the host: /data/rw is not a bind of it",
+            volume.display()
+        )));
     }
     Ok(())
 }
