@@ -93,16 +93,16 @@ fn each_chapter_isolates_more_and_its_recap_shows_what_it_isolates() {
     let of = |n: u8| &matrices.iter().find(|(number, _)| *number == n).expect("graded").1;
     let (one, three) = (of(1), of(3));
     for aspect in [Aspect::UtsNs, Aspect::IpcNs] {
-        assert_eq!(isolated(&one, aspect), Some(true), "chapter 1 has its own {aspect:?}: {one:#?}");
-        assert_eq!(isolated(&three, aspect), Some(true), "chapter 3 keeps its own {aspect:?}: {three:#?}");
+        assert_eq!(isolated(one, aspect), Some(true), "chapter 1 has its own {aspect:?}: {one:#?}");
+        assert_eq!(isolated(three, aspect), Some(true), "chapter 3 keeps its own {aspect:?}: {three:#?}");
     }
     for aspect in [Aspect::MntNs, Aspect::Root, Aspect::Proc, Aspect::Dev, Aspect::PidNs] {
-        assert_eq!(isolated(&one, aspect), Some(false), "chapter 1 shares {aspect:?} with the host: {one:#?}");
-        assert_eq!(isolated(&three, aspect), Some(true), "chapter 3 has its own {aspect:?}: {three:#?}");
+        assert_eq!(isolated(one, aspect), Some(false), "chapter 1 shares {aspect:?} with the host: {one:#?}");
+        assert_eq!(isolated(three, aspect), Some(true), "chapter 3 has its own {aspect:?}: {three:#?}");
     }
     for aspect in [Aspect::NetNs, Aspect::UserNs, Aspect::Limits, Aspect::Seccomp] {
-        assert_eq!(isolated(&one, aspect), Some(false), "{aspect:?} in chapter 1: {one:#?}");
-        assert_eq!(isolated(&three, aspect), Some(false), "{aspect:?} comes after chapter 3: {three:#?}");
+        assert_eq!(isolated(one, aspect), Some(false), "{aspect:?} in chapter 1: {one:#?}");
+        assert_eq!(isolated(three, aspect), Some(false), "{aspect:?} comes after chapter 3: {three:#?}");
     }
     assert_eq!(three.cell(Aspect::Dev).map(|c| c.state.as_str()), Some("minimal"));
     assert_eq!(one.cell(Aspect::Root).map(|c| c.state.as_str()), Some("host's"));

@@ -82,6 +82,12 @@ impl Layer for CgroupLayer {
     /// Once in its cgroup, the child makes that cgroup the root of a new
     /// cgroup namespace, and shows only its own subtree inside.
     fn enter_child(&self) -> Result<(), BoxError> {
+        // STARTER: todo!(
+        // STARTER:     "make the cgroup the child is in now the root of its own view, and with a new root show it \
+        // STARTER:      at /sys/fs/cgroup, where it can be read but not changed, nor used to run or open anything \
+        // STARTER:      (book: chapter 6, \"A cgroup namespace, after the move\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(EnterError::Namespace)?;
         if self.mount_inside {
             let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
@@ -89,6 +95,7 @@ impl Layer for CgroupLayer {
                 .map_err(EnterError::Mount)?;
         }
         Ok(())
+        // SOLUTION END
     }
 
     /// Reports an OOM kill, then kills and removes the container's cgroup,

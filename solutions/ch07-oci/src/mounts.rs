@@ -242,6 +242,11 @@ fn mount_one(rootfs: &Path, bundle: &Path, entry: &Mount) -> Result<(), MountsEr
         // A relative source is relative to the bundle.
         let source = bundle.join(entry.source().clone().unwrap_or_default());
         make_mount_point(&target, source.is_dir())?;
+        // STARTER: todo!(
+        // STARTER:     "attach `source` at `target`, then put every flag of `options` in force on that mount, \
+        // STARTER:      keeping the flags a user namespace locks (book: chapter 7, \"A bind mount's flags\")"
+        // STARTER: )
+        // SOLUTION BEGIN
         let bind = MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC);
         mount(Some(&source), &target, None::<&str>, bind, None::<&str>).map_err(|e| failed("bind", e))?;
         // A bind mount takes its flags (ro, nosuid, …) only on a remount.
@@ -250,6 +255,7 @@ fn mount_one(rootfs: &Path, bundle: &Path, entry: &Mount) -> Result<(), MountsEr
             let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | extra | locked_flags(&target);
             mount(None::<&str>, &target, None::<&str>, flags, None::<&str>).map_err(|e| failed("bind", e))?;
         }
+        // SOLUTION END
     } else {
         make_mount_point(&target, true)?;
         // On a cgroup v2 host, the cgroup file system is cgroup2.
