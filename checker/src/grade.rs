@@ -326,6 +326,8 @@ fn run_in_vm(
         scratch: GUEST_SCRATCH.into(),
         timeout_secs: PER_TEST_TIMEOUT.as_secs(),
         jobs: guest_jobs,
+        // The guest is thrown away: it is the machine the tests may change.
+        stand_in_host: false,
     };
     let mut image = GuestImage::prepare(&paths, kernel, accel, progress)?;
     if jobs.iter().any(|job| job.chapter >= CAPSTONE_CHAPTER) {
@@ -382,6 +384,8 @@ fn run_on_host(
                 runtime: j.runtime.display().to_string(),
             })
             .collect(),
+        // This machine is not thrown away: the suite stands in for it.
+        stand_in_host: true,
     };
     let _ = fs::remove_file(log);
     progress("running the tests on this machine (--host)");

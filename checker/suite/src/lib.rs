@@ -14,6 +14,7 @@ pub mod mountinfo;
 pub mod protocol;
 pub mod rootfs;
 pub mod sandbox;
+pub mod stand_in;
 pub mod user;
 
 pub use ctx::{Ctx, Failure};

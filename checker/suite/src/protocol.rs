@@ -30,6 +30,11 @@ pub struct Request {
     pub timeout_secs: u64,
     /// The jobs, run in order.
     pub jobs: Vec<Job>,
+    /// Run in a stand-in for the machine (`--host`): namespaces of the
+    /// suite's own, so a broken runtime cannot reach the real one's mounts,
+    /// hostname, IPC objects or interfaces (see `suite::stand_in`).
+    #[serde(default)]
+    pub stand_in_host: bool,
 }
 
 /// How a test ended.
