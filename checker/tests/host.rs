@@ -1,6 +1,6 @@
 //! `checker --host`: the same tests, run as root on this machine, must
-//! leave it as they found it (hostname, mounts, interfaces, cgroups,
-//! processes, scratch folders) — and must refuse to run for anyone else.
+//! leave it as they found it (hostname, mounts, interfaces, IPC objects,
+//! cgroups, processes, scratch folders, /run/greenroom) — and must refuse to run for anyone else.
 //!
 //! Both tests need root and skip themselves, with a note, without it.
 
@@ -60,6 +60,8 @@ struct MachineState {
     interfaces: BTreeSet<String>,
     scratch: BTreeSet<String>,
     sysv_ipc: String,
+    /// The runtimes' state folder and what is in it, if it exists.
+    state: Option<BTreeSet<String>>,
 }
 
 impl MachineState {
@@ -68,12 +70,16 @@ impl MachineState {
             .iter()
             .map(|kind| std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap_or_default())
             .collect();
+        let state = std::fs::read_dir("/run/greenroom")
+            .ok()
+            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect());
         MachineState {
             hostname: hostname(),
             mounts: mountinfo(),
             interfaces: interfaces(),
             scratch: scratch_dirs(),
             sysv_ipc,
+            state,
         }
     }
 
@@ -85,6 +91,7 @@ impl MachineState {
         assert_eq!(now.mounts, self.mounts, "after {after}: the host's mount table changed");
         assert_eq!(now.interfaces, self.interfaces, "after {after}: the host's network interfaces changed");
         assert_eq!(now.sysv_ipc, self.sysv_ipc, "after {after}: System V IPC objects were left on the host");
+        assert_eq!(now.state, self.state, "after {after}: /run/greenroom (leases, container state) changed");
         let left: Vec<_> = now.scratch.difference(&self.scratch).cloned().collect();
         assert!(left.is_empty(), "after {after}: scratch folders left in the temporary directory: {left:?}");
         let running = checker_processes();
@@ -106,21 +113,21 @@ fn the_solutions_pass_on_the_host_and_leave_nothing_behind() {
         return;
     }
     let before = MachineState::now();
-    // Chapters 0 to 3: processes, the UTS, IPC, PID and mount namespaces,
-    // /proc and a pivot_root. (Chapter 4 on make a bridge on purpose, and
-    // chapter 6 needs a host with cgroup v2 only.)
-    let graded = grade(&["chapter3", "--solution", "--host"]);
+    // Chapters 0 to 4: processes, the UTS, IPC, PID and mount namespaces,
+    // /proc, a pivot_root, veths on a bridge. (Chapter 5 needs the guest's
+    // unprivileged user and uidmap, chapter 6 a host with cgroup v2 only.)
+    let graded = grade(&["chapter4", "--solution", "--host"]);
     assert_eq!(graded.code, Some(0), "stderr:\n{}", graded.stderr);
     let failing: Vec<_> = graded.report.tests.iter().filter(|t| t.status != "pass").collect();
     assert!(failing.is_empty(), "failing on the host: {failing:#?}");
-    before.assert_kept("grading chapter 3's solution");
+    before.assert_kept("grading chapter 4's solution");
 }
 
-/// The fixtures graded at chapters 0 to 3, with their chapter. Each
+/// The fixtures graded at chapters 0 to 4, with their chapter. Each
 /// fixture's chapter is where `tests/fixtures.rs` grades it (a patch may
 /// touch an earlier chapter's crate than the test that catches it), so
 /// that file is read for its `grade_fixture("NAME", "chapterN"` calls.
-fn fixtures_up_to_chapter_3() -> Vec<(String, u8)> {
+fn fixtures_up_to_chapter_4() -> Vec<(String, u8)> {
     let tests = include_str!("fixtures.rs");
     let mut found: Vec<(String, u8)> = tests
         .split("grade_fixture(\"")
@@ -128,7 +135,7 @@ fn fixtures_up_to_chapter_3() -> Vec<(String, u8)> {
         .filter_map(|call| {
             let (name, rest) = call.split_once("\", \"chapter")?;
             let chapter = rest.get(..1)?.parse::<u8>().ok()?;
-            (chapter <= 3).then(|| (name.to_string(), chapter))
+            (chapter <= 4).then(|| (name.to_string(), chapter))
         })
         .collect();
     found.sort();
@@ -136,19 +143,19 @@ fn fixtures_up_to_chapter_3() -> Vec<(String, u8)> {
     found
 }
 
-/// The wrong runtimes of chapters 0–3, graded on this machine, are caught
+/// The wrong runtimes of chapters 0–4, graded on this machine, are caught
 /// and leave it as it was: the suite stands in for the machine with
 /// namespaces of its own, so a mount leaked for want of MS_PRIVATE, a
-/// hostname set without a UTS namespace or a queue made without an IPC
-/// namespace end with it.
+/// hostname set without a UTS namespace, a queue made without an IPC
+/// namespace or a veth left behind end with it.
 #[test]
 #[serial]
 fn wrong_runtimes_graded_on_the_host_leave_it_as_it_was() {
     if skip_unless_root("wrong_runtimes_graded_on_the_host_leave_it_as_it_was") {
         return;
     }
-    let fixtures = fixtures_up_to_chapter_3();
-    assert!(fixtures.len() >= 15, "only {} fixtures of chapters 0-3: {fixtures:?}", fixtures.len());
+    let fixtures = fixtures_up_to_chapter_4();
+    assert!(fixtures.len() >= 20, "only {} fixtures of chapters 0-4: {fixtures:?}", fixtures.len());
     for (name, chapter) in fixtures {
         // Its pids limit is what stops it, and a machine with no cgroup v2
         // pids controller (a hybrid layout) has none to give: the VM

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     }
     let opened = File::options().append(true).create(true).open(&out);
     match (serde_json::from_str::<Request>(request), opened) {
-        (Ok(request), Ok(out)) => match enter_stand_in(&request).and_then(|()| run_all(&request, out)) {
+        (Ok(request), Ok(out)) => match run_where_asked(&request, out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("greenroom-suite: {err}");
@@ -70,14 +70,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// With `--host`, moves into namespaces that stand in for the machine,
-/// while the suite is still one thread (`unshare` of a mount namespace
-/// refuses a process that has others).
-fn enter_stand_in(request: &Request) -> std::io::Result<()> {
-    if request.stand_in_host {
-        suite::stand_in::enter().map_err(std::io::Error::other)?;
+/// Runs `request`, with `--host` in namespaces that stand in for the
+/// machine. They are entered while the suite is still one thread
+/// (`unshare` of a mount namespace refuses a process that has others).
+fn run_where_asked(request: &Request, out: File) -> std::io::Result<()> {
+    if !request.stand_in_host {
+        return run_all(request, out);
     }
-    Ok(())
+    let stand_in = suite::stand_in::enter().map_err(std::io::Error::other)?;
+    let ran = run_all(request, out);
+    stand_in.leave();
+    ran
 }
 
 /// `greenroom-suite serve`: in a guest kept up between gradings, takes

@@ -446,6 +446,13 @@ fn gateway_mac_stable(ctx: &mut Ctx) -> Result<(), Failure> {
     seen.push(("after the first one left", mac()));
     second.running.wait()?;
     let (before, mac_before) = &seen[0];
+    if mac_before.trim().is_empty() {
+        return Err(Failure::fail(format!(
+            "the bridge {} has no MAC address the host can read in /sys/class/net while a container runs: it \
+             should exist, in the host's network namespace, as long as a container is on it",
+            net.bridge
+        )));
+    }
     if let Some((when, changed)) = seen.iter().find(|(_, mac)| mac != mac_before) {
         return Err(Failure::fail(format!(
             "the bridge {}'s MAC address changed {when}: a bridge without an address of its own takes the lowest of \
