@@ -586,6 +586,17 @@ fn a_missing_no_new_privs_is_caught() {
 
 #[test]
 #[serial]
+fn namespaces_joined_after_a_new_user_namespace_are_caught() {
+    let graded = grade_chapter7_tests("joins-after-user-namespace", &["namespaces-distinct", "caps-default-set"]);
+    assert_failed(&graded);
+    let joined = graded.report.expect("namespaces-distinct", "fail");
+    assert!(joined.message.contains("before the user namespace exists"), "{joined:#?}");
+    // Without a namespace named by path nothing changes.
+    graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
 fn a_seccomp_filter_never_loaded_for_the_command_is_caught() {
     let graded =
         grade_chapter7_tests("seccomp-never-loaded", &["seccomp-profile-enforced", "escapes-blocked", "no-new-privs"]);

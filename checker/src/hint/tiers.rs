@@ -620,7 +620,8 @@ pub const TIERS: &[(&str, Tiers)] = &[
             "Each entry of linux.namespaces without a path asks for a new namespace of that type; with a \
              path, the runtime joins that one instead.",
             "Map each type to its CLONE_NEW* flag and pass them all to the one clone; for entries with a \
-             path, open it and setns(fd, type) at the right moment.",
+             path, open it and setns(fd, type) at the right moment: with a new user namespace, in the runtime \
+             before the clone (the child is root only in its new namespace), otherwise in the child.",
         ),
     ),
     (

@@ -47,6 +47,9 @@ pub enum LifecycleError {
     /// The process part of a config or process.json.
     #[error(transparent)]
     Harden(#[from] crate::harden::HardenError),
+    /// A namespace to be joined before the clone could not be.
+    #[error(transparent)]
+    Join(#[from] crate::namespaces::NamespaceError),
     /// Creating the container's process failed.
     #[error(transparent)]
     Spawn(#[from] spawn::Error),
@@ -137,6 +140,10 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
         // it exists, for `delete --force` if this `create` dies.
         plan.layers.insert(0, Box::new(RecordPid { dir: locked.dir().to_path_buf(), record: record.clone() }));
         let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()], options.preserve_fds);
+        // This process ends once the container is created: joining the
+        // container's network (or UTS, IPC) namespace changes nothing it
+        // does after.
+        crate::namespaces::join_all(&plan.join_first)?;
         let pid = spawn::create(&plan.args, &plan.layers, &gate)?;
         record.start_time = ProcStat::read(pid).map(|stat| stat.start_time);
         record.state.set_pid(Some(pid.as_raw())).set_status(ContainerState::Created);

@@ -43,6 +43,9 @@ pub enum NamespaceError {
     Loopback(#[source] net::inside::InsideError),
 }
 
+/// A namespace to join: its type and the path of its file.
+pub type Join = (LinuxNamespaceType, PathBuf);
+
 /// The clone flag of a namespace type.
 pub fn clone_flag(kind: LinuxNamespaceType) -> CloneFlags {
     match kind {
@@ -77,6 +80,37 @@ pub fn to_join(spec: &Spec) -> Result<Vec<(LinuxNamespaceType, PathBuf)>, Namesp
     Ok(joins)
 }
 
+/// Joins each namespace of `joins`, in order, in the calling process.
+pub fn join_all(joins: &[Join]) -> Result<(), NamespaceError> {
+    for (kind, path) in joins {
+        let file =
+            File::open(path).map_err(|source| NamespaceError::Open { kind: *kind, path: path.clone(), source })?;
+        setns(&file, clone_flag(*kind)).map_err(|source| NamespaceError::Join {
+            kind: *kind,
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+// ANCHOR: before_clone
+/// Splits `joins` into those the runtime joins itself, before the clone,
+/// and those the child joins. With a new user namespace, the child is
+/// root only there: `setns` into a namespace the host's user namespace
+/// owns (podman's `/run/netns/…`) needs privilege over that one, which
+/// the child has lost. So the runtime joins those first, and the child
+/// is born in them, as runc's child joins every path before it unshares
+/// its user namespace.
+pub fn joined_before_clone(joins: Vec<Join>, new_user_namespace: bool) -> (Vec<Join>, Vec<Join>) {
+    if new_user_namespace {
+        (joins, Vec::new())
+    } else {
+        (Vec::new(), joins)
+    }
+}
+// ANCHOR_END: before_clone
+
 // ANCHOR: join
 /// Joins existing namespaces, first thing in the child.
 #[derive(Debug, Clone)]
@@ -98,16 +132,7 @@ impl Layer for JoinLayer {
 
     /// `setns` on each namespace file: the kernel checks the type matches.
     fn enter_child(&self) -> Result<(), BoxError> {
-        for (kind, path) in &self.joins {
-            let file =
-                File::open(path).map_err(|source| NamespaceError::Open { kind: *kind, path: path.clone(), source })?;
-            setns(&file, clone_flag(*kind)).map_err(|source| NamespaceError::Join {
-                kind: *kind,
-                path: path.clone(),
-                source,
-            })?;
-        }
-        Ok(())
+        Ok(join_all(&self.joins)?)
     }
 }
 // ANCHOR_END: join

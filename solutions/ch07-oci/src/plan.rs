@@ -49,6 +49,9 @@ pub enum PlanError {
 pub struct Plan {
     /// The layers, in the order they enter.
     pub layers: Vec<Box<dyn Layer>>,
+    /// Namespaces the runtime joins itself just before the clone, so the
+    /// container is born in them (see [`crate::namespaces::joined_before_clone`]).
+    pub join_first: Vec<(LinuxNamespaceType, PathBuf)>,
     /// The command.
     pub args: Vec<String>,
     /// The container's cgroup, if it gets one, for `delete` to remove.
@@ -69,6 +72,7 @@ pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
         layers.push(Box::new(user::UserLayer::new(namespace)));
     }
     let joins = crate::namespaces::to_join(spec)?;
+    let (join_first, joins) = crate::namespaces::joined_before_clone(joins, new(LinuxNamespaceType::User));
     if !joins.is_empty() {
         layers.push(Box::new(JoinLayer::new(joins)));
     }
@@ -101,7 +105,7 @@ pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
     let process = spec.process().as_ref().ok_or(PlanError::NoProcess)?;
     layers.push(Box::new(ProcessHardening::from_spec(process, spec.linux().as_ref())?));
 
-    Ok(Plan { layers, args: bundle.args().to_vec(), cgroup })
+    Ok(Plan { layers, join_first, args: bundle.args().to_vec(), cgroup })
 }
 // ANCHOR_END: plan
 

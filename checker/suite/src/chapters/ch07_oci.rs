@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::ctx::{clip, expect_eq, host_namespace, Ctx, Failure, ProbeCall, Run, ROOTFS_PROBE};
+use crate::protocol::Status;
 use crate::TestCase;
 
 /// Chapter 7's tests.
@@ -86,7 +87,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "namespaces-distinct",
             2,
-            "every namespace the config asks for (cgroup, ipc, mnt, net, pid, uts; user with mappings) differs from the host's",
+            "every namespace the config asks for (cgroup, ipc, mnt, net, pid, uts; user with mappings) differs from the host's, and beside a new user namespace a network namespace named by path is joined",
             "each entry of linux.namespaces without a path should be a new namespace of that type",
             "ch07-0-capstone.md#what-the-tests-check",
             namespaces_distinct,
@@ -609,18 +610,92 @@ fn namespaces_distinct(ctx: &mut Ctx) -> Result<(), Failure> {
             .compare(format!("not {host}"), inside.clone().unwrap_or_default()));
         }
     }
+    // A new user namespace beside a network namespace to join by path, as
+    // podman gives with --uidmap: a namespace the host's user namespace
+    // owns, held here by a sleeping process of the suite's.
+    let held = HeldNetwork::start(ctx)?;
     let mut mapped = config(&[]);
     push(&mut mapped["linux"]["namespaces"], json!({"type": "user"}));
+    for namespace in mapped["linux"]["namespaces"].as_array_mut().into_iter().flatten() {
+        if namespace["type"] == "network" {
+            namespace["path"] = json!(held.path());
+        }
+    }
     mapped["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     mapped["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    let user = self::report(ctx, "namespaces-user", mapped)?;
+    // The same config but for these two ran above: a failure now is theirs.
+    let user = self::report(ctx, "namespaces-user", mapped).map_err(|mut failure| {
+        if failure.status == Status::Fail {
+            failure.message = format!(
+                "with a new user namespace and a network namespace named by path, the container did not start \
+                 ({}): join the namespaces named by path before the user namespace exists — root of a new user \
+                 namespace may not join one the host's owns",
+                failure.message
+            );
+        }
+        failure
+    })?;
     let host = host_namespace("user")?;
     if user.namespaces.user.as_deref() == Some(host.as_str()) || user.namespaces.user.is_none() {
         return Err(Failure::fail("with a user namespace and mappings in the config, the command is in the host's")
             .compare(format!("not {host}"), user.namespaces.user.unwrap_or_default()));
     }
+    let joined = held.namespace()?;
+    if user.namespaces.net.as_deref() != Some(joined.as_str()) {
+        return Err(Failure::fail(
+            "with a new user namespace, the network namespace the config names by path is not the command's: \
+             join it before the user namespace exists (root of a new user namespace may not join one the \
+             host's owns)",
+        )
+        .compare(joined, user.namespaces.net.unwrap_or_default()));
+    }
     let want = vec![contract::IdRange { inside: 0, outside: 100000, count: 65536 }];
     expect_eq("the user namespace's uid_map (linux.uidMappings)", Some(want), user.users.uid_map)
+}
+
+/// A probe of the suite's sleeping in a network namespace of its own,
+/// for a config to join by `/proc/PID/ns/net`; killed when dropped.
+struct HeldNetwork {
+    child: std::process::Child,
+}
+
+impl HeldNetwork {
+    fn start(ctx: &Ctx) -> Result<HeldNetwork, Failure> {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(ctx.probe());
+        command.args(["sleep", "120000"]);
+        // SAFETY: the closure runs between fork and exec and makes one
+        // system call, unshare, which is async-signal-safe.
+        unsafe {
+            command
+                .pre_exec(|| nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from));
+        }
+        let child =
+            command.spawn().map_err(|e| Failure::error(format!("start a probe in a network namespace: {e}")))?;
+        // spawn returns once exec succeeded, so after the unshare.
+        let held = HeldNetwork { child };
+        if held.namespace()? == host_namespace("net")? {
+            return Err(Failure::error("the probe held for its network namespace is still in the suite's"));
+        }
+        Ok(held)
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.child.id())
+    }
+
+    fn namespace(&self) -> Result<String, Failure> {
+        fs::read_link(self.path())
+            .map(|link| link.display().to_string())
+            .map_err(|e| Failure::error(format!("read {}: {e}", self.path())))
+    }
+}
+
+impl Drop for HeldNetwork {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 // ---------------------------------------------------------------------------
