@@ -1,7 +1,8 @@
 //! Making an orphan and looking for zombies: does PID 1 reap?
 
-use std::process::Command;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use contract::Orphans;
 
@@ -9,39 +10,58 @@ use contract::Orphans;
 /// contract: the suite never runs it).
 pub const PARENT: &str = "orphan-parent";
 
-/// How long the orphan lives, and how long the probe waits for it to be
-/// reaped after that.
+/// How long the orphans live, and how long after that the probe waits at
+/// most for them to be reaped.
 const ORPHAN_LIFE_MS: &str = "100";
-const GRACE: Duration = Duration::from_millis(700);
+const GRACE: Duration = Duration::from_millis(800);
 const ORPHANS: usize = 5;
 
 /// `probe orphan`: starts `probe orphan-parent`, which starts short-lived
-/// grandchildren and exits without waiting for them. They are orphaned, so
-/// the kernel re-parents them to PID 1 of the namespace, which must reap
-/// them when they exit. Returns the pids still in state Z after that.
+/// grandchildren, prints their pids and exits without waiting for them.
+/// They are orphaned, so the kernel re-parents them to PID 1 of the
+/// namespace, which must reap them when they exit. Returns the pids still
+/// in state Z once every orphan has ended and the grace has run out; an
+/// init that reaps ends the wait as soon as the last orphan is gone.
 pub fn count_zombies() -> Result<Orphans, String> {
-    let status = Command::new("/proc/self/exe").arg(PARENT).status().map_err(|e| format!("start {PARENT}: {e}"))?;
-    if !status.success() {
-        return Err(format!("{PARENT} failed: {status}"));
+    let parent = Command::new("/proc/self/exe").arg(PARENT).output().map_err(|e| format!("start {PARENT}: {e}"))?;
+    if !parent.status.success() {
+        return Err(format!("{PARENT} failed: {}", parent.status));
     }
-    std::thread::sleep(GRACE);
-    let zombies: Vec<u32> = std::fs::read_dir("/proc")
-        .map_err(|e| format!("read /proc: {e}"))?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| is_zombie(*pid))
-        .collect();
-    Ok(Orphans { zombies })
+    let orphans: Vec<u32> =
+        String::from_utf8_lossy(&parent.stdout).lines().filter_map(|line| line.trim().parse().ok()).collect();
+    if orphans.len() != ORPHANS {
+        return Err(format!("{PARENT} started {} orphans of {ORPHANS}", orphans.len()));
+    }
+    let deadline = Instant::now() + GRACE;
+    loop {
+        // A pid leaves /proc only once its parent has reaped it.
+        let zombies: Vec<u32> = orphans.iter().copied().filter(|pid| is_zombie(*pid)).collect();
+        let living = orphans.iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).count();
+        if living == 0 || (living == zombies.len() && Instant::now() >= deadline) {
+            return Ok(Orphans { zombies });
+        }
+        if Instant::now() >= deadline + GRACE {
+            return Err(format!("orphans still running {} ms after they should have ended", 2 * GRACE.as_millis()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// `probe orphan-parent`: the middle generation, which abandons its
-/// children. Several, ending together: their SIGCHLDs merge into one, so an
-/// init that reaps one child per signal leaves zombies behind.
+/// children and prints their pids. Several, ending together: their SIGCHLDs
+/// merge into one, so an init that reaps one child per signal leaves
+/// zombies behind.
 pub fn spawn_and_abandon() -> Result<u8, String> {
     for _ in 0..ORPHANS {
-        Command::new("/proc/self/exe")
+        let orphan = Command::new("/proc/self/exe")
             .args([contract::plain::SLEEP, ORPHAN_LIFE_MS])
+            // Not the pipes `probe orphan` reads the pids from: it must not
+            // wait for the orphans to end to read them.
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("start an orphan: {e}"))?;
+        println!("{}", orphan.id());
     }
     Ok(0)
 }

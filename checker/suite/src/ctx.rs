@@ -6,12 +6,13 @@ use std::marker::PhantomData;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use contract::{Document, Envelope, Nonce, Report};
 
 use crate::protocol::Status;
+use crate::rootfs::Template;
 use crate::sandbox::RunCgroup;
 
 /// Why a test did not pass.
@@ -203,6 +204,9 @@ pub struct Ctx {
     /// The cgroup of this test's lifecycle commands ([`Ctx::keep_spawn`]):
     /// the containers they leave running live here until the test ends.
     session: Option<RunCgroup>,
+    /// The grading's template rootfs, shared by the tests side by side
+    /// (see [`Ctx::with_rootfs_template`]).
+    rootfs_template: Option<Arc<Template>>,
 }
 
 impl Ctx {
@@ -219,7 +223,15 @@ impl Ctx {
             run_names: "run".to_string(),
             runs: 0,
             session: None,
+            rootfs_template: None,
         }
+    }
+
+    /// Makes [`Ctx::rootfs`] link busybox and the probe from `template`
+    /// rather than copy them for every test (see [`Template`]).
+    pub fn with_rootfs_template(mut self, template: Arc<Template>) -> Ctx {
+        self.rootfs_template = Some(template);
+        self
     }
 
     /// Names this test's runs `PREFIX.run-N`, so that tests running side by
@@ -374,8 +386,18 @@ impl Ctx {
     /// scratch directory and returns its path.
     pub fn rootfs(&mut self) -> Result<String, Failure> {
         let dir = self.scratch.join("rootfs");
-        crate::rootfs::write_rootfs(&dir, &self.probe).map_err(|e| Failure::error(format!("write a rootfs: {e}")))?;
+        self.rootfs_at(&dir)?;
         Ok(dir.display().to_string())
+    }
+
+    /// Writes a fresh rootfs in `dir`, from the grading's template when
+    /// there is one.
+    pub fn rootfs_at(&self, dir: &Path) -> Result<(), Failure> {
+        let written = match &self.rootfs_template {
+            Some(template) => template.write_rootfs(dir),
+            None => crate::rootfs::write_rootfs(dir, &self.probe),
+        };
+        written.map_err(|e| Failure::error(format!("write a rootfs: {e}")))
     }
 }
 

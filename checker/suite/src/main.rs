@@ -14,10 +14,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use suite::protocol::{Job, Line, Order, Request, Status, TestResult, Upload};
+use suite::rootfs::Template;
 use suite::{sandbox, Ctx, Failure, TestCase};
 
 fn main() -> ExitCode {
@@ -132,6 +133,10 @@ fn receive(orders: &mut impl BufRead, upload: &Upload) -> std::io::Result<()> {
     fs::rename(&partial, path)
 }
 
+/// The template rootfs's folder in a job's scratch directory: not a test's
+/// name, since test names have no dots.
+const ROOTFS_TEMPLATE: &str = ".rootfs-template";
+
 fn run_all(request: &Request, out: File) -> std::io::Result<()> {
     let cgroup = sandbox::suite_cgroup();
     let scratch = PathBuf::from(&request.scratch);
@@ -144,8 +149,11 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
         let plan =
             Line::Plan { job: job.tag.clone(), tests: tests.iter().map(|t| (t.chapter, t.name.into())).collect() };
         writer.emit(&plan)?;
+        let template =
+            Arc::new(Template::new(&scratch.join(&job.tag).join(ROOTFS_TEMPLATE), Path::new(&request.probe)));
         let run = |test: &TestCase| {
-            run_one(request, job, test, &scratch.join(&job.tag).join(test.name), cgroup.clone(), &hostname)
+            let scratch = scratch.join(&job.tag).join(test.name);
+            run_one(request, job, test, &scratch, cgroup.clone(), &hostname, template.clone())
         };
         schedule(&tests, side_by_side, run, &mut writer)?;
         let isolation = measure_isolation(request, job, &scratch.join(&job.tag).join("isolation-matrix"));
@@ -233,6 +241,7 @@ fn run_one(
     scratch: &Path,
     cgroup: Option<PathBuf>,
     hostname: &str,
+    rootfs_template: Arc<Template>,
 ) -> TestResult {
     let started = Instant::now();
     let _ = fs::remove_dir_all(scratch);
@@ -243,7 +252,8 @@ fn run_one(
         Duration::from_secs(request.timeout_secs),
         cgroup,
     )
-    .with_run_names(&format!("{}.{}", job.tag, test.name));
+    .with_run_names(&format!("{}.{}", job.tag, test.name))
+    .with_rootfs_template(rootfs_template);
     let outcome = match fs::create_dir_all(scratch) {
         Err(e) => Err(Failure::error(format!("create {}: {e}", scratch.display()))),
         Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (test.run)(&mut ctx)))

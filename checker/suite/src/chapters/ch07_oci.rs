@@ -345,8 +345,7 @@ fn config(args: &[&str]) -> Value {
 /// returns its path.
 fn bundle(ctx: &Ctx, name: &str, config: Option<&Value>) -> Result<PathBuf, Failure> {
     let dir = ctx.scratch.join(name);
-    crate::rootfs::write_rootfs(&dir.join("rootfs"), &ctx.probe)
-        .map_err(|e| Failure::error(format!("write a rootfs: {e}")))?;
+    ctx.rootfs_at(&dir.join("rootfs"))?;
     if let Some(config) = config {
         let text = serde_json::to_string_pretty(config).map_err(|e| Failure::error(format!("encode config: {e}")))?;
         write(&dir.join("config.json"), &text)?;
