@@ -1,12 +1,13 @@
 //! What a test works with: the runtime under test, the probe, a scratch
 //! directory, and a runner that enforces a deadline and resource limits.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::marker::PhantomData;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use contract::{Document, Envelope, Nonce, Report};
@@ -207,6 +208,34 @@ pub struct Ctx {
     /// The grading's template rootfs, shared by the tests side by side
     /// (see [`Ctx::with_rootfs_template`]).
     rootfs_template: Option<Arc<Template>>,
+    /// The reports the job's tests share (see [`Ctx::shared_report`]).
+    shared: Option<Arc<SharedReports>>,
+}
+
+/// The reports of one job's containers that several tests read and none
+/// changes: one run each, made by the first test that asks, while a test
+/// asking beside it waits. Under emulation a run costs a test most of its
+/// time, and chapters 0–3 alone read the default container's report in
+/// seven tests and the default rootfs's in six.
+#[derive(Default)]
+pub struct SharedReports {
+    runs: Mutex<HashMap<ReportKey, Arc<OnceLock<SharedReport>>>>,
+}
+
+/// What makes two containers the same for a report: their flags (a rootfs
+/// stands for itself: every test writes its own, all alike) and who runs
+/// the runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReportKey {
+    flags: Vec<String>,
+    in_rootfs: bool,
+    run_as: Option<(u32, u32)>,
+}
+
+/// One shared run's report, and its command line for the tests' reports.
+struct SharedReport {
+    report: Result<Report, Failure>,
+    command: Option<String>,
 }
 
 impl Ctx {
@@ -224,7 +253,15 @@ impl Ctx {
             runs: 0,
             session: None,
             rootfs_template: None,
+            shared: None,
         }
+    }
+
+    /// Lets this test share reports with the job's other tests (see
+    /// [`Ctx::shared_report`]).
+    pub fn with_shared_reports(mut self, shared: Arc<SharedReports>) -> Ctx {
+        self.shared = Some(shared);
+        self
     }
 
     /// Makes [`Ctx::rootfs`] link busybox and the probe from `template`
@@ -380,6 +417,45 @@ impl Ctx {
         let probe = if flags.contains(&"--rootfs") { ROOTFS_PROBE.to_string() } else { self.probe() };
         let call = ProbeCall::new(&probe, &[])?;
         self.ask(flags, &call)
+    }
+
+    /// The report of a container made with `flags`, from a run that the
+    /// job's tests share: for tests that only read a report (a test that
+    /// compares the host before and after its container uses
+    /// [`Ctx::report`]). Its command line becomes this test's.
+    pub fn shared_report(&mut self, flags: &[&str]) -> Result<Report, Failure> {
+        self.shared_run(flags, false)
+    }
+
+    /// [`Ctx::shared_report`] of a container in a fresh rootfs
+    /// (`--rootfs ROOTFS` and then `extra`).
+    pub fn shared_report_in_rootfs(&mut self, extra: &[&str]) -> Result<Report, Failure> {
+        self.shared_run(extra, true)
+    }
+
+    fn shared_run(&mut self, flags: &[&str], in_rootfs: bool) -> Result<Report, Failure> {
+        let own_run = |ctx: &mut Ctx| -> Result<Report, Failure> {
+            let mut all: Vec<String> = Vec::new();
+            if in_rootfs {
+                all.extend(["--rootfs".to_string(), ctx.rootfs()?]);
+            }
+            all.extend(flags.iter().map(|flag| flag.to_string()));
+            ctx.report(&all.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let Some(shared) = self.shared.clone() else { return own_run(self) };
+        let key = ReportKey { flags: flags.iter().map(|f| f.to_string()).collect(), in_rootfs, run_as: self.run_as };
+        // The map's lock is held only to find the cell; a test waiting on a
+        // cell waits for that run alone.
+        let cell = match shared.runs.lock() {
+            Ok(mut runs) => runs.entry(key).or_default().clone(),
+            Err(_) => return own_run(self),
+        };
+        let run = cell.get_or_init(|| {
+            let report = own_run(self);
+            SharedReport { report, command: self.last_command.clone() }
+        });
+        self.last_command = run.command.clone();
+        run.report.clone()
     }
 
     /// Writes a fresh rootfs (busybox and the probe, as `/probe`) in the

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use suite::ctx::SharedReports;
 use suite::protocol::{Job, Line, Order, Request, Status, TestResult, Upload};
 use suite::rootfs::Template;
 use suite::{sandbox, Ctx, Failure, TestCase};
@@ -151,9 +152,20 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
         writer.emit(&plan)?;
         let template =
             Arc::new(Template::new(&scratch.join(&job.tag).join(ROOTFS_TEMPLATE), Path::new(&request.probe)));
+        let shared = Arc::new(SharedReports::default());
         let run = |test: &TestCase| {
             let scratch = scratch.join(&job.tag).join(test.name);
-            run_one(request, job, test, &scratch, cgroup.clone(), &hostname, template.clone())
+            let ctx = Ctx::new(
+                Path::new(&job.runtime),
+                Path::new(&request.probe),
+                &scratch,
+                Duration::from_secs(request.timeout_secs),
+                cgroup.clone(),
+            )
+            .with_run_names(&format!("{}.{}", job.tag, test.name))
+            .with_rootfs_template(template.clone())
+            .with_shared_reports(shared.clone());
+            run_one(ctx, job, test, &scratch, &hostname)
         };
         schedule(&tests, side_by_side, run, &mut writer)?;
         let isolation = measure_isolation(request, job, &scratch.join(&job.tag).join("isolation-matrix"));
@@ -234,26 +246,9 @@ fn measure_isolation(request: &Request, job: &Job, scratch: &Path) -> suite::iso
     isolation
 }
 
-fn run_one(
-    request: &Request,
-    job: &Job,
-    test: &TestCase,
-    scratch: &Path,
-    cgroup: Option<PathBuf>,
-    hostname: &str,
-    rootfs_template: Arc<Template>,
-) -> TestResult {
+fn run_one(mut ctx: Ctx, job: &Job, test: &TestCase, scratch: &Path, hostname: &str) -> TestResult {
     let started = Instant::now();
     let _ = fs::remove_dir_all(scratch);
-    let mut ctx = Ctx::new(
-        Path::new(&job.runtime),
-        Path::new(&request.probe),
-        scratch,
-        Duration::from_secs(request.timeout_secs),
-        cgroup,
-    )
-    .with_run_names(&format!("{}.{}", job.tag, test.name))
-    .with_rootfs_template(rootfs_template);
     let outcome = match fs::create_dir_all(scratch) {
         Err(e) => Err(Failure::error(format!("create {}: {e}", scratch.display()))),
         Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (test.run)(&mut ctx)))

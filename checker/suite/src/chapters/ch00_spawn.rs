@@ -197,11 +197,11 @@ fn runs_in_a_child(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn only_stdio_inherited(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = ctx.report(&[])?;
+    let report = ctx.shared_report(&[])?;
     let Some(fds) = report.inherited.fds else {
         return Err(Failure::fail("the probe could not list /proc/self/fd in the container"));
     };
-    let extra: Vec<String> = fds.iter().filter(|open| open.fd > 2).map(|open| describe_fd(ctx, open)).collect();
+    let extra: Vec<String> = fds.iter().filter(|open| open.fd > 2).map(describe_fd).collect();
     if extra.is_empty() {
         return Ok(());
     }
@@ -214,9 +214,9 @@ fn only_stdio_inherited(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 /// `N -> TARGET`, and whose it is when the suite knows.
-fn describe_fd(ctx: &Ctx, open: &contract::OpenFd) -> String {
+fn describe_fd(open: &contract::OpenFd) -> String {
     use crate::ctx::{CALLER_DIR_FD, CALLER_FILE, CALLER_FILE_FD};
-    let whose = if open.fd as i32 == CALLER_FILE_FD && open.target == ctx.scratch_path(CALLER_FILE) {
+    let whose = if open.fd as i32 == CALLER_FILE_FD && open.target.ends_with(&format!("/{CALLER_FILE}")) {
         " (a file the runtime's caller left open: mark inherited descriptors close-on-exec)"
     } else if open.fd as i32 == CALLER_DIR_FD {
         " (a directory the runtime's caller left open: a way out of any root)"

@@ -143,7 +143,7 @@ fn longest_hostname_accepted(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn own_ipc_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("ipc")?;
-    let report = ctx.report(&[])?;
+    let report = ctx.shared_report(&[])?;
     let inside = report.namespaces.ipc.unwrap_or_default();
     if inside == host {
         return Err(Failure::fail("the container shares the host's IPC namespace")

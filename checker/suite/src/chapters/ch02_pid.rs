@@ -98,7 +98,7 @@ pub fn tests() -> Vec<TestCase> {
 }
 
 fn command_is_pid_2(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = ctx.report(&[])?;
+    let report = ctx.shared_report(&[])?;
     expect_eq(
         "the command's pid and its parent's, seen from inside",
         (2, Some(1)),
@@ -108,7 +108,7 @@ fn command_is_pid_2(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("pid")?;
-    let report = ctx.report(&[])?;
+    let report = ctx.shared_report(&[])?;
     let inside = report.namespaces.pid.unwrap_or_default();
     if inside == host {
         return Err(
@@ -119,7 +119,7 @@ fn own_pid_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn proc_shows_only_the_container(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = ctx.report(&[])?;
+    let report = ctx.shared_report(&[])?;
     expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)
 }
 
@@ -196,7 +196,7 @@ fn signal_names(mask: u64) -> String {
 const GLIBC_RESERVED: u64 = 1 << 31 | 1 << 32;
 
 fn command_signals_unblocked(ctx: &mut Ctx) -> Result<(), Failure> {
-    let inherited = ctx.report(&[])?.inherited;
+    let inherited = ctx.shared_report(&[])?.inherited;
     let (Some(blocked), Some(ignored)) = (inherited.signals_blocked, inherited.signals_ignored) else {
         return Err(Failure::fail("the probe could not read SigBlk and SigIgn in /proc/self/status"));
     };

@@ -107,6 +107,10 @@ fn mount_points(mountinfo: &[String]) -> Vec<(String, String)> {
     parsed.map(|m| (m.point.to_string(), m.fstype.to_string())).collect()
 }
 
+/// The report of a container of this test's own in a fresh rootfs, for the
+/// tests that compare it with what only their own run shows (the host
+/// before and after, the directory the runtime ran from); the others read
+/// [`Ctx::shared_report_in_rootfs`].
 fn report_in_rootfs(ctx: &mut Ctx, extra: &[&str]) -> Result<Report, Failure> {
     let rootfs = ctx.rootfs()?;
     let mut flags = vec!["--rootfs", rootfs.as_str()];
@@ -115,7 +119,7 @@ fn report_in_rootfs(ctx: &mut Ctx, extra: &[&str]) -> Result<Report, Failure> {
 }
 
 fn mounts_inside(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report_in_rootfs(ctx, &[])?;
+    let report = ctx.shared_report_in_rootfs(&[])?;
     let mounts = mount_points(&report.filesystem.mountinfo.unwrap_or_default());
     let want = [("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs")];
     for (point, fstype) in want {
@@ -160,7 +164,7 @@ fn host_root_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report_in_rootfs(ctx, &[])?;
+    let report = ctx.shared_report_in_rootfs(&[])?;
     let device = |name: &str, major, minor| DevEntry {
         name: name.into(),
         kind: DevKind::Char,
@@ -215,7 +219,7 @@ fn dev_has_only_safe_devices(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn sys_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report_in_rootfs(ctx, &[])?;
+    let report = ctx.shared_report_in_rootfs(&[])?;
     let mountinfo = report.filesystem.mountinfo.unwrap_or_default();
     let sys = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).find(|m| m.point == "/sys");
     let options = sys.map_or("", |m| m.options);
@@ -241,7 +245,7 @@ fn read_only_root(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn starts_in_the_new_root(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report_in_rootfs(ctx, &[])?;
+    let report = ctx.shared_report_in_rootfs(&[])?;
     expect_eq("the command's working directory", Some("/"), report.process.cwd.as_deref())?;
     expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)
 }
@@ -351,7 +355,7 @@ pub(crate) fn expect_mounts(mountinfo: &[String], wanted: &[WantedMount], fix: &
 }
 
 fn mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report_in_rootfs(ctx, &[])?;
+    let report = ctx.shared_report_in_rootfs(&[])?;
     let mountinfo = report.filesystem.mountinfo.unwrap_or_default();
     expect_mounts(&mountinfo, &WANTED_MOUNTS, "each mount gets exactly the flags and mode the chapter gives it")
 }
