@@ -5,8 +5,9 @@
 //! `greenroom-suite rootfs DIR PROBE` writes a rootfs for the guest's shell.
 //! The checker starts it; it is not meant to be run by hand.
 //!
-//! Tests run side by side, one per CPU, except those marked
-//! [`TestCase::alone`], which run one at a time at the end (see [`schedule`]).
+//! Tests run side by side, one per CPU, with the isolation matrix's run
+//! among them, except those marked [`TestCase::alone`], which run one at a
+//! time at the end (see [`schedule`]).
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -167,9 +168,19 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
             .with_shared_reports(shared.clone());
             run_one(ctx, job, test, &scratch, &hostname)
         };
-        schedule(&tests, side_by_side, run, &mut writer)?;
-        let isolation = measure_isolation(request, job, &scratch.join(&job.tag).join("isolation-matrix"));
-        writer.emit(&Line::Isolation { job: job.tag.clone(), isolation })?;
+        let isolation = || {
+            let scratch = scratch.join(&job.tag).join("isolation-matrix");
+            Line::Isolation { job: job.tag.clone(), isolation: measure_isolation(request, job, &scratch, &template) }
+        };
+        // From chapter 6 on, a runtime makes cgroups beside itself and
+        // clears what it takes for its own leftovers: there, it runs
+        // where no test's cgroup is, after them all.
+        if job.chapter < 6 {
+            schedule(&tests, side_by_side, run, Some(isolation), &mut writer)?;
+        } else {
+            schedule(&tests, side_by_side, run, None::<fn() -> Line>, &mut writer)?;
+            writer.emit(&isolation())?;
+        }
     }
     let _ = fs::remove_dir_all(&scratch);
     if let Some(dir) = cgroup {
@@ -193,25 +204,35 @@ impl Emitter {
 }
 
 /// Runs `tests`: first those that may run side by side, on up to `workers`
-/// threads, taken in plan order; then, one at a time with nothing else
-/// running, those marked [`TestCase::alone`]. Results are written as tests
-/// finish, so not in plan order: the checker matches them by name.
+/// threads, taken in plan order after `beside` if given (the isolation
+/// matrix's run, which needs no quiet machine); then, one at a time with nothing
+/// else running, those marked [`TestCase::alone`]. Lines are written as
+/// they come, so not in plan order: the checker matches them by name.
 fn schedule(
     tests: &[TestCase],
     workers: usize,
     run: impl Fn(&TestCase) -> TestResult + Sync,
+    beside: Option<impl FnOnce() -> Line + Send>,
     writer: &mut Emitter,
 ) -> std::io::Result<()> {
     let (alone, together): (Vec<&TestCase>, Vec<&TestCase>) = tests.iter().partition(|t| t.alone);
+    // Whichever worker is free first takes `beside`, then tests.
+    let beside = std::sync::Mutex::new(beside);
     let next = AtomicUsize::new(0);
-    let (finished, results) = mpsc::channel();
+    let (finished, lines) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..workers.clamp(1, together.len().max(1)) {
             let finished = finished.clone();
-            let (next, together, run) = (&next, &together, &run);
+            let (next, together, run, beside) = (&next, &together, &run, &beside);
             scope.spawn(move || {
+                let first = beside.lock().ok().and_then(|mut beside| beside.take());
+                if let Some(beside) = first {
+                    if finished.send(beside()).is_err() {
+                        return;
+                    }
+                }
                 while let Some(test) = together.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if finished.send(run(test)).is_err() {
+                    if finished.send(Line::Result(run(test))).is_err() {
                         return;
                     }
                 }
@@ -220,8 +241,8 @@ fn schedule(
         drop(finished);
         // Written here, on one thread, as they come; if writing fails, the
         // workers stop at their next test.
-        for result in results {
-            writer.emit(&Line::Result(result))?;
+        for line in lines {
+            writer.emit(&line)?;
         }
         Ok::<(), std::io::Error>(())
     })?;
@@ -231,16 +252,22 @@ fn schedule(
     Ok(())
 }
 
-/// The job's isolation matrix, from one more run of its runtime, alone,
-/// outside the per-run cgroup the tests get (so that the limits found are
-/// the runtime's own).
-fn measure_isolation(request: &Request, job: &Job, scratch: &Path) -> suite::isolation::Isolation {
+/// The job's isolation matrix, from one more run of its runtime, outside
+/// the per-run cgroup the tests get (so that the limits found are the
+/// runtime's own).
+fn measure_isolation(
+    request: &Request,
+    job: &Job,
+    scratch: &Path,
+    template: &Arc<Template>,
+) -> suite::isolation::Isolation {
     let _ = fs::remove_dir_all(scratch);
     if let Err(e) = fs::create_dir_all(scratch) {
         return suite::isolation::Isolation::unmeasured(format!("create {}: {e}", scratch.display()));
     }
     let timeout = Duration::from_secs(request.timeout_secs);
-    let mut ctx = Ctx::new(Path::new(&job.runtime), Path::new(&request.probe), scratch, timeout, None);
+    let mut ctx = Ctx::new(Path::new(&job.runtime), Path::new(&request.probe), scratch, timeout, None)
+        .with_rootfs_template(template.clone());
     let isolation = suite::isolation::measure(&mut ctx, job.chapter);
     let _ = fs::remove_dir_all(scratch);
     isolation
