@@ -210,6 +210,11 @@ pub struct Ctx {
     rootfs_template: Option<Arc<Template>>,
     /// The reports the job's tests share (see [`Ctx::shared_report`]).
     shared: Option<Arc<SharedReports>>,
+    /// Whether each run's cgroup carries the limits itself (see
+    /// [`Ctx::with_limits_above`]).
+    limits_on_runs: bool,
+    /// The folder of the latest run's cgroup, if it had one.
+    last_cgroup: Option<PathBuf>,
 }
 
 /// The reports of one job's containers that several tests read and none
@@ -254,7 +259,18 @@ impl Ctx {
             session: None,
             rootfs_template: None,
             shared: None,
+            limits_on_runs: true,
+            last_cgroup: None,
         }
+    }
+
+    /// Makes every run's cgroup one without limits of its own, inside
+    /// `leash`, whose limits hold for them all (see
+    /// [`RunCgroup::create_unlimited`]).
+    pub fn with_limits_above(mut self, leash: &RunCgroup) -> Ctx {
+        self.cgroup_parent = Some(leash.path().to_path_buf());
+        self.limits_on_runs = false;
+        self
     }
 
     /// Lets this test share reports with the job's other tests (see
@@ -286,6 +302,12 @@ impl Ctx {
     /// A path in the scratch directory.
     pub fn scratch_path(&self, name: &str) -> String {
         self.scratch.join(name).display().to_string()
+    }
+
+    /// The cgroup the latest run of the runtime started in, as the
+    /// container's `/proc/self/cgroup` would name it were it still there.
+    pub fn last_run_cgroup(&self) -> Option<String> {
+        self.last_cgroup.as_deref().and_then(crate::sandbox::hierarchy_path)
     }
 
     /// Starts `runtime run FLAGS -- COMMAND` with `env` added.
@@ -337,10 +359,14 @@ impl Ctx {
         });
         self.runs += 1;
         let cgroup = match &self.cgroup_parent {
-            Some(parent) if !keep => Some(
-                RunCgroup::create(parent, &format!("{}-{}", self.run_names, self.runs))
-                    .map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?,
-            ),
+            Some(parent) if !keep => {
+                let name = format!("{}-{}", self.run_names, self.runs);
+                let made = match self.limits_on_runs {
+                    true => RunCgroup::create(parent, &name),
+                    false => RunCgroup::create_unlimited(parent, &name),
+                };
+                Some(made.map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?)
+            }
             Some(parent) if self.session.is_none() => {
                 let session = RunCgroup::create(parent, &format!("{}-session", self.run_names))
                     .map_err(|e| Failure::error(format!("create the test's cgroup: {e}")))?;
@@ -349,6 +375,7 @@ impl Ctx {
             }
             _ => None,
         };
+        self.last_cgroup = cgroup.as_ref().map(|cgroup| cgroup.path().to_path_buf());
         let mut command = Command::new(program);
         command.args(args).envs(env.iter().copied()).stdin(Stdio::null());
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);

@@ -170,11 +170,12 @@ fn run_all(request: &Request, out: File) -> std::io::Result<()> {
         };
         let isolation = || {
             let scratch = scratch.join(&job.tag).join("isolation-matrix");
-            Line::Isolation { job: job.tag.clone(), isolation: measure_isolation(request, job, &scratch, &template) }
+            let isolation = measure_isolation(request, job, &scratch, &template, cgroup.as_deref());
+            Line::Isolation { job: job.tag.clone(), isolation }
         };
-        // From chapter 6 on, a runtime makes cgroups beside itself and
-        // clears what it takes for its own leftovers: there, it runs
-        // where no test's cgroup is, after them all.
+        // From chapter 6 on, a runtime makes cgroups of its own, chapter
+        // 7's where the config says (the matrix's config: at the top of the
+        // hierarchy, beside the tests' own): there, it runs after them all.
         if job.chapter < 6 {
             schedule(&tests, side_by_side, run, Some(isolation), &mut writer)?;
         } else {
@@ -252,14 +253,16 @@ fn schedule(
     Ok(())
 }
 
-/// The job's isolation matrix, from one more run of its runtime, outside
-/// the per-run cgroup the tests get (so that the limits found are the
-/// runtime's own).
+/// The job's isolation matrix, from one more run of its runtime. Its cgroup
+/// has no limits of its own (so that the limits the matrix finds are the
+/// runtime's own) but sits in one that has them: it runs beside the tests,
+/// and a runtime that fork-bombs must not take the guest from them.
 fn measure_isolation(
     request: &Request,
     job: &Job,
     scratch: &Path,
     template: &Arc<Template>,
+    cgroup: Option<&Path>,
 ) -> suite::isolation::Isolation {
     let _ = fs::remove_dir_all(scratch);
     if let Err(e) = fs::create_dir_all(scratch) {
@@ -267,7 +270,16 @@ fn measure_isolation(
     }
     let timeout = Duration::from_secs(request.timeout_secs);
     let mut ctx = Ctx::new(Path::new(&job.runtime), Path::new(&request.probe), scratch, timeout, None)
-        .with_rootfs_template(template.clone());
+        .with_rootfs_template(template.clone())
+        .with_run_names("isolation-matrix");
+    let leash = cgroup.map(|parent| sandbox::RunCgroup::create(parent, &format!("{}.isolation-matrix", job.tag)));
+    let leash = match leash.transpose() {
+        Ok(leash) => leash,
+        Err(e) => return suite::isolation::Isolation::unmeasured(format!("create the run's cgroup: {e}")),
+    };
+    if let Some(leash) = &leash {
+        ctx = ctx.with_limits_above(leash);
+    }
     let isolation = suite::isolation::measure(&mut ctx, job.chapter);
     let _ = fs::remove_dir_all(scratch);
     isolation

@@ -31,6 +31,15 @@ pub fn suite_cgroup() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// The cgroup at `dir` as `/proc/PID/cgroup` names it for a process in it
+/// (outside any cgroup namespace): its path below the cgroup v2 mount.
+pub fn hierarchy_path(dir: &Path) -> Option<String> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let cgroup2 = crate::mountinfo::parse(&mountinfo).into_iter().find(|m| m.fstype == "cgroup2")?;
+    let below = dir.strip_prefix(cgroup2.point).ok()?;
+    Some(format!("/{}", below.display()))
+}
+
 /// Removes the suite's cgroup folder once every run's is gone.
 pub fn remove_suite_cgroup(dir: &Path) {
     let _ = fs::remove_dir(dir);
@@ -61,15 +70,34 @@ impl RunCgroup {
     /// Creates `parent/NAME` with the limits set. Tests run side by side,
     /// so `name` must be unique to the run (see [`crate::Ctx::with_run_names`]).
     pub fn create(parent: &Path, name: &str) -> io::Result<RunCgroup> {
+        RunCgroup::make(parent, name, true)
+    }
+
+    /// Creates `parent/NAME` with no limits of its own, for a run whose
+    /// container must find none where it stands (the isolation matrix's):
+    /// the limits go on `parent` (a cgroup from [`RunCgroup::create`],
+    /// whose controllers are not handed down), and hold for it all the same.
+    pub fn create_unlimited(parent: &Path, name: &str) -> io::Result<RunCgroup> {
+        RunCgroup::make(parent, name, false)
+    }
+
+    fn make(parent: &Path, name: &str, limits: bool) -> io::Result<RunCgroup> {
         let dir = parent.join(name);
         if dir.exists() {
             kill_and_remove(&dir);
         }
         fs::create_dir(&dir)?;
-        let _ = fs::write(dir.join("pids.max"), PIDS_MAX);
-        let _ = fs::write(dir.join("memory.max"), MEMORY_MAX);
+        if limits {
+            let _ = fs::write(dir.join("pids.max"), PIDS_MAX);
+            let _ = fs::write(dir.join("memory.max"), MEMORY_MAX);
+        }
         let procs = fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs"))?;
         Ok(RunCgroup { dir, procs: procs.into() })
+    }
+
+    /// The cgroup's folder.
+    pub fn path(&self) -> &Path {
+        &self.dir
     }
 
     /// Makes `command` move itself into this cgroup just before `exec`, so
