@@ -96,7 +96,7 @@ fn hostname_set_inside(ctx: &mut Ctx) -> Result<(), Failure> {
 fn own_uts_namespace(ctx: &mut Ctx) -> Result<(), Failure> {
     let host = crate::ctx::host_namespace("uts")?;
     for flags in [&["--hostname", "drama-club"][..], &[][..]] {
-        let report = ctx.report(flags)?;
+        let report = ctx.shared_report(flags)?;
         let inside = report.namespaces.uts.unwrap_or_default();
         if inside == host {
             return Err(Failure::fail("the container shares the host's UTS namespace")
