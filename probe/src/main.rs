@@ -40,6 +40,9 @@
 //! sleep MS               sleep
 //! sleep-touch MS PATH    sleep, then create PATH
 //! touch-sleep PATH MS    create PATH, then sleep (PATH says "I am running")
+//! touch-await PATH RELEASE MS
+//!                        create PATH, then exit once RELEASE exists (or
+//!                        after MS)
 //! cgroup [SPIN_MS]       spin SPIN_MS, then the cgroup seen from inside
 //!                        (contract::CgroupView)
 //! fork-many N            fork up to N sleeping children (contract::Forked)
@@ -133,6 +136,14 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
         [plain::TOUCH_SLEEP, path, ms] => {
             touch_marker(path)?;
             std::thread::sleep(parse_ms(ms)?);
+            Ok(0)
+        }
+        [plain::TOUCH_AWAIT, path, release, ms] => {
+            touch_marker(path)?;
+            let deadline = std::time::Instant::now() + parse_ms(ms)?;
+            while !std::path::Path::new(release).exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             Ok(0)
         }
         [orphan::PARENT] => orphan::spawn_and_abandon(),

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -120,6 +122,9 @@ pub struct Running {
     /// Leave what it started running once it has exited (a container
     /// `create` made, waiting for `start`): only a timeout kills.
     keep: bool,
+    /// Set once the runtime has exited, for the readers of a `keep` run
+    /// (see [`read_output`]).
+    exited: Arc<AtomicBool>,
 }
 
 impl Running {
@@ -137,6 +142,7 @@ impl Running {
             Ok(Err(err)) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
             Err(_) => None,
         };
+        self.exited.store(true, Ordering::SeqCst);
         let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
         let processes_left = self.cgroup.as_ref().map(RunCgroup::processes);
         // Whatever the runtime left running (a container that outlived it,
@@ -396,19 +402,20 @@ impl Ctx {
         let mut child =
             command.spawn().map_err(|e| Failure::error(format!("start {}: {e}", self.runtime.display())))?;
         let (sender, output) = mpsc::channel();
-        for (is_stdout, pipe) in [
-            (true, child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
-            (false, child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
-        ] {
+        let exited = Arc::new(AtomicBool::new(false));
+        let pipes = [(true, child.stdout.take().map(OwnedFd::from)), (false, child.stderr.take().map(OwnedFd::from))];
+        for (is_stdout, pipe) in pipes {
             let sender = sender.clone();
+            // A lifecycle command's container keeps the runtime's stdout
+            // and stderr (OCI's pass-through): no end of file comes when
+            // the runtime exits, so its readers stop at an empty pipe then.
+            let until = keep.then(|| exited.clone());
             std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    // Keep at most 1 MiB: a runaway runtime must not fill memory.
-                    let _ = pipe.by_ref().take(1 << 20).read_to_end(&mut bytes);
-                    let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+                let (text, rest) = pipe.map(|pipe| read_output(pipe, until)).unwrap_or_default();
+                let _ = sender.send((is_stdout, text));
+                if let Some(mut rest) = rest {
+                    let _ = std::io::copy(&mut rest, &mut std::io::sink());
                 }
-                let _ = sender.send((is_stdout, String::from_utf8_lossy(&bytes).into_owned()));
             });
         }
         drop(caller);
@@ -417,7 +424,7 @@ impl Ctx {
         std::thread::spawn(move || {
             let _ = sender.send(child.wait());
         });
-        Ok(Running { pid, status, cgroup, output, deadline: Instant::now() + self.timeout, keep })
+        Ok(Running { pid, status, cgroup, output, deadline: Instant::now() + self.timeout, keep, exited })
     }
 
     /// Runs `runtime run FLAGS -- COMMAND` to the end.
@@ -502,6 +509,56 @@ impl Ctx {
         };
         written.map_err(|e| Failure::error(format!("write a rootfs: {e}")))
     }
+}
+
+/// The most of a run's stdout or stderr kept: a runaway runtime must not
+/// fill memory.
+const OUTPUT_KEPT: usize = 1 << 20;
+
+/// Reads what the runtime writes to `pipe`, up to [`OUTPUT_KEPT`] bytes,
+/// until the pipe ends, or, with `until`, until `until` is set (the runtime
+/// has exited, so all it wrote is in the pipe) and the pipe is empty. Then
+/// returns the text, and the pipe if it has not ended: the caller reads and
+/// drops the rest, so that a container still writing is not killed by
+/// SIGPIPE.
+fn read_output(pipe: OwnedFd, until: Option<Arc<AtomicBool>>) -> (String, Option<std::fs::File>) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::ErrorKind::{Interrupted, WouldBlock};
+    let mut kept = Vec::new();
+    let mut keep = |bytes: &[u8]| {
+        let room = OUTPUT_KEPT.saturating_sub(kept.len());
+        kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    };
+    let mut chunk = [0u8; 8192];
+    let mut file = std::fs::File::from(pipe);
+    let Some(until) = until else {
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => keep(&chunk[..n]),
+                Err(e) if e.kind() == Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        return (String::from_utf8_lossy(&kept).into_owned(), None);
+    };
+    // Reads must not block, so that an empty pipe can be told apart.
+    let _ = fcntl(file.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    let ended = loop {
+        let _ = poll(&mut [PollFd::new(file.as_fd(), PollFlags::POLLIN)], PollTimeout::from(20u8));
+        // Seen before the read: a pipe found empty after the exit is done.
+        let exited = until.load(Ordering::SeqCst);
+        match file.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => keep(&chunk[..n]),
+            Err(e) if e.kind() == WouldBlock && exited => break false,
+            Err(e) if e.kind() == WouldBlock || e.kind() == Interrupted => {}
+            Err(_) => break true,
+        }
+    };
+    let _ = fcntl(file.as_raw_fd(), FcntlArg::F_SETFL(OFlag::empty()));
+    (String::from_utf8_lossy(&kept).into_owned(), (!ended).then_some(file))
 }
 
 /// The descriptor number at which the suite hands the runtime a file of the

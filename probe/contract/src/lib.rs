@@ -52,6 +52,9 @@ pub mod plain {
     pub const SLEEP_TOUCH: &str = "sleep-touch";
     /// `touch-sleep PATH MS`: create PATH ("I am running"), then sleep.
     pub const TOUCH_SLEEP: &str = "touch-sleep";
+    /// `touch-await PATH RELEASE MS`: create PATH ("I am running"), then
+    /// exit 0 as soon as RELEASE exists, or after MS milliseconds without.
+    pub const TOUCH_AWAIT: &str = "touch-await";
 }
 
 /// The option that gives the probe its nonce; it comes before the
