@@ -142,7 +142,6 @@ impl Running {
             Ok(Err(err)) => return Err(Failure::error(format!("wait for the runtime: {err}"))),
             Err(_) => None,
         };
-        self.exited.store(true, Ordering::SeqCst);
         let cgroups_left = self.cgroup.as_ref().map(RunCgroup::children).unwrap_or_default();
         let processes_left = self.cgroup.as_ref().map(RunCgroup::processes);
         // Whatever the runtime left running (a container that outlived it,
@@ -155,6 +154,9 @@ impl Running {
             // Reap the runtime, now killed, before its cgroup is removed.
             let _ = self.status.recv_timeout(Duration::from_secs(2));
         }
+        // The runtime is gone (exited, or killed and reaped): all it wrote
+        // is in its pipes.
+        self.exited.store(true, Ordering::SeqCst);
         let (mut stdout, mut stderr) = (String::new(), String::new());
         for _ in 0..2 {
             match self.output.recv_timeout(Duration::from_secs(2)) {
@@ -227,7 +229,7 @@ pub struct Ctx {
 /// changes: one run each, made by the first test that asks, while a test
 /// asking beside it waits. Under emulation a run costs a test most of its
 /// time, and chapters 0–3 alone read the default container's report in
-/// seven tests and the default rootfs's in six.
+/// seven tests and the default rootfs's in five.
 #[derive(Default)]
 pub struct SharedReports {
     runs: Mutex<HashMap<ReportKey, Arc<OnceLock<SharedReport>>>>,
