@@ -78,10 +78,8 @@ pub fn enter() -> Result<StandIn, StandInError> {
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SHARED, none)
         .map_err(|errno| StandInError { step: "share the suite's mounts with its containers", errno })?;
     let made_state_dir = !std::path::Path::new(STATE_DIR).exists();
-    std::fs::create_dir_all(STATE_DIR).map_err(|e| StandInError {
-        step: "make /run/greenroom",
-        errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-    })?;
+    std::fs::create_dir_all(STATE_DIR)
+        .map_err(|e| StandInError { step: "make /run/greenroom", errno: errno_of(&e) })?;
     let stand_in = StandIn { made_state_dir };
     // Private: the runtimes' state is the stand-in's alone.
     mount(Some("tmpfs"), STATE_DIR, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=711"))
@@ -95,6 +93,12 @@ pub fn enter() -> Result<StandIn, StandInError> {
     Ok(stand_in)
 }
 
+/// The errno behind a failed file operation (0 if it had none), so that
+/// every step's error has one shape.
+fn errno_of(error: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0))
+}
+
 /// Makes `/sys/class/net` list the stand-in's interfaces. A sysfs shows
 /// the interfaces of the network namespace that mounted it, and `/sys` is
 /// still the machine's: a fresh sysfs, mounted aside, lends its two
@@ -102,7 +106,7 @@ pub fn enter() -> Result<StandIn, StandInError> {
 /// the rest of `/sys` (the cgroups) stays as it is.
 fn show_own_interfaces() -> Result<(), nix::errno::Errno> {
     let fresh = format!("{STATE_DIR}/.sysfs");
-    std::fs::create_dir_all(&fresh).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+    std::fs::create_dir_all(&fresh).map_err(|e| errno_of(&e))?;
     let none = None::<&str>;
     mount(Some("sysfs"), fresh.as_str(), Some("sysfs"), MsFlags::MS_RDONLY, none)?;
     for folder in ["class/net", "devices/virtual/net"] {
