@@ -411,7 +411,9 @@ impl Ctx {
             // A lifecycle command's container keeps the runtime's stdout
             // and stderr (OCI's pass-through): no end of file comes when
             // the runtime exits, so its readers stop at an empty pipe then.
-            let until = keep.then(|| exited.clone());
+            // An engine's (podman's) are read to the end as before, for at
+            // most the usual 2 s after it exits.
+            let until = (keep && program == self.runtime.as_path()).then(|| exited.clone());
             std::thread::spawn(move || {
                 let (text, rest) = pipe.map(|pipe| read_output(pipe, until)).unwrap_or_default();
                 let _ = sender.send((is_stdout, text));
