@@ -10,18 +10,20 @@ use contract::Orphans;
 /// contract: the suite never runs it).
 pub const PARENT: &str = "orphan-parent";
 
-/// How long the orphans live, and how long after that the probe waits at
-/// most for them to be reaped.
+/// How long the orphans live; how long an init has to reap each of them
+/// once it has ended; and how long the probe waits for them at most.
 const ORPHAN_LIFE_MS: &str = "100";
-const GRACE: Duration = Duration::from_millis(800);
+const REAP_GRACE: Duration = Duration::from_millis(600);
+const GIVE_UP: Duration = Duration::from_secs(10);
 const ORPHANS: usize = 5;
 
 /// `probe orphan`: starts `probe orphan-parent`, which starts short-lived
 /// grandchildren, prints their pids and exits without waiting for them.
 /// They are orphaned, so the kernel re-parents them to PID 1 of the
-/// namespace, which must reap them when they exit. Returns the pids still
-/// in state Z once every orphan has ended and the grace has run out; an
-/// init that reaps ends the wait as soon as the last orphan is gone.
+/// namespace, which must reap them when they exit. Returns the pids that
+/// stayed in state Z for [`REAP_GRACE`] after they ended. An init that
+/// reaps ends the wait as soon as the last orphan is gone; on a slow
+/// machine, an orphan that ends late still gets its grace.
 pub fn count_zombies() -> Result<Orphans, String> {
     let parent = Command::new("/proc/self/exe").arg(PARENT).output().map_err(|e| format!("start {PARENT}: {e}"))?;
     if !parent.status.success() {
@@ -32,16 +34,30 @@ pub fn count_zombies() -> Result<Orphans, String> {
     if orphans.len() != ORPHANS {
         return Err(format!("{PARENT} started {} orphans of {ORPHANS}", orphans.len()));
     }
-    let deadline = Instant::now() + GRACE;
+    let started = Instant::now();
+    // When each orphan was first seen ended but not reaped.
+    let mut zombie_since: Vec<Option<Instant>> = vec![None; ORPHANS];
     loop {
-        // A pid leaves /proc only once its parent has reaped it.
-        let zombies: Vec<u32> = orphans.iter().copied().filter(|pid| is_zombie(*pid)).collect();
-        let living = orphans.iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).count();
-        if living == 0 || (living == zombies.len() && Instant::now() >= deadline) {
-            return Ok(Orphans { zombies });
+        let now = Instant::now();
+        let mut waiting = false;
+        for (pid, since) in orphans.iter().zip(zombie_since.iter_mut()) {
+            // A pid leaves /proc only once its parent has reaped it.
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            if is_zombie(*pid) {
+                let since = *since.get_or_insert(now);
+                waiting |= now.duration_since(since) < REAP_GRACE;
+            } else {
+                waiting = true;
+            }
         }
-        if Instant::now() >= deadline + GRACE {
-            return Err(format!("orphans still running {} ms after they should have ended", 2 * GRACE.as_millis()));
+        if !waiting {
+            let zombies = orphans.iter().zip(&zombie_since).filter(|(pid, since)| since.is_some() && is_zombie(**pid));
+            return Ok(Orphans { zombies: zombies.map(|(pid, _)| *pid).collect() });
+        }
+        if now.duration_since(started) > GIVE_UP {
+            return Err(format!("orphans still running {} s after they should have ended", GIVE_UP.as_secs()));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
