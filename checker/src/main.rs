@@ -19,6 +19,7 @@ mod compile;
 mod course;
 mod course_check;
 mod doctor;
+mod export;
 mod grade;
 mod hint;
 mod links;
@@ -206,6 +207,20 @@ enum Dev {
         #[arg(long = "file", value_name = "PATH")]
         files: Vec<PathBuf>,
     },
+    /// Write the course as a student or a classroom template gets it to DIR
+    /// (no solutions/, no maintainers' tests, a pristine copy of the
+    /// starters for `reset`), then run the leak check on it.
+    ExportStudent {
+        /// A new or empty folder.
+        dir: PathBuf,
+    },
+    /// Look for every line of the answers (the SOLUTION blocks of
+    /// solutions/) in the files under DIR, an exported course. Exit 1 on
+    /// any found.
+    LeakCheck {
+        /// The exported course.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -242,6 +257,12 @@ impl Place {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(what) = maintainers_only(&cli).filter(|_| !compile::repo_root().join("solutions").is_dir()) {
+        eprintln!(
+            "greenroom: {what} is for the course's maintainers: it needs solutions/, which this student copy has not"
+        );
+        return ExitCode::from(125);
+    }
     let outcome = match (&cli.command, &cli.chapter) {
         (Some(Command::List), _) => list(),
         (Some(Command::Doctor), _) => doctor::run(cli.place.host),
@@ -255,6 +276,8 @@ fn main() -> ExitCode {
         (Some(Command::Dev(Dev::CapstoneGuest { command, files })), _) => {
             capstone_guest::run(command, files, &cli.place.mode(), &mut progress)
         }
+        (Some(Command::Dev(Dev::ExportStudent { dir })), _) => export::run_export(&compile::repo_root(), dir),
+        (Some(Command::Dev(Dev::LeakCheck { dir })), _) => export::run_leak_check(&compile::repo_root(), dir),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::GradeClass { up_to, out, students }), _) => {
             let out = out.clone().unwrap_or_else(|| compile::work_dir().join("gradebook"));
@@ -290,6 +313,22 @@ fn main() -> ExitCode {
             eprintln!("greenroom: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The command asked for, named, when it needs the reference solution:
+/// `--solution`, `--patch`, `selfcheck`, `bench` (which times the
+/// solution) and every `dev` command.
+fn maintainers_only(cli: &Cli) -> Option<&'static str> {
+    match &cli.command {
+        Some(Command::Selfcheck) => Some("`checker selfcheck`"),
+        Some(Command::Bench { .. }) => Some("`checker bench`"),
+        Some(Command::Dev(_)) => Some("`checker dev`"),
+        Some(Command::Shell { solution: true, .. }) => Some("`checker shell --solution`"),
+        Some(Command::Shell { patch: Some(_), .. }) => Some("`checker shell --patch`"),
+        None if cli.solution => Some("`--solution`"),
+        None if cli.patch.is_some() => Some("`--patch`"),
+        _ => None,
     }
 }
 

@@ -1,20 +1,26 @@
 //! `checker reset chapterN`: put a chapter's starter back as it was, keeping
 //! the learner's version beside it.
 //!
-//! The pristine starter comes from `solutions/` (the starters are generated
-//! from it), so it is there offline. A classroom copy without `solutions/`
-//! gets it from the repository's first commit that has the chapter.
+//! The pristine starter comes from `solutions/` in the full course (the
+//! starters are generated from it, so it is there offline), and from the
+//! copy a student export carries in `.starters/` (see [`crate::export`]).
+//! Never from git history: a repository's first commit of a chapter is an
+//! older course, not this one's starter.
+//!
+//! Every file is written anew, so its modification time is now and cargo
+//! rebuilds the chapter (and the chapters that depend on it).
 
 use std::fs;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
 use crate::chapters::Chapter;
 use crate::compile::repo_root;
 use crate::course;
+use crate::export::STARTERS;
 
 /// Resets `chapter`'s starter in `chapters/`, asking first unless `yes`.
 pub fn run(chapter: &Chapter, yes: bool) -> Result<ExitCode> {
@@ -30,9 +36,7 @@ pub fn run(chapter: &Chapter, yes: bool) -> Result<ExitCode> {
         fs::create_dir_all(backup.parent().unwrap_or(&root)).context("create chapters/.backups")?;
         fs::rename(&target, &backup).with_context(|| format!("move {} to {}", target.display(), backup.display()))?;
     }
-    for (relative, bytes) in files {
-        course::write_if_changed(&root.join("chapters").join(&relative), &bytes)?;
-    }
+    write_fresh(&root.join("chapters"), &files)?;
     println!("chapters/{} is the starter again", chapter.dir);
     if backup.exists() {
         println!("your version is in {}", backup.strip_prefix(&root).unwrap_or(&backup).display());
@@ -61,7 +65,7 @@ fn backup_dir(root: &Path, chapter: &Chapter) -> PathBuf {
 }
 
 /// The starter's files, as paths relative to `chapters/` and contents.
-fn pristine_files(root: &Path, chapter: &Chapter) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+pub fn pristine_files(root: &Path, chapter: &Chapter) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     let solutions = root.join("solutions");
     if solutions.join(chapter.dir).is_dir() {
         return course::course_files(&solutions.join(chapter.dir))?
@@ -72,32 +76,33 @@ fn pristine_files(root: &Path, chapter: &Chapter) -> Result<Vec<(PathBuf, Vec<u8
             })
             .collect();
     }
-    from_first_commit(root, chapter)
+    let pristine = root.join(STARTERS);
+    if pristine.join(chapter.dir).is_dir() {
+        return course::course_files(&pristine.join(chapter.dir))?
+            .into_iter()
+            .map(|file| {
+                let relative = Path::new(chapter.dir).join(file);
+                let path = pristine.join(&relative);
+                Ok((relative, fs::read(&path).with_context(|| format!("read {}", path.display()))?))
+            })
+            .collect();
+    }
+    bail!(
+        "neither solutions/{0} nor {STARTERS}/{0} is here to restore the starter from: \
+         take chapters/{0} from your course's template",
+        chapter.dir
+    )
 }
 
-/// The chapter's files as the first commit that added them has them.
-fn from_first_commit(root: &Path, chapter: &Chapter) -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    let path = format!("chapters/{}", chapter.dir);
-    let git = |args: &[&str]| -> Result<Vec<u8>> {
-        let output = Command::new("git").arg("-C").arg(root).args(args).output().context("run git")?;
-        if !output.status.success() {
-            bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+/// Writes `files` under `dir`, each anew (never skipped as unchanged), so
+/// every one gets a new modification time and cargo rebuilds.
+fn write_fresh(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    for (relative, bytes) in files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
         }
-        Ok(output.stdout)
-    };
-    let commits = git(&["log", "--format=%H", "--diff-filter=A", "--", &path]).context(
-        "no solutions/ here, and git history is unavailable: restore the starter from your course's template",
-    )?;
-    let Some(first) = String::from_utf8_lossy(&commits).lines().last().map(str::to_string) else {
-        bail!("no commit adds {path}: restore the starter from your course's template");
-    };
-    let listing = git(&["ls-tree", "-r", "--name-only", &first, "--", &path])?;
-    String::from_utf8_lossy(&listing)
-        .lines()
-        .map(|file| {
-            let bytes = git(&["show", &format!("{first}:{file}")])?;
-            let relative = Path::new(file).strip_prefix("chapters").unwrap_or(Path::new(file)).to_path_buf();
-            Ok((relative, bytes))
-        })
-        .collect()
+        fs::write(&path, bytes).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
 }

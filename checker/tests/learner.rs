@@ -5,7 +5,6 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
 
 use common::{checker, repo_root};
 use predicates::prelude::*;
@@ -82,21 +81,42 @@ fn reset_restores_the_starter_and_keeps_the_learners_version() {
     assert_eq!(kept, "// my work in progress\n");
 }
 
+/// A student copy has no solutions/: reset takes the pristine copy the
+/// export carries (`.starters/`), byte for byte, and writes every file
+/// anew so cargo rebuilds; git history is never read.
 #[test]
-fn reset_without_solutions_takes_the_first_commit() {
-    let root = ScratchRoot::new("reset-git", false);
-    let git = |args: &[&str]| {
-        let status = StdCommand::new("git").arg("-C").arg(&root.0).args(args).status().expect("run git");
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "add", "chapters"]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "template"]);
-    let pristine = fs::read_to_string(root.path(EDITED)).expect("the starter");
+fn reset_in_a_student_copy_takes_the_pristine_copy_and_rebuilds() {
+    let root = ScratchRoot::new("reset-copy", false);
+    copy_sources(&repo_root().join("chapters"), &root.path(".starters"));
+    let untouched = root.path("chapters/ch00-spawn/src/lib.rs");
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    fs::File::options().write(true).open(&untouched).and_then(|f| f.set_modified(long_ago)).expect("age a file");
     fs::write(root.path(EDITED), "// later work\n").expect("edit");
-    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "work"]);
+    fs::remove_file(root.path("chapters/ch00-spawn/src/gate.rs")).expect("delete a file");
+    fs::write(root.path("chapters/ch00-spawn/src/extra.rs"), "// mine\n").expect("add a file");
     root.checker().args(["reset", "chapter0", "--yes"]).assert().success();
-    assert_eq!(fs::read_to_string(root.path(EDITED)).expect("reset"), pristine);
+    let pristine = root.path(".starters/ch00-spawn");
+    for entry in fs::read_dir(pristine.join("src")).expect("the pristine copy").flatten() {
+        let name = entry.file_name();
+        let restored = root.path("chapters/ch00-spawn/src").join(&name);
+        assert_eq!(fs::read(&restored).ok(), fs::read(entry.path()).ok(), "{name:?} differs from the pristine copy");
+    }
+    assert!(!root.path("chapters/ch00-spawn/src/extra.rs").exists(), "a file the starter has not stayed");
+    let modified = fs::metadata(&untouched).and_then(|m| m.modified()).expect("mtime");
+    assert!(modified > long_ago, "an unchanged file kept its old time: cargo would not rebuild");
+}
+
+#[test]
+fn reset_without_a_pristine_starter_says_where_to_get_it() {
+    let root = ScratchRoot::new("reset-none", false);
+    let edited = "// later work\n";
+    fs::write(root.path(EDITED), edited).expect("edit");
+    root.checker()
+        .args(["reset", "chapter0", "--yes"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("take chapters/ch00-spawn from your course's template"));
+    assert_eq!(fs::read_to_string(root.path(EDITED)).expect("kept"), edited, "nothing may change");
 }
 
 #[test]
