@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# An mdBook preprocessor for the book's code listings, in two passes
+# An mdBook preprocessor that checks the book's code listings
 # (see book.toml):
 #
 #   perl listings.pl check   runs before mdBook's `links` preprocessor. Every
@@ -9,10 +9,11 @@
 #                            includes nothing for a missing anchor, and
 #                            would accept a line range, which goes stale
 #                            as soon as the code above it changes.
-#   perl listings.pl strip   runs after `links`. Removes the course's
-#                            splitter markers (`// STARTER: …`,
-#                            `// SOLUTION BEGIN`, `// SOLUTION END`) from
-#                            fenced code, so listings read as plain Rust.
+#                            Listings come from chapters/, the starters,
+#                            never from solutions/: a student copy has no
+#                            solutions/, and the book must not show the
+#                            answers (where a listing holds a learner's
+#                            part, the starter's todo!() is what it shows).
 #
 # mdBook first asks `perl listings.pl MODE supports RENDERER` (any renderer
 # will do), then sends `[context, book]` as JSON on stdin and expects the
@@ -24,7 +25,7 @@ use File::Spec;
 use File::Basename qw(dirname);
 
 my $mode = shift @ARGV // '';
-die "usage: listings.pl check|strip [supports RENDERER]\n" unless $mode eq 'check' || $mode eq 'strip';
+die "usage: listings.pl check [supports RENDERER]\n" unless $mode eq 'check';
 exit 0 if @ARGV && $ARGV[0] eq 'supports';
 
 binmode STDIN;
@@ -55,6 +56,10 @@ sub check_chapter {
         next if $1;    # an escaped, literal {{#include}}
         my $target = $3;
         my ($file, $anchor) = $target =~ /^([^:]+)(?::(.*))?$/;
+        if ($file =~ m{(^|/)solutions/}) {
+            push @errors, "$page: {{#include $target}} reads solutions/: include the starter's file from chapters/ (the book never shows the answers)";
+            next;
+        }
         if (!defined $anchor || $anchor eq '') {
             # A whole data file (a config.json, a script) is fine; a whole
             # source file is too much to read in a book, so name a part.
@@ -92,23 +97,7 @@ sub check_chapter {
     }
 }
 
-sub strip_chapter {
-    my ($chapter) = @_;
-    my ($fence, @kept) = (undef);
-    for my $line (split /(?<=\n)/, $chapter->{content}) {
-        if (!defined $fence) {
-            $fence = $1 if $line =~ /^\s*(`{3,}|~{3,})/;
-        } elsif ($line =~ /^\s*\Q$fence\E\s*$/) {
-            $fence = undef;
-        } elsif ($line =~ m{^\s*// (?:STARTER:|SOLUTION BEGIN|SOLUTION END)}) {
-            next;
-        }
-        push @kept, $line;
-    }
-    $chapter->{content} = join '', @kept;
-}
-
-walk($book, $mode eq 'check' ? \&check_chapter : \&strip_chapter);
+walk($book, \&check_chapter);
 if (@errors) {
     print STDERR "listings.pl: $_\n" for @errors;
     exit 1;

@@ -21,7 +21,6 @@ pub struct RunArgs {
 /// into the process exit code. Usage errors and runtime errors end with
 /// 125 so they cannot be mistaken for the command's own exit code; `--help`
 /// ends with 0.
-// ANCHOR: cli_main
 pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
     todo!(
         "parse the command line, run it, and turn every way it can end (help, a usage \
@@ -29,4 +28,3 @@ pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
          (book: chapter 0, \"The command line\")"
     )
 }
-// ANCHOR_END: cli_main

@@ -245,7 +245,6 @@ fn await_ready(child: Pid, report: OwnedFd) -> Result<(), Error> {
     }
 }
 
-// ANCHOR: spawn_child
 /// Clones the child process into the namespaces in `flags`; it runs `body`
 /// and exits with the code `body` returns.
 fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Error> {
@@ -255,7 +254,6 @@ fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Er
          chapter 0, \"Cloning\")"
     )
 }
-// ANCHOR_END: spawn_child
 
 // ANCHOR: enter_and_exec
 /// The child's whole life: wait for the parent, enter every layer, start
@@ -346,7 +344,6 @@ fn said(failure: ChildFailure) -> ChildFailure {
     failure
 }
 
-// ANCHOR: supervise
 /// The parent's side: prepare every layer, release the child, learn whether
 /// its `exec` worked, and wait for it to end.
 fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd) -> Result<u8, Error> {
@@ -359,9 +356,7 @@ fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd
         Some(failure) => Err(Error::Child(failure)),
     }
 }
-// ANCHOR_END: supervise
 
-// ANCHOR: prepare_and_release
 /// Runs every layer's parent-side step while the child waits, then writes
 /// the byte on `go` that lets it enter its layers. If a step fails, the
 /// child is killed and reaped, so no zombie stays.
@@ -383,7 +378,6 @@ fn prepare_and_release(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd) -> Re
     }
     Ok(())
 }
-// ANCHOR_END: prepare_and_release
 
 /// Marks every descriptor from 3 up close-on-exec: those the runtime's
 /// caller left open, which the command must not inherit (a directory of the

@@ -60,7 +60,6 @@ pub struct Supplied<'a> {
     pub init: &'a dyn Init,
 }
 
-// ANCHOR: find_init
 /// Finds the init among `layers`: none, or one. Two are an error, found
 /// before anything is created.
 pub fn find(layers: &[Box<dyn Layer>]) -> Result<Option<Supplied<'_>>, InitError> {
@@ -69,7 +68,6 @@ pub fn find(layers: &[Box<dyn Layer>]) -> Result<Option<Supplied<'_>>, InitError
          layers (book: chapter 0, \"The init stage\")"
     )
 }
-// ANCHOR_END: find_init
 
 /// Blocks `signals` in the calling process and returns the mask it had
 /// before, for [`unblock`] to put back.
@@ -85,7 +83,6 @@ pub fn unblock(previous: &SigSet) -> Result<(), InitError> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(previous), None).map_err(InitError::BlockSignals)
 }
 
-// ANCHOR: start_init
 /// Splits the calling process, the container's first process (PID 1 of a
 /// new PID namespace), in two. The child returns `Ok` and goes on to exec
 /// the command; the parent never returns: it becomes the init, and exits
@@ -100,7 +97,6 @@ pub fn start_init(init: &dyn Init, command_mask: &SigSet) -> Result<(), InitErro
          (book: chapter 0, \"The init stage\")"
     )
 }
-// ANCHOR_END: start_init
 
 fn exit_now(code: i32) -> ! {
     // SAFETY: _exit ends the process at once, skipping destructors and

@@ -51,7 +51,6 @@ pub enum HostnameError {
 pub struct Hostname(String);
 
 impl Hostname {
-    // ANCHOR: parse
     /// Checks `name` and wraps it; a `Hostname` is always valid, so the
     /// layer that sets it never needs to check again.
     pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
@@ -61,7 +60,6 @@ impl Hostname {
              hostnames\"; `cargo test -p uts` checks your work without root)"
         )
     }
-    // ANCHOR_END: parse
 
     /// The name as text.
     pub fn as_str(&self) -> &str {

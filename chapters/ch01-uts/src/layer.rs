@@ -33,7 +33,6 @@ impl UtsLayer {
     }
 }
 
-// ANCHOR: layer
 impl Layer for UtsLayer {
     fn name(&self) -> &'static str {
         "uts"
@@ -57,4 +56,3 @@ impl Layer for UtsLayer {
         )
     }
 }
-// ANCHOR_END: layer

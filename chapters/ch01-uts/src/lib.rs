@@ -36,7 +36,6 @@ pub struct RunArgs {
     pub spawn: spawn::RunArgs,
 }
 
-// ANCHOR: layers
 /// The layers of a chapter 1 container: chapter 0's, then the UTS and IPC
 /// layers.
 ///
@@ -48,4 +47,3 @@ pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
          chapter 0's layers, followed by this chapter's two (book: chapter 1, \"Validate before cloning\")"
     )
 }
-// ANCHOR_END: layers

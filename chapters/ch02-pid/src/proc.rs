@@ -13,7 +13,6 @@ pub enum ProcError {
     MountProc(#[source] nix::errno::Errno),
 }
 
-// ANCHOR: mount_fresh_proc
 /// Mounts a new proc filesystem on /proc, visible in this mount namespace
 /// only.
 ///
@@ -27,4 +26,3 @@ pub fn mount_fresh_proc() -> Result<(), ProcError> {
          the mount reaching back to the host (book: chapter 2, \"A fresh /proc\")"
     )
 }
-// ANCHOR_END: mount_fresh_proc

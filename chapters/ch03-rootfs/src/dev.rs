@@ -45,7 +45,6 @@ pub const LINKS: [(&str, &str); 5] = [
     ("ptmx", "pts/ptmx"),
 ];
 
-// ANCHOR: populate_dev
 /// Mounts a fresh tmpfs on /dev and fills it: the [`DEVICES`], a private
 /// /dev/pts for terminals, /dev/shm for shared memory, and the [`LINKS`].
 /// The host's /dev, with its disks, is never visible. Where the kernel
@@ -58,7 +57,6 @@ pub fn populate_dev(host: &HostDevices) -> Result<(), DevError> {
          and LINKS (book: chapter 3, \"A minimal /dev\")"
     )
 }
-// ANCHOR_END: populate_dev
 
 // ANCHOR: host_devices
 /// Detached copies of the host's [`DEVICES`], taken before `pivot_root`

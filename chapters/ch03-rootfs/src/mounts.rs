@@ -46,7 +46,6 @@ pub fn mount_fs(fstype: &'static str, target: &str, flags: MsFlags, data: Option
 /// surprises, no device files, nothing to run.
 pub const SAFE: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
 
-// ANCHOR: mount_proc_and_sys
 /// A /proc for the container's PID namespace, and a read-only /sys: the
 /// container may read what the kernel says about devices, never change it.
 /// Both go inside `new_root` before `pivot_root`, and move with it: in a
@@ -58,9 +57,7 @@ pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
          second read-only (book: chapter 3, \"Inside the new root\")"
     )
 }
-// ANCHOR_END: mount_proc_and_sys
 
-// ANCHOR: make_root_read_only
 /// Remounts the root read-only. It is a bind mount (see `pivot_into`), and
 /// a bind mount's flags change with `MS_REMOUNT | MS_BIND` without touching
 /// the file system underneath, which other mounts may share.
@@ -75,7 +72,6 @@ pub fn make_root_read_only() -> Result<(), MountError> {
          chapter 3, \"--read-only\")"
     )
 }
-// ANCHOR_END: make_root_read_only
 
 /// The flags of the mount at `path` that a remount must repeat: those a
 /// user namespace locks.
@@ -91,4 +87,3 @@ pub fn locked_flags(path: &str) -> Result<MsFlags, MountError> {
     ];
     Ok(pairs.into_iter().filter(|(st, _)| stat.flags().contains(*st)).fold(MsFlags::empty(), |all, (_, ms)| all | ms))
 }
-// ANCHOR_END: make_root_read_only

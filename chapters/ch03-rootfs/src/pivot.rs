@@ -26,7 +26,6 @@ pub enum PivotError {
     UnmountOldRoot(#[source] Errno),
 }
 
-// ANCHOR: pivot_into
 /// Makes `new_root` the root of this mount namespace and drops the old root
 /// entirely. Must run inside a new mount namespace.
 pub fn pivot_into(new_root: &Path) -> Result<(), PivotError> {
@@ -36,4 +35,3 @@ pub fn pivot_into(new_root: &Path) -> Result<(), PivotError> {
          step by step\")"
     )
 }
-// ANCHOR_END: pivot_into

@@ -21,7 +21,6 @@ pub enum RootfsError {
 pub struct Rootfs(PathBuf);
 
 impl Rootfs {
-    // ANCHOR: parse
     /// Checks `path`. A relative path is refused rather than resolved: the
     /// runtime changes directory while it works, and "relative to what?"
     /// has no good answer then.
@@ -31,7 +30,6 @@ impl Rootfs {
              not a directory (book: chapter 3, \"The --rootfs argument\")"
         )
     }
-    // ANCHOR_END: parse
 
     /// The directory.
     pub fn path(&self) -> &Path {

@@ -49,7 +49,6 @@ pub fn configure(addressing: Option<Addressing>) -> Result<(), InsideError> {
     configure_on(&mut netlink, addressing)
 }
 
-// ANCHOR: configure
 /// Sets up `lo` always, and `eth0` when the container has one
 /// (`addressing` is `None` for `--net none`), on `netlink`.
 pub fn configure_on(netlink: &mut dyn Rtnetlink, addressing: Option<Addressing>) -> Result<(), InsideError> {
@@ -59,7 +58,6 @@ pub fn configure_on(netlink: &mut dyn Rtnetlink, addressing: Option<Addressing>)
          accepts (book: chapter 4, \"Inside the container\")"
     )
 }
-// ANCHOR_END: configure
 
 /// The index of the link `name` in the container's namespace.
 fn find(netlink: &mut dyn Rtnetlink, name: &str) -> Result<u32, InsideError> {

@@ -122,7 +122,6 @@ impl Leases {
         Ok(Leases { dir: dir.to_path_buf() })
     }
 
-    // ANCHOR: allocate
     /// Gives `owner` the first address of `subnet` that no running
     /// container holds. `is_running` says whether a lease's owner still
     /// runs (tests pass a fake; the runtime passes [`Owner::is_running`]).
@@ -139,7 +138,6 @@ impl Leases {
              when every address is held, say so (book: chapter 4, \"Leases\")"
         )
     }
-    // ANCHOR_END: allocate
 
     /// Hands `lease` over to `new_owner`, and returns the lease as it is now.
     pub fn transfer(&self, lease: &Lease, new_owner: Owner) -> Result<Lease, LeaseError> {

@@ -66,7 +66,6 @@ impl Layer for UserLayer {
 }
 // ANCHOR_END: layer
 
-// ANCHOR: become_root
 /// Takes uid and gid 0 of the container. For an unprivileged caller whose
 /// own id is mapped to 0 that is already so; for root with a range map, its
 /// host id 0 is not mapped at all until it changes ids. Groups first: they
@@ -79,4 +78,3 @@ pub fn become_root(drop_groups: bool) -> Result<(), IdentityError> {
          so (book: chapter 5, \"Root of the container\")"
     )
 }
-// ANCHOR_END: become_root

@@ -123,7 +123,6 @@ impl IdRange {
         (start..end).contains(&u64::from(id))
     }
 
-    // ANCHOR: parse
     /// Parses `CONTAINER:HOST:SIZE`, as given to `--uid-map`.
     pub fn parse(text: &str) -> Result<IdRange, MapError> {
         todo!(
@@ -131,7 +130,6 @@ impl IdRange {
              \"Checking a map\")"
         )
     }
-    // ANCHOR_END: parse
 }
 
 /// A whole `uid_map` or `gid_map`: ranges that do not overlap on either
@@ -143,7 +141,6 @@ pub struct IdMap {
 }
 
 impl IdMap {
-    // ANCHOR: new
     /// Checks `ranges` as a whole.
     pub fn new(kind: IdKind, ranges: Vec<IdRange>) -> Result<IdMap, MapError> {
         todo!(
@@ -151,7 +148,6 @@ impl IdMap {
              container without a root (book: chapter 5, \"Checking a map\")"
         )
     }
-    // ANCHOR_END: new
 
     /// The one-line map `0 <host_id> 1`: the caller's own id becomes root
     /// of the container, and nothing else is mapped.

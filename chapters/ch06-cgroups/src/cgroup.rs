@@ -168,7 +168,6 @@ pub fn create(dir: &Path) -> Result<(), CgroupError> {
     fs::create_dir(dir).map_err(|source| CgroupError::Create(dir.to_path_buf(), source))
 }
 
-// ANCHOR: write_limits
 /// Writes `limits` into the cgroup `dir`. Memory first, with no swap to
 /// fall back on, so a container over its limit is killed rather than
 /// swapped out; then the number of processes; then the CPU share.
@@ -178,9 +177,7 @@ pub fn write_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
          the memory limit (book: chapter 6, \"Creating the cgroup\")"
     )
 }
-// ANCHOR_END: write_limits
 
-// ANCHOR: move_into
 /// Moves the process `pid` into the cgroup `dir`; `None` moves the caller.
 /// Everything it starts from then on is born there.
 pub fn move_into(dir: &Path, pid: Option<Pid>) -> Result<(), CgroupError> {
@@ -189,9 +186,7 @@ pub fn move_into(dir: &Path, pid: Option<Pid>) -> Result<(), CgroupError> {
          \"Moving the child\")"
     )
 }
-// ANCHOR_END: move_into
 
-// ANCHOR: oom_kills
 /// How many processes of the cgroup `dir` the kernel's OOM killer ended:
 /// the `oom_kill` line of `memory.events`. Read it before the cgroup is
 /// removed: the count goes with it.
@@ -201,14 +196,12 @@ pub fn oom_kills(dir: &Path) -> Result<u64, CgroupError> {
          6, \"Out of memory\")"
     )
 }
-// ANCHOR_END: oom_kills
 
 /// How long [`kill_and_remove`] waits for the processes to go.
 const EMPTY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many times `rmdir` is tried, with a growing pause between.
 const RMDIR_TRIES: u32 = 5;
 
-// ANCHOR: kill_and_remove
 /// Kills every process left in the cgroup `dir` (a command may leave a
 /// daemon behind), waits for them to be gone, and removes it. Nothing to
 /// remove is no error.
@@ -218,7 +211,6 @@ pub fn kill_and_remove(dir: &Path) -> Result<(), CgroupError> {
          the kernel may need a moment (book: chapter 6, \"Cleaning up\")"
     )
 }
-// ANCHOR_END: kill_and_remove
 
 /// The child cgroups of `dir`, by name.
 pub fn children(dir: &Path) -> Result<Vec<String>, CgroupError> {

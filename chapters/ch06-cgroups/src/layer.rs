@@ -113,7 +113,6 @@ impl Layer for CgroupLayer {
 }
 // ANCHOR_END: layer
 
-// ANCHOR: prepare
 /// The parent's side, in order: clear what a killed runtime left; step
 /// out of the parent, with the child, if the runtime is in it (no
 /// internal processes); enable the controllers; make the container's
@@ -146,7 +145,6 @@ fn prepare(placement: &Placement, limits: &Limits, child: Pid, made: &mut Made) 
          the cgroup\")"
     )
 }
-// ANCHOR_END: prepare
 
 // ANCHOR: leave_supervisor
 /// Takes the runtime back from its leaf into `parent` and removes the leaf,

@@ -153,7 +153,6 @@ impl CapabilitySets {
         Ok(())
     }
 
-    // ANCHOR: apply
     /// Applies the five sets to the calling thread, in the order the kernel
     /// allows:
     ///
@@ -173,10 +172,8 @@ impl CapabilitySets {
              accepts at every step (book: chapter 7, \"Applying the five sets\")"
         )
     }
-    // ANCHOR_END: apply
 }
 
-// ANCHOR: raise_effective
 /// Puts every permitted capability in effect. A change from root to another
 /// user (with `PR_SET_KEEPCAPS`) keeps the permitted set but empties the
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
@@ -184,7 +181,6 @@ impl CapabilitySets {
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
     todo!("make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")")
 }
-// ANCHOR_END: raise_effective
 
 fn set(which: CapSet, name: &'static str, value: &CapsHashSet) -> Result<(), CapsError> {
     ::caps::set(None, which, value).map_err(|source| CapsError::Apply { set: name, source })

@@ -116,7 +116,6 @@ impl ProcessHardening {
         self.seccomp.as_ref()
     }
 
-    // ANCHOR: apply
     /// Applies everything to the calling process, in the order of the
     /// production runtimes (youki's, runc's): what needs root first, then
     /// the user, then the capabilities, with seccomp placed by
@@ -129,7 +128,6 @@ impl ProcessHardening {
              \"The order of the steps\")"
         )
     }
-    // ANCHOR_END: apply
 
     // ANCHOR: enter_cwd
     /// Enters `process.cwd`, and checks that it is inside the container's

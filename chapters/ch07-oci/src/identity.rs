@@ -60,7 +60,6 @@ impl Identity {
         }
     }
 
-    // ANCHOR: become_user
     /// Becomes the config's user: supplementary groups first (that needs
     /// CAP_SETGID), then the group, then the user, since a process that is
     /// no longer root can no longer change its groups.
@@ -75,7 +74,6 @@ impl Identity {
              (book: chapter 7, \"Who the process is\")"
         )
     }
-    // ANCHOR_END: become_user
 
     // ANCHOR: set_groups
     /// Replaces the supplementary groups with `additionalGids` (none if the

@@ -85,7 +85,6 @@ fn look(path: &Path) -> Result<Found, PathsError> {
     }
 }
 
-// ANCHOR: mask
 /// Hides `path`: a directory gets an empty read-only tmpfs on top, a file
 /// gets /dev/null bound over it (reads are empty, writes vanish). A path
 /// that does not exist is skipped.
@@ -95,9 +94,7 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
          device (book: chapter 7, \"Masked paths\")"
     )
 }
-// ANCHOR_END: mask
 
-// ANCHOR: read_only
 /// Makes `path` read-only: a bind mount of the path onto itself gives it a
 /// mount of its own, whose flags a remount can then change without touching
 /// the rest of /proc. A path that does not exist is skipped.
@@ -110,7 +107,6 @@ pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
          flags it already has (book: chapter 7, \"Read-only paths\")"
     )
 }
-// ANCHOR_END: read_only
 
 /// A path of the config, taken from the container's root: after
 /// `pivot_root` that is `/`, whatever the process's working directory.

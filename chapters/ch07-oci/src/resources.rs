@@ -34,7 +34,6 @@ pub enum ResourcesError {
     Namespace(#[source] Errno),
 }
 
-// ANCHOR: limits
 /// The lines to write in the container's cgroup: `(file, value)`, in the
 /// cgroup v2 words for the OCI fields.
 pub fn limit_lines(resources: &LinuxResources) -> Vec<(&'static str, String)> {
@@ -64,7 +63,6 @@ pub fn limit_lines(resources: &LinuxResources) -> Vec<(&'static str, String)> {
     }
     lines
 }
-// ANCHOR_END: limits
 
 /// The controllers the lines of [`limit_lines`] need.
 fn controllers(lines: &[(&'static str, String)]) -> Vec<Controller> {
@@ -139,7 +137,6 @@ fn inside_hierarchy(path: &Path) -> Result<PathBuf, ResourcesError> {
     }
 }
 
-// ANCHOR: layer
 impl Layer for ResourcesLayer {
     fn name(&self) -> &'static str {
         "cgroups"
@@ -180,7 +177,6 @@ impl Layer for ResourcesLayer {
         Ok(())
     }
 }
-// ANCHOR_END: layer
 
 #[cfg(test)]
 mod tests {

@@ -448,7 +448,6 @@ impl SeccompProgram {
         &self.filters
     }
 
-    // ANCHOR: load
     /// Installs the filters on the calling process with `seccomp(2)`. From
     /// here on they apply to this process and everything it forks or
     /// executes.
@@ -460,7 +459,6 @@ impl SeccompProgram {
     pub fn load(&self) -> Result<(), SeccompError> {
         todo!("install each compiled filter, in order, with self.flags (book: chapter 7, \"Loading the filters\")")
     }
-    // ANCHOR_END: load
 }
 
 #[cfg(test)]

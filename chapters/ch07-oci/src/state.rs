@@ -355,12 +355,10 @@ impl Locked {
         self.read()?.ok_or_else(|| StateError::NotFound(self.id.to_string(), root))
     }
 
-    // ANCHOR: write
     /// Replaces `state.json` with `record` (see [`write_record`]).
     pub fn write(&self, record: &Record) -> Result<(), StateError> {
         write_record(&self.dir, record)
     }
-    // ANCHOR_END: write
 
     /// Removes the container's directory and everything in it. The lock
     /// goes with it; a command waiting for it finds no directory after.

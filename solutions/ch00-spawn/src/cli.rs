@@ -21,7 +21,6 @@ pub struct RunArgs {
 /// into the process exit code. Usage errors and runtime errors end with
 /// 125 so they cannot be mistaken for the command's own exit code; `--help`
 /// ends with 0.
-// ANCHOR: cli_main
 pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
     // STARTER: todo!(
     // STARTER:     "parse the command line, run it, and turn every way it can end (help, a usage \
@@ -46,4 +45,3 @@ pub fn main<C: Parser>(run: impl FnOnce(C) -> anyhow::Result<u8>) -> ExitCode {
     }
     // SOLUTION END
 }
-// ANCHOR_END: cli_main

@@ -245,7 +245,6 @@ fn await_ready(child: Pid, report: OwnedFd) -> Result<(), Error> {
     }
 }
 
-// ANCHOR: spawn_child
 /// Clones the child process into the namespaces in `flags`; it runs `body`
 /// and exits with the code `body` returns.
 fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Error> {
@@ -264,7 +263,6 @@ fn spawn_child(flags: CloneFlags, body: impl FnMut() -> isize) -> Result<Pid, Er
     pid.map_err(|source| Error::Clone { flags, source })
     // SOLUTION END
 }
-// ANCHOR_END: spawn_child
 
 // ANCHOR: enter_and_exec
 /// The child's whole life: wait for the parent, enter every layer, start
@@ -355,7 +353,6 @@ fn said(failure: ChildFailure) -> ChildFailure {
     failure
 }
 
-// ANCHOR: supervise
 /// The parent's side: prepare every layer, release the child, learn whether
 /// its `exec` worked, and wait for it to end.
 fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd) -> Result<u8, Error> {
@@ -368,9 +365,7 @@ fn supervise(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd, report: OwnedFd
         Some(failure) => Err(Error::Child(failure)),
     }
 }
-// ANCHOR_END: supervise
 
-// ANCHOR: prepare_and_release
 /// Runs every layer's parent-side step while the child waits, then writes
 /// the byte on `go` that lets it enter its layers. If a step fails, the
 /// child is killed and reaped, so no zombie stays.
@@ -392,7 +387,6 @@ fn prepare_and_release(child: Pid, layers: &[Box<dyn Layer>], go: OwnedFd) -> Re
     }
     Ok(())
 }
-// ANCHOR_END: prepare_and_release
 
 /// Marks every descriptor from 3 up close-on-exec: those the runtime's
 /// caller left open, which the command must not inherit (a directory of the

@@ -5,7 +5,6 @@ use std::fmt;
 use nix::errno::Errno;
 use nix::sys::wait::WaitStatus;
 
-// ANCHOR: exit_code
 /// The exit code that tells the caller how the command ended: its own code
 /// when it exited, 128 + N when signal N killed it (the shell convention,
 /// so `137` reads as "killed by SIGKILL").
@@ -24,7 +23,6 @@ pub fn exit_code(status: WaitStatus) -> u8 {
     }
     // SOLUTION END
 }
-// ANCHOR_END: exit_code
 
 /// Why the child gave up before becoming the command. The child sends this
 /// to the parent over the report pipe.
@@ -50,7 +48,6 @@ pub enum ChildFailure {
 }
 
 impl ChildFailure {
-    // ANCHOR: exec_exit_code
     /// 127 when the command does not exist, 126 when it exists but cannot
     /// be executed (no `x` permission, a directory, not a program) — what a
     /// shell answers too — and 125 when the runtime failed.
@@ -68,7 +65,6 @@ impl ChildFailure {
         }
         // SOLUTION END
     }
-    // ANCHOR_END: exec_exit_code
 
     /// The bytes the child writes to the report pipe.
     pub fn encode(&self) -> Vec<u8> {

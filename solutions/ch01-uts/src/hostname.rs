@@ -51,7 +51,6 @@ pub enum HostnameError {
 pub struct Hostname(String);
 
 impl Hostname {
-    // ANCHOR: parse
     /// Checks `name` and wraps it; a `Hostname` is always valid, so the
     /// layer that sets it never needs to check again.
     pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
@@ -82,7 +81,6 @@ impl Hostname {
         Ok(Hostname(name.to_string()))
         // SOLUTION END
     }
-    // ANCHOR_END: parse
 
     /// The name as text.
     pub fn as_str(&self) -> &str {

@@ -13,7 +13,6 @@ use spawn::Layer;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IpcLayer;
 
-// ANCHOR: layer
 impl Layer for IpcLayer {
     fn name(&self) -> &'static str {
         "ipc"
@@ -32,4 +31,3 @@ impl Layer for IpcLayer {
         // SOLUTION END
     }
 }
-// ANCHOR_END: layer

@@ -33,7 +33,6 @@ impl UtsLayer {
     }
 }
 
-// ANCHOR: layer
 impl Layer for UtsLayer {
     fn name(&self) -> &'static str {
         "uts"
@@ -67,4 +66,3 @@ impl Layer for UtsLayer {
         // SOLUTION END
     }
 }
-// ANCHOR_END: layer

@@ -36,7 +36,6 @@ pub struct RunArgs {
     pub spawn: spawn::RunArgs,
 }
 
-// ANCHOR: layers
 /// The layers of a chapter 1 container: chapter 0's, then the UTS and IPC
 /// layers.
 ///
@@ -55,4 +54,3 @@ pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     Ok(layers)
     // SOLUTION END
 }
-// ANCHOR_END: layers

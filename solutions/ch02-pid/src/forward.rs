@@ -33,7 +33,6 @@ extern "C" fn forward_to_container(signal: i32) {
     }
 }
 
-// ANCHOR: forward_signals_to
 /// From now on, the signals in [`FORWARDED`] that reach the runtime are
 /// sent on to `container`. `SA_RESTART` keeps the runtime's `waitpid` going
 /// after a handler ran.
@@ -53,4 +52,3 @@ pub fn forward_signals_to(container: Pid) -> Result<(), ForwardError> {
     Ok(())
     // SOLUTION END
 }
-// ANCHOR_END: forward_signals_to

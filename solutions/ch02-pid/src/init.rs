@@ -16,7 +16,6 @@ pub struct TinyInit;
 
 const SIGCHLD: Signal = Signal::SIGCHLD;
 
-// ANCHOR: tiny_init
 impl Init for TinyInit {
     /// Children ending, and the signals it passes on (the same the runtime
     /// forwards to it).
@@ -65,9 +64,7 @@ impl Init for TinyInit {
         // SOLUTION END
     }
 }
-// ANCHOR_END: tiny_init
 
-// ANCHOR: reap_children
 /// Reaps every child that has ended — the command, and any orphan the
 /// kernel re-parented to us — and returns the command's exit code once it
 /// has ended.
@@ -89,9 +86,7 @@ fn reap_children(command: Pid) -> Option<i32> {
     }
     // SOLUTION END
 }
-// ANCHOR_END: reap_children
 
-// ANCHOR: forward
 /// Passes a signal the init received on to the command. PID 1 is exempt
 /// from default signal actions, so without this a SIGTERM sent to the
 /// container would do nothing at all.
@@ -102,9 +97,7 @@ fn forward(command: Pid, signal: Signal) {
     let _ = kill(command, signal);
     // SOLUTION END
 }
-// ANCHOR_END: forward
 
-// ANCHOR: close_inherited_descriptors
 /// Closes every descriptor above stderr. The init never execs, so without
 /// this it would hold the runtime's descriptors for the container's whole
 /// life: the runtime would learn that the command was executed only when
@@ -116,4 +109,3 @@ fn close_inherited_descriptors() {
         let _ = nix::unistd::close(fd);
     }
 }
-// ANCHOR_END: close_inherited_descriptors

@@ -11,7 +11,6 @@ use crate::init::TinyInit;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PidLayer;
 
-// ANCHOR: layer
 impl Layer for PidLayer {
     fn name(&self) -> &'static str {
         "pid"
@@ -49,4 +48,3 @@ impl Layer for PidLayer {
         Ok(())
     }
 }
-// ANCHOR_END: layer

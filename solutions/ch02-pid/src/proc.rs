@@ -13,7 +13,6 @@ pub enum ProcError {
     MountProc(#[source] nix::errno::Errno),
 }
 
-// ANCHOR: mount_fresh_proc
 /// Mounts a new proc filesystem on /proc, visible in this mount namespace
 /// only.
 ///
@@ -33,4 +32,3 @@ pub fn mount_fresh_proc() -> Result<(), ProcError> {
     mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>).map_err(ProcError::MountProc)
     // SOLUTION END
 }
-// ANCHOR_END: mount_fresh_proc

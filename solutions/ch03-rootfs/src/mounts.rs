@@ -46,7 +46,6 @@ pub fn mount_fs(fstype: &'static str, target: &str, flags: MsFlags, data: Option
 /// surprises, no device files, nothing to run.
 pub const SAFE: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
 
-// ANCHOR: mount_proc_and_sys
 /// A /proc for the container's PID namespace, and a read-only /sys: the
 /// container may read what the kernel says about devices, never change it.
 /// Both go inside `new_root` before `pivot_root`, and move with it: in a
@@ -63,9 +62,7 @@ pub fn mount_proc_and_sys(new_root: &Path) -> Result<(), MountError> {
     mount_fs("sysfs", &format!("{root}/sys"), SAFE | MsFlags::MS_RDONLY, None)
     // SOLUTION END
 }
-// ANCHOR_END: mount_proc_and_sys
 
-// ANCHOR: make_root_read_only
 /// Remounts the root read-only. It is a bind mount (see `pivot_into`), and
 /// a bind mount's flags change with `MS_REMOUNT | MS_BIND` without touching
 /// the file system underneath, which other mounts may share.
@@ -84,7 +81,6 @@ pub fn make_root_read_only() -> Result<(), MountError> {
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(MountError::ReadOnlyRoot)
     // SOLUTION END
 }
-// ANCHOR_END: make_root_read_only
 
 /// The flags of the mount at `path` that a remount must repeat: those a
 /// user namespace locks.
@@ -100,4 +96,3 @@ pub fn locked_flags(path: &str) -> Result<MsFlags, MountError> {
     ];
     Ok(pairs.into_iter().filter(|(st, _)| stat.flags().contains(*st)).fold(MsFlags::empty(), |all, (_, ms)| all | ms))
 }
-// ANCHOR_END: make_root_read_only

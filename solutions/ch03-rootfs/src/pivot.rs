@@ -26,7 +26,6 @@ pub enum PivotError {
     UnmountOldRoot(#[source] Errno),
 }
 
-// ANCHOR: pivot_into
 /// Makes `new_root` the root of this mount namespace and drops the old root
 /// entirely. Must run inside a new mount namespace.
 pub fn pivot_into(new_root: &Path) -> Result<(), PivotError> {
@@ -56,4 +55,3 @@ pub fn pivot_into(new_root: &Path) -> Result<(), PivotError> {
     chdir("/").map_err(|e| PivotError::EnterRoot(PathBuf::from("/"), e))
     // SOLUTION END
 }
-// ANCHOR_END: pivot_into

@@ -122,7 +122,6 @@ impl Leases {
         Ok(Leases { dir: dir.to_path_buf() })
     }
 
-    // ANCHOR: allocate
     /// Gives `owner` the first address of `subnet` that no running
     /// container holds. `is_running` says whether a lease's owner still
     /// runs (tests pass a fake; the runtime passes [`Owner::is_running`]).
@@ -155,7 +154,6 @@ impl Leases {
         Err(LeaseError::Exhausted { subnet: *subnet, taken: subnet.container_addresses().count() })
         // SOLUTION END
     }
-    // ANCHOR_END: allocate
 
     /// Hands `lease` over to `new_owner`, and returns the lease as it is now.
     pub fn transfer(&self, lease: &Lease, new_owner: Owner) -> Result<Lease, LeaseError> {

@@ -95,7 +95,6 @@ pub fn create_bridge(netlink: &mut dyn Rtnetlink, name: &str, mac: [u8; 6]) -> R
     netlink.request(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
 }
 
-// ANCHOR: create_veth
 /// Creates a veth pair: `host_end` here, up,, and its peer named
 /// `peer_name` directly in the network namespace of process `pid`
 /// (`ip link add HOST up type veth peer name PEER netns PID`).
@@ -131,7 +130,6 @@ pub fn create_veth_into(
     netlink.request(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
     // SOLUTION END
 }
-// ANCHOR_END: create_veth
 
 /// Plugs link `index` into the bridge `bridge` (`ip link set DEV master BRIDGE`).
 pub fn set_controller(netlink: &mut dyn Rtnetlink, index: u32, bridge: u32) -> Result<(), NetlinkError> {

@@ -66,7 +66,6 @@ impl Layer for UserLayer {
 }
 // ANCHOR_END: layer
 
-// ANCHOR: become_root
 /// Takes uid and gid 0 of the container. For an unprivileged caller whose
 /// own id is mapped to 0 that is already so; for root with a range map, its
 /// host id 0 is not mapped at all until it changes ids. Groups first: they
@@ -88,4 +87,3 @@ pub fn become_root(drop_groups: bool) -> Result<(), IdentityError> {
     setresuid(root_uid, root_uid, root_uid).map_err(IdentityError::Uid)
     // SOLUTION END
 }
-// ANCHOR_END: become_root

@@ -123,7 +123,6 @@ impl IdRange {
         (start..end).contains(&u64::from(id))
     }
 
-    // ANCHOR: parse
     /// Parses `CONTAINER:HOST:SIZE`, as given to `--uid-map`.
     pub fn parse(text: &str) -> Result<IdRange, MapError> {
         // STARTER: todo!(
@@ -153,7 +152,6 @@ impl IdRange {
         Ok(range)
         // SOLUTION END
     }
-    // ANCHOR_END: parse
 }
 
 /// A whole `uid_map` or `gid_map`: ranges that do not overlap on either
@@ -165,7 +163,6 @@ pub struct IdMap {
 }
 
 impl IdMap {
-    // ANCHOR: new
     /// Checks `ranges` as a whole.
     pub fn new(kind: IdKind, ranges: Vec<IdRange>) -> Result<IdMap, MapError> {
         // STARTER: todo!(
@@ -200,7 +197,6 @@ impl IdMap {
         Ok(map)
         // SOLUTION END
     }
-    // ANCHOR_END: new
 
     /// The one-line map `0 <host_id> 1`: the caller's own id becomes root
     /// of the container, and nothing else is mapped.

@@ -97,7 +97,6 @@ fn helper_names(kind: IdKind) -> (&'static str, &'static str) {
     }
 }
 
-// ANCHOR: plan
 /// Decides the user namespace for `uid` and `gid` ranges (as given on the
 /// command line, possibly none) and the caller described by `host`:
 ///
@@ -129,9 +128,7 @@ pub fn plan(uid: &[IdRange], gid: &[IdRange], host: &HostIds) -> Result<Option<U
     Ok(Some(UserNamespace { uid, gid, deny_setgroups }))
     // SOLUTION END
 }
-// ANCHOR_END: plan
 
-// ANCHOR: unprivileged_map
 /// The map of `kind` for a caller without privilege: `asked`, or the
 /// default; written directly if it is the caller's own id alone, else by
 /// the helper, and only with ids the caller owns.
@@ -161,7 +158,6 @@ pub fn unprivileged_map(kind: IdKind, asked: &[IdRange], host: &HostIds) -> Resu
     Ok(MapPlan { map, writer: Writer::Helper(program.to_path_buf()) })
     // SOLUTION END
 }
-// ANCHOR_END: unprivileged_map
 
 /// `0 <own id> 1`, plus `1 <start> <count>` of the caller's first
 /// subordinate range when the helper is there to write it.

@@ -35,7 +35,6 @@ pub fn proc_dir(proc: &Path, pid: Pid) -> PathBuf {
     proc.join(pid.as_raw().to_string())
 }
 
-// ANCHOR: write_maps
 /// Gives the child's user namespace its maps. The child is blocked until
 /// this returns: a map can be written only once, and only from outside.
 pub fn write_maps(proc: &Path, child: Pid, namespace: &UserNamespace) -> Result<(), WriteError> {
@@ -54,7 +53,6 @@ pub fn write_maps(proc: &Path, child: Pid, namespace: &UserNamespace) -> Result<
     write_map(proc, child, &namespace.gid)
     // SOLUTION END
 }
-// ANCHOR_END: write_maps
 
 /// Writes one map, directly or through its helper. Directly, the whole
 /// map goes in one `write`: the kernel takes a map once, all at once.

@@ -75,7 +75,6 @@ impl Limits {
     }
 }
 
-// ANCHOR: parse_memory
 /// Parses `--memory`: plain bytes, or a whole number with `K`, `M` or `G`
 /// (powers of 1024, either case).
 pub fn parse_memory(text: &str) -> Result<Memory, LimitError> {
@@ -107,7 +106,6 @@ pub fn parse_memory(text: &str) -> Result<Memory, LimitError> {
     Ok(Memory { bytes, text: text.to_string() })
     // SOLUTION END
 }
-// ANCHOR_END: parse_memory
 
 /// Parses `--pids`: a whole number above 0.
 pub fn parse_pids(text: &str) -> Result<u64, LimitError> {
@@ -121,7 +119,6 @@ pub fn parse_pids(text: &str) -> Result<u64, LimitError> {
     }
 }
 
-// ANCHOR: parse_cpus
 /// Parses `--cpus`: a fraction of one CPU or several (`0.5`, `2`), at most
 /// `online`, the machine's CPUs; the quota is that share of [`CPU_PERIOD`].
 pub fn parse_cpus(text: &str, online: usize) -> Result<Cpus, LimitError> {
@@ -149,7 +146,6 @@ pub fn parse_cpus(text: &str, online: usize) -> Result<Cpus, LimitError> {
     Ok(Cpus { quota })
     // SOLUTION END
 }
-// ANCHOR_END: parse_cpus
 
 /// The machine's CPUs, for `--cpus`: what the scheduler lets this process
 /// use, at least 1.

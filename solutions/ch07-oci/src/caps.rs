@@ -153,7 +153,6 @@ impl CapabilitySets {
         Ok(())
     }
 
-    // ANCHOR: apply
     /// Applies the five sets to the calling thread, in the order the kernel
     /// allows:
     ///
@@ -187,10 +186,8 @@ impl CapabilitySets {
         set(CapSet::Ambient, "ambient", &self.ambient)
         // SOLUTION END
     }
-    // ANCHOR_END: apply
 }
 
-// ANCHOR: raise_effective
 /// Puts every permitted capability in effect. A change from root to another
 /// user (with `PR_SET_KEEPCAPS`) keeps the permitted set but empties the
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
@@ -203,7 +200,6 @@ pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
     set(CapSet::Effective, "effective", &permitted)
     // SOLUTION END
 }
-// ANCHOR_END: raise_effective
 
 fn set(which: CapSet, name: &'static str, value: &CapsHashSet) -> Result<(), CapsError> {
     ::caps::set(None, which, value).map_err(|source| CapsError::Apply { set: name, source })

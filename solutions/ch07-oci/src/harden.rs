@@ -116,7 +116,6 @@ impl ProcessHardening {
         self.seccomp.as_ref()
     }
 
-    // ANCHOR: apply
     /// Applies everything to the calling process, in the order of the
     /// production runtimes (youki's, runc's): what needs root first, then
     /// the user, then the capabilities, with seccomp placed by
@@ -165,7 +164,6 @@ impl ProcessHardening {
         Ok(())
         // SOLUTION END
     }
-    // ANCHOR_END: apply
 
     // ANCHOR: enter_cwd
     /// Enters `process.cwd`, and checks that it is inside the container's

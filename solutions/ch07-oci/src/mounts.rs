@@ -66,7 +66,6 @@ pub enum MountsError {
     ReadOnly(#[from] rootfs::mounts::MountError),
 }
 
-// ANCHOR: options
 /// A mount's options, sorted into what `mount(2)` takes: flags, the
 /// propagation to apply after, and the rest, which goes to the file system
 /// as its data (`mode=755,size=65536k`).
@@ -153,7 +152,6 @@ pub fn propagation(option: &str) -> Option<MsFlags> {
     };
     Some(flag | recursive)
 }
-// ANCHOR_END: options
 
 /// The container's file system, as its config describes it.
 #[derive(Debug, Clone)]
@@ -189,7 +187,6 @@ impl MountsLayer {
     }
 }
 
-// ANCHOR: layer
 impl Layer for MountsLayer {
     fn name(&self) -> &'static str {
         "mounts"
@@ -222,7 +219,6 @@ impl Layer for MountsLayer {
         Ok(())
     }
 }
-// ANCHOR_END: layer
 
 // ANCHOR: mount_one
 /// Mounts one entry of the config's `mounts` inside `rootfs`.
@@ -323,7 +319,6 @@ const DEV_LINKS: [(&str, &str); 5] = [
     ("/dev/ptmx", "pts/ptmx"),
 ];
 
-// ANCHOR: make_devices
 /// Makes the default devices and those of `linux.devices` in the new root,
 /// and /dev's links. Where the kernel refuses to make a node (in a user
 /// namespace), the host's node of the same path is bound in its place.
@@ -379,7 +374,6 @@ fn make_devices(rootfs: &Path, devices: &[LinuxDevice]) -> Result<(), MountsErro
     }
     Ok(())
 }
-// ANCHOR_END: make_devices
 
 #[cfg(test)]
 mod tests {

@@ -111,7 +111,6 @@ pub fn joined_before_clone(joins: Vec<Join>, new_user_namespace: bool) -> (Vec<J
 }
 // ANCHOR_END: before_clone
 
-// ANCHOR: join
 /// Joins existing namespaces, first thing in the child.
 #[derive(Debug, Clone)]
 pub struct JoinLayer {
@@ -135,7 +134,6 @@ impl Layer for JoinLayer {
         Ok(join_all(&self.joins)?)
     }
 }
-// ANCHOR_END: join
 
 /// A new network namespace: only `lo`, brought up (a new namespace's is
 /// down). Podman's own networks come as a namespace to join instead.

@@ -85,7 +85,6 @@ fn look(path: &Path) -> Result<Found, PathsError> {
     }
 }
 
-// ANCHOR: mask
 /// Hides `path`: a directory gets an empty read-only tmpfs on top, a file
 /// gets /dev/null bound over it (reads are empty, writes vanish). A path
 /// that does not exist is skipped.
@@ -108,9 +107,7 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
     }
     // SOLUTION END
 }
-// ANCHOR_END: mask
 
-// ANCHOR: read_only
 /// Makes `path` read-only: a bind mount of the path onto itself gives it a
 /// mount of its own, whose flags a remount can then change without touching
 /// the rest of /proc. A path that does not exist is skipped.
@@ -135,7 +132,6 @@ pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     mount(none, path, none, flags, none).map_err(fail)
     // SOLUTION END
 }
-// ANCHOR_END: read_only
 
 /// A path of the config, taken from the container's root: after
 /// `pivot_root` that is `/`, whatever the process's working directory.

@@ -448,7 +448,6 @@ impl SeccompProgram {
         &self.filters
     }
 
-    // ANCHOR: load
     /// Installs the filters on the calling process with `seccomp(2)`. From
     /// here on they apply to this process and everything it forks or
     /// executes.
@@ -488,7 +487,6 @@ impl SeccompProgram {
         Ok(())
         // SOLUTION END
     }
-    // ANCHOR_END: load
 }
 
 #[cfg(test)]

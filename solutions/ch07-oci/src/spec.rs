@@ -40,7 +40,6 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::AuditWrite,
 ];
 
-// ANCHOR: default_spec
 /// The default config: `sh` in `rootfs`, every namespace but user (a new
 /// network namespace, with only `lo`), the usual mounts, podman's
 /// capabilities and masked and read-only paths.
@@ -98,7 +97,6 @@ pub fn default_spec() -> Spec {
         .set_linux(Some(linux));
     spec
 }
-// ANCHOR_END: default_spec
 
 /// Writes [`default_spec`] to `DIR/config.json`, refusing to overwrite one.
 pub fn write_default(dir: &Path) -> Result<(), SpecError> {
