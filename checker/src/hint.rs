@@ -1,9 +1,10 @@
 //! `checker hint chapterN [TEST]`: help for a failing test, in tiers. The
 //! first ask gives a nudge (the test's own hint, as in the report); asking
 //! again adds the concept, what exactly was observed and where the book
-//! explains it; a third time, the exact call and how to see it for
-//! yourself. The concept and the call live in [`tiers`], not in the suite,
-//! so the report never gives the answer away.
+//! explains it; a third time, the calls to make and their order (named,
+//! never written out as code: the learner writes it) and how to see it for
+//! yourself. The concept and the calls live in [`tiers`], not in the
+//! suite, so the report never gives the answer away.
 
 use std::process::ExitCode;
 
