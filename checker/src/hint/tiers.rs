@@ -2,9 +2,9 @@
 //! test's own nudge (its `hint`, which the report shows too), the concept
 //! behind it, then the calls and their order, named but never shown as
 //! code (a unit test holds every tier to that, and each tier 3 follows
-//! the reference's order, so it works as written). A test without an entry here gets the
-//! book section and the observed values in tier 2, and the command the
-//! test ran in tier 3, as every test does.
+//! the reference's order, so it works as written). A test without an
+//! entry here gets the book section and the observed values in tier 2,
+//! and the command the test ran in tier 3, as every test does.
 //!
 //! Kept apart from the suite so that the report, which shows only the
 //! nudge, never gives the answer away; a unit test checks that every
