@@ -106,6 +106,29 @@ fn reset_in_a_student_copy_takes_the_pristine_copy_and_rebuilds() {
     assert!(modified > long_ago, "an unchanged file kept its old time: cargo would not rebuild");
 }
 
+/// In a student copy (no solutions/), every command that needs the
+/// reference says in one line that it is the maintainers', and exits 125
+/// before building or booting anything.
+#[test]
+fn maintainers_commands_say_so_in_a_student_copy() {
+    let root = ScratchRoot::new("student-copy", false);
+    for args in [
+        &["chapter0", "--solution"][..],
+        &["selfcheck"],
+        &["dev", "check"],
+        &["dev", "split"],
+        &["shell", "chapter1", "--solution"],
+        &["bench", "chapter1"],
+    ] {
+        let output = root.checker().args(args).output().expect("run the checker");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("is for the course's maintainers"), "{args:?}: {stderr}");
+    }
+    root.checker().arg("list").assert().success();
+}
+
 #[test]
 fn reset_without_a_pristine_starter_says_where_to_get_it() {
     let root = ScratchRoot::new("reset-none", false);
