@@ -100,4 +100,3 @@ pub fn locked_flags(path: &str) -> Result<MsFlags, MountError> {
     ];
     Ok(pairs.into_iter().filter(|(st, _)| stat.flags().contains(*st)).fold(MsFlags::empty(), |all, (_, ms)| all | ms))
 }
-// ANCHOR_END: make_root_read_only
