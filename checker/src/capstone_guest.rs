@@ -1,7 +1,8 @@
 //! `checker dev capstone-guest 'CMD'`: boots chapter 7's guest (podman,
 //! conmon, crun and runc on the capstone's disk, see
 //! `greenroom_vm::capstone`) and runs a shell command in it as root, to try
-//! by hand what chapter 7's tests do. The command's output comes back
+//! by hand what chapter 7's tests do, or a page's "Try it by hand" (its
+//! busybox, and the user `greenroom`, are a grading guest's). The command's output comes back
 //! through the results port; the exit code is the command's.
 
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ pub fn run(command: &str, files: &[PathBuf], mode: &Mode, progress: &mut dyn FnM
             mode: 0o755,
         });
     }
+    // The unprivileged user `greenroom` and newuidmap, as in every grading
+    // guest (chapter 7's too), so that `su greenroom` works as the book says.
+    guest_files.extend(greenroom_vm::rootless::guest_files(&cache, progress)?);
     let log = cache.join("capstone").join("dev-console.log");
     let mut request = BootRequest {
         assets: &assets,

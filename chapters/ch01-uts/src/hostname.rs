@@ -23,13 +23,13 @@ pub enum HostnameError {
         len: usize,
     },
     /// A label is empty or longer than 63 bytes.
-    #[error("invalid hostname {name:?}: each part between dots must be 1 to {MAX_LABEL_LEN} characters")]
+    #[error("invalid hostname {name:?}: each label (a part between dots) must be 1 to {MAX_LABEL_LEN} characters")]
     BadLabelLength {
         /// The name given.
         name: String,
     },
     /// A label starts or ends with a hyphen.
-    #[error("invalid hostname {name:?}: a part cannot start or end with '-'")]
+    #[error("invalid hostname {name:?}: a label cannot start or end with '-'")]
     HyphenAtEdge {
         /// The name given.
         name: String,

@@ -39,6 +39,7 @@ extern "C" fn forward_to_container(signal: i32) {
 pub fn forward_signals_to(container: Pid) -> Result<(), ForwardError> {
     todo!(
         "from now on, every signal in FORWARDED that reaches the runtime goes on to \
-         `container`, and the runtime's wait carries on after it (book: chapter 2, \"Forwarding\")"
+         `container`, and the runtime's wait carries on after it (book: chapter 2, \"Signals, end to \
+         end\")"
     )
 }

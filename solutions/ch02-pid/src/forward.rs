@@ -39,7 +39,8 @@ extern "C" fn forward_to_container(signal: i32) {
 pub fn forward_signals_to(container: Pid) -> Result<(), ForwardError> {
     // STARTER: todo!(
     // STARTER:     "from now on, every signal in FORWARDED that reaches the runtime goes on to \
-    // STARTER:      `container`, and the runtime's wait carries on after it (book: chapter 2, \"Forwarding\")"
+    // STARTER:      `container`, and the runtime's wait carries on after it (book: chapter 2, \"Signals, end to \
+    // STARTER:      end\")"
     // STARTER: )
     // SOLUTION BEGIN
     CONTAINER.store(container.as_raw(), Ordering::Relaxed);

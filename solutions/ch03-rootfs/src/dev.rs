@@ -78,8 +78,9 @@ pub fn populate_dev(host: &HostDevices) -> Result<(), DevError> {
         )
         .map_err(|e| DevError::Node(name, e))?;
     }
-    // newinstance: the container's terminals are numbered on their own and
-    // cannot reach the host's /dev/pts/N.
+    // A devpts of its own: the container's terminals are numbered on their
+    // own and cannot reach the host's /dev/pts/N (every mount is a new
+    // instance since Linux 4.7; newinstance asks for it on older kernels).
     let pts_flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     mount_fs("devpts", "/dev/pts", pts_flags, Some("newinstance,ptmxmode=0666,mode=0620"))?;
     mount_fs("tmpfs", "/dev/shm", SAFE, Some("mode=1777"))?;

@@ -1,8 +1,10 @@
 //! The rootfs layer: the whole procedure, in order.
 
+use nix::mount::{mount, MsFlags};
 use nix::sched::CloneFlags;
 use spawn::{BoxError, Layer};
 
+use crate::pivot::PivotError;
 use crate::Rootfs;
 
 /// Moves the container into its own root file system.
@@ -31,13 +33,17 @@ impl Layer for RootfsLayer {
         CloneFlags::CLONE_NEWNS
     }
 
-    /// The order matters: /proc and /sys are mounted inside the new root
-    /// before `pivot_root` and move with it (a user namespace, chapter 5,
-    /// may mount them only while the host's are in view); /dev is filled
-    /// after, in the new root, with copies of the host's devices taken
-    /// while they were in reach (for a rootless /dev); the root becomes
-    /// read-only last, once its mount points exist.
+    /// The order matters. Every mount is made private first, so nothing
+    /// below propagates back to the host, whatever layer ran before: this
+    /// layer must not rely on another one having done it. /proc and /sys
+    /// are mounted inside the new root before `pivot_root` and move with it
+    /// (a user namespace, chapter 5, may mount them only while the host's
+    /// are in view); /dev is filled after, in the new root, with copies of
+    /// the host's devices taken while they were in reach (for a rootless
+    /// /dev); the root becomes read-only last, once its mount points exist.
     fn enter_child(&self) -> Result<(), BoxError> {
+        let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+        mount(None::<&str>, "/", None::<&str>, private, None::<&str>).map_err(PivotError::MountPropagation)?;
         let host_devices = crate::dev::HostDevices::copy()?;
         crate::mounts::mount_proc_and_sys(self.rootfs.path())?;
         crate::pivot::pivot_into(self.rootfs.path())?;

@@ -46,7 +46,9 @@ pub enum MapError {
     /// Not three numbers separated by colons.
     #[error("{0:?} is not CONTAINER:HOST:SIZE (three numbers, such as 0:100000:65536)")]
     Syntax(String),
-    /// A field is not a number from 0 to 4294967295.
+    /// A field is not a `u32`. The message names the ids a map may hold, 0
+    /// to 4294967294: 4294967295 parses, and is then refused as
+    /// [`MapError::PastLastId`], a range that reaches `(uid_t) -1`.
     #[error("{0:?}: {1} {2:?} is not an id (a number from 0 to 4294967294)")]
     NotAnId(String, &'static str, String),
     /// The range maps nothing.

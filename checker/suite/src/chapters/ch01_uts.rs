@@ -48,7 +48,7 @@ pub fn tests() -> Vec<TestCase> {
             "longest-hostname-accepted",
             1,
             "a valid 64-byte hostname with dots is accepted and set exactly",
-            "count the limits again: one for the whole name, one for each part between dots",
+            "count the limits again: one for the whole name, one for each label between dots",
             "ch01-uts.md#valid-hostnames",
             longest_hostname_accepted,
         ),

@@ -23,7 +23,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "as root with --uid-map and --gid-map, the maps inside read exactly what was asked, and the probe is uid 0",
             "the container's ids should be mapped exactly as asked",
-            "ch05-user.md#why-the-parent-writes-the-map",
+            "ch05-user.md#writing-the-maps",
             maps_as_asked,
         ),
         test(
