@@ -8,13 +8,18 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+use greenroom_vm::Arch;
+
 use crate::chapters::{Chapter, CHAPTERS};
 use crate::course;
 use crate::shared_deps;
 
-/// The one target the guest runs. Naming it explicitly keeps the static
-/// flag off build scripts and proc macros, which must stay dynamic.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The target the guest runs: the machine's own architecture, or the one
+/// `--target` chose ([`Arch::guest`]). Naming it explicitly keeps the
+/// static flag off build scripts and proc macros, which must stay dynamic.
+pub fn target() -> &'static str {
+    Arch::guest().rust_target()
+}
 
 /// The repository's root (the checker lives in `checker/`), or
 /// `$GREENROOM_ROOT`: the checker's own tests point it at a scratch copy.
@@ -25,9 +30,17 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// Where the checker keeps its builds, logs and state: `target/greenroom`.
+/// Where the checker keeps its builds, logs and state: `target/greenroom`,
+/// or `target/greenroom/<arch>` for a guest of another architecture than
+/// the machine's, so that its builds and results stay apart.
 pub fn work_dir() -> PathBuf {
-    repo_root().join("target").join("greenroom")
+    let dir = repo_root().join("target").join("greenroom");
+    let arch = Arch::guest();
+    if arch.is_host() {
+        dir
+    } else {
+        dir.join(arch.to_string())
+    }
 }
 
 /// Which code a runtime is built from.
@@ -108,7 +121,9 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
         }
     }
     let manifest = workspace.join("Cargo.toml");
-    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let target = target();
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
         .args([
             "build",
             "--quiet",
@@ -116,7 +131,7 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
             "guest",
             "--message-format=json-render-diagnostics",
             "--target",
-            TARGET,
+            target,
         ])
         .arg("--manifest-path")
         .arg(&manifest)
@@ -126,16 +141,19 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
         // relocates itself at every start, a page fault per page it
         // patches, which under emulation doubles what a run of the runtime
         // or the probe costs (probe start 59 → 25 ms in a TCG guest).
-        .env(
-            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-            "-C target-feature=+crt-static -C relocation-model=static",
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => anyhow::anyhow!("cargo is not installed: see https://rustup.rs"),
-            _ => anyhow::Error::new(e).context("run cargo"),
-        })?;
+        .env(target_variable(target, "RUSTFLAGS"), "-C target-feature=+crt-static -C relocation-model=static");
+    // Another architecture's binaries need its C toolchain to link (Debian's
+    // gcc-aarch64-linux-gnu and libc6-dev-arm64-cross), unless the user
+    // named a linker of their own.
+    let arch = Arch::guest();
+    let linker = target_variable(target, "LINKER");
+    if !arch.is_host() && std::env::var_os(&linker).is_none() {
+        command.env(&linker, arch.cross_linker().0);
+    }
+    let mut child = command.stdout(Stdio::piped()).spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("cargo is not installed: see https://rustup.rs"),
+        _ => anyhow::Error::new(e).context("run cargo"),
+    })?;
     let mut executable = None;
     if let Some(stdout) = child.stdout.take() {
         for line in std::io::BufReader::new(stdout).lines() {
@@ -151,6 +169,11 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
         bail!("building {package} in {} failed: fix the errors above and grade again", workspace.display());
     }
     executable.with_context(|| format!("cargo built {package} but reported no executable"))
+}
+
+/// Cargo's per-target variable `CARGO_TARGET_<TRIPLE>_<NAME>`.
+fn target_variable(target: &str, name: &str) -> String {
+    format!("CARGO_TARGET_{}_{name}", target.to_uppercase().replace('-', "_"))
 }
 
 /// A name for a workspace's target directory: `chapters`, `solutions`,

@@ -97,6 +97,26 @@ struct Place {
     /// Force the VM's accelerator instead of probing KVM (also GREENROOM_ACCEL).
     #[arg(long, global = true, value_enum)]
     accel: Option<AccelArg>,
+
+    /// Build for and boot a guest of this architecture (x86_64, aarch64)
+    /// instead of the machine's own, under TCG: for maintainers checking
+    /// the course on the other architecture (also GREENROOM_ARCH).
+    #[arg(long, global = true, hide = true, value_name = "ARCH")]
+    target: Option<String>,
+}
+
+/// Makes `--target` (or `$GREENROOM_ARCH`) the guest's architecture for
+/// this process and the ones it starts (see `greenroom_vm::Arch::guest`),
+/// after checking the name.
+fn choose_guest_arch(target: Option<&str>) -> Result<()> {
+    use greenroom_vm::arch::{Arch, ARCH_VARIABLE};
+    let arch = match target {
+        Some(name) => name.parse::<Arch>()?,
+        None => Arch::from_env()?.unwrap_or_else(Arch::host),
+    };
+    // Set before any thread starts: nothing else reads the environment yet.
+    std::env::set_var(ARCH_VARIABLE, arch.to_string());
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -257,6 +277,10 @@ impl Place {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = choose_guest_arch(cli.place.target.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     if let Some(what) = maintainers_only(&cli).filter(|_| !compile::repo_root().join("solutions").is_dir()) {
         eprintln!(
             "greenroom: {what} is for the course's maintainers: it needs solutions/, which this student copy has not"

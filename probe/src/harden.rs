@@ -5,20 +5,25 @@
 use std::io::Read;
 
 use contract::{Breakout, Errno, PathSeen, PathsSeen, Syscalls};
+use syscalls::Sysno;
 
 extern "C" {
     fn syscall(number: i64, ...) -> i64;
 }
 
-// x86_64 system call numbers (the probe is built for x86_64 only).
-const SYS_UNAME: i64 = 63;
-const SYS_PTRACE: i64 = 101;
-const SYS_MKNOD: i64 = 133;
-const SYS_MOUNT: i64 = 165;
-const SYS_INIT_MODULE: i64 = 175;
-const SYS_KEYCTL: i64 = 250;
-const SYS_UNSHARE: i64 = 272;
-const SYS_UMOUNT2: i64 = 166;
+// System call numbers differ between architectures: the `syscalls` crate
+// has the table of the one the probe is built for. (arm64 has no `mknod`,
+// only `mknodat`, so the probe uses `mknodat` everywhere.)
+const SYS_UNAME: i64 = Sysno::uname as i64;
+const SYS_PTRACE: i64 = Sysno::ptrace as i64;
+const SYS_MKNODAT: i64 = Sysno::mknodat as i64;
+const SYS_MOUNT: i64 = Sysno::mount as i64;
+const SYS_INIT_MODULE: i64 = Sysno::init_module as i64;
+const SYS_KEYCTL: i64 = Sysno::keyctl as i64;
+const SYS_UNSHARE: i64 = Sysno::unshare as i64;
+const SYS_UMOUNT2: i64 = Sysno::umount2 as i64;
+
+const AT_FDCWD: i64 = -100;
 
 const KEYCTL_GET_KEYRING_ID: i64 = 0;
 const KEY_SPEC_PROCESS_KEYRING: i64 = -2;
@@ -93,8 +98,8 @@ fn first_disk() -> Option<(String, i64)> {
 pub fn breakout() -> Breakout {
     let node = c"/tmp/greenroom-disk";
     let (disk, dev) = first_disk().unwrap_or_else(|| ("vda".to_string(), 254 << 8));
-    // SAFETY: mknod reads the NUL-terminated path, which lives to the end.
-    let mknod_block = outcome(unsafe { syscall(SYS_MKNOD, node.as_ptr(), S_IFBLK | 0o600, dev) });
+    // SAFETY: mknodat reads the NUL-terminated path, which lives to the end.
+    let mknod_block = outcome(unsafe { syscall(SYS_MKNODAT, AT_FDCWD, node.as_ptr(), S_IFBLK | 0o600, dev) });
     // Without a node of its own, the disk's entry in /dev, should the
     // runtime have left one there.
     let source = match mknod_block {

@@ -94,7 +94,8 @@ pub fn choose_accel(
     if let Some(value) = forced_by_environment() {
         return value.parse();
     }
-    if !kvm_answers() {
+    // KVM runs a guest of the machine's own architecture only.
+    if !crate::Arch::guest().is_host() || !kvm_answers() {
         return Ok(Accel::Tcg);
     }
     let verdict_file = verdict_file(cache, verdict_key(assets));

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use crate::arch::Arch;
+
 /// Debian's signing keys; the `debian-archive-keyring` package (Ubuntu has
 /// it too) puts them here.
 pub const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -57,10 +59,12 @@ impl Apt {
     }
 
     /// The machine's apt if it knows `package`; else (or when
-    /// `GREENROOM_DEBIAN_APT=1`) a private configuration reading Debian
-    /// bookworm, kept in `cache/debian-apt`.
+    /// `GREENROOM_DEBIAN_APT=1`, or for a guest of another architecture than
+    /// the machine's) a private configuration reading Debian bookworm, kept
+    /// in `cache/debian-apt`.
     pub fn for_package(cache: &Path, package: &str, progress: &mut dyn FnMut(&str)) -> Result<Apt, AptError> {
-        Apt::choose(cache, package, Apt::system().knows(package), progress)
+        let usable = Arch::guest().is_host() && Apt::system().knows(package);
+        Apt::choose(cache, package, usable, progress)
     }
 
     /// Like [`Apt::for_package`], but the machine's apt must offer a version
@@ -72,7 +76,8 @@ impl Apt {
         version: &str,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Apt, AptError> {
-        let offered = Apt::system().candidate(package).is_some_and(|v| v.starts_with(version));
+        let offered =
+            Arch::guest().is_host() && Apt::system().candidate(package).is_some_and(|v| v.starts_with(version));
         Apt::choose(cache, &format!("{package} {version}"), offered, progress)
     }
 
@@ -89,13 +94,19 @@ impl Apt {
         if !Path::new(DEBIAN_KEYRING).is_file() {
             return Err(AptError::NoKeyring { package: package.to_string() });
         }
-        progress(&format!("this machine's apt has no {package}: reading Debian bookworm's archive instead"));
-        Apt::debian(&cache.join("debian-apt"))
+        let arch = Arch::guest();
+        if arch.is_host() {
+            progress(&format!("this machine's apt has no {package}: reading Debian bookworm's archive instead"));
+        } else {
+            progress(&format!("reading Debian bookworm's {} archive for the {arch} guest's {package}", arch.debian()));
+        }
+        Apt::debian(&cache.join("debian-apt"), arch)
     }
 
-    /// A private configuration in `dir` for Debian bookworm's archive, with
-    /// fresh package lists.
-    pub fn debian(dir: &Path) -> Result<Apt, AptError> {
+    /// A private configuration in `dir` for Debian bookworm's archive of
+    /// `arch`'s packages, with fresh package lists. (Downloading another
+    /// architecture's `.deb` needs no multiarch setup: nothing is installed.)
+    pub fn debian(dir: &Path, arch: Arch) -> Result<Apt, AptError> {
         for sub in ["lists/partial", "cache/archives/partial", "sources.d", "preferences.d"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|source| AptError::Write { path, source })?;
@@ -106,13 +117,15 @@ impl Apt {
              deb [signed-by={DEBIAN_KEYRING}] http://deb.debian.org/debian-security bookworm-security main\n"
         );
         let d = dir.display();
+        let debian = arch.debian();
         let config = format!(
             "Dir::Etc::SourceList \"{d}/sources.list\";\n\
              Dir::Etc::SourceParts \"{d}/sources.d\";\n\
              Dir::Etc::PreferencesParts \"{d}/preferences.d\";\n\
              Dir::State::Lists \"{d}/lists\";\n\
              Dir::Cache \"{d}/cache\";\n\
-             APT::Architectures {{ \"amd64\"; }};\n\
+             APT::Architecture \"{debian}\";\n\
+             APT::Architectures {{ \"{debian}\"; }};\n\
              Acquire::Languages \"none\";\n"
         );
         write(&dir.join("sources.list"), &sources)?;

@@ -1,8 +1,8 @@
 //! Fetches and caches what the guest is made of: a Linux kernel, the few
 //! kernel modules the tests need, and a static busybox.
 //!
-//! Both come from Debian bookworm packages: `linux-image-cloud-amd64` (a
-//! kernel trimmed for virtual machines, which boots fastest) and
+//! Both come from Debian bookworm packages: `linux-image-cloud-amd64` or
+//! `-arm64` (a kernel trimmed for virtual machines, which boots fastest) and
 //! `busybox-static`. `apt-get download` fetches a `.deb` without installing
 //! it and without root, and `dpkg-deb -x` unpacks it into any directory.
 //! Everything is fetched once and kept in the cache directory.
@@ -11,11 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::apt::{Apt, AptError};
+use crate::arch::Arch;
 use crate::modinfo::{self, ModinfoError};
 use crate::vmlinux;
 
-/// The kernel metapackage; it depends on the current versioned package.
-pub const KERNEL_META: &str = "linux-image-cloud-amd64";
+/// The kernel metapackage for the guest's architecture; it depends on the
+/// current versioned package.
+pub fn kernel_meta() -> String {
+    format!("linux-image-cloud-{}", Arch::guest().debian())
+}
 /// The package that provides a statically linked `/bin/busybox`.
 pub const BUSYBOX_PACKAGE: &str = "busybox-static";
 /// The programs a first run fetches the guest's files with.
@@ -140,7 +144,7 @@ fn ensure_busybox(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBu
 /// Downloads the kernel package and keeps the kernel and the guest's
 /// modules in `cache/<package>/`; the rest of the package is deleted.
 fn fetch_kernel(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<(PathBuf, Vec<PathBuf>), AssetError> {
-    let apt = Apt::for_package(cache, KERNEL_META, progress)?;
+    let apt = Apt::for_package(cache, &kernel_meta(), progress)?;
     let package = resolve_kernel_package(&apt)?;
     progress(&format!("downloading the guest kernel ({package}) with apt-get download"));
     let work = scratch_dir(cache)?;
@@ -168,12 +172,17 @@ fn fetch_kernel(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<(PathBuf
         modules.push(kept);
     }
     rename(&bzimage, &staging.join("vmlinuz"))?;
-    let kernel = match vmlinux::extract(&staging.join("vmlinuz"), &staging.join("vmlinux")) {
-        Ok(()) => "vmlinux",
-        Err(e) => {
-            progress(&format!("booting the compressed kernel (slower): {e}"));
-            "vmlinuz"
-        }
+    let kernel = match Arch::guest() {
+        // Debian's arm64 `vmlinuz` is already an uncompressed `Image`,
+        // which QEMU's `virt` board boots directly.
+        Arch::Aarch64 => "vmlinuz",
+        Arch::X86_64 => match vmlinux::extract(&staging.join("vmlinuz"), &staging.join("vmlinux")) {
+            Ok(()) => "vmlinux",
+            Err(e) => {
+                progress(&format!("booting the compressed kernel (slower): {e}"));
+                "vmlinuz"
+            }
+        },
     };
     let dir = cache.join(&package);
     if let Err(e) = std::fs::rename(&staging, &dir) {
@@ -191,19 +200,20 @@ fn fetch_kernel(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<(PathBuf
 /// Asks apt which versioned package the metapackage currently depends on,
 /// e.g. `linux-image-6.1.0-57-cloud-amd64`.
 fn resolve_kernel_package(apt: &Apt) -> Result<String, AssetError> {
-    let command = format!("apt-cache depends {KERNEL_META}");
+    let meta = kernel_meta();
+    let command = format!("apt-cache depends {meta}");
     let failed = |detail: String| AssetError::Download {
         what: "the guest kernel",
         command: command.clone(),
         detail,
         hint: KERNEL_HINT,
     };
-    let out = run(apt.command("apt-cache").args(["depends", KERNEL_META])).map_err(failed)?;
-    versioned_kernel_package(&out).ok_or_else(|| failed(format!("{KERNEL_META} depends on no linux-image package")))
+    let out = run(apt.command("apt-cache").args(["depends", &meta])).map_err(failed)?;
+    versioned_kernel_package(&out).ok_or_else(|| failed(format!("{meta} depends on no linux-image package")))
 }
 
 /// The versioned kernel package in the output of `apt-cache depends`
-/// [`KERNEL_META`]: its first `Depends: linux-image-…` line.
+/// [`kernel_meta`]: its first `Depends: linux-image-…` line.
 pub fn versioned_kernel_package(apt_cache_depends: &str) -> Option<String> {
     apt_cache_depends
         .lines()

@@ -28,8 +28,13 @@ const DONE_PREFIX: &str = r#"{"greenroom":"done","exit":"#;
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     /// QEMU is not on the `PATH`.
-    #[error("QEMU is not installed: sudo apt-get install qemu-system-x86")]
-    QemuMissing,
+    #[error("QEMU is not installed ({program} is not on PATH): sudo apt-get install {package}")]
+    QemuMissing {
+        /// The program looked for.
+        program: &'static str,
+        /// The Debian package that has it.
+        package: &'static str,
+    },
     /// QEMU could not be started.
     #[error("could not start {qemu}")]
     Spawn {
@@ -229,6 +234,7 @@ fn launch(req: &BootRequest, terminal: bool) -> Result<Option<Launched>, BootErr
     }
     // 3. Start QEMU and wait for it to connect to the socket.
     let config = QemuConfig {
+        arch: crate::Arch::guest(),
         qemu: &qemu,
         kernel: &req.assets.kernel,
         initrd: &initrd.0,

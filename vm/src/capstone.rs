@@ -54,6 +54,7 @@ use std::time::Duration;
 
 use crate::accel::Accel;
 use crate::apt::Apt;
+use crate::arch::Arch;
 use crate::assets::{self, create_dir, download_and_unpack, rename, run, scratch_dir, AssetError, Assets};
 use crate::boot::{self, BootError, BootRequest, Disk, DiskAccess, Verdict};
 use crate::dynlink::{self, DynlinkError};
@@ -124,7 +125,22 @@ const PROGRAMS: [Program; 6] = [
 
 /// Where the loader looks for libraries without a cache file, in its order;
 /// the disk keeps them all in the first.
-const LIBRARY_DIRS: [&str; 2] = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"];
+fn library_dirs() -> [String; 2] {
+    let triplet = Arch::guest().multiarch();
+    [format!("lib/{triplet}"), format!("usr/lib/{triplet}")]
+}
+
+/// A script of the guest's with the architecture's library folder and
+/// loader filled in (`@MULTIARCH@`, `@LOADER@`, `@LOADER_PATH@`).
+fn for_this_arch(script: &str) -> Vec<u8> {
+    let arch = Arch::guest();
+    let (loader, loader_path) = arch.loader();
+    script
+        .replace("@MULTIARCH@", arch.multiarch())
+        .replace("@LOADER_PATH@", loader_path)
+        .replace("@LOADER@", loader)
+        .into_bytes()
+}
 
 /// The kernel module that reads the disk, a module in Debian's cloud kernel.
 const BLOCK_MODULE: &str = "virtio_blk";
@@ -226,7 +242,12 @@ impl Capstone {
             source: FileSource::Bytes(text.as_bytes().to_vec()),
             mode,
         };
-        let mut files = vec![text(SETUP_IN_GUEST.into(), SETUP_SCRIPT, 0o755)];
+        let setup = GuestFile {
+            guest_path: SETUP_IN_GUEST.into(),
+            source: FileSource::Bytes(for_this_arch(SETUP_SCRIPT)),
+            mode: 0o755,
+        };
+        let mut files = vec![setup];
         for (name, config) in CONTAINERS_CONFIG {
             files.push(text(format!("/etc/containers/{name}"), config, 0o644));
         }
@@ -293,7 +314,7 @@ fn tree_key() -> u64 {
     for program in &PROGRAMS {
         (program.in_package, program.on_disk).hash(&mut hasher);
     }
-    LIBRARY_DIRS.hash(&mut hasher);
+    library_dirs().hash(&mut hasher);
     hasher.finish()
 }
 
@@ -324,7 +345,8 @@ fn ensure_tree(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, 
     }
 
     let staging = work.0.join("tree");
-    let libraries = staging.join(LIBRARY_DIRS[0]);
+    let library_dirs = library_dirs();
+    let libraries = staging.join(&library_dirs[0]);
     for dir in [staging.join("usr/bin"), staging.join("storage"), libraries.clone()] {
         create_dir(&dir)?;
     }
@@ -334,10 +356,11 @@ fn ensure_tree(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, 
             copy(from, &staging.join(on_disk))?;
         }
     }
-    let search: Vec<PathBuf> = LIBRARY_DIRS.iter().map(|dir| unpacked.join(dir)).collect();
+    let search: Vec<PathBuf> = library_dirs.iter().map(|dir| unpacked.join(dir)).collect();
     let found = dynlink::closure(&programs, &search)?;
-    if !found.contains_key(dynlink::LOADER) {
-        return Err(AssetError::Layout(format!("libc6 did not bring the loader {}", dynlink::LOADER)).into());
+    let (loader, _) = Arch::guest().loader();
+    if !found.contains_key(loader) {
+        return Err(AssetError::Layout(format!("libc6 did not bring the loader {loader}")).into());
     }
     for (soname, file) in &found {
         // A soname is usually a link to the versioned file: copy follows it.
@@ -463,7 +486,7 @@ fn prepare(cache: &Path, assets: &Assets, accel: Accel, profile: &Capstone, disk
     let log = cache.join("capstone").join("prepare.log");
     let script = GuestFile {
         guest_path: PREPARE_IN_GUEST.into(),
-        source: FileSource::Bytes(PREPARE_SCRIPT.as_bytes().to_vec()),
+        source: FileSource::Bytes(for_this_arch(PREPARE_SCRIPT)),
         mode: 0o755,
     };
     let mut request = BootRequest {

@@ -101,14 +101,13 @@ pub fn closure(programs: &[PathBuf], search: &[PathBuf]) -> Result<BTreeMap<Stri
     Ok(found)
 }
 
-/// The dynamic loader's soname on x86-64; `libc.so.6` needs it, and every
-/// dynamically linked program names its path (`/lib64/…`) as interpreter.
-pub const LOADER: &str = "ld-linux-x86-64.so.2";
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::modinfo::tests::fake_elf;
+
+    /// A loader's soname, as x86-64's.
+    const LOADER: &str = "ld-linux-x86-64.so.2";
 
     /// An ELF file that needs `libraries`.
     fn linked_against(libraries: &[&str]) -> Vec<u8> {

@@ -6,6 +6,9 @@
 # here ends up in the console log on the host.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 cd /
+# A guest of another architecture than the host's comes with /bin/sh only
+# (the host could not run its busybox to list the applets): make the rest.
+[ -e /bin/mount ] || /bin/busybox --install -s
 
 if [ "$1" != stage2 ]; then
     # pivot_root(2) cannot move the initramfs (it fails with EINVAL), and

@@ -152,8 +152,14 @@ fn build_base(assets: &Assets) -> Result<Vec<u8>, InitramfsError> {
 }
 
 /// Lists busybox's applets as paths (`bin/sh`, `usr/sbin/chroot`, ...).
-/// The static busybox runs on the host as well as in the guest.
+/// The static busybox runs on the host as well as in the guest, when they
+/// share an architecture. Another architecture's busybox cannot run here:
+/// the archive then has only `bin/sh`, and `/init` installs the rest
+/// (`busybox --install -s`) before it needs them.
 fn busybox_applets(busybox: &Path) -> Result<Vec<String>, InitramfsError> {
+    if !crate::Arch::guest().is_host() {
+        return Ok(vec!["bin/sh".to_owned()]);
+    }
     let failed = |detail: String| InitramfsError::Busybox { path: busybox.to_owned(), detail };
     let out = Command::new(busybox).arg("--list-full").output().map_err(|e| failed(e.to_string()))?;
     if !out.status.success() {

@@ -51,6 +51,7 @@
 
 pub mod accel;
 pub mod apt;
+pub mod arch;
 pub mod assets;
 pub mod boot;
 pub mod capstone;
@@ -65,14 +66,27 @@ pub mod vmlinux;
 use std::path::PathBuf;
 
 pub use accel::{choose_accel, Accel};
+pub use arch::Arch;
 pub use assets::{ensure_assets, AssetError, Assets};
 pub use boot::{boot, BootError, BootOutcome, BootRequest, Disk, DiskAccess, Guest, Verdict};
 pub use initramfs::{FileSource, GuestFile};
 pub use qemu::find_qemu;
 
 /// Where downloads and built images are kept: `$GREENROOM_CACHE`, else
-/// `$XDG_CACHE_HOME/greenroom`, else `~/.cache/greenroom`.
+/// `$XDG_CACHE_HOME/greenroom`, else `~/.cache/greenroom`. A guest of
+/// another architecture than the machine's (see [`Arch::guest`]) keeps its
+/// own kernel, busybox and images in a folder of that name inside it.
 pub fn default_cache_dir() -> PathBuf {
+    let arch = Arch::guest();
+    let base = base_cache_dir();
+    if arch.is_host() {
+        base
+    } else {
+        base.join(arch.to_string())
+    }
+}
+
+fn base_cache_dir() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(dir) = var("GREENROOM_CACHE") {
         return dir;

@@ -9,20 +9,26 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::accel::Accel;
+use crate::arch::Arch;
 use crate::boot::{BootError, Disk, DiskAccess};
 
-/// The QEMU binary we need.
-pub const QEMU: &str = "qemu-system-x86_64";
 /// The name the guest's `/init` looks for among the virtio-serial ports.
 pub const RESULTS_PORT: &str = "greenroom.results";
 
-/// Finds `qemu-system-x86_64` on the `PATH`.
+/// The QEMU program the guest needs: `qemu-system-x86_64`, or
+/// `qemu-system-aarch64` for an arm64 guest (see [`Arch::guest`]).
+pub fn qemu_program() -> &'static str {
+    Arch::guest().qemu()
+}
+
+/// Finds [`qemu_program`] on the `PATH`.
 pub fn find_qemu() -> Result<PathBuf, BootError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let arch = Arch::guest();
     std::env::split_paths(&path)
-        .map(|dir| dir.join(QEMU))
+        .map(|dir| dir.join(arch.qemu()))
         .find(|candidate| candidate.is_file())
-        .ok_or(BootError::QemuMissing)
+        .ok_or(BootError::QemuMissing { program: arch.qemu(), package: arch.qemu_package() })
 }
 
 /// Where the guest's serial console goes.
@@ -38,9 +44,12 @@ pub enum Console<'a> {
 /// Everything the command line depends on.
 #[derive(Debug)]
 pub struct QemuConfig<'a> {
-    /// The `qemu-system-x86_64` binary.
+    /// The guest's architecture: which board and console.
+    pub arch: Arch,
+    /// The `qemu-system-x86_64` or `qemu-system-aarch64` binary.
     pub qemu: &'a Path,
-    /// An ELF `vmlinux` (booted through its PVH entry point) or a `bzImage`.
+    /// An ELF `vmlinux` (booted through its PVH entry point) or a `bzImage`;
+    /// on arm64, the kernel's `Image`.
     pub kernel: &'a Path,
     /// The uncompressed initramfs.
     pub initrd: &'a Path,
@@ -61,15 +70,26 @@ pub struct QemuConfig<'a> {
 impl QemuConfig<'_> {
     /// Returns QEMU's arguments.
     pub fn args(&self) -> Vec<OsString> {
-        let (accel, cpu) = match self.accel {
-            Accel::Kvm => ("kvm", "host"),
-            Accel::Tcg => ("tcg", "max"),
+        let (accel, cpu) = match (self.accel, self.arch) {
+            (Accel::Kvm, _) => ("kvm", "host"),
+            (Accel::Tcg, Arch::X86_64) => ("tcg", "max"),
+            // Emulating `max`'s pointer authentication with the architected
+            // QARMA algorithm costs a third of the boot; QEMU's own cheap
+            // algorithm gives the same instructions.
+            (Accel::Tcg, Arch::Aarch64) => ("tcg", "max,pauth-impdef=on"),
         };
         let mut args = Vec::new();
-        // microvm: no PCI, no firmware, virtio over MMIO; the fastest x86
-        // machine to boot. It keeps ACPI (without it `poweroff -f` does not
-        // end QEMU) and the RTC (without it the kernel waits ~1.8 s).
-        args.extend(words("-M microvm,x-option-roms=off,rtc=on,acpi=on"));
+        match self.arch {
+            // microvm: no PCI, no firmware, virtio over MMIO; the fastest x86
+            // machine to boot. It keeps ACPI (without it `poweroff -f` does not
+            // end QEMU) and the RTC (without it the kernel waits ~1.8 s).
+            Arch::X86_64 => args.extend(words("-M microvm,x-option-roms=off,rtc=on,acpi=on")),
+            // Arm's `virt` board has what microvm has on x86: virtio over
+            // MMIO, no firmware needed for a `-kernel` boot, and PSCI, through
+            // which `poweroff -f` ends QEMU. gic-version=max takes the
+            // newest interrupt controller the accelerator offers.
+            Arch::Aarch64 => args.extend(words("-M virt,gic-version=max")),
+        }
         // Two vCPUs let the suite run tests side by side; under TCG each
         // vCPU is a host thread of its own (`thread=multi`).
         let accel = match self.accel {
@@ -81,9 +101,9 @@ impl QemuConfig<'_> {
         args.extend(["-kernel".into(), self.kernel.into(), "-initrd".into(), self.initrd.into()]);
         args.extend(["-append".into(), self.cmdline().into()]);
         match self.console {
-            // ttyS0 (the console) goes to the log file.
+            // The serial console (ttyS0, ttyAMA0) goes to the log file.
             Console::Log(path) => args.extend(["-chardev".into(), path_option("file,id=console,path=", path)]),
-            // ttyS0 is QEMU's own stdin and stdout. signal=off: Ctrl-C
+            // The console is QEMU's own stdin and stdout. signal=off: Ctrl-C
             // reaches the guest's shell rather than stopping QEMU; mux=on
             // gives QEMU's escapes (Ctrl-A x quits) for a guest that hangs.
             Console::Terminal => args.extend(words("-chardev stdio,id=console,signal=off,mux=on")),
@@ -109,21 +129,25 @@ impl QemuConfig<'_> {
 
     /// The kernel command line. Each flag is here for a measured reason.
     fn cmdline(&self) -> String {
-        let mut cmdline = String::from("console=ttyS0 quiet");
+        let mut cmdline = format!("console={} quiet", self.arch.console());
         // Reboot (so QEMU, with -no-reboot, exits) at once on a kernel panic.
         cmdline.push_str(" panic=-1");
         // Skip crypto self-tests and CPU bug mitigations: ~0.5 s under TCG.
         cmdline.push_str(" cryptomgr.notests mitigations=off");
-        // Without a known TSC frequency the kernel calibrates it against a
-        // timer, which under TCG on a busy host can hang forever.
-        if let Some(khz) = self.tsc_khz {
-            cmdline.push_str(&format!(" tsc_early_khz={khz}"));
+        // The TSC is x86's; Arm's generic timer has its frequency in a
+        // register and needs neither flag.
+        if self.arch == Arch::X86_64 {
+            // Without a known TSC frequency the kernel calibrates it against a
+            // timer, which under TCG on a busy host can hang forever.
+            if let Some(khz) = self.tsc_khz {
+                cmdline.push_str(&format!(" tsc_early_khz={khz}"));
+            }
+            // With two vCPUs under TCG the kernel finds their TSCs out of step,
+            // drops the TSC and keeps time by timer ticks, which emulation
+            // loses: guest time then runs at half speed, and so do its sleeps.
+            // QEMU derives every vCPU's TSC from the host's clock: trust it.
+            cmdline.push_str(" tsc=reliable");
         }
-        // With two vCPUs under TCG the kernel finds their TSCs out of step,
-        // drops the TSC and keeps time by timer ticks, which emulation
-        // loses: guest time then runs at half speed, and so do its sleeps.
-        // QEMU derives every vCPU's TSC from the host's clock: trust it.
-        cmdline.push_str(" tsc=reliable");
         // On a person's terminal, only what stops the kernel: the boot's
         // complaints about hardware a microvm lacks are noise there.
         if matches!(self.console, Console::Terminal) {
@@ -249,6 +273,7 @@ mod tests {
 
     fn config<'a>(accel: Accel, log: &'a Path) -> QemuConfig<'a> {
         QemuConfig {
+            arch: Arch::X86_64,
             qemu: Path::new("/usr/bin/qemu-system-x86_64"),
             kernel: Path::new("/cache/vmlinux"),
             initrd: Path::new("/cache/run.cpio"),
@@ -297,6 +322,21 @@ mod tests {
         assert!(joined.contains("-drive if=none,id=disk0,format=raw,readonly=on,file=/cache/a,,b.ext4"), "{joined}");
         assert!(joined.contains("-device virtio-blk-device,drive=disk0"), "{joined}");
         assert!(joined.contains("id=disk1,format=raw,readonly=off,file=/cache/c.ext4"), "{joined}");
+    }
+
+    #[test]
+    fn an_arm64_guest_boots_the_virt_board_on_its_pl011() {
+        let mut config = config(Accel::Tcg, Path::new("/l"));
+        config.arch = Arch::Aarch64;
+        let args = config.args();
+        let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let joined = args.join(" ");
+        assert!(joined.contains("-M virt,gic-version=max"), "{joined}");
+        assert!(joined.contains("-cpu max,pauth-impdef=on"), "{joined}");
+        assert!(joined.contains("-device virtio-serial-device"), "{joined}");
+        let cmdline = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
+        assert!(cmdline.starts_with("console=ttyAMA0"), "{cmdline}");
+        assert!(!cmdline.contains("tsc"), "{cmdline}");
     }
 
     #[test]

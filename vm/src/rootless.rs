@@ -8,12 +8,14 @@
 //! `libselinux.so.1`, `libc.so.6`, and theirs: `libcap-ng.so.0`,
 //! `libpcre2-8.so.0`). They are fetched like the kernel and busybox, with
 //! `apt-get download`, and kept in the cache. In the guest they go where
-//! Debian's loader looks without a cache file (`/lib/x86_64-linux-gnu`);
+//! Debian's loader looks without a cache file (`/lib/x86_64-linux-gnu`, or
+//! `/lib/aarch64-linux-gnu` on arm64);
 //! the helpers keep their setuid bit (the archive keeps every mode bit).
 
 use std::path::{Path, PathBuf};
 
 use crate::apt::Apt;
+use crate::arch::Arch;
 use crate::assets::{create_dir, download_and_unpack, scratch_dir, AssetError};
 use crate::initramfs::{FileSource, GuestFile};
 
@@ -32,53 +34,34 @@ const UIDMAP_HINT: &str = "run `sudo apt-get update`; the rootless tests of chap
 /// A file of the helpers' set: where it goes in the guest, the package it
 /// comes from, its path in that package, and its mode.
 struct Helper {
-    guest_path: &'static str,
+    guest_path: String,
     package: &'static str,
-    in_package: &'static str,
+    in_package: String,
     mode: u32,
 }
 
-/// `newuidmap`, `newgidmap`, their libraries and the loader.
-const HELPER_FILES: [Helper; 8] = [
-    Helper { guest_path: "/usr/bin/newuidmap", package: "uidmap", in_package: "usr/bin/newuidmap", mode: 0o4755 },
-    Helper { guest_path: "/usr/bin/newgidmap", package: "uidmap", in_package: "usr/bin/newgidmap", mode: 0o4755 },
-    Helper {
-        guest_path: "/lib64/ld-linux-x86-64.so.2",
-        package: "libc6",
-        in_package: "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-        mode: 0o755,
-    },
-    Helper {
-        guest_path: "/lib/x86_64-linux-gnu/libc.so.6",
-        package: "libc6",
-        in_package: "lib/x86_64-linux-gnu/libc.so.6",
-        mode: 0o755,
-    },
-    Helper {
-        guest_path: "/lib/x86_64-linux-gnu/libaudit.so.1",
-        package: "libaudit1",
-        in_package: "lib/x86_64-linux-gnu/libaudit.so.1",
-        mode: 0o644,
-    },
-    Helper {
-        guest_path: "/lib/x86_64-linux-gnu/libselinux.so.1",
-        package: "libselinux1",
-        in_package: "lib/x86_64-linux-gnu/libselinux.so.1",
-        mode: 0o644,
-    },
-    Helper {
-        guest_path: "/lib/x86_64-linux-gnu/libcap-ng.so.0",
-        package: "libcap-ng0",
-        in_package: "lib/x86_64-linux-gnu/libcap-ng.so.0",
-        mode: 0o644,
-    },
-    Helper {
-        guest_path: "/lib/x86_64-linux-gnu/libpcre2-8.so.0",
-        package: "libpcre2-8-0",
-        in_package: "usr/lib/x86_64-linux-gnu/libpcre2-8.so.0",
-        mode: 0o644,
-    },
-];
+/// `newuidmap`, `newgidmap`, their libraries and the loader, for the
+/// guest's architecture.
+fn helper_files() -> Vec<Helper> {
+    let arch = Arch::guest();
+    let triplet = arch.multiarch();
+    let (loader, loader_path) = arch.loader();
+    let helper =
+        |guest_path: String, package, in_package: String, mode| Helper { guest_path, package, in_package, mode };
+    let library = |package, dir: &str, name: &str| {
+        helper(format!("/lib/{triplet}/{name}"), package, format!("{dir}/{triplet}/{name}"), 0o644)
+    };
+    vec![
+        helper("/usr/bin/newuidmap".into(), "uidmap", "usr/bin/newuidmap".into(), 0o4755),
+        helper("/usr/bin/newgidmap".into(), "uidmap", "usr/bin/newgidmap".into(), 0o4755),
+        helper(loader_path.into(), "libc6", format!("lib/{triplet}/{loader}"), 0o755),
+        helper(format!("/lib/{triplet}/libc.so.6"), "libc6", format!("lib/{triplet}/libc.so.6"), 0o755),
+        library("libaudit1", "lib", "libaudit.so.1"),
+        library("libselinux1", "lib", "libselinux.so.1"),
+        library("libcap-ng0", "lib", "libcap-ng.so.0"),
+        library("libpcre2-8-0", "usr/lib", "libpcre2-8.so.0"),
+    ]
+}
 
 /// The cache folder the helpers' files are kept in, flat, by file name.
 fn cache_dir(cache: &Path) -> PathBuf {
@@ -106,9 +89,9 @@ pub fn user_files() -> Vec<GuestFile> {
 /// The account files and the helpers, fetched into `cache` on first use.
 pub fn guest_files(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<Vec<GuestFile>, AssetError> {
     let dir = ensure_helpers(cache, progress)?;
-    let helpers = HELPER_FILES.iter().map(|helper| GuestFile {
-        guest_path: helper.guest_path.to_string(),
-        source: FileSource::Path(dir.join(file_name(helper.guest_path))),
+    let helpers = helper_files().into_iter().map(|helper| GuestFile {
+        source: FileSource::Path(dir.join(file_name(&helper.guest_path))),
+        guest_path: helper.guest_path,
         mode: helper.mode,
     });
     Ok(user_files().into_iter().chain(helpers).collect())
@@ -122,14 +105,15 @@ fn file_name(path: &str) -> &str {
 /// file is missing.
 fn ensure_helpers(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, AssetError> {
     let dir = cache_dir(cache);
-    if HELPER_FILES.iter().all(|h| dir.join(file_name(h.guest_path)).is_file()) {
+    let helpers = helper_files();
+    if helpers.iter().all(|h| dir.join(file_name(&h.guest_path)).is_file()) {
         return Ok(dir);
     }
     create_dir(cache)?;
     let work = scratch_dir(cache)?;
     let staging = work.0.join("keep");
     create_dir(&staging)?;
-    let mut packages: Vec<&str> = HELPER_FILES.iter().map(|h| h.package).collect();
+    let mut packages: Vec<&str> = helpers.iter().map(|h| h.package).collect();
     packages.dedup();
     for package in packages {
         let apt = Apt::for_package(cache, package, progress)?;
@@ -137,11 +121,11 @@ fn ensure_helpers(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBu
         let unpack = work.0.join(package);
         create_dir(&unpack)?;
         let tree = download_and_unpack(&apt, &unpack, package, "newuidmap and its libraries", UIDMAP_HINT)?;
-        for helper in HELPER_FILES.iter().filter(|h| h.package == package) {
+        for helper in helpers.iter().filter(|h| h.package == package) {
             // A library's name is often a link to the versioned file: copy
             // follows it, inside the unpacked tree.
-            let from = tree.join(helper.in_package);
-            let to = staging.join(file_name(helper.guest_path));
+            let from = tree.join(&helper.in_package);
+            let to = staging.join(file_name(&helper.guest_path));
             std::fs::copy(&from, &to).map_err(|_| {
                 AssetError::Layout(format!("{package} has no {} (wanted for the guest)", helper.in_package))
             })?;
@@ -150,7 +134,7 @@ fn ensure_helpers(cache: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBu
     // Replace the folder as a whole, so a half-done download never looks done.
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(source) = std::fs::rename(&staging, &dir) {
-        if !HELPER_FILES.iter().all(|h| dir.join(file_name(h.guest_path)).is_file()) {
+        if !helpers.iter().all(|h| dir.join(file_name(&h.guest_path)).is_file()) {
             return Err(AssetError::Cache { path: dir, source });
         }
     }
@@ -170,6 +154,6 @@ mod tests {
         };
         assert!(text("/etc/passwd").contains("greenroom:x:1000:1000:"));
         assert_eq!(text("/etc/subuid"), "greenroom:100000:65536\n");
-        assert!(HELPER_FILES.iter().filter(|h| h.guest_path.contains("new")).all(|h| h.mode == 0o4755));
+        assert!(helper_files().iter().filter(|h| h.guest_path.contains("new")).all(|h| h.mode == 0o4755));
     }
 }

@@ -10,7 +10,8 @@ fn debians_archive_is_read_through_a_private_configuration() {
         return;
     }
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let apt = Apt::debian(&dir.path().join("debian-apt")).expect("apt-get update on Debian's archive");
+    let apt = Apt::debian(&dir.path().join("debian-apt"), greenroom_vm::Arch::host())
+        .expect("apt-get update on Debian's archive");
     assert!(apt.knows("linux-image-cloud-amd64"), "Debian's archive has the cloud kernel");
     assert!(!apt.knows("no-such-package-greenroom"));
     let status = apt

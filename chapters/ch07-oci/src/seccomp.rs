@@ -54,14 +54,30 @@ use seccompiler::{
     sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
     SeccompRule, TargetArch,
 };
-use syscalls::x86_64::Sysno;
+// The system call table of the architecture this runtime is built for:
+// numbers differ between architectures (`keyctl` is 250 on x86_64, 219 on
+// arm64), and a filter compares numbers.
+use syscalls::Sysno;
+
+/// The architecture the filters are built for, as seccompiler and the OCI
+/// profile name it: this runtime's own. (A process may enter the kernel
+/// through another architecture's door: 32-bit x86 on x86_64, AArch32 on
+/// arm64. The filters check the architecture first and kill such calls,
+/// whose numbers mean other calls.)
+#[cfg(target_arch = "x86_64")]
+const NATIVE: (TargetArch, Arch) = (TargetArch::x86_64, Arch::ScmpArchX86_64);
+#[cfg(target_arch = "aarch64")]
+const NATIVE: (TargetArch, Arch) = (TargetArch::aarch64, Arch::ScmpArchAarch64);
 
 /// What is wrong with a seccomp profile, or why loading it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
-    /// The profile names architectures, and x86_64 is not among them.
-    #[error("the seccomp profile is for {0:?}, not SCMP_ARCH_X86_64: this runtime filters x86_64 system calls only")]
-    NoX86_64(Vec<Arch>),
+    /// The profile names architectures, and this runtime's is not among them.
+    #[error(
+        "the seccomp profile is for {0:?}, not {native:?}: this runtime filters its own architecture's system calls only",
+        native = NATIVE.1
+    )]
+    NotThisArch(Vec<Arch>),
     /// A rule (or the default) asks for `SCMP_ACT_NOTIFY`.
     #[error("seccomp action SCMP_ACT_NOTIFY ({0}) needs a seccomp agent, which this runtime does not support")]
     Notify(String),
@@ -214,7 +230,7 @@ pub fn default_profile() -> LinuxSeccomp {
 
     let mut profile = LinuxSeccomp::default();
     profile.set_default_action(LinuxSeccompAction::ScmpActAllow);
-    profile.set_architectures(Some(vec![Arch::ScmpArchX86_64]));
+    profile.set_architectures(Some(vec![NATIVE.1]));
     profile.set_syscalls(Some(syscalls));
     profile
 }
@@ -293,7 +309,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
         }
     }
 
-    let mut filters = vec![x32_guard()];
+    // The x32 guard is x86_64's; arm64 has no such second ABI under its
+    // own architecture number.
+    let mut filters = if NATIVE.1 == Arch::ScmpArchX86_64 { vec![x32_guard()] } else { Vec::new() };
     // Reverse: the filter of the rule listed first is installed last and
     // wins a tie between equal actions (see the module's documentation).
     for (action, matches) in groups.into_iter().rev() {
@@ -310,17 +328,18 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<SeccompProgram, SeccompError> {
 }
 // ANCHOR_END: compile
 
-/// Architectures: the list is optional; if given, it must include x86_64
-/// (or "native", which here is x86_64). The others are ignored: this
-/// runtime builds x86_64 filters only, and such a filter kills a process
-/// that calls through another architecture's entry (32-bit `int 0x80`).
+/// Architectures: the list is optional; if given, it must include this
+/// runtime's own (x86_64 or aarch64, or "native"). The others are ignored:
+/// this runtime builds filters for its own architecture only, and such a
+/// filter kills a process that calls through another architecture's entry
+/// (32-bit `int 0x80` on x86_64, an AArch32 program on arm64).
 fn check_architectures(profile: &LinuxSeccomp) -> Result<(), SeccompError> {
     let archs = profile.architectures().clone().unwrap_or_default();
-    let ours = |arch: &Arch| matches!(arch, Arch::ScmpArchX86_64 | Arch::ScmpArchNative);
+    let ours = |arch: &Arch| *arch == NATIVE.1 || *arch == Arch::ScmpArchNative;
     if archs.is_empty() || archs.iter().any(ours) {
         Ok(())
     } else {
-        Err(SeccompError::NoX86_64(archs))
+        Err(SeccompError::NotThisArch(archs))
     }
 }
 
@@ -397,7 +416,7 @@ fn add_match(matches: &mut Matches, number: i64, conditions: Vec<SeccompConditio
 fn build(matches: Matches, mismatch: SeccompAction, on_match: SeccompAction) -> Result<BpfProgram, SeccompError> {
     let action = on_match.clone();
     let rules = matches.into_iter().map(|(number, rules)| (number, rules.unwrap_or_default())).collect();
-    SeccompFilter::new(rules, mismatch, on_match, TargetArch::x86_64)
+    SeccompFilter::new(rules, mismatch, on_match, NATIVE.0)
         .and_then(BpfProgram::try_from)
         .map_err(|source| SeccompError::Compile { action, source })
 }
@@ -461,5 +480,6 @@ impl SeccompProgram {
     }
 }
 
-#[cfg(test)]
+// The compiler's tests run made-up calls of x86_64's table through it.
+#[cfg(all(test, target_arch = "x86_64"))]
 mod tests;

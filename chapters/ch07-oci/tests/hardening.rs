@@ -333,7 +333,7 @@ fn allow_list_lets_the_init_fork_and_wait(_dir: &Path) -> Result<(), String> {
     let linux = linux(serde_json::json!({"seccomp": {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": libc::ENOSYS,
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"],
         "syscalls": [
             {"names": allowed, "action": "SCMP_ACT_ALLOW"},
             {"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM},

@@ -430,7 +430,7 @@ fn a_dynamic_or_missing_busybox_fails() {
 #[test]
 fn this_machines_busybox_and_qemu_are_found_like_the_suite_and_the_vm_do() {
     let machine = Machine::this();
-    assert_eq!(machine.which(greenroom_vm::qemu::QEMU), greenroom_vm::find_qemu().ok());
+    assert_eq!(machine.which(greenroom_vm::qemu::qemu_program()), greenroom_vm::find_qemu().ok());
     assert_eq!(machine.busybox.iter().find(|p| p.is_file()).cloned(), suite::rootfs::find_busybox());
 }
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::compile::TARGET;
+use crate::compile::target;
 
 use super::machine::{output, Machine, Space};
 use super::report::Check;
@@ -35,24 +35,33 @@ pub(super) fn rust(m: &Machine) -> Check {
         let found = format!("rustc {release} is older than {}.{}, which greenroom needs", MIN_RUST.0, MIN_RUST.1);
         return Check::fail(NAME, found, "rustup update stable");
     }
-    if host == TARGET {
-        return Check::ok(NAME, format!("rustc {release} for {TARGET}, cargo at {}", cargo.display()));
+    let target = target();
+    if host == target {
+        return Check::ok(NAME, format!("rustc {release} for {target}, cargo at {}", cargo.display()));
     }
     let sysroot = output(&rustc, &["--print", "sysroot"]).unwrap_or_default();
-    if Path::new(sysroot.trim()).join("lib/rustlib").join(TARGET).is_dir() {
-        Check::ok(NAME, format!("rustc {release} on {host}, with the {TARGET} target installed"))
+    if Path::new(sysroot.trim()).join("lib/rustlib").join(target).is_dir() {
+        Check::ok(NAME, format!("rustc {release} on {host}, with the {target} target installed"))
     } else {
-        let found = format!("rustc {release} on {host} cannot build for {TARGET}, the guest's target");
-        Check::fail(NAME, found, format!("rustup target add {TARGET} (and a linker for it)"))
+        let found = format!("rustc {release} on {host} cannot build for {target}, the guest's target");
+        Check::fail(NAME, found, format!("rustup target add {target} (and a linker for it)"))
     }
 }
 
 /// Can `cc` link a static executable, that is, is there a `libc.a`?
 pub(super) fn static_libc(m: &Machine) -> Check {
     const NAME: &str = "static libc";
-    let fix = "sudo apt-get install build-essential";
-    let Some(cc) = m.which("cc") else {
-        return Check::fail(NAME, "no C compiler (cc) on PATH: Rust links with it", fix);
+    // A guest of another architecture links with that architecture's cross
+    // compiler (see `compile::cargo_build`).
+    let arch = greenroom_vm::Arch::guest();
+    let (cc_name, fix) = if arch.is_host() {
+        ("cc", "sudo apt-get install build-essential".to_string())
+    } else {
+        let (linker, packages) = arch.cross_linker();
+        (linker, format!("sudo apt-get install {packages}"))
+    };
+    let Some(cc) = m.which(cc_name) else {
+        return Check::fail(NAME, format!("no C compiler ({cc_name}) on PATH: Rust links with it"), fix);
     };
     // The checker links statically (the guest has no C library), which
     // needs libc.a; cc prints the bare name back when it has none.
@@ -62,7 +71,7 @@ pub(super) fn static_libc(m: &Machine) -> Check {
         let libc = fs::canonicalize(libc).unwrap_or_else(|_| libc.to_path_buf());
         Check::ok(NAME, format!("{}: static linking works", libc.display()))
     } else {
-        Check::fail(NAME, "cc finds no libc.a, so the static build of your runtime cannot link", fix)
+        Check::fail(NAME, format!("{cc_name} finds no libc.a, so the static build of your runtime cannot link"), fix)
     }
 }
 

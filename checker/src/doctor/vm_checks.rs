@@ -11,10 +11,9 @@ use std::fs::File;
 use std::path::Path;
 
 use greenroom_vm::accel::{self, ACCEL_VARIABLE, KVM_API_VERSION, PROBE_DEADLINE, VERDICT_FILES};
-use greenroom_vm::assets::{self, BUSYBOX_PACKAGE, FETCH_TOOLS, KERNEL_META};
+use greenroom_vm::assets::{self, BUSYBOX_PACKAGE, FETCH_TOOLS};
 use greenroom_vm::capstone;
-use greenroom_vm::qemu::QEMU;
-use greenroom_vm::Accel;
+use greenroom_vm::{Accel, Arch};
 
 use super::machine::{output, Machine};
 use super::report::Check;
@@ -22,14 +21,16 @@ use super::report::Check;
 /// Is QEMU on `PATH`, does it run, and is it recent enough?
 pub(super) fn qemu(m: &Machine) -> Check {
     const NAME: &str = "QEMU";
-    let Some(qemu) = m.which(QEMU) else {
-        return Check::fail(NAME, format!("{QEMU} is not on PATH"), "sudo apt-get install qemu-system-x86");
+    let arch = Arch::guest();
+    let (program, package) = (arch.qemu(), arch.qemu_package());
+    let Some(qemu) = m.which(program) else {
+        return Check::fail(NAME, format!("{program} is not on PATH"), format!("sudo apt-get install {package}"));
     };
     let text = match output(&qemu, &["--version"]) {
         Ok(text) => text,
         Err(why) => {
             let found = format!("{} does not run: {why}", qemu.display());
-            return Check::fail(NAME, found, "sudo apt-get install --reinstall qemu-system-x86");
+            return Check::fail(NAME, found, format!("sudo apt-get install --reinstall {package}"));
         }
     };
     let version = text.lines().next().unwrap_or("").trim_start_matches("QEMU emulator version ").to_owned();
@@ -69,7 +70,8 @@ pub(super) fn guest_files(m: &Machine) -> Check {
         match kernel_package(m) {
             Ok(package) => packages.push(package),
             Err(why) => {
-                let found = format!("not cached yet, and apt cannot name the {KERNEL_META} package: {why}");
+                let meta = assets::kernel_meta();
+                let found = format!("not cached yet, and apt cannot name the {meta} package: {why}");
                 return Check::fail(NAME, found, format!("on Debian: sudo apt-get update; elsewhere: {fallback}"));
             }
         }
@@ -89,8 +91,9 @@ pub(super) fn guest_files(m: &Machine) -> Check {
 /// first run would download, read as `greenroom_vm::assets` reads it.
 fn kernel_package(m: &Machine) -> Result<String, String> {
     let apt_cache = m.which("apt-cache").ok_or("no apt-cache")?;
-    let text = output(&apt_cache, &["depends", KERNEL_META])?;
-    assets::versioned_kernel_package(&text).ok_or_else(|| format!("{KERNEL_META} depends on no linux-image package"))
+    let meta = assets::kernel_meta();
+    let text = output(&apt_cache, &["depends", &meta])?;
+    assets::versioned_kernel_package(&text).ok_or_else(|| format!("{meta} depends on no linux-image package"))
 }
 
 /// Will the VM run under KVM, and if not, why not and does it matter?

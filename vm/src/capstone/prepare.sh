@@ -30,5 +30,5 @@ rm -rf /capstone/storage/libpod
 ls /capstone/storage
 
 # Unmount, so that the file system is left clean for the read-only mounts.
-umount /lib64/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu
+umount @LOADER_PATH@ /lib/@MULTIARCH@
 umount /capstone

@@ -31,10 +31,12 @@ mount -t ext4 -o "${GREENROOM_CAPSTONE_MOUNT:-ro}" "$device" "$disk"
 # One C library for every dynamically linked program of the guest: the
 # disk's library folder covers the guest's own helpers too (newuidmap), so
 # it replaces the initramfs's, and so does its loader, built with that libc.
-mkdir -p /lib/x86_64-linux-gnu /lib64
-mount --bind "$disk/lib/x86_64-linux-gnu" /lib/x86_64-linux-gnu
-[ -e /lib64/ld-linux-x86-64.so.2 ] || touch /lib64/ld-linux-x86-64.so.2
-mount --bind "$disk/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" /lib64/ld-linux-x86-64.so.2
+# (@MULTIARCH@, @LOADER@ and @LOADER_PATH@ are the architecture's, filled
+# in by the host: x86_64-linux-gnu, ld-linux-x86-64.so.2 in /lib64 on x86_64.)
+mkdir -p /lib/@MULTIARCH@ "$(dirname @LOADER_PATH@)"
+mount --bind "$disk/lib/@MULTIARCH@" /lib/@MULTIARCH@
+[ -e @LOADER_PATH@ ] || touch @LOADER_PATH@
+mount --bind "$disk/lib/@MULTIARCH@/@LOADER@" @LOADER_PATH@
 for program in "$disk"/usr/bin/*; do
     [ -e "/usr/bin/${program##*/}" ] || ln -s "$program" /usr/bin/
 done

@@ -299,7 +299,17 @@ fn default_profile() -> Value {
         let arg = json!([{"index": index, "op": "SCMP_CMP_MASKED_EQ", "value": 0o170000, "valueTwo": 0o060000}]);
         rules.push(errno_rule(&[name], 1, arg));
     }
-    json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules})
+    json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [native_seccomp_arch()], "syscalls": rules})
+}
+
+/// The OCI name of the architecture the suite (and so the guest) runs:
+/// a profile names the architectures its filter is for.
+fn native_seccomp_arch() -> &'static str {
+    if cfg!(target_arch = "aarch64") {
+        "SCMP_ARCH_AARCH64"
+    } else {
+        "SCMP_ARCH_X86_64"
+    }
 }
 
 /// A config.json running `args` in `rootfs`, hardened as podman's default:
