@@ -125,7 +125,10 @@ enum Command {
     List,
     /// Check the course itself: every solution passes every test, and every
     /// test of chapter N fails on chapter N's starter.
-    Selfcheck,
+    Selfcheck {
+        /// Only these chapters (as in `chapter1 chapter3`); all by default.
+        chapters: Vec<String>,
+    },
     /// Grade CHAPTER again whenever you save a file of chapters/; r grades
     /// now, q quits (GREENROOM_WATCH_POLL=1 polls where file events fail).
     Watch {
@@ -290,7 +293,11 @@ fn main() -> ExitCode {
     let outcome = match (&cli.command, &cli.chapter) {
         (Some(Command::List), _) => list(),
         (Some(Command::Doctor), _) => doctor::run(cli.place.host),
-        (Some(Command::Selfcheck), _) => selfcheck::run(&cli.place.mode(), &mut progress),
+        (Some(Command::Selfcheck { chapters }), _) => chapters
+            .iter()
+            .map(|c| parse(c))
+            .collect::<Result<Vec<_>>>()
+            .and_then(|only| selfcheck::run(&only, &cli.place.mode(), &mut progress)),
         (Some(Command::Bench { chapter, runs, watch }), _) => chapters::parse_chapter(chapter)
             .map_err(anyhow::Error::msg)
             .and_then(|c| bench::run(c, *runs, &cli.place.mode(), *watch)),
@@ -345,7 +352,7 @@ fn main() -> ExitCode {
 /// solution) and every `dev` command.
 fn maintainers_only(cli: &Cli) -> Option<&'static str> {
     match &cli.command {
-        Some(Command::Selfcheck) => Some("`checker selfcheck`"),
+        Some(Command::Selfcheck { .. }) => Some("`checker selfcheck`"),
         Some(Command::Bench { .. }) => Some("`checker bench`"),
         Some(Command::Dev(_)) => Some("`checker dev`"),
         Some(Command::Shell { solution: true, .. }) => Some("`checker shell --solution`"),
