@@ -14,7 +14,9 @@ pub mod list;
 pub mod report;
 
 use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use suite::protocol::Status;
@@ -134,7 +136,7 @@ fn grade_all(
         if !options.no_baseline && baseline_done != Some(chapter.number) {
             progress(&format!("chapter {}: grading the unchanged solution first", chapter.number));
             let runtime = compile::build_runtime(chapter, Source::Solution, None)?;
-            let failed = failures(&job(runtime), mode, &tools, &format!("mutants-baseline-{}", chapter.dir))?;
+            let (failed, _) = failures(&job(runtime), mode, &tools, &format!("mutants-baseline-{}", chapter.dir))?;
             if !failed.is_empty() {
                 anyhow::bail!(
                     "the unchanged solution of chapter {} fails {} here: every mutant would look caught \
@@ -152,10 +154,18 @@ fn grade_all(
         let text = std::fs::read_to_string(&patch).with_context(|| format!("read {}", patch.display()))?;
         crate::course::apply_patch(&compile::repo_root().join("solutions"), &text)
             .with_context(|| format!("apply the diff of {at}"))?;
-        let outcome = match compile::build_runtime(chapter, Source::Solution, Some(&patch)) {
+        let started = Instant::now();
+        let built = compile::build_runtime(chapter, Source::Solution, Some(&patch));
+        let build_time = started.elapsed();
+        let mut timing = format!("build {:.0} s", build_time.as_secs_f64());
+        let outcome = match built {
             Err(_) => Outcome::Unviable,
             Ok(runtime) => {
-                let by = failures(&job(runtime), mode, &tools, &format!("mutant-{}", chapter.dir))?;
+                let (by, booted) = failures(&job(runtime), mode, &tools, &format!("mutant-{}", chapter.dir))?;
+                let _ = write!(timing, ", tests {:.0} s", (started.elapsed() - build_time).as_secs_f64());
+                if booted {
+                    timing.push_str(" with a boot");
+                }
                 if by.is_empty() {
                     Outcome::Missed
                 } else {
@@ -173,22 +183,25 @@ fn grade_all(
             Outcome::Missed if accepted.is_some() => "missed (accepted)".to_string(),
             Outcome::Missed => "MISSED".to_string(),
         };
-        progress(&format!("{at} — {word}"));
+        progress(&format!("{at} — {word} ({timing})"));
         graded.push(Graded { mutant: mutant.clone(), outcome, accepted });
     }
     Ok(graded)
 }
 
-/// Grades one runtime; returns the tests that did not pass, as `name (status)`.
-fn failures(job: &JobSpec, mode: &Mode, tools: &(PathBuf, PathBuf), name: &str) -> Result<Vec<String>> {
+/// Grades one runtime; returns the tests that did not pass, as `name
+/// (status)`, and whether the guest had to boot for it.
+fn failures(job: &JobSpec, mode: &Mode, tools: &(PathBuf, PathBuf), name: &str) -> Result<(Vec<String>, bool)> {
     let mut quiet = |_: &str| {};
     let execution = grade::execute(std::slice::from_ref(job), mode, tools, name, &mut quiet)?;
+    let booted = execution.timings.boot.is_some();
     let graded = execution.jobs.into_iter().next().map(|(_, graded)| graded).unwrap_or_default();
-    Ok(graded
+    let failed = graded
         .iter()
         .filter(|g| g.result.status != Status::Pass)
         .map(|g| format!("{} ({})", g.test.name, status_word(g.result.status)))
-        .collect())
+        .collect();
+    Ok((failed, booted))
 }
 
 fn status_word(status: Status) -> &'static str {
