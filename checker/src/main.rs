@@ -231,10 +231,11 @@ enum Dev {
         /// List the chosen mutants without grading them.
         #[arg(long)]
         list: bool,
-        /// Grade with the earlier chapters' tests too (as `checker chapterN`
-        /// does), not only the mutant's own chapter's.
+        /// Grade with the mutant's own chapter's tests only; by default a
+        /// survivor of them is graded again with the earlier chapters'
+        /// tests too, as `checker chapterN` runs them.
         #[arg(long)]
-        with_earlier: bool,
+        own_tests_only: bool,
         /// Do not grade the unchanged solution of each chapter first.
         #[arg(long)]
         no_baseline: bool,
@@ -432,7 +433,7 @@ fn split(check: bool) -> Result<ExitCode> {
 }
 
 fn dev_mutants(dev: &Dev, mode: &grade::Mode) -> Result<ExitCode> {
-    let Dev::Mutants { chapters, in_solution, changed_since, sample, seed, list, with_earlier, no_baseline, format } =
+    let Dev::Mutants { chapters, in_solution, changed_since, sample, seed, list, own_tests_only, no_baseline, format } =
         dev
     else {
         return Ok(ExitCode::SUCCESS);
@@ -471,7 +472,7 @@ fn dev_mutants(dev: &Dev, mode: &grade::Mode) -> Result<ExitCode> {
         sample: *sample,
         seed: *seed,
         list_only: *list,
-        with_earlier: *with_earlier,
+        own_tests_only: *own_tests_only,
         no_baseline: *no_baseline,
         json: *format == MutantsFormat::Json,
     };

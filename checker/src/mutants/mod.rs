@@ -13,8 +13,8 @@
 pub mod list;
 pub mod report;
 
-use std::path::{Path, PathBuf};
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -46,9 +46,10 @@ pub struct Options {
     pub seed: u64,
     /// List the mutants chosen, grade nothing.
     pub list_only: bool,
-    /// Grade with the tests of the chapters before too, as the learner's
-    /// `checker chapterN` does, instead of the chapter's own.
-    pub with_earlier: bool,
+    /// Grade with the mutant's own chapter's tests only. Otherwise a
+    /// survivor of them is graded again with the earlier chapters' tests
+    /// too, as the learner's `checker chapterN` runs them.
+    pub own_tests_only: bool,
     /// Skip grading the unchanged solution first.
     pub no_baseline: bool,
     /// The JSON report instead of the one for people.
@@ -126,17 +127,23 @@ fn grade_all(
     let mut baseline_done = None;
     for (n, mutant) in mutants.iter().enumerate() {
         let chapter = crate::chapters::chapter(mutant.chapter).context("a mutant of no chapter")?;
-        let job = |runtime: PathBuf| JobSpec {
+        // A learner's `checker chapterN` runs the earlier chapters' tests too:
+        // a survivor of its own chapter's is graded again with them.
+        let earlier = !options.own_tests_only
+            && suite::tests_for(chapter.number, false).len() > suite::tests_for(chapter.number, true).len();
+        let job = |runtime: PathBuf, only: bool| JobSpec {
             tag: "runtime".into(),
             chapter: chapter.number,
-            only: !options.with_earlier,
+            only,
             tests: Vec::new(),
             runtime,
         };
         if !options.no_baseline && baseline_done != Some(chapter.number) {
             progress(&format!("chapter {}: grading the unchanged solution first", chapter.number));
             let runtime = compile::build_runtime(chapter, Source::Solution, None)?;
-            let (failed, _) = failures(&job(runtime), mode, &tools, &format!("mutants-baseline-{}", chapter.dir))?;
+            // As widely as any mutant of it may be graded.
+            let baseline = job(runtime, !earlier);
+            let (failed, _) = failures(&baseline, mode, &tools, &format!("mutants-baseline-{}", chapter.dir))?;
             if !failed.is_empty() {
                 anyhow::bail!(
                     "the unchanged solution of chapter {} fails {} here: every mutant would look caught \
@@ -161,10 +168,15 @@ fn grade_all(
         let outcome = match built {
             Err(_) => Outcome::Unviable,
             Ok(runtime) => {
-                let (by, booted) = failures(&job(runtime), mode, &tools, &format!("mutant-{}", chapter.dir))?;
+                let name = format!("mutant-{}", chapter.dir);
+                let (mut by, booted) = failures(&job(runtime.clone(), true), mode, &tools, &name)?;
+                if by.is_empty() && earlier {
+                    by = failures(&job(runtime, false), mode, &tools, &name)?.0;
+                    timing.push_str(", with the earlier chapters' tests");
+                }
                 let _ = write!(timing, ", tests {:.0} s", (started.elapsed() - build_time).as_secs_f64());
                 if booted {
-                    timing.push_str(" with a boot");
+                    timing.push_str(", with a boot");
                 }
                 if by.is_empty() {
                     Outcome::Missed
@@ -240,6 +252,13 @@ fn patch_text(mutant: &Mutant) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checked_in_accepted_list_reads() {
+        let path = compile::repo_root().join(ACCEPTED);
+        let text = std::fs::read_to_string(&path).expect("the accepted list");
+        report::parse_accepted(&text).expect("every entry has a file, a function, a mutation and a reason");
+    }
 
     #[test]
     fn a_mutant_becomes_a_patch_the_assembly_applies() {

@@ -210,7 +210,14 @@ pub fn human(graded: &[Graded], accepted_list: &str) -> String {
                 let _ = writeln!(out, "  accepted: {reason}");
             }
             None if m.in_solution => {
-                let _ = writeln!(out, "  NEW: make a test fail it, or accept it in {accepted_list} with a reason");
+                let _ = writeln!(out, "  NEW: make a test fail it, or if it is right to pass, add to {accepted_list}:");
+                // JSON's string escapes are TOML's too.
+                let quote = |text: &str| serde_json::to_string(text).unwrap_or_default();
+                let _ = writeln!(out, "    [[accepted]]");
+                let _ = writeln!(out, "    file = {}", quote(&m.file));
+                let _ = writeln!(out, "    function = {}", quote(&m.function));
+                let _ = writeln!(out, "    mutation = {}", quote(&m.mutation));
+                let _ = writeln!(out, "    reason = \"equivalent: … / refused by the kernel: …\"");
             }
             None => {}
         }
@@ -343,6 +350,21 @@ reason = "equivalent: limit is never equal to x"
         let new: Vec<String> =
             graded().into_iter().filter(Graded::is_new_survivor).map(|g| g.mutant.mutation).collect();
         assert_eq!(new, ["replace < with == in learner"]);
+    }
+
+    #[test]
+    fn a_new_survivor_comes_with_the_entry_that_would_accept_it() {
+        let mut odd = mutant("learner", "replace learner -> String with \"xyzzy\".into()", true);
+        odd.function = "learner".into();
+        let report = human(&[Graded { mutant: odd.clone(), outcome: Outcome::Missed, accepted: None }], "list.toml");
+        let entry: String = report
+            .lines()
+            .skip_while(|l| !l.contains("[[accepted]]"))
+            .take(5)
+            .map(|l| format!("{}\n", l.trim().replace("… / refused by the kernel: …", "x")))
+            .collect();
+        let parsed = parse_accepted(&entry).expect("the printed entry is valid TOML");
+        assert!(parsed[0].matches(&odd), "{entry}");
     }
 
     #[test]
