@@ -152,6 +152,9 @@ fn grade_all(
                     failed.join(", ")
                 );
             }
+            if earlier {
+                drop_guest(mode);
+            }
             baseline_done = Some(chapter.number);
         }
         let at =
@@ -172,6 +175,7 @@ fn grade_all(
                 let (mut by, booted) = failures(&job(runtime.clone(), true), mode, &tools, &name)?;
                 if by.is_empty() && earlier {
                     by = failures(&job(runtime, false), mode, &tools, &name)?.0;
+                    drop_guest(mode);
                     timing.push_str(", with the earlier chapters' tests");
                 }
                 let _ = write!(timing, ", tests {:.0} s", (started.elapsed() - build_time).as_secs_f64());
@@ -199,6 +203,17 @@ fn grade_all(
         graded.push(Graded { mutant: mutant.clone(), outcome, accepted });
     }
     Ok(graded)
+}
+
+/// Powers off the guest kept up, so the next grading boots a fresh one.
+/// Done after every run with the earlier chapters' tests: what they leave
+/// in the guest (chapter 4's lease directory, for one) must not change the
+/// verdict of the next mutant's own tests, which a fresh guest would not
+/// have seen.
+fn drop_guest(mode: &Mode) {
+    if let Mode::Vm { warm: Some(slot), .. } = mode {
+        slot.shut_down();
+    }
 }
 
 /// Grades one runtime; returns the tests that did not pass, as `name
