@@ -23,6 +23,7 @@ mod export;
 mod grade;
 mod hint;
 mod links;
+mod mutants;
 mod report;
 mod reset;
 mod selfcheck;
@@ -244,6 +245,51 @@ enum Dev {
         /// The exported course.
         dir: PathBuf,
     },
+    /// Grade mutants of the solutions (cargo-mutants lists them; `cargo
+    /// install cargo-mutants --locked`): each is graded like a fixture at
+    /// its own chapter, in one guest kept up. Prints caught/missed per
+    /// chapter and function, and every survivor's diff; exit 1 when a
+    /// survivor inside a SOLUTION block is not on checker/mutants-accepted.toml.
+    Mutants {
+        /// The chapters whose crates to mutate (`chapter5` …); all by default.
+        chapters: Vec<String>,
+        /// Only the mutants inside SOLUTION blocks (the learner's part).
+        #[arg(long)]
+        in_solution: bool,
+        /// Only the mutants of what changed since REV: the solutions' files
+        /// it touched, and every mutant of a chapter whose tests it touched.
+        #[arg(long, value_name = "REV")]
+        changed_since: Option<String>,
+        /// Grade only N mutants, picked by --seed (after the other filters).
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// The seed that picks the sample: the same seed, the same mutants.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// List the chosen mutants without grading them.
+        #[arg(long)]
+        list: bool,
+        /// Grade with the mutant's own chapter's tests only; by default a
+        /// survivor of them is graded again with the earlier chapters'
+        /// tests too, as `checker chapterN` runs them.
+        #[arg(long)]
+        own_tests_only: bool,
+        /// Do not grade the unchanged solution of each chapter first.
+        #[arg(long)]
+        no_baseline: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = MutantsFormat::Human)]
+        format: MutantsFormat,
+    },
+}
+
+/// How `dev mutants` reports.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MutantsFormat {
+    /// Figures per chapter and function, and each survivor's diff.
+    Human,
+    /// One JSON object: the figures and every mutant.
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -309,6 +355,7 @@ fn main() -> ExitCode {
         }
         (Some(Command::Dev(Dev::ExportStudent { dir })), _) => export::run_export(&compile::repo_root(), dir),
         (Some(Command::Dev(Dev::LeakCheck { dir })), _) => export::run_leak_check(&compile::repo_root(), dir),
+        (Some(Command::Dev(dev @ Dev::Mutants { .. })), _) => dev_mutants(dev, &cli.place.mode()),
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::GradeClass { up_to, out, students }), _) => {
             let out = out.clone().unwrap_or_else(|| compile::work_dir().join("gradebook"));
@@ -453,6 +500,53 @@ fn split(check: bool) -> Result<ExitCode> {
     }
     println!("wrote the starters in {}", chapters.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn dev_mutants(dev: &Dev, mode: &grade::Mode) -> Result<ExitCode> {
+    let Dev::Mutants { chapters, in_solution, changed_since, sample, seed, list, own_tests_only, no_baseline, format } =
+        dev
+    else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Bad input: a clear line and exit 125, before anything is built.
+    let mut parsed = Vec::new();
+    for text in chapters {
+        match chapters::parse_chapter(text) {
+            Ok(chapter) if !parsed.iter().any(|c: &&Chapter| c.number == chapter.number) => parsed.push(chapter),
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("greenroom: {err}");
+                return Ok(ExitCode::from(125));
+            }
+        }
+    }
+    if let Some(rev) = changed_since {
+        let known = std::process::Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+            .current_dir(compile::repo_root())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !known {
+            eprintln!("greenroom: --changed-since {rev}: git knows no such commit here");
+            return Ok(ExitCode::from(125));
+        }
+    }
+    if *sample == Some(0) {
+        eprintln!("greenroom: --sample 0 grades nothing: give at least 1");
+        return Ok(ExitCode::from(125));
+    }
+    let options = mutants::Options {
+        chapters: parsed,
+        in_solution: *in_solution,
+        changed_since: changed_since.clone(),
+        sample: *sample,
+        seed: *seed,
+        list_only: *list,
+        own_tests_only: *own_tests_only,
+        no_baseline: *no_baseline,
+        json: *format == MutantsFormat::Json,
+    };
+    mutants::run(&options, mode, &mut progress)
 }
 
 fn dev_links() -> Result<ExitCode> {
