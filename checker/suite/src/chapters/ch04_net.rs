@@ -851,6 +851,9 @@ fn take_pid(pid: u32, probe: &str, marker: &str) -> Result<std::process::Child, 
             .map_err(|e| Failure::error(format!("write /proc/sys/kernel/ns_last_pid: {e}")))?;
         let mut child = std::process::Command::new(probe)
             .args(["touch-sleep", marker, "30000"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(|e| Failure::error(format!("start {probe}: {e}")))?;
         if child.id() == pid {
@@ -1005,6 +1008,7 @@ fn last_address_race(ctx: &mut Ctx) -> Result<(), Failure> {
 /// The pid of a process that has ended and been reaped.
 fn dead_pid(probe: &str) -> Result<u32, Failure> {
     let mut child = std::process::Command::new(probe)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -126,7 +126,9 @@ pub fn tests() -> Vec<TestCase> {
             "a range ends one id before start + size: ranges overlap when each starts before the other ends",
             "ch05-user.md#checking-a-map",
             map_range_edges,
-        ),
+        )
+        // It compares the host's whole interface list before and after.
+        .run_alone(),
         test(
             "supplementary-groups-dropped",
             1,
@@ -461,7 +463,10 @@ fn host_traces() -> Vec<String> {
         .flatten()
         .map(|entry| format!("link {}", entry.file_name().to_string_lossy()))
         .collect();
-    let leases = format!("/run/greenroom/net/{REFUSED_BRIDGE}");
+    let leases = refused_leases();
+    if Path::new(&leases).exists() {
+        traces.push(format!("lease folder {leases}"));
+    }
     for lease in fs::read_dir(&leases).into_iter().flatten().flatten() {
         let name = lease.file_name().to_string_lossy().into_owned();
         if name != "lock" && !name.starts_with('.') {
@@ -472,10 +477,16 @@ fn host_traces() -> Vec<String> {
     traces
 }
 
-/// Removes what an earlier grading in the same guest may have left in
-/// [`REFUSED_BRIDGE`]'s lease folder.
+/// [`REFUSED_BRIDGE`]'s lease folder, which a run that leases an address
+/// makes: a refused run must not get that far.
+fn refused_leases() -> String {
+    format!("/run/greenroom/net/{REFUSED_BRIDGE}")
+}
+
+/// Removes [`REFUSED_BRIDGE`]'s lease folder, which an earlier test or
+/// grading in the same guest may have left.
 fn forget_refused_leases() {
-    let _ = fs::remove_dir_all(format!("/run/greenroom/net/{REFUSED_BRIDGE}"));
+    let _ = fs::remove_dir_all(refused_leases());
 }
 
 /// Runs `flags` with a probe that would leave a marker, and expects 125,
@@ -488,7 +499,18 @@ fn expect_refused(ctx: &mut Ctx, flags: &[&str], marker: &str, why: &str) -> Res
     if Path::new(marker).exists() {
         return Err(Failure::fail(format!("{why}: yet the command ran")));
     }
-    expect_eq(&format!("{why}: the host's interfaces and leases changed"), before, host_traces())?;
+    let after = host_traces();
+    let leased = format!("lease folder {}", refused_leases());
+    if !before.contains(&leased) && after.contains(&leased) {
+        return Err(Failure::fail(format!(
+            "{why}: yet the run went as far as leasing an address (it made {}) — whatever refused it came after \
+             that, most likely the kernel refusing the map after the clone: check the maps before anything is \
+             created",
+            refused_leases()
+        ))
+        .compare("no lease folder", after.join(", ")));
+    }
+    expect_eq(&format!("{why}: the host's interfaces and leases changed"), before, after)?;
     Ok(run)
 }
 
@@ -544,12 +566,13 @@ fn bad_maps_refused(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn map_range_edges(ctx: &mut Ctx) -> Result<(), Failure> {
     let marker = ctx.scratch_path("ran");
+    forget_refused_leases();
     let one_id = [
         ("inside (container id 9)", ["--uid-map", "0:100000:10", "--uid-map", "9:300000:5"]),
         ("outside (host id 100009)", ["--uid-map", "0:100000:10", "--uid-map", "10:100009:5"]),
     ];
     for (side, ranges) in one_id {
-        let flags = [&["--net", "none"][..], &ranges, &["--gid-map", GID_MAP]].concat();
+        let flags = [&REFUSED_NET[..], &ranges, &["--gid-map", GID_MAP]].concat();
         expect_refused(
             ctx,
             &flags,
@@ -582,26 +605,34 @@ fn map_range_edges(ctx: &mut Ctx) -> Result<(), Failure> {
 /// reaches (200007, gid 7 inside) and one it does not (4242).
 const CALLER_GROUPS: [u32; 2] = [200_007, 4242];
 
+/// A run as root with maps failed, in a test about groups.
+const ROOT_GROUPS_FAILED: &str = "as root with --uid-map 0:100000:65536 --gid-map 0:200000:65536 the runtime failed: \
+    a setgroups refused with EPERM means /proc/PID/setgroups was made to read deny — needed only before a gid map \
+    written without privilege (root's needs none), and then the groups must be left as they are; see maps-as-asked \
+    for anything else";
+
 fn supplementary_groups_dropped(ctx: &mut Ctx) -> Result<(), Failure> {
     ctx.with_groups(&CALLER_GROUPS);
-    let report = report(ctx, &ROOT_FLAGS, CHILD_WROTE_MAP)?;
+    let report = report(ctx, &ROOT_FLAGS, ROOT_GROUPS_FAILED)?;
     let groups = report.users.groups.clone().ok_or_else(|| Failure::error("the probe could not read its groups"))?;
     if groups.is_empty() {
         return Ok(());
     }
-    let because = match report.users.setgroups.as_deref() {
-        Some("deny") => {
-            "; setgroups reads deny, which nothing forced here (root wrote the gid map), so they could not be \
-             dropped: deny it only for a gid map written without privilege"
-        }
-        _ => "",
-    };
+    let seen = format!("{groups:?} (as the container sees them)");
+    if report.users.setgroups.as_deref() == Some("deny") {
+        return Err(Failure::fail(format!(
+            "the container kept the supplementary groups of the runtime's caller (host groups {CALLER_GROUPS:?}): \
+             setgroups reads deny, which nothing forced here (root wrote the gid map), so they could not be dropped \
+             — deny it only before a gid map written without privilege"
+        ))
+        .compare("no supplementary group", seen));
+    }
     Err(Failure::fail(format!(
         "the container kept the supplementary groups of the runtime's caller (host groups {CALLER_GROUPS:?}): \
          become_root must drop them with setgroups([]) where setgroups is allowed — a host group kept could open \
-         host files to the container{because}"
+         host files to the container"
     ))
-    .compare("no supplementary group", format!("{groups:?} (as the container sees them)")))
+    .compare("no supplementary group", seen))
 }
 
 /// The setgroups message for a container whose maps did not need `deny`.
@@ -617,7 +648,7 @@ fn expect_setgroups_allowed(report: &Report, how: &str) -> Result<(), Failure> {
 }
 
 fn setgroups_allowed(ctx: &mut Ctx) -> Result<(), Failure> {
-    let as_root = report(ctx, &ROOT_FLAGS, CHILD_WROTE_MAP)?;
+    let as_root = report(ctx, &ROOT_FLAGS, ROOT_GROUPS_FAILED)?;
     expect_setgroups_allowed(&as_root, "as root with --uid-map and --gid-map")?;
     let user = User::find()?;
     user.subordinates()?;
