@@ -673,3 +673,133 @@ fn signals_left_ignored_for_the_command_are_caught() {
     assert!(signals.explanation().contains("SIGPIPE"), "{signals:#?}");
     graded.report.expect("own-pid-namespace", "pass");
 }
+
+// ---- Chapters 4 and 5 at their edges: leases, ranges, groups ------------
+//
+// Each grades only the tests its fixture is about (`--only --test …`), to
+// keep these gradings short.
+
+/// Grades `chapter`'s tests `tests` only, on fixture `name`.
+fn grade_tests(name: &str, chapter: &str, tests: &[&str]) -> Graded {
+    let mut args = vec!["--only"];
+    for test in tests {
+        args.extend(["--test", test]);
+    }
+    grade_fixture(name, chapter, &args)
+}
+
+#[test]
+#[serial]
+fn a_lease_never_handed_to_the_container_is_caught() {
+    let graded = grade_tests(
+        "lease-kept-by-runtime",
+        "chapter4",
+        &["lease-outlives-killed-runtime", "release-spares-reclaimed-lease", "stale-lease-reclaimed"],
+    );
+    assert_failed(&graded);
+    for name in ["lease-outlives-killed-runtime", "release-spares-reclaimed-lease"] {
+        let test = graded.report.expect(name, "fail");
+        assert!(test.message.contains("hand it over in prepare_parent"), "{test:#?}");
+        assert!(test.actual.as_deref().unwrap_or_default().ends_with("the runtime"), "{test:#?}");
+    }
+    // A runtime that really ended still gives its address up.
+    graded.report.expect("stale-lease-reclaimed", "pass");
+}
+
+#[test]
+#[serial]
+fn a_lease_owner_checked_by_pid_alone_is_caught() {
+    let graded = grade_tests(
+        "lease-owner-by-pid-alone",
+        "chapter4",
+        &["reused-pid-lease-reclaimed", "zombie-lease-reclaimed", "stale-lease-reclaimed"],
+    );
+    assert_failed(&graded);
+    let reused = graded.report.expect("reused-pid-lease-reclaimed", "fail");
+    assert!(reused.message.contains("compare the start time too"), "{reused:#?}");
+    let zombie = graded.report.expect("zombie-lease-reclaimed", "fail");
+    assert!(zombie.message.contains("a zombie"), "{zombie:#?}");
+    graded.report.expect("stale-lease-reclaimed", "pass");
+}
+
+#[test]
+#[serial]
+fn a_release_of_a_lease_reclaimed_by_another_is_caught() {
+    let graded =
+        grade_tests("release-not-owner-checked", "chapter4", &["release-spares-reclaimed-lease", "cleanup-after-exit"]);
+    assert_failed(&graded);
+    let release = graded.report.expect("release-spares-reclaimed-lease", "fail");
+    assert!(release.message.contains("give back only a lease that still names its owner"), "{release:#?}");
+    assert_eq!(release.actual.as_deref(), Some("None"), "the second container's lease is gone: {release:#?}");
+    graded.report.expect("cleanup-after-exit", "pass");
+}
+
+#[test]
+#[serial]
+fn a_lease_lock_dropped_at_once_is_caught() {
+    let graded = grade_tests("lease-lock-dropped", "chapter4", &["last-address-race", "stale-lease-reclaimed"]);
+    assert_failed(&graded);
+    let race = graded.report.expect("last-address-race", "fail");
+    assert!(race.message.contains("two runtimes took"), "{race:#?}");
+    assert!(race.message.contains("exclusive lock"), "the message names the lock: {race:#?}");
+    graded.report.expect("stale-lease-reclaimed", "pass");
+}
+
+#[test]
+#[serial]
+fn supplementary_groups_kept_are_caught() {
+    let graded = grade_tests("groups-kept", "chapter5", &["supplementary-groups-dropped", "maps-as-asked"]);
+    assert_failed(&graded);
+    let groups = graded.report.expect("supplementary-groups-dropped", "fail");
+    assert!(groups.message.contains("setgroups([])"), "{groups:#?}");
+    assert!(!groups.message.contains("reads deny"), "setgroups is allowed here: {groups:#?}");
+    // Host group 200007 is gid 7 inside; 4242 is unmapped (65534).
+    let seen = groups.actual.as_deref().unwrap_or_default();
+    assert!(seen.contains('7') && seen.contains("65534"), "{groups:#?}");
+    graded.report.expect("maps-as-asked", "pass");
+}
+
+#[test]
+#[serial]
+fn setgroups_denied_where_nothing_forces_it_is_caught() {
+    let graded = grade_tests(
+        "setgroups-denied-for-root",
+        "chapter5",
+        &["setgroups-allowed", "supplementary-groups-dropped", "setgroups-denied"],
+    );
+    assert_failed(&graded);
+    let allowed = graded.report.expect("setgroups-allowed", "fail");
+    assert!(
+        allowed.message.contains("as root with --uid-map and --gid-map, setgroups should read allow"),
+        "{allowed:#?}"
+    );
+    // Denied, the groups cannot be dropped: the message says why.
+    let groups = graded.report.expect("supplementary-groups-dropped", "fail");
+    assert!(groups.message.contains("setgroups reads deny, which nothing forced"), "{groups:#?}");
+    graded.report.expect("setgroups-denied", "pass");
+}
+
+#[test]
+#[serial]
+fn ranges_sharing_one_id_accepted_are_caught() {
+    let graded = grade_tests("overlap-off-by-one", "chapter5", &["map-range-edges", "bad-maps-refused"]);
+    assert_failed(&graded);
+    let edges = graded.report.expect("map-range-edges", "fail");
+    assert!(edges.message.contains("share exactly one id"), "{edges:#?}");
+    assert!(edges.message.contains("off-by-one"), "{edges:#?}");
+    // The kernel refuses the map, after the clone: too late.
+    assert!(edges.message.contains("went as far as leasing an address"), "{edges:#?}");
+    // Wider overlaps are still refused.
+    graded.report.expect("bad-maps-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn a_foreign_range_left_to_newuidmap_is_caught() {
+    let graded = grade_tests("foreign-range-left-to-helper", "chapter5", &["foreign-range-refused", "rootless-range"]);
+    assert_failed(&graded);
+    let foreign = graded.report.expect("foreign-range-refused", "fail");
+    assert!(foreign.message.contains("left it to newuidmap"), "{foreign:#?}");
+    assert!(foreign.actual.as_deref().unwrap_or_default().contains("newuidmap"), "{foreign:#?}");
+    graded.report.expect("rootless-range", "pass");
+}

@@ -206,6 +206,9 @@ pub struct Ctx {
     /// Run the runtime as this uid and gid rather than as the suite (see
     /// [`Ctx::as_user`]); `None`: as the suite itself, root.
     pub run_as: Option<(u32, u32)>,
+    /// Supplementary groups the runtime starts with when it runs as root
+    /// (see [`Ctx::with_groups`]); root's in the guest are none.
+    pub groups: Vec<u32>,
     /// What this test's runs are named by (their cgroups): unique among
     /// the tests that run side by side.
     run_names: String,
@@ -237,12 +240,13 @@ pub struct SharedReports {
 
 /// What makes two containers the same for a report: their flags (a rootfs
 /// stands for itself: every test writes its own, all alike) and who runs
-/// the runtime.
+/// the runtime, with which groups.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ReportKey {
     flags: Vec<String>,
     in_rootfs: bool,
     run_as: Option<(u32, u32)>,
+    groups: Vec<u32>,
 }
 
 /// One shared run's report, and its command line for the tests' reports.
@@ -262,6 +266,7 @@ impl Ctx {
             last_command: None,
             cgroup_parent,
             run_as: None,
+            groups: Vec::new(),
             run_names: "run".to_string(),
             runs: 0,
             session: None,
@@ -363,6 +368,10 @@ impl Ctx {
             Some((uid, gid)) => {
                 format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(program, args, env))
             }
+            None if !self.groups.is_empty() => {
+                let groups: Vec<String> = self.groups.iter().map(u32::to_string).collect();
+                format!("setpriv --groups {} {}", groups.join(","), shell_line(program, args, env))
+            }
             None => shell_line(program, args, env),
         });
         self.runs += 1;
@@ -400,6 +409,8 @@ impl Ctx {
         }
         if let Some((uid, gid)) = self.run_as {
             crate::user::drop_to(&mut command, uid, gid);
+        } else if !self.groups.is_empty() {
+            crate::user::join_groups(&mut command, self.groups.clone());
         }
         let mut child =
             command.spawn().map_err(|e| Failure::error(format!("start {}: {e}", self.runtime.display())))?;
@@ -481,7 +492,12 @@ impl Ctx {
             ctx.report(&all.iter().map(String::as_str).collect::<Vec<_>>())
         };
         let Some(shared) = self.shared.clone() else { return own_run(self) };
-        let key = ReportKey { flags: flags.iter().map(|f| f.to_string()).collect(), in_rootfs, run_as: self.run_as };
+        let key = ReportKey {
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            in_rootfs,
+            run_as: self.run_as,
+            groups: self.groups.clone(),
+        };
         // The map's lock is held only to find the cell; a test waiting on a
         // cell waits for that run alone.
         let cell = match shared.runs.lock() {

@@ -121,10 +121,27 @@ pub fn drop_to(command: &mut Command, uid: u32, gid: u32) {
     }
 }
 
+/// Makes `command`, run as root, start with the supplementary groups
+/// `groups` (set just before `exec`, after the run's cgroup step).
+pub fn join_groups(command: &mut Command, groups: Vec<u32>) {
+    let groups: Vec<Gid> = groups.into_iter().map(Gid::from_raw).collect();
+    // SAFETY: the closure runs between fork and exec: one system call on a
+    // list allocated before the fork, no lock.
+    unsafe {
+        command.pre_exec(move || setgroups(&groups).map_err(io::Error::from));
+    }
+}
+
 impl Ctx {
     /// From now on, runs the runtime as `user`, not as root: it still
     /// enters the run's cgroup first (as root), then drops privilege.
     pub fn as_user(&mut self, user: &User) {
         self.run_as = Some((user.uid, user.gid));
+    }
+
+    /// From now on, runs the runtime (as root) with the supplementary
+    /// groups `groups`, as a caller who belongs to groups besides its own.
+    pub fn with_groups(&mut self, groups: &[u32]) {
+        self.groups = groups.to_vec();
     }
 }

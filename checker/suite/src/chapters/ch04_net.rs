@@ -9,6 +9,7 @@
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -112,6 +113,51 @@ pub fn tests() -> Vec<TestCase> {
             "two containers started at once must not get the same address",
             "ch04-net.md#leases",
             distinct_addresses,
+        ),
+        test(
+            "lease-outlives-killed-runtime",
+            2,
+            "a runtime is SIGKILLed while its container runs on: the lease names the container's PID 1, and the next \
+             container gets another address",
+            "a container whose runtime was killed keeps its address: the lease must pass to the container",
+            "ch04-net.md#leases",
+            lease_outlives_killed_runtime,
+        ),
+        test(
+            "reused-pid-lease-reclaimed",
+            2,
+            "the only address's owner has ended and its pid now belongs to a later process: the next run takes the \
+             address",
+            "a lease's owner is a pid and a start time: a pid given to a new process does not keep the address",
+            "ch04-net.md#leases",
+            reused_pid_lease_reclaimed,
+        )
+        // It picks the next pid the kernel gives: nothing may fork beside it.
+        .run_alone(),
+        test(
+            "zombie-lease-reclaimed",
+            2,
+            "the only address's owner is a zombie (its stopped runtime has not reaped it): the next run takes the address",
+            "a zombie holds no address: it has left its namespaces",
+            "ch04-net.md#leases",
+            zombie_lease_reclaimed,
+        ),
+        test(
+            "release-spares-reclaimed-lease",
+            2,
+            "a runtime whose lease another container reclaimed in the meantime ends: that container's lease stays",
+            "a runtime gives back only a lease that is still its own",
+            "ch04-net.md#leases",
+            release_spares_reclaimed_lease,
+        ),
+        test(
+            "last-address-race",
+            2,
+            "two runtimes read the last address's lease at once, held open by the suite: one gets the address, the \
+             other exits 125",
+            "two runtimes must never both take the last address: allocate under the lock",
+            "ch04-net.md#leases",
+            last_address_race,
         ),
         test(
             "bad-network-refused",
@@ -491,7 +537,18 @@ fn no_network(ctx: &mut Ctx) -> Result<(), Failure> {
 /// network namespace. Holding that handle keeps the namespace, and with it
 /// both veth ends, alive until the runtime deletes them itself.
 fn start_sleeper(ctx: &mut Ctx, net: &TestNet, sleep_ms: &str) -> Result<(Running, u32, File), Failure> {
-    let started = ctx.scratch_path("started");
+    start_named_sleeper(ctx, net, "started", sleep_ms)
+}
+
+/// [`start_sleeper`], its command touching `marker` in the scratch
+/// directory: for tests with more than one container.
+fn start_named_sleeper(
+    ctx: &mut Ctx,
+    net: &TestNet,
+    marker: &str,
+    sleep_ms: &str,
+) -> Result<(Running, u32, File), Failure> {
+    let started = ctx.scratch_path(marker);
     let probe = ctx.probe();
     let running = ctx.spawn(&flags_of(&net.flags()), &[&probe, "touch-sleep", &started, sleep_ms], &[])?;
     if !wait_for(&started, Duration::from_secs(8)) {
@@ -630,6 +687,353 @@ fn distinct_addresses(ctx: &mut Ctx) -> Result<(), Failure> {
         .compare("two different addresses", format!("{} and {}", addresses[0], addresses[1])));
     }
     expect_clean(&net, "after both containers exited")
+}
+
+// ---- leases at the edges ------------------------------------------------
+
+/// The address a /30 has for its one container.
+fn only_address(net: &TestNet) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network) + 2)
+}
+
+/// The pid a lease file names (its first field), if it names one.
+fn lease_owner(net: &TestNet, address: Ipv4Addr) -> Option<u32> {
+    let text = fs::read_to_string(format!("{LEASES}/{}/{address}", net.bridge)).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Fails unless the lease of `address` names `init`, the container's
+/// PID 1: once the container exists, the lease must be its own, or it
+/// dies with the runtime.
+fn expect_lease_owned_by(net: &TestNet, address: Ipv4Addr, init: u32, runtime: u32) -> Result<(), Failure> {
+    let owner = lease_owner(net, address);
+    if owner == Some(init) {
+        return Ok(());
+    }
+    let named = match owner {
+        Some(pid) if pid == runtime => format!("pid {pid}, the runtime"),
+        Some(pid) => format!("pid {pid}"),
+        None => "no lease, or one without a pid".to_string(),
+    };
+    Err(Failure::fail(format!(
+        "while the container runs, the lease of {address} should name its PID 1 ({init}), not the runtime: hand it \
+         over in prepare_parent, or it dies with a runtime killed by SIGKILL while the container goes on"
+    ))
+    .compare(format!("pid {init}, the container's PID 1"), named))
+}
+
+/// Polls `done` every 20 ms for `timeout`; whether it came true.
+fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// The state letter of process `pid` (R, S, T, Z, …), if it exists.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+}
+
+/// Stops the runtime (SIGSTOP), then SIGKILLs the container's PID 1: it
+/// stays a zombie, since its parent, stopped, cannot reap it.
+fn make_zombie_owner(runtime: u32, init: u32) -> Result<(), Failure> {
+    let _ = kill(Pid::from_raw(runtime as i32), Signal::SIGSTOP);
+    if !wait_until(Duration::from_secs(5), || process_state(runtime) == Some('T')) {
+        return Err(Failure::error("the runtime did not stop on SIGSTOP"));
+    }
+    let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
+    if !wait_until(Duration::from_secs(8), || process_state(init) == Some('Z')) {
+        return Err(Failure::error(format!(
+            "the container's PID 1 ({init}), killed while its runtime was stopped, did not become a zombie"
+        )));
+    }
+    Ok(())
+}
+
+fn lease_outlives_killed_runtime(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-orphan", 53, 29);
+    let (running, init, netns) = start_sleeper(ctx, &net, "20000")?;
+    drop(netns);
+    let result = orphan_keeps_its_address(ctx, &net, running.pid(), init);
+    let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
+    let _ = running.wait();
+    result
+}
+
+fn orphan_keeps_its_address(ctx: &mut Ctx, net: &TestNet, runtime: u32, init: u32) -> Result<(), Failure> {
+    let held = only_address(net);
+    expect_a_lease(net)?;
+    expect_lease_owned_by(net, held, init, runtime)?;
+    let _ = kill(Pid::from_raw(runtime as i32), Signal::SIGKILL);
+    if !wait_until(Duration::from_secs(5), || !is_alive(runtime)) {
+        return Err(Failure::error("the runtime outlived SIGKILL"));
+    }
+    if !is_alive(init) {
+        return Err(Failure::fail(
+            "the container ended with its runtime: a runtime killed with SIGKILL cannot stop its container, and this \
+             chapter's runtime lets it run on (no PR_SET_PDEATHSIG)",
+        ));
+    }
+    let (_, network) = network_report(ctx, &flags_of(&net.flags()))?;
+    let eth0 = interface(&network, "eth0").map(|i| i.addresses.clone()).unwrap_or_default();
+    if eth0.iter().any(|a| a.address == held) {
+        return Err(Failure::fail(format!(
+            "the next container got {held}, the address of a container still running: its runtime was killed with \
+             SIGKILL, and the lease must have passed to the container's PID 1 in prepare_parent"
+        ))
+        .compare(format!("an address of {} other than {held}", net.subnet()), describe(&network)));
+    }
+    match eth0.as_slice() {
+        [one] if net.is_container_address(one.address) => Ok(()),
+        _ => Err(Failure::fail("the next container should get an address of its own from the subnet")
+            .compare(format!("an address of {} other than {held}", net.subnet()), describe(&network))),
+    }
+}
+
+/// Runs `probe report` on `net`, a /30 whose lease names a process that
+/// is gone in some way (`gone`), and expects the container to get the
+/// address.
+fn expect_address_reclaimed(ctx: &mut Ctx, net: &TestNet, gone: &str) -> Result<(), Failure> {
+    let only = only_address(net);
+    let (_, network) = network_report(ctx, &flags_of(&net.flags())).map_err(|failure| Failure {
+        message: format!(
+            "the lease of {only}, the only address of a /30, names {gone}. The next run should have taken the \
+             address, but it failed ({})",
+            failure.message
+        ),
+        ..failure
+    })?;
+    let eth0 = interface(&network, "eth0").map(|i| i.addresses.clone()).unwrap_or_default();
+    expect_eq("eth0's address in the run after the owner ended", vec![Address { address: only, prefix: 30 }], eth0)
+}
+
+fn reused_pid_lease_reclaimed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-reuse", 54, 30);
+    let (running, init, netns) = start_sleeper(ctx, &net, "20000")?;
+    drop(netns);
+    let runtime = running.pid();
+    let owned = expect_lease_owned_by(&net, only_address(&net), init, runtime);
+    // The runtime dies first, so nobody reaps the container's PID 1 but the
+    // guest's PID 1, and nobody releases the lease.
+    let _ = kill(Pid::from_raw(runtime as i32), Signal::SIGKILL);
+    let _ = running.wait();
+    owned?;
+    if !wait_until(Duration::from_secs(10), || !Path::new(&format!("/proc/{init}")).exists()) {
+        return Err(Failure::error(format!("the container's PID 1 ({init}) was never reaped after SIGKILL")));
+    }
+    wait_until(Duration::from_secs(5), || bridge_ports(net.bridge).is_empty());
+    let mut reuser = take_pid(init, &ctx.probe(), &ctx.scratch_path("reuser-started"))?;
+    let result = expect_address_reclaimed(
+        ctx,
+        &net,
+        &format!(
+            "pid {init}, which ended; pid {init} is now another process, started later — a lease's owner is a pid and \
+             its start time, so compare the start time too"
+        ),
+    );
+    let _ = reuser.kill();
+    let _ = reuser.wait();
+    result?;
+    expect_clean(&net, "after the run that followed")
+}
+
+/// Starts a process that gets pid `pid` (free now): the kernel gives the
+/// pid after `ns_last_pid` to the next process made.
+fn take_pid(pid: u32, probe: &str, marker: &str) -> Result<std::process::Child, Failure> {
+    for _ in 0..5 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .map_err(|e| Failure::error(format!("write /proc/sys/kernel/ns_last_pid: {e}")))?;
+        let mut child = std::process::Command::new(probe)
+            .args(["touch-sleep", marker, "30000"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| Failure::error(format!("start {probe}: {e}")))?;
+        if child.id() == pid {
+            return Ok(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Err(Failure::error(format!("could not give pid {pid} to a new process (something else forks meanwhile)")))
+}
+
+fn zombie_lease_reclaimed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-zombie", 55, 30);
+    let (running, init, netns) = start_sleeper(ctx, &net, "20000")?;
+    drop(netns);
+    let runtime = running.pid();
+    let result = expect_lease_owned_by(&net, only_address(&net), init, runtime)
+        .and_then(|()| make_zombie_owner(runtime, init))
+        .and_then(|()| {
+            expect_address_reclaimed(
+                ctx,
+                &net,
+                &format!(
+                    "pid {init}, a zombie: it was killed, and its runtime, stopped, has not reaped it — a zombie \
+                     has left its namespaces and holds no address (state Z in /proc/PID/stat)"
+                ),
+            )
+        });
+    let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
+    let _ = kill(Pid::from_raw(runtime as i32), Signal::SIGCONT);
+    let _ = running.wait();
+    result?;
+    expect_clean(&net, "after both runs")
+}
+
+fn release_spares_reclaimed_lease(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-handover", 56, 30);
+    let (first, init, netns) = start_named_sleeper(ctx, &net, "a-started", "20000")?;
+    drop(netns);
+    let runtime = first.pid();
+    let only = only_address(&net);
+    let prepared = expect_lease_owned_by(&net, only, init, runtime).and_then(|()| make_zombie_owner(runtime, init));
+    if let Err(failure) = prepared {
+        let _ = kill(Pid::from_raw(init as i32), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(runtime as i32), Signal::SIGCONT);
+        let _ = first.wait();
+        return Err(failure);
+    }
+    let second = start_named_sleeper(ctx, &net, "b-started", "20000");
+    // The first runtime goes on: it reaps its container, then gives its
+    // address back — which is the second container's now.
+    let _ = kill(Pid::from_raw(runtime as i32), Signal::SIGCONT);
+    let _ = first.wait();
+    let (second, second_init, netns) = second.map_err(|failure| Failure {
+        message: format!(
+            "with the only address's owner a zombie, a second container could not start: a zombie holds no address \
+             ({})",
+            failure.message
+        ),
+        ..failure
+    })?;
+    let left = lease_owner(&net, only);
+    let _ = kill(Pid::from_raw(second_init as i32), Signal::SIGKILL);
+    let _ = second.wait();
+    drop(netns);
+    if left != Some(second_init) {
+        return Err(Failure::fail(format!(
+            "when the first runtime ended, the lease of {only} no longer named the second container, which held it: \
+             a runtime must give back only a lease that still names its owner (reclaimed meanwhile, it is another's)"
+        ))
+        .compare(format!("pid {second_init}, the second container's PID 1"), format!("{left:?}")));
+    }
+    expect_clean(&net, "after both containers ended")
+}
+
+fn last_address_race(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-race", 57, 30);
+    let only = only_address(&net);
+    // The only address's lease is a FIFO: a runtime that reads it waits in
+    // open() until the suite writes, so the window between reading the
+    // lease and writing one's own stays open until both runtimes are in it,
+    // or one is in it and the other waits for the lock.
+    let dir = format!("{LEASES}/{}", net.bridge);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("create {dir}: {e}")))?;
+    let fifo = format!("{dir}/{only}");
+    nix::unistd::mkfifo(fifo.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| Failure::error(format!("make the FIFO {fifo}: {e}")))?;
+    let stale = dead_pid(&ctx.probe())?;
+    let mut servers = Vec::new();
+    for name in ["a", "b"] {
+        servers.push(spawn_server(ctx, &net, name)?);
+    }
+    let pids: Vec<u32> = servers.iter().map(|(running, ..)| running.pid()).collect();
+    // Each runtime blocked in the FIFO's open() or in flock() (or ended),
+    // twice in a row: both are in the window.
+    let settled = || pids.iter().all(|pid| waits_for_lease(*pid) || !is_alive(*pid));
+    wait_until(Duration::from_secs(20), || {
+        settled() && {
+            std::thread::sleep(Duration::from_millis(100));
+            settled()
+        }
+    });
+    // A lease of a process long gone: whoever reads it may take the address.
+    let is_fifo = || fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
+    wait_until(Duration::from_secs(20), || {
+        if !is_fifo() || pids.iter().all(|pid| !is_alive(*pid)) {
+            return true;
+        }
+        feed_fifo(&fifo, &format!("{stale} 1\n"));
+        std::thread::sleep(Duration::from_millis(300));
+        false
+    });
+    let fed = !is_fifo();
+    let mut listening = Vec::new();
+    for (running, call, file) in &servers {
+        wait_until(Duration::from_secs(10), || Path::new(file).exists() || !is_alive(running.pid()));
+        listening.push(Path::new(file).exists().then(|| read_listening(call, file).ok()).flatten());
+    }
+    for listening in listening.iter().flatten() {
+        if let Some(address) = listening.addresses.first() {
+            let _ = send_from_host(address.address, listening.port, "done");
+        }
+    }
+    let _ = fs::remove_file(&fifo);
+    let runs: Vec<Result<Run, Failure>> = servers.into_iter().map(|(running, ..)| running.wait()).collect();
+    let runs = runs.into_iter().collect::<Result<Vec<Run>, Failure>>()?;
+    let got: Vec<Ipv4Addr> =
+        listening.iter().flatten().filter_map(|l| l.addresses.first()).map(|a| a.address).collect();
+    let ended: Vec<String> = runs.iter().map(Run::describe).collect();
+    if got.len() == 2 {
+        return Err(Failure::fail(format!(
+            "two runtimes took {only}, the last address, at once: each read its lease while the other did — hold \
+             the lease directory's exclusive lock from the first read to the write of the lease"
+        ))
+        .compare(format!("one container on {only}, the other runtime exiting 125"), format!("{got:?}")));
+    }
+    if !fed {
+        return Err(Failure::fail(format!("no runtime took {only}, whose lease names a process long gone"))
+            .compare(format!("one container on {only}"), ended.join("; ")));
+    }
+    match (got.as_slice(), runs.iter().filter(|run| run.code == Some(125)).count()) {
+        ([one], 1) if *one == only => expect_clean(&net, "after the race"),
+        _ => Err(Failure::fail(format!(
+            "of two runtimes racing for {only}, the last address, one should get it and the other exit 125 (no free \
+             address)"
+        ))
+        .compare(format!("one container on {only}, one exit code 125"), format!("{got:?}; {}", ended.join("; ")))),
+    }
+}
+
+/// The pid of a process that has ended and been reaped.
+fn dead_pid(probe: &str) -> Result<u32, Failure> {
+    let mut child = std::process::Command::new(probe)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Failure::error(format!("start {probe}: {e}")))?;
+    let _ = child.wait();
+    Ok(child.id())
+}
+
+/// Whether process `pid` sleeps in open() (a FIFO waiting for its writer)
+/// or in flock(): `/proc/PID/syscall` starts with the system call's number.
+fn waits_for_lease(pid: u32) -> bool {
+    let waiting = [nix::libc::SYS_open, nix::libc::SYS_openat, nix::libc::SYS_flock];
+    let text = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let number = text.split_whitespace().next().and_then(|n| n.parse::<i64>().ok());
+    number.is_some_and(|n| waiting.contains(&n))
+}
+
+/// Writes `text` to the FIFO at `path` if a reader has it open, without
+/// waiting for one.
+fn feed_fifo(path: &str, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = fs::OpenOptions::new().write(true).custom_flags(nix::libc::O_NONBLOCK).open(path);
+    if let Ok(mut fifo) = opened {
+        let _ = fifo.write_all(text.as_bytes());
+    }
 }
 
 fn bad_network_refused(ctx: &mut Ctx) -> Result<(), Failure> {

@@ -119,6 +119,43 @@ pub fn tests() -> Vec<TestCase> {
             bad_maps_refused,
         )
         .run_alone(),
+        test(
+            "map-range-edges",
+            1,
+            "two ranges sharing exactly one id are refused with 125; ranges that only touch are accepted, as given",
+            "a range ends one id before start + size: ranges overlap when each starts before the other ends",
+            "ch05-user.md#checking-a-map",
+            map_range_edges,
+        )
+        // It compares the host's whole interface list before and after.
+        .run_alone(),
+        test(
+            "supplementary-groups-dropped",
+            1,
+            "root runs the runtime with supplementary groups of its own: the container has none",
+            "the container must not keep the caller's groups where it may drop them",
+            "ch05-user.md#root-of-the-container",
+            supplementary_groups_dropped,
+        ),
+        test(
+            "setgroups-allowed",
+            1,
+            "as root with maps, and as greenroom with its default maps (newgidmap), setgroups reads allow inside",
+            "setgroups is denied only where a map written without privilege needs it",
+            "ch05-user.md#why-setgroups-exists",
+            setgroups_allowed,
+        ),
+        test(
+            "foreign-range-refused",
+            1,
+            "as greenroom, a range outside its /etc/subuid range is refused with 125 before anything is created: \
+             no clone, no newuidmap, nothing left",
+            "a range that is not yours is refused by the runtime itself, before the clone, not by newuidmap after it",
+            "ch05-user.md#rootless-defaults",
+            foreign_range_refused,
+        )
+        // It puts a stand-in newuidmap over the real one while it runs.
+        .run_alone(),
     ]
 }
 
@@ -410,7 +447,15 @@ fn rootless_mount_flags(ctx: &mut Ctx) -> Result<(), Failure> {
     )
 }
 
-/// The host's interfaces and the chapter 4 leases: what a refused run must leave as it was.
+/// The bridge and subnet of the refusal tests that name one: theirs alone,
+/// so what other tests (of this chapter or an earlier one) left in the
+/// default bridge's lease folder cannot change a verdict.
+const REFUSED_NET: [&str; 6] = ["--net", "bridge", "--bridge", "gr5-refused", "--subnet", "10.73.60.0/24"];
+/// The bridge of [`REFUSED_NET`].
+const REFUSED_BRIDGE: &str = "gr5-refused";
+
+/// The host's interfaces and the leases of [`REFUSED_BRIDGE`] (its lock
+/// file aside): what a refused run must leave as it was.
 fn host_traces() -> Vec<String> {
     let mut traces: Vec<String> = fs::read_dir("/sys/class/net")
         .into_iter()
@@ -418,18 +463,35 @@ fn host_traces() -> Vec<String> {
         .flatten()
         .map(|entry| format!("link {}", entry.file_name().to_string_lossy()))
         .collect();
-    for bridge in fs::read_dir("/run/greenroom/net").into_iter().flatten().flatten() {
-        for lease in fs::read_dir(bridge.path()).into_iter().flatten().flatten() {
-            traces.push(format!("lease {}", lease.path().display()));
+    let leases = refused_leases();
+    if Path::new(&leases).exists() {
+        traces.push(format!("lease folder {leases}"));
+    }
+    for lease in fs::read_dir(&leases).into_iter().flatten().flatten() {
+        let name = lease.file_name().to_string_lossy().into_owned();
+        if name != "lock" && !name.starts_with('.') {
+            traces.push(format!("lease {leases}/{name}"));
         }
     }
     traces.sort();
     traces
 }
 
+/// [`REFUSED_BRIDGE`]'s lease folder, which a run that leases an address
+/// makes: a refused run must not get that far.
+fn refused_leases() -> String {
+    format!("/run/greenroom/net/{REFUSED_BRIDGE}")
+}
+
+/// Removes [`REFUSED_BRIDGE`]'s lease folder, which an earlier test or
+/// grading in the same guest may have left.
+fn forget_refused_leases() {
+    let _ = fs::remove_dir_all(refused_leases());
+}
+
 /// Runs `flags` with a probe that would leave a marker, and expects 125,
 /// no marker, and the host as it was.
-fn expect_refused(ctx: &mut Ctx, flags: &[&str], marker: &str, why: &str) -> Result<(), Failure> {
+fn expect_refused(ctx: &mut Ctx, flags: &[&str], marker: &str, why: &str) -> Result<Run, Failure> {
     let before = host_traces();
     let call = ctx.call::<Touched>(&[marker])?;
     let run: Run = ctx.run(flags, &call.command())?;
@@ -437,7 +499,19 @@ fn expect_refused(ctx: &mut Ctx, flags: &[&str], marker: &str, why: &str) -> Res
     if Path::new(marker).exists() {
         return Err(Failure::fail(format!("{why}: yet the command ran")));
     }
-    expect_eq(&format!("{why}: the host's interfaces and leases changed"), before, host_traces())
+    let after = host_traces();
+    let leased = format!("lease folder {}", refused_leases());
+    if !before.contains(&leased) && after.contains(&leased) {
+        return Err(Failure::fail(format!(
+            "{why}: yet the run went as far as leasing an address (it made {}) — whatever refused it came after \
+             that, most likely the kernel refusing the map after the clone: check the maps before anything is \
+             created",
+            refused_leases()
+        ))
+        .compare("no lease folder", after.join(", ")));
+    }
+    expect_eq(&format!("{why}: the host's interfaces and leases changed"), before, after)?;
+    Ok(run)
 }
 
 fn rootless_refusals(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -452,16 +526,19 @@ fn rootless_refusals(ctx: &mut Ctx) -> Result<(), Failure> {
         "an unprivileged user asking to map host root (--uid-map 0:0:1) should be refused with 125",
     )?;
     let bridge = format!("{dir}/bridge");
+    forget_refused_leases();
     expect_refused(
         ctx,
-        &["--net", "bridge"],
+        &REFUSED_NET,
         &bridge,
         "--net bridge without privilege should be refused with 125 (the host's end needs root): say --net none",
-    )
+    )?;
+    Ok(())
 }
 
 fn bad_maps_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let marker = ctx.scratch_path("ran");
+    forget_refused_leases();
     let too_many: Vec<String> = (0..341).map(|i| format!("{i}:{}:1", 100_000 + i)).collect();
     let mut many_flags = vec!["--gid-map", GID_MAP];
     for range in &too_many {
@@ -481,7 +558,174 @@ fn bad_maps_refused(ctx: &mut Ctx) -> Result<(), Failure> {
         ("341 ranges", many_flags),
     ];
     for (what, flags) in cases {
+        let flags = [&REFUSED_NET[..], &flags].concat();
         expect_refused(ctx, &flags, &marker, &format!("a map with {what} should be refused with 125"))?;
     }
     Ok(())
+}
+
+fn map_range_edges(ctx: &mut Ctx) -> Result<(), Failure> {
+    let marker = ctx.scratch_path("ran");
+    forget_refused_leases();
+    let one_id = [
+        ("inside (container id 9)", ["--uid-map", "0:100000:10", "--uid-map", "9:300000:5"]),
+        ("outside (host id 100009)", ["--uid-map", "0:100000:10", "--uid-map", "10:100009:5"]),
+    ];
+    for (side, ranges) in one_id {
+        let flags = [&REFUSED_NET[..], &ranges, &["--gid-map", GID_MAP]].concat();
+        expect_refused(
+            ctx,
+            &flags,
+            &marker,
+            &format!(
+                "{} and {} share exactly one id {side}, and should be refused with 125: a range holds the ids from \
+                 its start to start + size - 1, so two ranges overlap when each starts before the other's \
+                 start + size (an off-by-one lets the shared id through, and the kernel refuses the map after the \
+                 clone)",
+                ranges[1], ranges[3]
+            ),
+        )?;
+    }
+    let touching = ["--net", "none", "--uid-map", "0:100000:10", "--uid-map", "10:100010:10", "--gid-map", GID_MAP];
+    let report = report(
+        ctx,
+        &touching,
+        "--uid-map 0:100000:10 --uid-map 10:100010:10 share no id (the first ends at 9 and 100009, where the second \
+         starts at 10 and 100010), yet the runtime failed: ranges that only touch must be accepted — is the overlap \
+         check off by one?",
+    )?;
+    expect_eq(
+        "the uid map of two ranges that touch should read as given",
+        vec![(0, 100_000, 10), (10, 100_010, 10)],
+        map_lines(&report.users.uid_map),
+    )
+}
+
+/// Host groups the caller belongs to besides its own: one the gid map
+/// reaches (200007, gid 7 inside) and one it does not (4242).
+const CALLER_GROUPS: [u32; 2] = [200_007, 4242];
+
+/// A run as root with maps failed, in a test about groups.
+const ROOT_GROUPS_FAILED: &str = "as root with --uid-map 0:100000:65536 --gid-map 0:200000:65536 the runtime failed: \
+    a setgroups refused with EPERM means /proc/PID/setgroups was made to read deny — needed only before a gid map \
+    written without privilege (root's needs none), and then the groups must be left as they are; see maps-as-asked \
+    for anything else";
+
+fn supplementary_groups_dropped(ctx: &mut Ctx) -> Result<(), Failure> {
+    ctx.with_groups(&CALLER_GROUPS);
+    let report = report(ctx, &ROOT_FLAGS, ROOT_GROUPS_FAILED)?;
+    let groups = report.users.groups.clone().ok_or_else(|| Failure::error("the probe could not read its groups"))?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let seen = format!("{groups:?} (as the container sees them)");
+    if report.users.setgroups.as_deref() == Some("deny") {
+        return Err(Failure::fail(format!(
+            "the container kept the supplementary groups of the runtime's caller (host groups {CALLER_GROUPS:?}): \
+             setgroups reads deny, which nothing forced here (root wrote the gid map), so they could not be dropped \
+             — deny it only before a gid map written without privilege"
+        ))
+        .compare("no supplementary group", seen));
+    }
+    Err(Failure::fail(format!(
+        "the container kept the supplementary groups of the runtime's caller (host groups {CALLER_GROUPS:?}): \
+         become_root must drop them with setgroups([]) where setgroups is allowed — a host group kept could open \
+         host files to the container"
+    ))
+    .compare("no supplementary group", seen))
+}
+
+/// The setgroups message for a container whose maps did not need `deny`.
+fn expect_setgroups_allowed(report: &Report, how: &str) -> Result<(), Failure> {
+    expect_eq(
+        &format!(
+            "{how}, setgroups should read allow: nothing forces deny — it is needed only where the runtime writes a \
+             gid map without privilege (its own gid alone), and once denied, the container can never drop a group"
+        ),
+        Some("allow"),
+        report.users.setgroups.as_deref(),
+    )
+}
+
+fn setgroups_allowed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let as_root = report(ctx, &ROOT_FLAGS, ROOT_GROUPS_FAILED)?;
+    expect_setgroups_allowed(&as_root, "as root with --uid-map and --gid-map")?;
+    let user = User::find()?;
+    user.subordinates()?;
+    ctx.as_user(&user);
+    let rootless = report(ctx, &["--net", "none"], ROOTLESS_FAILED)?;
+    expect_setgroups_allowed(&rootless, "as an unprivileged user with its default maps, which newgidmap writes")
+}
+
+/// A `newuidmap` and `newgidmap` that only note that they ran, put over
+/// the real ones while a test runs (the runtime looks for them in fixed
+/// places, not in `$PATH`), and taken away when dropped.
+struct HelperStandIns {
+    mounted: Vec<&'static str>,
+}
+
+impl HelperStandIns {
+    /// Binds a script over each helper that appends its name and arguments
+    /// to `record` (a file the unprivileged user may write) and fails.
+    fn install(ctx: &Ctx, record: &str) -> Result<HelperStandIns, Failure> {
+        let script = ctx.scratch.join("helper-stand-in");
+        let text = format!("#!/bin/sh\necho \"$0 $*\" >> {}\nexit 1\n", crate::ctx::quote(record));
+        fs::write(&script, text)
+            .and_then(|()| fs::set_permissions(&script, fs::Permissions::from_mode(0o755)))
+            .map_err(|e| Failure::error(format!("write {}: {e}", script.display())))?;
+        let mut stand_ins = HelperStandIns { mounted: Vec::new() };
+        for helper in ["/usr/bin/newuidmap", "/usr/bin/newgidmap"] {
+            let flags = nix::mount::MsFlags::MS_BIND;
+            nix::mount::mount(Some(&script), helper, None::<&str>, flags, None::<&str>)
+                .map_err(|e| Failure::error(format!("bind a stand-in over {helper}: {e}")))?;
+            stand_ins.mounted.push(helper);
+        }
+        Ok(stand_ins)
+    }
+}
+
+impl Drop for HelperStandIns {
+    fn drop(&mut self) {
+        for helper in &self.mounted {
+            let _ = nix::mount::umount2(*helper, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn foreign_range_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let user = User::find()?;
+    let (subuid, _) = user.subordinates()?;
+    let dir = user.dir(ctx, "foreign")?;
+    let record = format!("{dir}/helpers-run");
+    let marker = format!("{dir}/ran");
+    // One id past the end of its range, and a range far from it.
+    let past_end = format!("1:{}:65536", subuid + 1);
+    let far = format!("1:{}:10", subuid + 10 * 65_536);
+    let own = format!("0:{}:1", user.uid);
+    let stand_ins = HelperStandIns::install(ctx, &record)?;
+    ctx.as_user(&user);
+    let mounts_before = crate::ctx::host_mountinfo()?;
+    for range in [&past_end, &far] {
+        let what = format!(
+            "as the unprivileged user, --uid-map {own} --uid-map {range} (host ids outside its /etc/subuid range \
+             {subuid}:65536) should be refused with 125 before anything is created"
+        );
+        let flags = ["--net", "none", "--uid-map", &own, "--uid-map", range];
+        let run = expect_refused(ctx, &flags, &marker, &what)?;
+        if let Ok(helpers) = fs::read_to_string(&record) {
+            return Err(Failure::fail(format!(
+                "{what}: the runtime cloned the container and left it to newuidmap to refuse the map — check each \
+                 range against /etc/subuid before anything is created"
+            ))
+            .compare("no helper run", format!("ran: {}", helpers.trim())));
+        }
+        let left = run.processes_left.unwrap_or_default();
+        if !left.is_empty() {
+            return Err(Failure::fail(format!("{what}: processes of the refused run were left running"))
+                .compare("no process", format!("{left:?}")));
+        }
+    }
+    let mounts_after = crate::ctx::host_mountinfo()?;
+    drop(stand_ins);
+    expect_eq("the refused runs changed the host's mount table", mounts_before, mounts_after)
 }
