@@ -427,7 +427,8 @@ fn limits_written_after_the_command_started_are_caught() {
     assert_eq!(read_back.actual.as_deref(), Some("\"max\""), "{read_back:#?}");
     let bomb = graded.report.expect("fork-bomb-stops-at-pids-max", "fail");
     assert!(bomb.message.contains("not in place when the command runs"), "{bomb:#?}");
-    graded.report.expect("cgroup-namespace-root", "fail");
+    // The namespace is right: a limit missing inside is no fault of it.
+    graded.report.expect("cgroup-namespace-root", "pass");
 }
 
 #[test]
@@ -752,8 +753,7 @@ fn a_cgroup2_never_mounted_inside_is_named_as_such() {
 #[test]
 #[serial]
 fn an_init_holding_what_it_inherited_is_caught() {
-    let graded =
-        grade_tests("init-keeps-descriptors", "chapter2", &["init-holds-no-descriptors", "command-is-pid-2"]);
+    let graded = grade_tests("init-keeps-descriptors", "chapter2", &["init-holds-no-descriptors", "command-is-pid-2"]);
     assert_failed(&graded);
     let held = graded.report.expect("init-holds-no-descriptors", "fail");
     assert!(held.message.contains("still holds descriptors it inherited"), "{held:#?}");
@@ -766,8 +766,7 @@ fn an_init_holding_what_it_inherited_is_caught() {
 #[test]
 #[serial]
 fn an_init_reaping_one_child_per_sigchld_is_caught() {
-    let graded =
-        grade_tests("init-reaps-one-per-signal", "chapter2", &["orphans-reaped", "signals-reach-the-command"]);
+    let graded = grade_tests("init-reaps-one-per-signal", "chapter2", &["orphans-reaped", "signals-reach-the-command"]);
     assert_failed(&graded);
     let orphans = graded.report.expect("orphans-reaped", "fail");
     assert!(orphans.message.contains("SIGCHLDs merged into one"), "{orphans:#?}");
@@ -781,8 +780,10 @@ fn a_pid_namespace_without_a_mount_namespace_is_named_as_such() {
     let graded = grade_tests("pid-without-mount-namespace", "chapter2", &["host-proc-untouched"]);
     assert_failed(&graded);
     let test = graded.report.expect("host-proc-untouched", "fail");
+    // Said by the suite, which finds the host's own mounts made private,
+    // and by the test, which finds the host's mount namespace inside.
+    assert!(test.message.contains("in the host's own mount namespace"), "{test:#?}");
     assert!(test.message.contains("CLONE_NEWNS"), "{test:#?}");
-    assert!(test.message.contains("shares the host's mount namespace"), "{test:#?}");
     assert!(!test.message.contains("make every mount private"), "not the propagation mistake: {test:#?}");
 }
 

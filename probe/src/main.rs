@@ -71,8 +71,8 @@ use std::time::Duration;
 
 use contract::{
     plain, Breakout, CgroupView, Created, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade,
-    Loopback, MadeOwned, MountsSeen, Nonce, Orphans, PathsSeen, Pressed, ReadOutcome, RenameThrough, Report, Sent, Served,
-    SignalOutcome, Syscalls, Touched,
+    Loopback, MadeOwned, MountsSeen, Nonce, Orphans, PathsSeen, Pressed, ReadOutcome, RenameThrough, Report, Sent,
+    Served, SignalOutcome, Syscalls, Touched,
 };
 
 fn main() -> ExitCode {
