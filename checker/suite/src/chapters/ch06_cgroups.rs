@@ -191,13 +191,14 @@ fn expect_mounted(view: &CgroupView) -> Result<(), Failure> {
 /// Compares the limit file `name`, as read inside, with `wanted` (what
 /// `asked` is in the file's terms), saying which mistake a wrong value
 /// points at: still the kernel's default (`unlimited`), written too late
-/// or never; a size read in powers of 1000 (`decimal`); or just wrong.
+/// or never; a size read in powers of 1000 (`decimal` bytes, which the
+/// kernel rounds down to whole pages); or just wrong.
 fn expect_limit(
     name: &str,
     asked: &str,
     wanted: &str,
     unlimited: &str,
-    decimal: Option<&str>,
+    decimal: Option<u64>,
     found: Option<&str>,
 ) -> Result<(), Failure> {
     let found = found.unwrap_or("(no such file)");
@@ -206,7 +207,7 @@ fn expect_limit(
     }
     let why = if found == unlimited {
         format!("{name} inside is still {unlimited:?}, as if no limit had been asked: it was written after the command started, or not at all")
-    } else if decimal == Some(found) {
+    } else if decimal.is_some_and(|bytes| found.parse::<u64>().is_ok_and(|n| n == bytes || n == bytes / 4096 * 4096)) {
         format!(
             "{name} inside is {found}: {asked} was read in powers of 1000; K, M and G are powers of 1024 ({asked} = {wanted} bytes)"
         )
@@ -221,7 +222,7 @@ fn expect_limit(
 fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let view = view(ctx, &["--memory", "48M", "--pids", "40", "--cpus", "0.5"], "0")?;
     expect_mounted(&view)?;
-    expect_limit("memory.max", "--memory 48M", "50331648", "max", Some("48000000"), file(&view, "memory.max"))?;
+    expect_limit("memory.max", "--memory 48M", "50331648", "max", Some(48_000_000), file(&view, "memory.max"))?;
     if let Some(swap) = file(&view, "memory.swap.max") {
         expect_eq("memory.swap.max inside: 0, so a container over its limit is killed, not swapped", "0", swap)?;
     }
