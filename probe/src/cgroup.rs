@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::{Duration, Instant};
 
-use contract::{CgroupView, Errno, Forked, Hogged};
+use contract::{CgroupView, Errno, Forked, Hogged, Pressed};
 
 /// The interface files a limited cgroup has, read from the cgroup2 the
 /// runtime mounted at /sys/fs/cgroup.
@@ -118,6 +118,47 @@ pub fn hog(mib: u32) -> Hogged {
         held.push(std::hint::black_box(vec![1u8; 1 << 20]));
     }
     Hogged { allocated_mib: held.len() as u32 }
+}
+
+/// Presses against `memory.max` with memory the kernel may take back: see
+/// [`Pressed`]. Only the `memory.events` reading is returned; the caller
+/// then kills the probe.
+pub fn press(free_mib: usize, hog_mib: usize) -> Result<Pressed, String> {
+    extern "C" {
+        fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> *mut u8;
+        fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
+    }
+    const PROT_READ_WRITE: i32 = 0x1 | 0x2;
+    const MAP_PRIVATE_ANONYMOUS: i32 = 0x02 | 0x20;
+    const MADV_FREE: i32 = 8;
+    const MADV_NOHUGEPAGE: i32 = 15;
+    let len = free_mib << 20;
+    // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+    let lazy = unsafe { mmap(std::ptr::null_mut(), len, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0) };
+    if lazy as isize == -1 {
+        return Err(format!("mmap {free_mib} MiB: {}", std::io::Error::last_os_error()));
+    }
+    // Small pages: a huge page given back lazily is split first, which
+    // needs memory the cgroup may not have.
+    // SAFETY: `lazy` is the mapping just made, `len` its length.
+    unsafe { madvise(lazy, len, MADV_NOHUGEPAGE) };
+    for offset in (0..len).step_by(4096) {
+        // SAFETY: within the mapping, which is readable and writable.
+        unsafe { lazy.add(offset).write_volatile(1) };
+    }
+    // SAFETY: as above; the pages are never touched again, so the kernel
+    // may drop them whenever it needs the memory.
+    if unsafe { madvise(lazy, len, MADV_FREE) } != 0 {
+        return Err(format!("madvise MADV_FREE: {}", std::io::Error::last_os_error()));
+    }
+    // Each MiB is charged as it is touched: past the limit, the lazy pages go.
+    hog(hog_mib as u32);
+    let events = fs::read_to_string("/sys/fs/cgroup/memory.events").ok();
+    let line = |name: &str| {
+        let events = events.as_deref()?;
+        events.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    Ok(Pressed { max_events: line("max"), oom_kills: line("oom_kill") })
 }
 
 #[cfg(test)]

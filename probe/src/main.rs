@@ -47,6 +47,8 @@
 //!                        (contract::CgroupView)
 //! fork-many N            fork up to N sleeping children (contract::Forked)
 //! hog MIB                allocate and touch MIB MiB (contract::Hogged)
+//! press FREE HOG         run into memory.max with memory the kernel can
+//!                        take back, then SIGKILL itself (contract::Pressed)
 //! ```
 //!
 //! The subcommands that answer a question print one JSON line: an
@@ -69,8 +71,8 @@ use std::time::Duration;
 
 use contract::{
     plain, Breakout, CgroupView, Created, Document, Envelope, Errno, Escape, Forked, Hogged, IpcLook, IpcMade,
-    Loopback, MadeOwned, MountsSeen, Nonce, Orphans, PathsSeen, ReadOutcome, RenameThrough, Report, Sent, Served,
-    SignalOutcome, Syscalls, Touched,
+    Loopback, MadeOwned, MountsSeen, Nonce, Orphans, PathsSeen, Pressed, ReadOutcome, RenameThrough, Report, Sent,
+    Served, SignalOutcome, Syscalls, Touched,
 };
 
 fn main() -> ExitCode {
@@ -106,6 +108,13 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
         [CgroupView::SUBCOMMAND, ms] => answer(nonce, cgroup::view(parse_ms(ms)?)),
         [Forked::SUBCOMMAND, n] => answer(nonce, cgroup::fork_many(n.parse().map_err(|_| format!("bad count {n:?}"))?)),
         [Hogged::SUBCOMMAND, mib] => answer(nonce, cgroup::hog(mib.parse().map_err(|_| format!("bad size {mib:?}"))?)),
+        [Pressed::SUBCOMMAND, free, hog] => {
+            let mib = |text: &str| text.parse::<usize>().map_err(|_| format!("bad size {text:?}"));
+            answer(nonce, cgroup::press(mib(free)?, mib(hog)?)?)?;
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            kill_self(9)
+        }
         [ReadOutcome::SUBCOMMAND, path] => answer(nonce, ReadOutcome { errno: user::read(path).map(Errno) }),
         [MadeOwned::SUBCOMMAND, path, uid, gid] => {
             let id = |text: &str| text.parse::<u32>().map_err(|_| format!("bad id {text:?}"));

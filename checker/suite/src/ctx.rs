@@ -101,12 +101,17 @@ impl Run {
         Some(clip(lines.next().unwrap_or("(no message)").trim(), 160))
     }
 
-    /// Fails unless the runtime exited with `code`.
+    /// Fails unless the runtime exited with `code`, naming the likely
+    /// mistake when the runtime's own error points at one.
     pub fn expect_code(&self, code: i32, what: &str) -> Result<(), Failure> {
         if self.code == Some(code) {
             return Ok(());
         }
-        Err(Failure::fail(what).compare(format!("exit code {code}"), self.describe()))
+        let message = match crate::chapters::ch03_rootfs::busy_hint(&self.stderr) {
+            Some(hint) => format!("{what}: {hint}"),
+            None => what.to_string(),
+        };
+        Err(Failure::fail(message).compare(format!("exit code {code}"), self.describe()))
     }
 }
 
@@ -733,8 +738,8 @@ pub fn host_namespace(kind: &str) -> Result<String, Failure> {
 pub fn host_mountinfo() -> Result<String, Failure> {
     std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| {
         Failure::fail(format!(
-            "the host's /proc/self/mountinfo cannot be read ({e}): a container's /proc replaced the host's — \
-             make every mount private (MS_REC | MS_PRIVATE) before mounting"
+            "the host's /proc/self/mountinfo cannot be read ({e}): a container's /proc was left over the host's \
+             (how it got there is said after the test)"
         ))
     })
 }

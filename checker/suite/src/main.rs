@@ -305,10 +305,15 @@ fn run_one(mut ctx: Ctx, job: &Job, test: &TestCase, scratch: &Path, hostname: &
     // and the leak is the cause to point at.
     const LEAKED: &str = "the container's /proc was mounted over the host's /proc and stayed there: make every \
                           mount private (MS_REC | MS_PRIVATE) before mounting anything";
-    let outcome = match (outcome, sandbox::repair_host_proc()) {
-        (Ok(()), true) => Err(Failure::fail(LEAKED)),
+    const NO_MOUNT_NS: &str = "the container's /proc was mounted over the host's /proc, in the host's own mount \
+                               namespace (the host's mounts were made private, so no propagation brought it): a \
+                               new PID namespace needs a mount namespace of its own too (CLONE_NEWNS)";
+    let repaired = sandbox::repair_host_proc();
+    let leaked = if repaired && !sandbox::host_proc_shared() { NO_MOUNT_NS } else { LEAKED };
+    let outcome = match (outcome, repaired) {
+        (Ok(()), true) => Err(Failure::fail(leaked)),
         (Err(failure), true) if failure.status == Status::Fail => {
-            Err(Failure { message: format!("{LEAKED} (the test also saw: {})", failure.message), ..failure })
+            Err(Failure { message: format!("{leaked} (the test also saw: {})", failure.message), ..failure })
         }
         (outcome, _) => outcome,
     };

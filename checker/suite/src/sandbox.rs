@@ -60,6 +60,18 @@ pub fn repair_host_proc() -> bool {
     repaired
 }
 
+/// Whether the host's /proc (once repaired) is a shared mount. The guest
+/// makes every mount shared as it boots; a container that mounts its /proc
+/// in the host's own mount namespace, for want of CLONE_NEWNS, makes them
+/// private there as it makes "its" mounts private. A leak onto a private
+/// /proc cannot have come by propagation.
+pub fn host_proc_shared() -> bool {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = crate::mountinfo::parse(&mountinfo);
+    let proc = mounts.iter().rev().find(|m| m.point == "/proc");
+    proc.is_some_and(|m| m.optional.iter().any(|field| field.starts_with("shared:")))
+}
+
 /// The cgroup of one run of the runtime.
 pub struct RunCgroup {
     dir: PathBuf,

@@ -52,3 +52,23 @@ pub struct Hogged {
 impl Document for Hogged {
     const SUBCOMMAND: &'static str = "hog";
 }
+
+/// `probe press FREE_MIB HOG_MIB`: memory pressed against `memory.max`
+/// without running out. FREE_MIB MiB are touched then given back lazily
+/// (`MADV_FREE`: the pages stay charged until the kernel needs them), then
+/// HOG_MIB MiB are touched. Over the limit the kernel reclaims the lazy
+/// pages instead of killing anyone. The probe reads the cgroup's
+/// `memory.events` from `/sys/fs/cgroup`, prints this, and kills itself
+/// with SIGKILL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pressed {
+    /// The `max` line: how many times a charge ran into `memory.max`
+    /// (`None`: no `memory.events` could be read).
+    pub max_events: Option<u64>,
+    /// The `oom_kill` line: processes the OOM killer ended.
+    pub oom_kills: Option<u64>,
+}
+
+impl Document for Pressed {
+    const SUBCOMMAND: &'static str = "press";
+}

@@ -23,7 +23,7 @@ mod outcome;
 mod report;
 mod user;
 
-pub use cgroups::{CgroupView, Forked, Hogged};
+pub use cgroups::{CgroupView, Forked, Hogged, Pressed};
 pub use hardening::{Breakout, PathSeen, PathsSeen, Syscalls};
 pub use network::{Address, Exchange, Interface, Listening, Loopback, Network, Route, Sent, Served};
 pub use outcome::{Created, Errno, Escape, IpcLook, IpcMade, MountsSeen, Orphans, SignalOutcome, Touched};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use contract::{plain, Errno, Orphans, SignalOutcome};
+use contract::{plain, Errno, SignalOutcome};
 
 use crate::ctx::{clip, expect_eq, Ctx, Failure};
 use crate::TestCase;
@@ -52,10 +52,20 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "orphans-reaped",
             2,
-            "an orphaned grandchild is reaped by the init: no zombie remains",
+            "orphans that end together while the init is held stopped (their SIGCHLDs merge into one) are all \
+             reaped once it runs again: no zombie remains",
             "one SIGCHLD may stand for several ended children, and not all of them are the command",
             "ch02-pid.md#pid-1s-duties",
             orphans_reaped,
+        ),
+        test(
+            "init-holds-no-descriptors",
+            1,
+            "while the command runs, the container's init holds no descriptor beyond 0, 1 and 2 (none of the \
+             runtime's pipes, none of the caller's files)",
+            "the init never execs, so close-on-exec never closes what it inherited: it must let go of it itself",
+            "ch02-pid.md#the-init",
+            init_holds_no_descriptors,
         ),
         test(
             "signals-reach-the-command",
@@ -149,10 +159,157 @@ fn host_processes_invisible(ctx: &mut Ctx) -> Result<(), Failure> {
     .compare(Errno::ESRCH.to_string(), actual))
 }
 
+/// How many orphans `orphans-reaped` leaves to the init.
+const ORPHANS: usize = 5;
+
 fn orphans_reaped(ctx: &mut Ctx) -> Result<(), Failure> {
-    let call = ctx.call::<Orphans>(&[])?;
-    let orphans = ctx.ask(&[], &call)?;
-    expect_eq("zombies left in the container after orphans exited (their pids)", vec![], orphans.zombies)
+    let probe = ctx.probe();
+    let (ready, release, done) = (ctx.scratch_path("ready"), ctx.scratch_path("release"), ctx.scratch_path("done"));
+    // Each orphan is started in a subshell that exits at once, so the
+    // kernel re-parents it to the init; then the command waits for `done`.
+    let script = format!(
+        "for i in $(seq {ORPHANS}); do (\"$0\" {await} \"$1.$i\" \"$2\" 30000 &); done; exec \"$0\" {await} \"$1\" \"$3\" 30000",
+        await = plain::TOUCH_AWAIT
+    );
+    let running = ctx.spawn(&[], &["/bin/sh", "-c", &script, &probe, &ready, &release, &done], &[])?;
+    let held = hold_orphans(running.pid(), &ready, &release);
+    // Whatever happened, the init runs again and everything ends.
+    if let Ok((init, _)) | Err((Some(init), _)) = &held {
+        let _ = kill(Pid::from_raw(*init as i32), Signal::SIGCONT);
+    }
+    let _ = std::fs::write(&release, "");
+    let reaped = held.map_err(|(_, failure)| failure).map(|(_, orphans)| {
+        // A zombie leaves /proc once its parent has reaped it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let zombies: Vec<u32> = orphans.iter().copied().filter(|pid| is_zombie(*pid)).collect();
+            if zombies.is_empty() || Instant::now() > deadline {
+                return zombies;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let _ = std::fs::write(&done, "");
+    let run = running.wait()?;
+    let zombies = reaped?;
+    if !zombies.is_empty() {
+        return Err(Failure::fail(format!(
+            "{} of {ORPHANS} orphans that ended together, while the init was held stopped, were left as zombies \
+             (host pids below): their SIGCHLDs merged into one, and the init reaped less than one child per signal \
+             would — on SIGCHLD, reap with WNOHANG in a loop until no ended child is left",
+            zombies.len()
+        ))
+        .compare("[]", format!("{zombies:?}")));
+    }
+    run.expect_code(0, "the command exited 0 once the orphans were gone, and the runtime should relay it")
+}
+
+/// Holds the condition `orphans-reaped` needs: once the command and its
+/// orphans are up (`ready`, `ready.N`), stops the init (host pid), lets
+/// the orphans end (`release`) and waits until every one is a zombie, so
+/// that their SIGCHLDs are pending on the stopped init, merged. Returns the
+/// init and the orphans; the caller continues the init.
+fn hold_orphans(runtime: u32, ready: &str, release: &str) -> Result<(u32, Vec<u32>), (Option<u32>, Failure)> {
+    let all_ready = || Path::new(ready).exists() && (1..=ORPHANS).all(|i| Path::new(&format!("{ready}.{i}")).exists());
+    if !wait_until(Duration::from_secs(15), all_ready) {
+        return Err((None, Failure::fail("the command and its orphans never all started")));
+    }
+    let Some(init) = children_of(runtime).first().copied() else {
+        return Err((None, Failure::fail("the runtime has no child: where is the container's init?")));
+    };
+    let cmdline = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let is_orphan = |pid: &u32| {
+        let line = cmdline(*pid);
+        line.windows(release.len()).any(|w| w == release.as_bytes())
+    };
+    let orphans: Vec<u32> = children_of(init).into_iter().filter(is_orphan).collect();
+    if orphans.len() != ORPHANS {
+        return Err((
+            Some(init),
+            Failure::fail("the orphans were not re-parented to the container's init (PID 1)")
+                .compare(format!("{ORPHANS} orphans under the init"), format!("{}", orphans.len())),
+        ));
+    }
+    let _ = kill(Pid::from_raw(init as i32), Signal::SIGSTOP);
+    if !wait_until(Duration::from_secs(10), || process_state(init) == Some('T')) {
+        return Err((Some(init), Failure::error("the container's init could not be held stopped")));
+    }
+    let _ = std::fs::write(release, "");
+    if !wait_until(Duration::from_secs(15), || orphans.iter().all(|pid| is_zombie(*pid))) {
+        return Err((Some(init), Failure::error("the orphans did not end while the init was held stopped")));
+    }
+    Ok((init, orphans))
+}
+
+/// Polls `done` every 20 ms until it holds, for at most `timeout`.
+fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// The state letter of `/proc/PID/stat` (R, S, T, Z…), after the command
+/// name, which may itself hold spaces or parentheses.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).and_then(|state| state.chars().next())
+}
+
+fn is_zombie(pid: u32) -> bool {
+    process_state(pid) == Some('Z')
+}
+
+fn init_holds_no_descriptors(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let (started, release) = (ctx.scratch_path("started"), ctx.scratch_path("release"));
+    let running = ctx.spawn(&[], &[&probe, plain::TOUCH_AWAIT, &started, &release, "20000"], &[])?;
+    let up = wait_until(Duration::from_secs(10), || Path::new(&started).exists());
+    let init = children_of(running.pid()).first().copied().filter(|_| up);
+    // The init lets go of what it inherited as it starts, a moment after
+    // the command's fork: give it that moment, generously.
+    let mut held = Vec::new();
+    if let Some(init) = init {
+        wait_until(Duration::from_secs(5), || {
+            held = descriptors_above_stderr(init);
+            held.is_empty()
+        });
+    }
+    let _ = std::fs::write(&release, "");
+    let run = running.wait()?;
+    if init.is_none() {
+        return Err(Failure::fail("the command never started under an init, the runtime's child")
+            .compare("runtime -> init -> command, the probe running", run.describe()));
+    }
+    if !held.is_empty() {
+        return Err(Failure::fail(
+            "the container's init (PID 1) still holds descriptors it inherited from the runtime while the command \
+             runs: it never execs, so O_CLOEXEC never closes them — the runtime's pipes stay open (it cannot tell \
+             when the command was executed) and the container can reach them through /proc/1/fd. Close every \
+             descriptor above 2 as the init starts",
+        )
+        .compare("0, 1 and 2 only", held.join(", ")));
+    }
+    run.expect_code(0, "the command exited 0, and the runtime should relay it")
+}
+
+/// `FD -> TARGET` for each descriptor above 2 that `pid` has open.
+fn descriptors_above_stderr(pid: u32) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
+    let mut fds: Vec<(u32, String)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let fd: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).map(|t| t.display().to_string()).unwrap_or_default();
+            (fd > 2).then_some((fd, target))
+        })
+        .collect();
+    fds.sort();
+    fds.into_iter().map(|(fd, target)| format!("{fd} -> {target}")).collect()
 }
 
 fn signals_reach_the_command(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -237,7 +394,7 @@ fn none_ignored(ignored: u64) -> Result<(), Failure> {
 }
 
 /// The pids listed in `/proc/PID/task/PID/children`.
-fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     text.split_whitespace().filter_map(|word| word.parse().ok()).collect()
 }
@@ -289,8 +446,19 @@ fn init_killed_from_outside(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn host_proc_untouched(ctx: &mut Ctx) -> Result<(), Failure> {
+    // The isolation matrix runs beside the tests: a /proc its container
+    // leaked is not this test's to trip over (the suite names the leak).
+    crate::sandbox::repair_host_proc();
     let before = crate::ctx::host_mountinfo()?;
+    let host_mnt = crate::ctx::host_namespace("mnt")?;
     let report = ctx.report(&[])?;
+    if report.namespaces.mnt.as_deref() == Some(host_mnt.as_str()) {
+        return Err(Failure::fail(
+            "the container shares the host's mount namespace: its /proc was mounted over the host's. A new PID \
+             namespace needs a mount namespace of its own with it (CLONE_NEWNS), where the new /proc can go",
+        )
+        .compare(format!("a mount namespace other than {host_mnt}"), host_mnt));
+    }
     let after = crate::ctx::host_mountinfo()?;
     expect_eq("the pids listed in the container's /proc", Some(vec![1, 2]), report.process.visible_pids)?;
     if before != after {

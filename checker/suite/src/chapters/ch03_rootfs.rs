@@ -101,6 +101,38 @@ pub fn tests() -> Vec<TestCase> {
     ]
 }
 
+/// The likely mistake behind a runtime's own EBUSY error in chapter 3's
+/// steps (found by the step its error names), which alone says only
+/// "Device or resource busy".
+pub(crate) fn busy_hint(stderr: &str) -> Option<&'static str> {
+    if !(stderr.contains("EBUSY") || stderr.contains("resource busy")) {
+        return None;
+    }
+    let line = stderr.lines().find(|line| line.contains("EBUSY") || line.contains("resource busy"))?.to_lowercase();
+    if line.contains("cgroup") {
+        // Chapter 6's own EBUSY (a cgroup with processes in it) is no mount's.
+        None
+    } else if line.contains("pivot_root") {
+        Some(
+            "pivot_root refused (EBUSY) a new root on the same mount as the current root: bind the rootfs onto \
+             itself first (MS_BIND), which makes it a mount point of its own, and chdir into it before \
+             pivot_root(\".\", \".\")",
+        )
+    } else if line.contains("unmount") || line.contains("umount") {
+        Some(
+            "the old root could not be unmounted (EBUSY): the host's mounts under it are in use — detach it \
+             (umount2 with MNT_DETACH), which unmounts it as soon as nothing uses it",
+        )
+    } else if line.contains("remove") || line.contains("rmdir") {
+        Some(
+            "a directory could not be removed (EBUSY): it is still a mount point — unmount (MNT_DETACH) what is \
+             mounted there before removing it",
+        )
+    } else {
+        None
+    }
+}
+
 /// `(mount point, file system type)` of each line of a mountinfo.
 fn mount_points(mountinfo: &[String]) -> Vec<(String, String)> {
     let parsed = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line));
@@ -408,4 +440,23 @@ fn bad_rootfs_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     let after = crate::ctx::host_mountinfo()?;
     expect_eq("the host's mount table after the refusals", before, after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::busy_hint;
+
+    #[test]
+    fn an_ebusy_is_named_by_the_step_that_met_it() {
+        let pivot = busy_hint("greenroom: rootfs layer: pivot_root into /tmp/room: EBUSY: Device or resource busy");
+        assert!(pivot.is_some_and(|hint| hint.contains("bind the rootfs onto itself")), "{pivot:?}");
+        let unmount = busy_hint("greenroom: rootfs layer: unmount the old root: EBUSY: Device or resource busy");
+        assert!(unmount.is_some_and(|hint| hint.contains("MNT_DETACH")), "{unmount:?}");
+        // Other errors, and a cgroup's EBUSY, are left as they are.
+        assert_eq!(busy_hint("greenroom: pivot_root into /tmp/room: EINVAL: Invalid argument"), None);
+        assert_eq!(
+            busy_hint("greenroom: remove the cgroup /sys/fs/cgroup/x: Device or resource busy (os error 16)"),
+            None
+        );
+    }
 }

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use contract::{CgroupView, Errno, Forked, Hogged};
+use contract::{plain, CgroupView, Errno, Forked, Hogged, Pressed};
 
 use crate::chapters::ch03_rootfs::{expect_mounts, WantedMount};
 use crate::ctx::{clip, expect_eq, Ctx, Failure, ProbeCall, Run, ROOTFS_PROBE};
@@ -57,7 +57,8 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "oom-kill-reported",
             2,
-            "a memory hog over --memory 32M is killed by the kernel: exit 137 and one line on stderr saying it ran out of memory",
+            "a memory hog over --memory 32M is killed by the kernel: exit 137, one line on stderr saying it ran out of \
+             memory, and no cgroup left",
             "running out of memory should be reported as such",
             "ch06-cgroups.md#out-of-memory",
             oom_kill_reported,
@@ -65,7 +66,8 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "plain-137-is-not-oom",
             1,
-            "a command that kills itself with SIGKILL under --memory exits 137 with no out-of-memory message",
+            "a command that runs into memory.max under --memory 32M (the kernel takes back memory it can spare, \
+             kills nobody) and then kills itself with SIGKILL exits 137 with no out-of-memory message",
             "137 alone does not mean out of memory",
             "ch06-cgroups.md#out-of-memory",
             plain_137_is_not_oom,
@@ -85,6 +87,15 @@ pub fn tests() -> Vec<TestCase> {
             "after the container ends, no cgroup should be left",
             "ch06-cgroups.md#cleaning-up",
             no_cgroup_left,
+        ),
+        test(
+            "joined-process-killed",
+            2,
+            "a process that joined the container's cgroup from outside its PID namespace (which the namespace's end \
+             does not stop) is killed when the container ends, and the cgroup removed",
+            "the end of the PID namespace is not the end of the cgroup: what is left in it must be killed before rmdir",
+            "ch06-cgroups.md#cleaning-up",
+            joined_process_killed,
         ),
         test(
             "stale-cgroups-removed",
@@ -163,29 +174,65 @@ fn file<'a>(view: &'a CgroupView, name: &str) -> Option<&'a str> {
     view.files.get(name).map(String::as_str)
 }
 
+/// Fails unless cgroup2 is mounted at `/sys/fs/cgroup` inside, saying
+/// that nothing is, so no reading of its files is blamed on anything else.
+fn expect_mounted(view: &CgroupView) -> Result<(), Failure> {
+    match view.mounted {
+        Some(true) => Ok(()),
+        Some(false) => Err(Failure::fail(
+            "no cgroup2 is mounted at /sys/fs/cgroup inside, so the container cannot read its own cgroup: after \
+             entering the cgroup namespace, mount cgroup2 there (read-only)",
+        )
+        .compare("cgroup2 on /sys/fs/cgroup", "nothing mounted there")),
+        None => Err(Failure::error("the probe could not read its mount table (/proc/self/mountinfo)")),
+    }
+}
+
+/// Compares the limit file `name`, as read inside, with `wanted` (what
+/// `asked` is in the file's terms), saying which mistake a wrong value
+/// points at: still the kernel's default (`unlimited`), written too late
+/// or never; a size read in powers of 1000 (`decimal` bytes, which the
+/// kernel rounds down to whole pages); or just wrong.
+fn expect_limit(
+    name: &str,
+    asked: &str,
+    wanted: &str,
+    unlimited: &str,
+    decimal: Option<u64>,
+    found: Option<&str>,
+) -> Result<(), Failure> {
+    let found = found.unwrap_or("(no such file)");
+    if found == wanted {
+        return Ok(());
+    }
+    let why = if found == unlimited {
+        format!(
+            "{name} inside is still {unlimited:?}, as if no limit had been asked: it was written after the command \
+             started, or not at all"
+        )
+    } else if decimal.is_some_and(|bytes| found.parse::<u64>().is_ok_and(|n| n == bytes || n == bytes / 4096 * 4096)) {
+        format!(
+            "{name} inside is {found}: {asked} was read in powers of 1000; K, M and G are powers of 1024 \
+             ({asked} = {wanted} bytes)"
+        )
+    } else if found == "(no such file)" {
+        format!("{name} is missing inside: was its controller enabled in the parent's cgroup.subtree_control?")
+    } else {
+        format!("{name} inside is not what {asked} asks for: the limit written is wrong")
+    };
+    Err(Failure::fail(why).compare(format!("{wanted:?}"), format!("{found:?}")))
+}
+
 fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     let view = view(ctx, &["--memory", "48M", "--pids", "40", "--cpus", "0.5"], "0")?;
-    if view.mounted != Some(true) {
-        return Err(Failure::fail(
-            "/sys/fs/cgroup inside is not a cgroup2 mount: mount cgroup2 there (read-only) after entering the cgroup \
-             namespace, so the container sees its own cgroup's files",
-        ));
-    }
-    let found = |name| file(&view, name).unwrap_or("(no such file)").to_string();
-    expect_eq(
-        "memory.max inside (48M = 50331648 bytes): written after the command started, or not at all?",
-        "50331648".to_string(),
-        found("memory.max"),
-    )?;
+    expect_mounted(&view)?;
+    expect_limit("memory.max", "--memory 48M", "50331648", "max", Some(48_000_000), file(&view, "memory.max"))?;
     if let Some(swap) = file(&view, "memory.swap.max") {
         expect_eq("memory.swap.max inside: 0, so a container over its limit is killed, not swapped", "0", swap)?;
     }
-    expect_eq("pids.max inside", "40".to_string(), found("pids.max"))?;
-    expect_eq(
-        "cpu.max inside: \"QUOTA PERIOD\" in µs, 0.5 CPU of a 100000 µs period",
-        "50000 100000".to_string(),
-        found("cpu.max"),
-    )
+    expect_limit("pids.max", "--pids 40", "40", "max", None, file(&view, "pids.max"))?;
+    // cpu.max is "QUOTA PERIOD" in µs: 0.5 CPU of a 100000 µs period.
+    expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))
 }
 
 fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -199,15 +246,22 @@ fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
         )
         .compare("0::/", format!("0::{path}")));
     }
+    expect_mounted(&view)?;
+    // A mount that shows the whole hierarchy has the suite's cgroup and its
+    // runs' among its children; the container's own has none of them.
+    // (What its limits read is limits-read-back-inside's to judge.)
     let children = view.children.clone().unwrap_or_default();
     let foreign: Vec<&String> =
         children.iter().filter(|name| name.starts_with("greenroom-suite") || name.starts_with("run-")).collect();
-    if !foreign.is_empty() || file(&view, "memory.max") != Some("67108864") {
+    if !foreign.is_empty() {
         return Err(Failure::fail(
             "/sys/fs/cgroup inside shows more than the container's own cgroup: mount cgroup2 from inside the new cgroup \
              namespace (its root is the container's cgroup)",
         )
-        .compare("the container's cgroup, memory.max 67108864", format!("children {children:?}, memory.max {:?}", file(&view, "memory.max"))));
+        .compare(
+            "the container's cgroup, without the hierarchy's other cgroups",
+            format!("children {children:?}"),
+        ));
     }
     Ok(())
 }
@@ -273,18 +327,48 @@ fn oom_kill_reported(ctx: &mut Ctx) -> Result<(), Failure> {
         )
         .compare("a line saying the container ran out of memory", run.describe()));
     }
+    if !run.cgroups_left.is_empty() {
+        return Err(Failure::fail(
+            "the OOM kill was reported, and then the container's cgroup was left behind: reading memory.events is \
+             only the first step of cleaning up — whatever ended the command, the cgroup must still be removed",
+        )
+        .compare("no cgroup left", format!("{:?}", run.cgroups_left)));
+    }
     Ok(())
 }
 
+/// What `probe press` touches under `--memory 32M`: 24 MiB given back
+/// lazily, then 16 MiB held, 40 MiB in all — over the limit unless the
+/// kernel takes the lazy pages back, which it does rather than kill.
+const PRESS: [&str; 2] = ["24", "16"];
+
 fn plain_137_is_not_oom(ctx: &mut Ctx) -> Result<(), Failure> {
-    let probe = ctx.probe();
-    let run = ctx.run(&["--net", "none", "--memory", "64M"], &[&probe, "kill-self", "9"])?;
+    let rootfs = ctx.rootfs()?;
+    let call = ProbeCall::<Pressed>::new(ROOTFS_PROBE, &PRESS)?;
+    let run = ctx.run(&["--net", "none", "--rootfs", &rootfs, "--memory", "32M"], &call.command())?;
     run.expect_code(137, "a command that SIGKILLs itself should end the runtime with 137")?;
+    // The probe answers, then kills itself: its answer is read as if it
+    // had exited with 0.
+    let pressed = call.read(&Run { code: Some(0), ..run.clone() })?;
+    let Some(max_events) = pressed.max_events else {
+        return Err(Failure::error(
+            "the probe could not read memory.events inside (/sys/fs/cgroup): cannot tell whether it ran into memory.max",
+        ));
+    };
+    if max_events == 0 || pressed.oom_kills != Some(0) {
+        return Err(Failure::error(format!(
+            "the probe was to run into memory.max with memory the kernel can take back, and no OOM kill: memory.events \
+             says max {max_events}, oom_kill {:?}",
+            pressed.oom_kills
+        )));
+    }
     if mentions_oom(&run.stderr) {
-        return Err(Failure::fail(
-            "the command killed itself, yet the runtime blamed memory: 137 is any SIGKILL; only memory.events' oom_kill \
-             says the OOM killer did it",
-        )
+        return Err(Failure::fail(format!(
+            "the command ran into memory.max ({max_events} times), the kernel took back memory it could spare and killed \
+             nobody (oom_kill 0), then the command killed itself with SIGKILL — yet the runtime blamed memory: reaching \
+             the limit is not an OOM kill, and 137 is any SIGKILL; only the oom_kill line of memory.events says the OOM \
+             killer struck"
+        ))
         .compare("no out-of-memory message", clip(run.stderr.trim(), 300)));
     }
     Ok(())
@@ -292,6 +376,7 @@ fn plain_137_is_not_oom(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn cpu_quota_throttles(ctx: &mut Ctx) -> Result<(), Failure> {
     let view = view(ctx, &["--cpus", "0.2"], "1500")?;
+    expect_mounted(&view)?;
     expect_eq("cpu.max inside for --cpus 0.2", Some("20000 100000"), file(&view, "cpu.max"))?;
     let stat = file(&view, "cpu.stat").unwrap_or("");
     let throttled =
@@ -335,6 +420,56 @@ fn no_cgroup_left(ctx: &mut Ctx) -> Result<(), Failure> {
         ));
     }
     expect_nothing_left(&run, "after a command that left a process in the background")
+}
+
+/// The cgroup `pid` is in, as a folder of the suite's cgroup2 mount.
+fn cgroup_of(pid: u32) -> Option<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let cgroup2 = crate::mountinfo::parse(&mountinfo).into_iter().find(|m| m.fstype == "cgroup2")?;
+    let lines = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = lines.lines().find_map(|line| line.strip_prefix("0::"))?;
+    Some(Path::new(cgroup2.point).join(path.trim_start_matches('/')))
+}
+
+fn joined_process_killed(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let (started, release) = (ctx.scratch_path("started"), ctx.scratch_path("release"));
+    let command = [probe.as_str(), plain::TOUCH_AWAIT, &started, &release, "20000"];
+    let running = ctx.spawn(&["--net", "none", "--pids", "32"], &command, &[])?;
+    let up = wait_for("", Duration::from_secs(10), || Path::new(&started).exists());
+    // The host's view: the runtime's child is the container's init.
+    let init = crate::chapters::ch02_pid::children_of(running.pid()).first().copied();
+    let Some(dir) = init.filter(|_| up.is_ok()).and_then(cgroup_of) else {
+        let _ = fs::write(&release, "");
+        let run = running.wait()?;
+        return Err(Failure::fail("the command never started under an init, the runtime's child")
+            .compare("runtime -> init -> command, the probe running", run.describe()));
+    };
+    // A process from outside the PID namespace joins the cgroup, as one
+    // that `nsenter --cgroup` or a monitoring agent put there would: the
+    // init's end does not take it along.
+    let mut joiner = std::process::Command::new(&probe)
+        .args([plain::SLEEP, "30000"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Failure::error(format!("start a host process: {e}")))?;
+    let joined = fs::write(dir.join("cgroup.procs"), joiner.id().to_string());
+    let _ = fs::write(&release, "");
+    let run = running.wait();
+    let _ = joiner.kill();
+    let _ = joiner.wait();
+    joined.map_err(|e| Failure::error(format!("move a host process into {}: {e}", dir.display())))?;
+    let run = run?;
+    if !run.cgroups_left.is_empty() {
+        return Err(Failure::fail(format!(
+            "a process that joined the container's cgroup from outside its PID namespace (host pid {}) was still in \
+             it when the container ended, and the cgroup was left: rmdir fails (EBUSY) while a process is in it — \
+             kill every process in the cgroup (cgroup.kill), wait for cgroup.procs to empty, then rmdir",
+            joiner.id()
+        ))
+        .compare("no cgroup left", format!("{:?}; {}", run.cgroups_left, run.describe())));
+    }
+    run.expect_code(0, "the command exited 0, and the runtime should relay it")
 }
 
 /// A cgroup made by a test, killed and removed at the end.
