@@ -168,7 +168,7 @@ pub fn run(
     // On the terminal the console is not logged; the request still names a log.
     let log = compile::work_dir().join("logs").join("shell.log");
     let request = image.request(vec!["/bin/sh".into(), SHELL_SCRIPT.into()], env, BOOT_DEADLINE, &log);
-    println!("{}", banner(chapter, runtime));
+    outln!("{}", banner(chapter, runtime));
     catch_stop_signals()?;
     let terminal = Terminal::save();
     let ending = Guest::start_on_terminal(&request).context("boot the guest").and_then(session);
@@ -177,11 +177,11 @@ pub fn run(
     drop(terminal);
     let code = match ending? {
         Ending::Shell(code) => {
-            println!("\ngreenroom: the guest is off (shell exit code {code})");
+            outln!("\ngreenroom: the guest is off (shell exit code {code})");
             code
         }
         Ending::GuestStopped => {
-            println!("\ngreenroom: the guest stopped");
+            outln!("\ngreenroom: the guest stopped");
             0
         }
         Ending::Signal(signal) => {

@@ -27,7 +27,7 @@ mod headings;
 #[cfg(test)]
 mod tests;
 
-pub use headings::heading_ids;
+pub use headings::{heading_ids, id_from_content};
 
 /// Where the table is, for messages that send the reader to it.
 const TABLE: &str = "checker/suite/src/chapters/mod.rs";
