@@ -188,10 +188,16 @@ fn todo_text(source: &str, line: u32) -> Option<String> {
 /// sets"`) to choose among a chapter's pages.
 pub fn book_section(todo: &str, book: &Path) -> Option<String> {
     let (_, reference) = todo.rsplit_once("(book: chapter ")?;
-    let reference = reference.rsplit_once(')').map_or(reference, |(inside, _)| inside);
     let digits: String = reference.chars().take_while(char::is_ascii_digit).collect();
     let chapter: u8 = digits.parse().ok()?;
-    let quoted: Vec<&str> = reference.split('"').skip(1).step_by(2).collect();
+    // Then `, "Quoted"` once or twice; whatever follows is not read.
+    let mut rest = &reference[digits.len()..];
+    let mut quoted: Vec<&str> = Vec::new();
+    while let Some(open) = rest.strip_prefix(", \"") {
+        let (text, after) = open.split_once('"')?;
+        quoted.push(text);
+        rest = after;
+    }
     let (section, page_title) = match quoted.as_slice() {
         [section] => (*section, None),
         [title, section] => (*section, Some(*title)),
@@ -306,7 +312,7 @@ fn forward(command: Pid, signal: Signal) {
         fs::write(dir.join("ch07-1-bundle.md"), "# The bundle\n\n## Common mistakes\n").expect("write");
         fs::write(dir.join("ch07-2-capabilities.md"), "# Capabilities and the user\n\n## Common mistakes\n")
             .expect("write");
-        let plain = book_section("x (book: chapter 7, \"Common mistakes\")", &dir);
+        let plain = book_section("x (book: chapter 7, \"Common mistakes\") and (more)", &dir);
         let titled = book_section("x (book: chapter 7, \"Capabilities and the user\", \"Common mistakes\")", &dir);
         let _ = fs::remove_dir_all(&dir);
         assert_eq!(plain.as_deref(), Some("ch07-1-bundle.md#common-mistakes"));
