@@ -66,7 +66,7 @@ fn time_runs(chapter: &Chapter, runs: usize, mode: &Mode, watch: bool) -> Result
         samples.total.push(started.elapsed());
     }
     let what = if watch { "a re-grade in `checker watch`'s guest kept up" } else { "--solution" };
-    println!("checker {} {what}, nothing to rebuild, median of {} runs", chapter_name(chapter), runs.max(1));
+    outln!("checker {} {what}, nothing to rebuild, median of {} runs", chapter_name(chapter), runs.max(1));
     samples.print();
     Ok(ExitCode::SUCCESS)
 }
@@ -91,7 +91,7 @@ impl Samples {
                 self.total.iter().zip(&self.bare).map(|(t, b)| t.as_secs_f64() / b.as_secs_f64()).collect();
             ratios.sort_by(f64::total_cmp);
             let all: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            println!(
+            outln!(
                 "  total ÷ bare boot, run by run: median {:.2}× (runs, sorted: {})",
                 ratios[ratios.len() / 2],
                 all.join(" ")
@@ -109,7 +109,7 @@ impl Samples {
             let all: Vec<String> = samples.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect();
             let value = median(samples);
             let ratio = bare.map(|b| format!("{:>5.2}× bare boot", value.as_secs_f64() / b.as_secs_f64()));
-            println!(
+            outln!(
                 "  {what:<20} {:>6.2} s  {}  (runs: {})",
                 value.as_secs_f64(),
                 ratio.unwrap_or_default(),

@@ -66,7 +66,7 @@ pub fn run(command: &str, files: &[PathBuf], mode: &Mode, progress: &mut dyn FnM
         outcome.lines.pop();
     }
     for line in &outcome.lines {
-        println!("{line}");
+        outln!("{line}");
     }
     match outcome.verdict {
         Verdict::Completed { exit_code } => {

@@ -215,7 +215,11 @@ pub fn run(
                 note: (!note.is_empty()).then(|| note.join("; ")),
             });
         }
+        let results: Vec<_> = graded.iter().map(|g| &g.result).collect();
+        let book = compile::repo_root().join("book").join("src");
+        let unfinished = crate::unfinished::find(&results, &workspace, &book);
         let summary = Summary {
+            unfinished: &unfinished,
             chapter: up_to,
             source: &student.name,
             graded: &graded,
@@ -228,7 +232,7 @@ pub fn run(
     }
     write_gradebook(&rows, out)?;
     print_table(&rows, &chapters);
-    println!("gradebook: {} and {}", out.join("gradebook.csv").display(), out.join("gradebook.json").display());
+    outln!("gradebook: {} and {}", out.join("gradebook.csv").display(), out.join("gradebook.json").display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -312,7 +316,7 @@ fn write_gradebook(rows: &[Row], out: &Path) -> Result<()> {
 /// A student per line, a chapter per column: `score/points`.
 fn print_table(rows: &[Row], chapters: &[&Chapter]) {
     let header: Vec<String> = chapters.iter().map(|c| format!("ch{}", c.number)).collect();
-    println!("{:<20} {}", "student", header.iter().map(|h| format!("{h:>8}")).collect::<String>());
+    outln!("{:<20} {}", "student", header.iter().map(|h| format!("{h:>8}")).collect::<String>());
     let mut students: Vec<&str> = rows.iter().map(|r| r.student.as_str()).collect();
     students.dedup();
     for student in students {
@@ -321,7 +325,7 @@ fn print_table(rows: &[Row], chapters: &[&Chapter]) {
             .filter(|r| r.student == student)
             .map(|r| format!("{:>8}", format!("{}/{}", r.score, r.max_score)))
             .collect();
-        println!("{student:<20} {cells}");
+        outln!("{student:<20} {cells}");
     }
 }
 

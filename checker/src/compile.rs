@@ -76,6 +76,18 @@ pub fn build_runtime(chapter: &Chapter, source: Source, patch: Option<&Path>) ->
     Ok(kept)
 }
 
+/// The workspace [`build_runtime`] builds `chapter` in, for `source` and
+/// `patch`: the folder a panic's file names are relative to.
+pub fn source_dir(chapter: &Chapter, source: Source, patch: Option<&Path>) -> PathBuf {
+    let root = repo_root();
+    match (source, patch.and_then(Path::file_stem)) {
+        (Source::Learner, None) => root.join("chapters"),
+        (Source::Solution, None) => root.join("solutions"),
+        (_, Some(fixture)) => work_dir().join("assembly").join(format!("patched-{}", fixture.to_string_lossy())),
+        (Source::StarterOnSolutions, None) => work_dir().join("assembly").join(format!("starter-{}", chapter.dir)),
+    }
+}
+
 /// Builds chapter `chapter`'s runtime in `workspace` (a student's
 /// sources assembled by `grade-class`) and keeps a copy of it as
 /// `LABEL-chNN-…`.

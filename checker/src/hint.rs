@@ -13,6 +13,7 @@ use suite::protocol::TestResult;
 
 use crate::chapters::Chapter;
 use crate::state::{self, State};
+use crate::unfinished::Unfinished;
 
 pub mod tiers;
 
@@ -25,7 +26,7 @@ pub fn run(chapter: &Chapter, test: Option<&str>) -> Result<ExitCode> {
     let path = state::state_path();
     let mut state = state::load(&path);
     let (text, key) = next_hint(&mut state, chapter, test)?;
-    print!("{text}");
+    out!("{text}");
     if let Some(key) = key {
         let shown = state.hints.get(&key).copied().unwrap_or(0);
         state.hints.insert(key, (shown + 1).min(TIERS));
@@ -52,6 +53,9 @@ pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Re
                 "chapter{0} has not been graded yet: run `cargo run -p checker -- chapter{0}` first",
                 chapter.number
             ),
+            // A `todo!()` the runtime stopped at comes before any test's hint:
+            // the tests behind it fail for that reason alone.
+            Some(last) if !last.unfinished.is_empty() => return Ok((unfinished_hint(chapter, &last.unfinished), None)),
             Some(last) => match last.first_failing() {
                 Some(failing) => Some(failing),
                 None => return Ok((format!("Every test of chapter{} passed last time. 🎭\n", chapter.number), None)),
@@ -67,6 +71,14 @@ pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Re
 
     let more = tiers::of(case.name);
     let mut text = format!("{} (chapter {}): {}\n\n", case.name, case.chapter, case.title);
+    let cause = last.and_then(|l| l.unfinished.iter().find(|u| u.tests.iter().any(|t| *t == case.name)));
+    if let Some(cause) = cause {
+        text.push_str(&format!(
+            "  Last time it failed because the runtime stopped at {}, still todo!() ({}): write that first.\n\n",
+            cause.name(),
+            cause.place()
+        ));
+    }
     text.push_str(&format!("  1. {}\n", case.hint));
     if tier >= 2 {
         text.push_str("  2. ");
@@ -105,6 +117,31 @@ pub fn next_hint(state: &mut State, chapter: &Chapter, test: Option<&str>) -> Re
     Ok((text, Some(key)))
 }
 
+/// What to do about the unfinished functions of the last grading: the
+/// first, in full, and how many more there are.
+fn unfinished_hint(chapter: &Chapter, unfinished: &[Unfinished]) -> String {
+    let Some(first) = unfinished.first() else { return String::new() };
+    let count = first.tests.len();
+    let plural = if count == 1 { "" } else { "s" };
+    let mut text = format!(
+        "{} is not written yet: it is still todo!() at chapters/{}.\n\
+         {count} test{plural} failed because the runtime stopped there.\n\n  What it should do: {}\n",
+        first.name(),
+        first.place(),
+        first.todo
+    );
+    match &first.book {
+        Some(book) => text.push_str(&format!("  Read book/src/{book}, write it, then grade again.\n")),
+        None => text.push_str("  Write it (its todo!() names the book's section), then grade again.\n"),
+    }
+    if unfinished.len() > 1 {
+        let others: Vec<String> = unfinished[1..].iter().map(Unfinished::name).collect();
+        text.push_str(&format!("\nAlso still todo!(): {}.\n", others.join(", ")));
+    }
+    text.push_str(&format!("\nA test's own hint: cargo run -p checker -- hint chapter{} TEST\n", chapter.number));
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,8 +162,59 @@ mod tests {
             duration_ms: 3,
         };
         let mut state = State::default();
-        state.chapters.insert(1, LastResult { score: 0, max_score: 2, passed: false, tests: vec![failing] });
+        let last = LastResult {
+            score: 0,
+            max_score: 2,
+            passed: false,
+            tests: vec![failing],
+            only: false,
+            unfinished: Vec::new(),
+        };
+        state.chapters.insert(1, last);
         state
+    }
+
+    /// Chapter 2's last grading: `exit-code-relayed` (chapter 0) failed
+    /// because `TinyInit::run` is still todo!().
+    fn unfinished_state() -> State {
+        let mut state = failing_state();
+        let last = state.chapters.remove(&1).expect("chapter 1");
+        let mut failing = last.tests[0].clone();
+        failing.name = "exit-code-relayed".into();
+        failing.chapter = 0;
+        let unfinished = Unfinished {
+            function: "TinyInit::run".into(),
+            file: "ch02-pid/src/init.rs".into(),
+            line: 33,
+            todo: "PID 1's whole life (book: chapter 2, \"The init\")".into(),
+            book: Some("ch02-pid.md#the-init".into()),
+            tests: vec!["exit-code-relayed".into()],
+        };
+        state.chapters.insert(2, LastResult { tests: vec![failing], unfinished: vec![unfinished], ..last });
+        state
+    }
+
+    #[test]
+    fn an_unfinished_function_comes_before_any_tests_hint() {
+        let mut state = unfinished_state();
+        let (text, key) = next_hint(&mut state, &CHAPTERS[2], None).expect("a hint");
+        assert_eq!(key, None, "no tiers for a todo");
+        assert!(text.starts_with("TinyInit::run is not written yet"), "{text}");
+        assert!(text.contains("chapters/ch02-pid/src/init.rs:33") && text.contains("book/src/ch02-pid.md#the-init"));
+        assert!(!text.contains("waitpid") && !text.contains("exit-code-relayed (chapter 0)"), "{text}");
+        // Asked about the test itself, the hint says what stopped it first.
+        let (text, _) = next_hint(&mut state, &CHAPTERS[2], Some("exit-code-relayed")).expect("a hint");
+        assert!(text.contains("stopped at TinyInit::run"), "{text}");
+    }
+
+    #[test]
+    fn an_only_grading_is_hinted_at() {
+        let mut state = failing_state();
+        if let Some(last) = state.chapters.get_mut(&1) {
+            last.only = true;
+        }
+        let (text, _) = next_hint(&mut state, &CHAPTERS[1], None).expect("an --only grading counts");
+        assert!(text.starts_with("hostname-set-inside"), "{text}");
     }
 
     #[test]

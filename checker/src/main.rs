@@ -11,6 +11,9 @@
 //! cargo run -p checker -- selfcheck             the course checks itself
 //! ```
 
+#[macro_use]
+mod out;
+
 mod bench;
 mod capstone_guest;
 mod chapters;
@@ -31,6 +34,7 @@ mod session;
 mod shared_deps;
 mod shell;
 mod state;
+mod unfinished;
 mod warm;
 mod watch;
 
@@ -437,13 +441,13 @@ fn grade(cli: &Cli, chapter: &'static Chapter) -> Result<ExitCode> {
         // A script still gets a report it can read: every test an error.
         Err(err) if matches!(cli.format, Format::Json | Format::Junit | Format::Classroom) => {
             let outcome = session::Outcome::not_graded(chapter, cli.only, &format!("{err:#}"));
-            print!("{}", render(&outcome.summary(), cli.format));
+            out!("{}", render(&outcome.summary(), cli.format));
             return Err(err);
         }
         Err(err) => return Err(err),
     };
     let summary = outcome.summary();
-    print!("{}", render(&summary, cli.format));
+    out!("{}", render(&summary, cli.format));
     Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -460,16 +464,24 @@ fn render(summary: &report::Summary, format: Format) -> String {
 fn list() -> Result<ExitCode> {
     let state = state::load(&state::state_path());
     // The layer, whose length varies most, last: the other columns stay aligned.
-    println!("{:<10} {:<8} {:>6}  {:<22} layer", "chapter", "crate", "points", "last result");
+    outln!("{:<10} {:<8} {:>6}  {:<22} layer", "chapter", "crate", "points", "last result");
     for chapter in chapters::CHAPTERS {
         // Grading chapter N runs the tests of chapters 0..=N: count them all.
         let points: u32 = suite::tests_for(chapter.number, false).iter().map(|t| t.points).sum();
         let last = match state.chapters.get(&chapter.number) {
-            Some(r) if r.passed => format!("passed ({}/{})", r.score, r.max_score),
-            Some(r) => format!("{}/{}", r.score, r.max_score),
+            Some(r) => {
+                let score = format!("{}/{}", r.score, r.max_score);
+                let score = if r.passed { format!("passed ({score})") } else { score };
+                // An --only grading ran the chapter's own tests alone.
+                if r.only {
+                    format!("{score} --only")
+                } else {
+                    score
+                }
+            }
             None => "not graded yet".to_string(),
         };
-        println!("chapter{:<3} {:<8} {points:>6}  {last:<22} {}", chapter.number, chapter.package, chapter.title);
+        outln!("chapter{:<3} {:<8} {points:>6}  {last:<22} {}", chapter.number, chapter.package, chapter.title);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -481,7 +493,7 @@ fn write_rootfs(dir: &std::path::Path) -> Result<ExitCode> {
     suite::rootfs::write_rootfs_with(dir, &probe, &assets.busybox).map_err(anyhow::Error::msg)?;
     // The runtime wants an absolute --rootfs: print the one to paste.
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    println!("wrote a busybox rootfs to {0}\ntry it (chapter 3 on): sudo chapters/target/debug/rootfs run --rootfs {0} -- /bin/sh", dir.display());
+    outln!("wrote a busybox rootfs to {0}\ntry it (chapter 3 on): sudo chapters/target/debug/rootfs run --rootfs {0} -- /bin/sh", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -491,14 +503,14 @@ fn split(check: bool) -> Result<ExitCode> {
     if check {
         let drift = course::starter_drift(&solutions, &chapters)?;
         for line in &drift {
-            println!("{line}");
+            outln!("{line}");
         }
         return Ok(if drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
     for relative in course::course_files(&solutions)? {
         course::write_if_changed(&chapters.join(&relative), &course::starter_file(&solutions, &relative)?)?;
     }
-    println!("wrote the starters in {}", chapters.display());
+    outln!("wrote the starters in {}", chapters.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -553,13 +565,13 @@ fn dev_links() -> Result<ExitCode> {
     let src = compile::repo_root().join("book").join("src");
     let broken = links::check(&src).map_err(|e| anyhow::anyhow!("read {}: {e}", src.display()))?;
     for link in &broken {
-        println!("book/src/{link}");
+        outln!("book/src/{link}");
     }
     if broken.is_empty() {
-        println!("every link of book/src resolves");
+        outln!("every link of book/src resolves");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{} broken link(s)", broken.len());
+        outln!("{} broken link(s)", broken.len());
         Ok(ExitCode::FAILURE)
     }
 }
@@ -568,14 +580,14 @@ fn dev_check() -> Result<ExitCode> {
     let table = course_check::table();
     let problems = course_check::check(&compile::repo_root(), &table);
     for problem in &problems {
-        println!("{problem}");
+        outln!("{problem}");
     }
     if problems.is_empty() {
         let tests: usize = table.iter().map(|c| c.tests.len()).sum();
-        println!("the course matches its table: {} chapters, {tests} tests", table.len());
+        outln!("the course matches its table: {} chapters, {tests} tests", table.len());
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{} problem(s); the chapter table is checker/suite/src/chapters/mod.rs", problems.len());
+        outln!("{} problem(s); the chapter table is checker/suite/src/chapters/mod.rs", problems.len());
         Ok(ExitCode::FAILURE)
     }
 }

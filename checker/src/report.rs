@@ -12,6 +12,7 @@ use suite::isolation::Isolation;
 
 use crate::chapters::{Chapter, CHAPTERS};
 use crate::grade::Graded;
+use crate::unfinished::Unfinished;
 
 /// Everything a report shows.
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub struct Summary<'a> {
     pub repeat: Repeat,
     /// What the runtime's container isolates, if it was measured.
     pub isolation: Option<&'a Isolation>,
+    /// The unfinished functions (`todo!()`) the runtime ran into: each is
+    /// reported once, and the failures it causes are folded under it.
+    pub unfinished: &'a [Unfinished],
 }
 
 /// Where the command that repeats a failed test by hand is meant to run.
@@ -44,7 +48,7 @@ pub enum Repeat {
     Host,
 }
 
-impl Summary<'_> {
+impl<'a> Summary<'a> {
     /// Points earned.
     pub fn score(&self) -> u32 {
         self.graded.iter().map(Graded::score).sum()
@@ -58,6 +62,14 @@ impl Summary<'_> {
     /// Did every test pass?
     pub fn passed(&self) -> bool {
         self.graded.iter().all(|g| g.result.status == Status::Pass)
+    }
+
+    /// The unfinished function that made `graded` fail, if one did.
+    pub fn cause(&self, graded: &Graded) -> Option<&'a Unfinished> {
+        if graded.result.status == Status::Pass {
+            return None;
+        }
+        self.unfinished.iter().find(|u| u.tests.iter().any(|name| name == graded.test.name))
     }
 
     fn reproduce(&self, graded: &Graded) -> Option<String> {
@@ -107,6 +119,7 @@ pub fn human(summary: &Summary, style: Style) -> String {
     let mut out = String::new();
     let chapter = summary.chapter;
     let _ = writeln!(out, "greenroom · chapter {} ({}) · {}", chapter.number, chapter.package, summary.source);
+    unfinished_details(&mut out, summary.unfinished, style);
     let mut current = None;
     for graded in summary.graded {
         if current != Some(graded.test.chapter) {
@@ -128,25 +141,63 @@ pub fn human(summary: &Summary, style: Style) -> String {
             graded.test.name,
             graded.test.title
         );
-        if graded.result.status != Status::Pass {
-            failure_details(&mut out, summary, graded, style);
+        match summary.cause(graded) {
+            Some(cause) => {
+                let label = style.paint("2", &format!("{:>9}", "cause:"));
+                let _ = writeln!(out, "        {label} {} is still todo!() (at the top)", cause.name());
+            }
+            None if graded.result.status != Status::Pass => failure_details(&mut out, summary, graded, style),
+            None => {}
         }
     }
     let failing = summary.graded.iter().filter(|g| g.result.status != Status::Pass).count();
-    let verdict = if failing == 0 {
-        style.paint("32", "all tests pass")
-    } else {
-        style.paint("31", &format!("{failing} failing"))
+    let folded = summary.graded.iter().filter(|g| summary.cause(g).is_some()).count();
+    let verdict = match (failing, folded) {
+        (0, _) => style.paint("32", "all tests pass"),
+        (_, 0) => style.paint("31", &format!("{failing} failing")),
+        (_, _) => {
+            let functions = summary.unfinished.len();
+            let plural = if functions == 1 { "" } else { "s" };
+            style
+                .paint("31", &format!("{failing} failing, {folded} of them at {functions} unfinished function{plural}"))
+        }
     };
     isolation_table(&mut out, summary.isolation, style);
     let _ = writeln!(out, "\nscore {}/{} — {verdict}", summary.score(), summary.max_score());
     if let Repeat::Shell { shell } = &summary.repeat {
-        if summary.graded.iter().any(|g| g.result.status != Status::Pass && g.result.reproduce.is_some()) {
+        let repeatable =
+            |g: &&Graded| g.result.status != Status::Pass && g.result.reproduce.is_some() && summary.cause(g).is_none();
+        if summary.graded.iter().any(|g| repeatable(&g)) {
             let _ = writeln!(out, "repeat a test by hand: `{shell}`, then paste its repeat line");
         }
     }
     let _ = writeln!(out, "log: {}", summary.log.display());
     out
+}
+
+/// Each unfinished function once, first: where it is, what its `todo!`
+/// says, where the book explains it, and the tests it fails.
+fn unfinished_details(out: &mut String, unfinished: &[Unfinished], style: Style) {
+    let label = |name: &str| style.paint("2", &format!("{name:>9}"));
+    for u in unfinished {
+        let head = format!("{} is still todo!() — {}", u.name(), u.place());
+        let _ = writeln!(
+            out,
+            "
+  {} unfinished: {}",
+            style.paint("33", "…"),
+            style.paint("1", &head)
+        );
+        let _ = writeln!(out, "        {} {}", label("todo:"), u.todo);
+        if let Some(book) = &u.book {
+            let _ = writeln!(out, "        {} book/src/{book}", label("read:"));
+        }
+        let count = u.tests.len();
+        let names = u.tests.iter().take(4).map(String::as_str).collect::<Vec<_>>().join(", ");
+        let more = if count > 4 { format!(", and {} more", count - 4) } else { String::new() };
+        let plural = if count == 1 { "" } else { "s" };
+        let _ = writeln!(out, "        {} {count} test{plural} stop there: {names}{more}", label("fails:"));
+    }
 }
 
 /// The isolation matrix as a compact table, four cells a row: green what
@@ -217,6 +268,9 @@ pub struct JsonReport<'a> {
     pub isolation: Option<&'a Isolation>,
     /// The saved log.
     pub log: String,
+    /// The unfinished functions (`todo!()`) the runtime ran into, each
+    /// with the tests it made fail.
+    pub unfinished: &'a [Unfinished],
 }
 
 /// One test in the JSON report.
@@ -246,6 +300,9 @@ pub struct JsonTest<'a> {
     pub book: &'a str,
     /// How long the test took.
     pub duration_ms: u64,
+    /// The unfinished function that made it fail (see the report's
+    /// `unfinished`), if one did.
+    pub unfinished: Option<String>,
 }
 
 /// The report as JSON.
@@ -271,10 +328,12 @@ pub fn json(summary: &Summary) -> String {
                 hint: g.test.hint,
                 book: g.test.book,
                 duration_ms: g.result.duration_ms,
+                unfinished: summary.cause(g).map(Unfinished::name),
             })
             .collect(),
         isolation: summary.isolation,
         log: summary.log.display().to_string(),
+        unfinished: summary.unfinished,
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -330,6 +389,14 @@ pub fn junit(summary: &Summary) -> String {
                 }
                 Some(element) => {
                     let mut body = String::new();
+                    let mut message = g.result.message.clone();
+                    if let Some(cause) = summary.cause(g) {
+                        message = format!("{} is still todo!() ({}): {message}", cause.name(), cause.place());
+                        let _ = writeln!(body, "todo:     {}", cause.todo);
+                        if let Some(book) = &cause.book {
+                            let _ = writeln!(body, "read:     book/src/{book}");
+                        }
+                    }
                     if let Some(expected) = &g.result.expected {
                         let _ = writeln!(body, "expected: {expected}");
                     }
@@ -344,7 +411,7 @@ pub fn junit(summary: &Summary) -> String {
                     let _ = writeln!(
                         out,
                         "      <{element} message=\"{}\" type=\"{:?}\">{}</{element}>",
-                        xml(&g.result.message),
+                        xml(&message),
                         g.result.status,
                         xml(&body)
                     );
@@ -444,6 +511,10 @@ pub fn classroom(summary: &Summary) -> String {
             score: g.score(),
             max_score: g.test.points,
             message: (g.result.status != Status::Pass).then(|| {
+                if let Some(cause) = summary.cause(g) {
+                    let read = cause.book.as_ref().map(|b| format!(" Read book/src/{b}.")).unwrap_or_default();
+                    return format!("{} is still todo!() ({}): {}.{read}", cause.name(), cause.place(), cause.todo);
+                }
                 let mut message = g.result.message.clone();
                 if let (Some(expected), Some(actual)) = (&g.result.expected, &g.result.actual) {
                     message.push_str(&format!(" (expected {expected}, got {actual})"));
@@ -528,6 +599,7 @@ mod tests {
             log: PathBuf::from("target/greenroom/logs/learner-ch01-uts.log"),
             repeat: Repeat::Shell { shell: "cargo run -p checker -- shell chapter1".into() },
             isolation: Some(isolation),
+            unfinished: &[],
         }
     }
 
@@ -614,6 +686,66 @@ mod tests {
         let text = human(&host, Style::new(false));
         assert!(text.contains("repeat: sudo /greenroom/bin/runtime run"), "{text}");
         assert!(!text.contains("checker -- shell"), "{text}");
+    }
+
+    /// A chapter 1 run whose `set_hostname` is still `todo!()`: every
+    /// test but the refusal before the clone stops there.
+    fn unfinished_sample() -> (Vec<Graded>, Vec<Unfinished>) {
+        let panic = "exit code 101: the runtime panicked at ch01-uts/src/layer.rs:30:9: not yet implemented: …";
+        let graded: Vec<Graded> = suite::tests_for(1, true)
+            .into_iter()
+            .map(|test| {
+                let status = if test.name == "invalid-hostname-refused" { Status::Pass } else { Status::Fail };
+                let mut result = result(test.name, status, if status == Status::Pass { "" } else { "the exit code" });
+                result.actual = (status == Status::Fail).then(|| panic.to_string());
+                Graded { result, test }
+            })
+            .collect();
+        let tests =
+            graded.iter().filter(|g| g.result.status == Status::Fail).map(|g| g.test.name.to_string()).collect();
+        let unfinished = vec![Unfinished {
+            function: "UtsLayer::enter_child".into(),
+            file: "ch01-uts/src/layer.rs".into(),
+            line: 30,
+            todo: "set the container's hostname (book: chapter 1, \"The layer\")".into(),
+            book: Some("ch01-uts.md#the-layer".into()),
+            tests,
+        }];
+        (graded, unfinished)
+    }
+
+    #[test]
+    fn a_todo_is_reported_once_with_its_failures_folded_under_it() {
+        let (graded, unfinished) = unfinished_sample();
+        let isolation = sample_isolation();
+        let summary = Summary { unfinished: &unfinished, ..summary(&graded, &isolation) };
+        let text = human(&summary, Style::new(false));
+        insta::assert_snapshot!(text);
+        let failing = graded.iter().filter(|g| g.result.status != Status::Pass).count();
+        assert!(failing > 1, "the sample fails several tests");
+        // Named once, at the top, before any test.
+        assert_eq!(text.matches("unfinished: UtsLayer::enter_child is still todo!()").count(), 1, "{text}");
+        assert!(text.find("unfinished:") < text.find("chapter 1 —"), "{text}");
+        assert_eq!(text.matches("read: book/src/ch01-uts.md#the-layer").count(), 1, "{text}");
+        // Each folded failure points there instead of giving its own hint.
+        assert_eq!(text.matches("cause: UtsLayer::enter_child").count(), failing, "{text}");
+        assert!(!text.contains("hint:") && !text.contains("the runtime panicked"), "{text}");
+
+        let json: serde_json::Value = serde_json::from_str(&json(&summary)).expect("JSON");
+        assert_eq!(json["unfinished"][0]["function"], "UtsLayer::enter_child");
+        assert_eq!(json["unfinished"][0]["tests"].as_array().map(Vec::len), Some(failing));
+        for test in json["tests"].as_array().into_iter().flatten() {
+            let folded = test["status"] == "fail";
+            assert_eq!(test["unfinished"] == "UtsLayer::enter_child", folded, "{test}");
+        }
+        let junit = junit(&summary);
+        assert_eq!(junit.matches("message=\"UtsLayer::enter_child is still todo!()").count(), failing, "{junit}");
+        let classroom: serde_json::Value = serde_json::from_str(&classroom(&summary)).expect("JSON");
+        for test in classroom["tests"].as_array().into_iter().flatten().filter(|t| t["status"] == "fail") {
+            let message = test["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with("UtsLayer::enter_child is still todo!() (ch01-uts/src/layer.rs:30)"), "{test}");
+            assert!(message.contains("book/src/ch01-uts.md#the-layer"), "{test}");
+        }
     }
 
     #[test]

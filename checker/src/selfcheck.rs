@@ -45,7 +45,7 @@ pub fn run(only: &[&Chapter], mode: &Mode, progress: &mut dyn FnMut(&str)) -> Re
     let execution = grade::execute(&jobs, mode, &tools, "selfcheck", progress)?;
 
     let mut problems = Vec::new();
-    println!("selfcheck");
+    outln!("selfcheck");
     for (tag, graded) in &execution.jobs {
         let is_starter = tag.starts_with("starter-");
         // A starter's test must fail on the learner's missing work, not on
@@ -56,7 +56,7 @@ pub fn run(only: &[&Chapter], mode: &Mode, progress: &mut dyn FnMut(&str)) -> Re
         };
         let ok = graded.iter().filter(good).count();
         let want = if is_starter { "fail" } else { "pass" };
-        println!("  {tag:<24} {ok:>3}/{:<3} {want} as they should", graded.len());
+        outln!("  {tag:<24} {ok:>3}/{:<3} {want} as they should", graded.len());
         for g in graded.iter().filter(|g| !good(g)) {
             let what = if is_starter {
                 "passes on the starter: it tests nothing the learner writes"
@@ -69,17 +69,17 @@ pub fn run(only: &[&Chapter], mode: &Mode, progress: &mut dyn FnMut(&str)) -> Re
     let drift =
         crate::course::starter_drift(&compile::repo_root().join("solutions"), &compile::repo_root().join("chapters"))?;
     if !drift.is_empty() {
-        println!("  note: chapters/ differs from the pristine starters ({} files): fine for a learner, a bug in a clean clone", drift.len());
+        outln!("  note: chapters/ differs from the pristine starters ({} files): fine for a learner, a bug in a clean clone", drift.len());
     }
     for problem in &problems {
-        println!("  ✗ {problem}");
+        outln!("  ✗ {problem}");
     }
-    println!("log: {}", execution.log.display());
+    outln!("log: {}", execution.log.display());
     if problems.is_empty() {
-        println!("selfcheck passed");
+        outln!("selfcheck passed");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("selfcheck failed: {} problem(s)", problems.len());
+        outln!("selfcheck failed: {} problem(s)", problems.len());
         Ok(ExitCode::FAILURE)
     }
 }

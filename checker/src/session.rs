@@ -12,6 +12,7 @@ use crate::compile::{self, Source};
 use crate::grade::{self, Graded, JobSpec, Mode};
 use crate::report::{Repeat, Summary};
 use crate::state;
+use crate::unfinished::{self, Unfinished};
 
 /// What to grade, and where.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct Outcome {
     pub repeat: Repeat,
     /// What the runtime's container isolates, if it was measured.
     pub isolation: Option<Isolation>,
+    /// The unfinished functions (`todo!()`) behind the failures.
+    pub unfinished: Vec<Unfinished>,
 }
 
 impl Outcome {
@@ -72,6 +75,7 @@ impl Outcome {
             log: PathBuf::new(),
             repeat: Repeat::Host,
             isolation: None,
+            unfinished: Vec::new(),
         }
     }
 
@@ -84,6 +88,7 @@ impl Outcome {
             log: self.log.clone(),
             repeat: self.repeat.clone(),
             isolation: self.isolation.as_ref(),
+            unfinished: &self.unfinished,
         }
     }
 }
@@ -122,14 +127,21 @@ pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcom
             Repeat::Shell { shell: crate::shell::command_line(chapter, &runtime) }
         }
     };
-    let outcome = Outcome { chapter, source: source_text, graded, log: execution.log, repeat, isolation };
-    if source == Source::Learner && request.patch.is_none() && !request.only {
+    let results: Vec<&TestResult> = graded.iter().map(|g| &g.result).collect();
+    let built_in = compile::source_dir(chapter, source, request.patch.as_deref());
+    let unfinished = unfinished::find(&results, &built_in, &compile::repo_root().join("book").join("src"));
+    let outcome = Outcome { chapter, source: source_text, graded, log: execution.log, repeat, isolation, unfinished };
+    // An `--only` grading counts too (`list` and `hint` say it was one); a
+    // handful of tests picked with --test does not.
+    if source == Source::Learner && request.patch.is_none() && request.tests.is_empty() {
         let summary = outcome.summary();
         let result = state::LastResult {
             score: summary.score(),
             max_score: summary.max_score(),
             passed: summary.passed(),
             tests: outcome.graded.iter().map(|g| g.result.clone()).collect(),
+            only: request.only,
+            unfinished: outcome.unfinished.clone(),
         };
         state::record(&state::state_path(), chapter.number, result);
     }

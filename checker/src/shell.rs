@@ -84,24 +84,40 @@ pub fn paste_form(command: &str, job: &str, test: &str) -> String {
     command.replace(&format!("{scratch}/rootfs"), GUEST_ROOTFS).replace(&scratch, SHELL_SCRATCH)
 }
 
+/// Chapter 7's runtime in the guest, as its pages and podman call it: an
+/// OCI runtime named `oci` (also at [`GUEST_RUNTIME`], which repeat lines use).
+pub const GUEST_OCI: &str = "/greenroom/bin/oci";
+
 /// An example to try first, for `chapter`'s command line.
 fn example(chapter: u8) -> String {
     match chapter {
         0 => "runtime run -- /bin/echo hello from a child".to_string(),
         1 | 2 => "runtime run --hostname box -- hostname".to_string(),
         3 => format!("runtime run --rootfs {GUEST_ROOTFS} --hostname box -- /bin/sh"),
-        _ => format!("runtime run --net none --rootfs {GUEST_ROOTFS} --hostname box -- /bin/sh"),
+        4..crate::grade::CAPSTONE_CHAPTER => {
+            format!("runtime run --net none --rootfs {GUEST_ROOTFS} --hostname box -- /bin/sh")
+        }
+        // An OCI runtime takes a bundle, not flags: podman makes one.
+        _ => format!("podman --runtime {GUEST_OCI} run --rm localhost/busybox hostname"),
     }
 }
 
 /// The guest's side: a rootfs like the tests', then a login shell with
 /// the console as its controlling terminal (so Ctrl-C reaches what runs).
-fn shell_script() -> String {
+/// The prompt shows the real hostname (`\h`), so a container's shell
+/// shows the container's.
+fn shell_script(chapter: u8) -> String {
+    // Chapter 7's pages call the runtime `oci`, and so does podman there.
+    let oci = if chapter >= crate::grade::CAPSTONE_CHAPTER {
+        format!("ln -sf {GUEST_RUNTIME} {GUEST_OCI}\n")
+    } else {
+        String::new()
+    };
     format!(
         r#"#!/bin/sh
 # Written by `checker shell`: the rootfs, then an interactive shell.
 {GUEST_BIN}/greenroom-suite rootfs {GUEST_ROOTFS} {GUEST_BIN}/probe || echo "greenroom: no rootfs in {GUEST_ROOTFS}"
-export PATH="{GUEST_BIN}:$PATH" PS1='greenroom-guest:\w# ' TERM="${{GREENROOM_TERM:-vt100}}"
+{oci}export PATH="{GUEST_BIN}:$PATH" PS1='\h:\w# ' TERM="${{GREENROOM_TERM:-vt100}}"
 unset GREENROOM_RESULTS
 cd /root
 # setsid makes a session of its own, whose leader then opens the console:
@@ -153,7 +169,7 @@ pub fn run(
     }
     image.files.push(GuestFile {
         guest_path: SHELL_SCRIPT.into(),
-        source: FileSource::Bytes(shell_script().into_bytes()),
+        source: FileSource::Bytes(shell_script(chapter.number).into_bytes()),
         mode: 0o755,
     });
     let mut env = vec![("GREENROOM_TERM".to_string(), std::env::var("TERM").unwrap_or_else(|_| "vt100".into()))];
@@ -168,7 +184,7 @@ pub fn run(
     // On the terminal the console is not logged; the request still names a log.
     let log = compile::work_dir().join("logs").join("shell.log");
     let request = image.request(vec!["/bin/sh".into(), SHELL_SCRIPT.into()], env, BOOT_DEADLINE, &log);
-    println!("{}", banner(chapter, runtime));
+    outln!("{}", banner(chapter, runtime));
     catch_stop_signals()?;
     let terminal = Terminal::save();
     let ending = Guest::start_on_terminal(&request).context("boot the guest").and_then(session);
@@ -177,11 +193,11 @@ pub fn run(
     drop(terminal);
     let code = match ending? {
         Ending::Shell(code) => {
-            println!("\ngreenroom: the guest is off (shell exit code {code})");
+            outln!("\ngreenroom: the guest is off (shell exit code {code})");
             code
         }
         Ending::GuestStopped => {
-            println!("\ngreenroom: the guest stopped");
+            outln!("\ngreenroom: the guest stopped");
             0
         }
         Ending::Signal(signal) => {
@@ -204,9 +220,14 @@ enum Ending {
 
 fn banner(chapter: &Chapter, runtime: &Runtime) -> String {
     let whose = runtime.describe();
+    let on_path = if chapter.number >= crate::grade::CAPSTONE_CHAPTER {
+        format!("{GUEST_OCI} (on PATH as `oci`; also {GUEST_RUNTIME}, as repeat lines name it)")
+    } else {
+        format!("{GUEST_RUNTIME} (on PATH as `runtime`)")
+    };
     format!(
         "greenroom shell · chapter {} ({}) · {whose}\n\
-         \x20 the runtime  {GUEST_RUNTIME} (on PATH as `runtime`)\n\
+         \x20 the runtime  {on_path}\n\
          \x20 a rootfs     {GUEST_ROOTFS} (busybox, the probe as /probe)\n\
          \x20 the probe    {GUEST_BIN}/probe\n\
          \x20 try          {}\n\
@@ -294,5 +315,17 @@ mod tests {
         let solution = Runtime::of(true, None);
         assert_eq!(command_line(chapter, &solution), "cargo run -p checker -- shell chapter3 --solution");
         assert!(example(3).contains(GUEST_ROOTFS) && !example(1).contains("--rootfs"));
+    }
+
+    #[test]
+    fn chapter_7s_shell_has_the_oci_runtime_the_book_uses() {
+        let chapter = &crate::chapters::CHAPTERS[7];
+        let text = banner(chapter, &Runtime::Learner);
+        assert!(text.contains("on PATH as `oci`") && !text.contains("--net none"), "{text}");
+        assert!(example(7).starts_with(&format!("podman --runtime {GUEST_OCI} ")), "{}", example(7));
+        assert!(shell_script(7).contains(&format!("ln -sf {GUEST_RUNTIME} {GUEST_OCI}")));
+        assert!(!shell_script(6).contains(GUEST_OCI) && example(6).contains("--net none"));
+        // The prompt is the guest's (or a container's) real hostname.
+        assert!(shell_script(1).contains(r"PS1='\h:\w# '") && !shell_script(1).contains("greenroom-guest"));
     }
 }

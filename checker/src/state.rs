@@ -21,6 +21,12 @@ pub struct LastResult {
     /// Every test's result, in order.
     #[serde(default)]
     pub tests: Vec<TestResult>,
+    /// Only the chapter's own tests were run (`--only`).
+    #[serde(default)]
+    pub only: bool,
+    /// The unfinished functions (`todo!()`) the runtime ran into.
+    #[serde(default)]
+    pub unfinished: Vec<crate::unfinished::Unfinished>,
 }
 
 impl LastResult {
@@ -88,6 +94,8 @@ mod tests {
             max_score: 4,
             passed: false,
             tests: vec![result("a", Status::Pass), result("b", Status::Fail)],
+            only: true,
+            unfinished: Vec::new(),
         };
         record(&path, 1, last.clone());
         let state = load(&path);

@@ -68,7 +68,7 @@ fn watch_loop(request: &Request) -> Result<ExitCode> {
     loop {
         if style.is_on() {
             // Clear the screen: each run replaces the last one.
-            print!("\x1b[2J\x1b[H");
+            out!("\x1b[2J\x1b[H");
         }
         match session::grade(request, &mut |line| say(&format!("» {line}"))) {
             Ok(outcome) => {
@@ -94,7 +94,7 @@ fn watch_loop(request: &Request) -> Result<ExitCode> {
 
 /// Prints a line; in raw mode a bare `\n` does not return the cursor.
 fn say(line: &str) {
-    print!("{line}\r\n");
+    out!("{line}\r\n");
 }
 
 /// Waits for something to do, folding a burst of saves into one.

@@ -37,6 +37,22 @@ fn list_shows_every_chapter() {
         .stdout(predicate::str::contains("chapter0").and(predicate::str::contains("chapter1")));
 }
 
+/// `checker list | head` and the like: a reader that has gone is no
+/// reason to panic. The pipe's reading end is closed before the checker
+/// starts, so every write it makes meets a broken pipe.
+#[test]
+fn commands_that_print_a_lot_survive_a_closed_pipe() {
+    for args in [&["list"][..], &["dev", "check"], &["dev", "links"], &["--help"]] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_checker")).args(args).stdout(writer).output().expect("run the checker");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "checker {args:?} panicked:\n{stderr}");
+        assert!(output.status.code().is_some_and(|code| code < 2), "checker {args:?}: {:?}\n{stderr}", output.status);
+    }
+}
+
 #[test]
 fn list_keeps_its_columns_aligned() {
     let output = checker().arg("list").output().expect("run checker list");

@@ -20,7 +20,8 @@
 //!                        (contract::MountsSeen)
 //! ipc-look KEY NAME      is there a System V queue KEY, a POSIX queue NAME?
 //!                        (contract::IpcLook)
-//! ipc-make KEY NAME      make both and leave them behind (contract::IpcMade)
+//! ipc-make KEY NAME      make both and leave them behind (contract::IpcMade:
+//!                        null for a queue made, else the errno that refused it)
 //! loopback               talk TCP to itself over 127.0.0.1 (contract::Loopback)
 //! serve FILE MS          listen, write where to FILE (contract::Listening),
 //!                        answer one connection within MS ms (contract::Served)

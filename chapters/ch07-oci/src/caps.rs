@@ -169,7 +169,7 @@ impl CapabilitySets {
     pub fn apply(&self) -> Result<(), CapsError> {
         todo!(
             "shrink the bounding set to self.bounding, then set the other four sets, in an order the kernel \
-             accepts at every step (book: chapter 7, \"Applying the five sets\")"
+             accepts at every step (book: chapter 7, \"Capabilities and the user\", \"Applying the five sets\")"
         )
     }
 }
@@ -179,7 +179,10 @@ impl CapabilitySets {
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
 /// dropping the bounding set) need capabilities in effect.
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
-    todo!("make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")")
+    todo!(
+        "make the effective set what the permitted set is (book: chapter 7, \"Capabilities and the user\", \
+         \"After the change of user\")"
+    )
 }
 
 fn set(which: CapSet, name: &'static str, value: &CapsHashSet) -> Result<(), CapsError> {

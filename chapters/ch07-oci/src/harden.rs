@@ -125,7 +125,7 @@ impl ProcessHardening {
         todo!(
             "first hide the runtime's own binary from the container, then what needs root, then the user, \
              then the capabilities, with seccomp early or late as no_new_privs decides (book: chapter 7, \
-             \"The order of the steps\")"
+             \"no_new_privs and seccomp\", \"The order of the steps\")"
         )
     }
 

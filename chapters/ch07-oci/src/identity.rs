@@ -71,7 +71,7 @@ impl Identity {
     pub fn become_user(&self) -> Result<(), IdentityError> {
         todo!(
             "groups, then group, then user, keeping the permitted capabilities across the change \
-             (book: chapter 7, \"Who the process is\")"
+             (book: chapter 7, \"Capabilities and the user\", \"Who the process is\")"
         )
     }
 

@@ -240,7 +240,8 @@ fn mount_one(rootfs: &Path, bundle: &Path, entry: &Mount) -> Result<(), MountsEr
         make_mount_point(&target, source.is_dir())?;
         todo!(
             "attach `source` at `target`, then put every flag of `options` in force on that mount, \
-             keeping the flags a user namespace locks (book: chapter 7, \"A bind mount's flags\")"
+             keeping the flags a user namespace locks (book: chapter 7, \"The bundle and the lifecycle\", \
+             \"A bind mount's flags\")"
         )
     } else {
         make_mount_point(&target, true)?;

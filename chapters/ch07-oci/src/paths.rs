@@ -91,7 +91,7 @@ fn look(path: &Path) -> Result<Found, PathsError> {
 pub fn mask(path: &Path) -> Result<(), PathsError> {
     todo!(
         "skip a missing path; hide a directory under an empty file system and a file under an empty \
-         device (book: chapter 7, \"Masked paths\")"
+         device (book: chapter 7, \"Masked and read-only paths\", \"Masked paths\")"
     )
 }
 
@@ -104,7 +104,7 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
 pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     todo!(
         "skip a missing path; give it a mount of its own, then make that mount read-only, keeping the \
-         flags it already has (book: chapter 7, \"Read-only paths\")"
+         flags it already has (book: chapter 7, \"Masked and read-only paths\", \"Read-only paths\")"
     )
 }
 

@@ -99,12 +99,18 @@ pub fn default_spec() -> Spec {
 }
 
 /// Writes [`default_spec`] to `DIR/config.json`, refusing to overwrite one.
+/// Pretty-printed, as `runc spec` writes it: the file is meant to be
+/// edited by hand.
 pub fn write_default(dir: &Path) -> Result<(), SpecError> {
     let path = dir.join("config.json");
     if path.exists() {
         return Err(SpecError::Exists(path));
     }
-    default_spec().save(&path).map_err(|e| SpecError::Write(path, e))
+    let text = match serde_json::to_string_pretty(&default_spec()) {
+        Ok(text) => text + "\n",
+        Err(e) => return Err(SpecError::Write(path, e.into())),
+    };
+    std::fs::write(&path, text).map_err(|e| SpecError::Write(path, e.into()))
 }
 
 #[cfg(test)]
@@ -118,6 +124,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("rootfs")).expect("mkdir");
         write_default(&dir).expect("write");
         assert!(matches!(write_default(&dir), Err(SpecError::Exists(_))));
+        let text = std::fs::read_to_string(dir.join("config.json")).expect("read");
+        assert!(text.starts_with("{\n  \"ociVersion\"") && text.lines().count() > 50, "one key a line: {text}");
         let bundle = crate::bundle::Bundle::load(&dir).expect("the default config is a good bundle");
         assert_eq!(bundle.args(), ["sh"]);
         let caps = bundle.spec.process().as_ref().and_then(|p| p.capabilities().clone()).expect("caps");

@@ -27,7 +27,7 @@ mod headings;
 #[cfg(test)]
 mod tests;
 
-pub use headings::heading_ids;
+pub use headings::{heading_ids, id_from_content};
 
 /// Where the table is, for messages that send the reader to it.
 const TABLE: &str = "checker/suite/src/chapters/mod.rs";
@@ -321,10 +321,47 @@ fn check_guidance(root: &Path, problems: &mut Problems) {
                 for problem in course::marker_problems(&text) {
                     problems.add_at(&file, problem.line, problem.message);
                 }
+                for (line, todo) in starter_todos(&text) {
+                    if todo.contains("(book: chapter ")
+                        && crate::unfinished::book_section(&todo, &root.join("book/src")).is_none()
+                    {
+                        let message = "its todo's (book: chapter N, \"Section\") names no heading of chapter N's \
+                                       pages: name one (a page's title may come first, \"Title\", \"Section\")";
+                        problems.add_at(&file, line, message);
+                    }
+                }
             }
             Err(e) => problems.add(&file, format!("cannot be read ({e})")),
         }
     }
+}
+
+/// The text of each `// STARTER:` todo of a solution file, with the line
+/// it starts on: continued lines joined, `\"` unescaped, as the starter's
+/// `todo!` reads.
+fn starter_todos(text: &str) -> Vec<(usize, String)> {
+    let mut todos: Vec<(usize, String)> = Vec::new();
+    let mut open = false;
+    for (index, line) in text.lines().enumerate() {
+        let Some(content) = line.trim_start().strip_prefix("// STARTER:") else {
+            open = false;
+            continue;
+        };
+        if content.contains("todo!(") || !open {
+            todos.push((index + 1, String::new()));
+        }
+        open = true;
+        if let Some((_, todo)) = todos.last_mut() {
+            let content = if todo.ends_with('\\') {
+                todo.pop();
+                content.trim_start()
+            } else {
+                content
+            };
+            todo.push_str(&content.replace("\\\"", "\""));
+        }
+    }
+    todos
 }
 
 /// The book's summary links every chapter's page, and the page exists.
@@ -367,7 +404,8 @@ fn link_targets(markdown: &str) -> Vec<String> {
 /// What every test says about itself: a unique kebab-case name, a title, a
 /// hint, points, its own chapter, and a book section that exists.
 fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
-    let pages: Vec<&str> = chapters.iter().map(|c| c.book).collect();
+    let pages = chapter_pages(root, chapters);
+    let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
     let mut headings: HashMap<&str, Option<Vec<String>>> = HashMap::new();
     let mut seen: HashMap<&str, u8> = HashMap::new();
     for chapter in chapters {
@@ -448,6 +486,22 @@ fn check_tests(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
             }
         }
     }
+}
+
+/// The pages a test may point at: each chapter's page, and the other
+/// pages of a chapter told in several (`ch07-0-capstone.md`, then
+/// `ch07-1-bundle.md`, …: the same `chNN-` prefix), so that a test's
+/// `read:` line names the section that explains the fix.
+fn chapter_pages(root: &Path, chapters: &[ChapterSpec]) -> Vec<String> {
+    let mut pages: Vec<String> = chapters.iter().map(|c| c.book.to_string()).collect();
+    let prefixes: Vec<&str> = chapters.iter().filter_map(|c| c.book.get(..5)).collect();
+    let mut more: Vec<String> = fs::read_dir(root.join("book/src"))
+        .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    more.retain(|name| name.ends_with(".md") && prefixes.iter().any(|p| name.starts_with(p)) && !pages.contains(name));
+    more.sort();
+    pages.extend(more);
+    pages
 }
 
 /// Each chapter page's "What the tests check" table has one row per test

@@ -300,3 +300,31 @@ fn drifted_starters_are_reported() {
     assert!(problem.message.starts_with("differs from what solutions/ gives"), "{problem}");
     assert!(problem.message.contains("dev split"), "{problem}");
 }
+
+#[test]
+fn a_test_may_point_at_another_page_of_its_chapter_but_not_elsewhere() {
+    let mut course = FakeCourse::new();
+    course.write("book/src/ch01-more.md", "# More of chapter 1\n\n## Hostnames by hand\n");
+    course.write("book/src/grading.md", "# Grading\n\n## Hostnames by hand\n");
+    course.chapters[1].tests[0].book = "ch01-more.md#hostnames-by-hand";
+    assert_eq!(course.problems(), vec![]);
+    course.chapters[1].tests[0].book = "grading.md#hostnames-by-hand";
+    assert!(course.only_problem().message.contains("is no chapter's page"));
+}
+
+#[test]
+fn a_starter_todo_must_name_a_section_of_its_chapter() {
+    let course = FakeCourse::new();
+    let todo = |section: &str| format!("// STARTER: todo!(\"run (book: chapter 1, \\\"{section}\\\")\")");
+    course.edit("solutions/ch01-uts/src/main.rs", "// STARTER: todo!(\"run\")", &todo("The layer"));
+    course.edit(
+        "chapters/ch01-uts/src/main.rs",
+        "todo!(\"run\")",
+        "todo!(\"run (book: chapter 1, \\\"The layer\\\")\")",
+    );
+    assert_eq!(course.problems(), vec![]);
+    course.edit("solutions/ch01-uts/src/main.rs", &todo("The layer"), &todo("The layr"));
+    let problems = course.problems();
+    let named = problems.iter().find(|p| p.file == Path::new("solutions/ch01-uts/src/main.rs"));
+    assert!(named.is_some_and(|p| p.line == Some(2) && p.message.contains("names no heading")), "{problems:#?}");
+}

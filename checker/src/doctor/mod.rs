@@ -37,7 +37,7 @@ use report::{failures, render, Section};
 pub fn run(host: bool) -> anyhow::Result<ExitCode> {
     let sections = examine(&Machine::this(), host);
     let colour = crate::report::Style::for_stdout().is_on();
-    print!("{}", render(&sections, host, colour));
+    out!("{}", render(&sections, host, colour));
     Ok(if failures(&sections) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -88,10 +88,24 @@ impl Run {
             (None, None) => "no exit status".to_string(),
         };
         match self.panic_message() {
-            Some(panic) => format!("{ending}: the runtime panicked: {panic}"),
+            // The location, as Rust prints it (`ch02-pid/src/init.rs:33:9`),
+            // lets the checker name the unfinished function (`todo!()`).
+            Some(panic) => match self.panic_location() {
+                Some(at) => format!("{ending}: the runtime panicked at {at}: {panic}"),
+                None => format!("{ending}: the runtime panicked: {panic}"),
+            },
             None if self.stderr.trim().is_empty() => ending,
             None => format!("{ending}, stderr: {}", clip(self.stderr.trim(), 300)),
         }
+    }
+
+    /// Where the first Rust panic on stderr happened, `file:line:column`
+    /// (from `thread 'main' panicked at src/main.rs:2:5:`), if it says.
+    pub fn panic_location(&self) -> Option<String> {
+        let line = self.stderr.lines().find(|line| line.contains("panicked at"))?;
+        let (_, at) = line.split_once("panicked at ")?;
+        let at = at.trim().trim_end_matches(':');
+        (!at.is_empty()).then(|| clip(at, 160))
     }
 
     /// The first line of a Rust panic message on stderr, if there is one.
@@ -369,10 +383,11 @@ impl Ctx {
         keep: bool,
     ) -> Result<Running, Failure> {
         self.last_command = Some(match self.run_as {
-            // To repeat it by hand as that user, as root: setpriv (util-linux).
-            Some((uid, gid)) => {
-                format!("setpriv --reuid={uid} --regid={gid} --clear-groups {}", shell_line(program, args, env))
-            }
+            // To repeat it by hand as that user, from root's shell in the
+            // guest: its busybox has `su`, not util-linux's `setpriv --reuid`.
+            Some(_) => format!("su {} -c {}", crate::user::USER_NAME, quote(&shell_line(program, args, env))),
+            // Root with supplementary groups: the suite sets them with
+            // setgroups(2); util-linux's setpriv does the same by hand.
             None if !self.groups.is_empty() => {
                 let groups: Vec<String> = self.groups.iter().map(u32::to_string).collect();
                 format!("setpriv --groups {} {}", groups.join(","), shell_line(program, args, env))
@@ -783,6 +798,20 @@ mod tests {
             cgroups_left: Vec::new(),
             processes_left: None,
         }
+    }
+
+    #[test]
+    fn a_panic_is_described_with_where_it_happened() {
+        let stderr = "thread 'main' panicked at ch02-pid/src/init.rs:33:9:\n\
+                      not yet implemented: PID 1's whole life\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        let run = Run { code: Some(101), stderr: stderr.into(), ..exited(String::new()) };
+        assert_eq!(run.panic_location().as_deref(), Some("ch02-pid/src/init.rs:33:9"));
+        assert_eq!(
+            run.describe(),
+            "exit code 101: the runtime panicked at ch02-pid/src/init.rs:33:9: not yet implemented: PID 1's whole life"
+        );
+        assert_eq!(exited(String::new()).panic_location(), None);
     }
 
     fn line(nonce: &Nonce, zombies: Vec<u32>) -> String {

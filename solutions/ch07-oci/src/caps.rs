@@ -169,7 +169,7 @@ impl CapabilitySets {
     pub fn apply(&self) -> Result<(), CapsError> {
         // STARTER: todo!(
         // STARTER:     "shrink the bounding set to self.bounding, then set the other four sets, in an order the kernel \
-        // STARTER:      accepts at every step (book: chapter 7, \"Applying the five sets\")"
+        // STARTER:      accepts at every step (book: chapter 7, \"Capabilities and the user\", \"Applying the five sets\")"
         // STARTER: )
         // SOLUTION BEGIN
         // Only the capabilities this kernel has: the bounding set holds no
@@ -193,7 +193,10 @@ impl CapabilitySets {
 /// effective one, and the steps after it (seccomp without `no_new_privs`,
 /// dropping the bounding set) need capabilities in effect.
 pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
-    // STARTER: todo!("make the effective set what the permitted set is (book: chapter 7, \"After the change of user\")")
+    // STARTER: todo!(
+    // STARTER:     "make the effective set what the permitted set is (book: chapter 7, \"Capabilities and the user\", \
+    // STARTER:      \"After the change of user\")"
+    // STARTER: )
     // SOLUTION BEGIN
     let permitted =
         ::caps::read(None, CapSet::Permitted).map_err(|source| CapsError::Apply { set: "permitted", source })?;

@@ -125,7 +125,7 @@ impl ProcessHardening {
         // STARTER: todo!(
         // STARTER:     "first hide the runtime's own binary from the container, then what needs root, then the user, \
         // STARTER:      then the capabilities, with seccomp early or late as no_new_privs decides (book: chapter 7, \
-        // STARTER:      \"The order of the steps\")"
+        // STARTER:      \"no_new_privs and seccomp\", \"The order of the steps\")"
         // STARTER: )
         // SOLUTION BEGIN
         // The init is a fork of this runtime: until it is not dumpable,

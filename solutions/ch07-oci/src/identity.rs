@@ -71,7 +71,7 @@ impl Identity {
     pub fn become_user(&self) -> Result<(), IdentityError> {
         // STARTER: todo!(
         // STARTER:     "groups, then group, then user, keeping the permitted capabilities across the change \
-        // STARTER:      (book: chapter 7, \"Who the process is\")"
+        // STARTER:      (book: chapter 7, \"Capabilities and the user\", \"Who the process is\")"
         // STARTER: )
         // SOLUTION BEGIN
         self.set_groups()?;

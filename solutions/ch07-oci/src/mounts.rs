@@ -240,7 +240,8 @@ fn mount_one(rootfs: &Path, bundle: &Path, entry: &Mount) -> Result<(), MountsEr
         make_mount_point(&target, source.is_dir())?;
         // STARTER: todo!(
         // STARTER:     "attach `source` at `target`, then put every flag of `options` in force on that mount, \
-        // STARTER:      keeping the flags a user namespace locks (book: chapter 7, \"A bind mount's flags\")"
+        // STARTER:      keeping the flags a user namespace locks (book: chapter 7, \"The bundle and the lifecycle\", \
+        // STARTER:      \"A bind mount's flags\")"
         // STARTER: )
         // SOLUTION BEGIN
         let bind = MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC);

@@ -91,7 +91,7 @@ fn look(path: &Path) -> Result<Found, PathsError> {
 pub fn mask(path: &Path) -> Result<(), PathsError> {
     // STARTER: todo!(
     // STARTER:     "skip a missing path; hide a directory under an empty file system and a file under an empty \
-    // STARTER:      device (book: chapter 7, \"Masked paths\")"
+    // STARTER:      device (book: chapter 7, \"Masked and read-only paths\", \"Masked paths\")"
     // STARTER: )
     // SOLUTION BEGIN
     let fail = |with| move |source| PathsError::Mask { path: path.to_path_buf(), with, source };
@@ -117,7 +117,7 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
 pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     // STARTER: todo!(
     // STARTER:     "skip a missing path; give it a mount of its own, then make that mount read-only, keeping the \
-    // STARTER:      flags it already has (book: chapter 7, \"Read-only paths\")"
+    // STARTER:      flags it already has (book: chapter 7, \"Masked and read-only paths\", \"Read-only paths\")"
     // STARTER: )
     // SOLUTION BEGIN
     if let Found::Nothing = look(path)? {

@@ -476,7 +476,10 @@ impl SeccompProgram {
     /// program into misbehaving); `seccompiler::apply_filter` would set
     /// `no_new_privs` first, which the config may not want.
     pub fn load(&self) -> Result<(), SeccompError> {
-        // STARTER: todo!("install each compiled filter, in order, with self.flags (book: chapter 7, \"Loading the filters\")")
+        // STARTER: todo!(
+        // STARTER:     "install each compiled filter, in order, with self.flags (book: chapter 7, \"no_new_privs and \
+        // STARTER:      seccomp\", \"Loading the filters\")"
+        // STARTER: )
         // SOLUTION BEGIN
         let count = self.filters.len();
         for (index, filter) in self.filters.iter().enumerate() {

@@ -33,7 +33,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "root in a container of podman's 14 capabilities has exactly them in CapEff, CapPrm and CapBnd, and nothing in CapInh and CapAmb",
             "the bounding, effective and permitted sets should be the config's, the others empty",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-2-capabilities.md#podmans-14",
             caps_default_set,
         ),
         test(
@@ -41,7 +41,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "as uid 1000, each of the five sets in /proc/self/status is the config's own (bounding of 5, the other four of 2, ambient included)",
             "each of the five sets should be exactly what process.capabilities lists for it",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-2-capabilities.md#applying-the-five-sets",
             caps_match_config,
         ),
         test(
@@ -49,7 +49,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "the command runs as process.user: uid 1000, gid 1000, supplementary groups exactly 10 and 20",
             "the container's process should take the config's uid, gid and additionalGids, and nothing of root's",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-2-capabilities.md#who-the-process-is",
             process_user,
         ),
         test(
@@ -57,7 +57,7 @@ pub fn tests() -> Vec<TestCase> {
             1,
             "NoNewPrivs is 1 with noNewPrivileges true, and 0 when the config leaves it false",
             "noNewPrivileges should set PR_SET_NO_NEW_PRIVS, and only when asked",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-3-seccomp.md#no_new_privs",
             no_new_privs,
         ),
         test(
@@ -65,7 +65,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works",
             "the profile's filters should be loaded for the command itself, with the rules' own errno",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-3-seccomp.md#loading-the-filters",
             seccomp_profile_enforced,
         ),
         test(
@@ -73,7 +73,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "the masked paths that have content on the host (/proc/kcore, /proc/timer_list, /sys/firmware, …) read empty inside",
             "each masked path should be covered: /dev/null over a file, an empty read-only tmpfs over a directory",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-4-paths.md#masked-paths",
             masked_paths_empty,
         ),
         test(
@@ -81,7 +81,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can",
             "each read-only path should be a read-only mount of its own, the rest of /proc left writable",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-4-paths.md#read-only-paths",
             readonly_paths_refuse_writes,
         ),
         test(
@@ -89,7 +89,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "every namespace the config asks for (cgroup, ipc, mnt, net, pid, uts; user with mappings) differs from the host's, and beside a new user namespace a network namespace named by path is joined",
             "each entry of linux.namespaces without a path should be a new namespace of that type",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#the-bundle",
             namespaces_distinct,
         ),
         test(
@@ -97,7 +97,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "create → created (the command not run yet), start → running, the command's end → stopped, delete → gone; state's pid is the host pid of the container's process and bundle its absolute path",
             "follow the runtime spec's lifecycle: create stops before the command, start releases it, state tells the status now",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#the-lifecycle",
             lifecycle_and_state,
         ),
         test(
@@ -105,7 +105,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "start twice, delete of a running container without --force and kill of a stopped one exit non-zero and change nothing",
             "check the container's status now before acting, and refuse what the spec forbids in that status",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#the-lifecycle",
             wrong_state_refused,
         ),
         test(
@@ -113,7 +113,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "a bundle without config.json, with invalid JSON, an unknown namespace type or a mount destination out of the rootfs exits 125 and leaves no state, mount or process; a good bundle runs",
             "check the whole config before anything is created",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#bad-bundles",
             bad_bundles_refused,
         ),
         test(
@@ -121,7 +121,7 @@ pub fn tests() -> Vec<TestCase> {
             3,
             "under the course's default hardening, mknod of the machine's disk and mounting it, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module, unshare of a user namespace and opening the runtime's binary through /proc/1/exe all fail, and /sys/firmware is empty",
             "capabilities, seccomp, masked paths and a PID 1 that is not dumpable together must block every one of these",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-3-seccomp.md#the-order-of-the-steps",
             escapes_blocked,
         ),
         test(
@@ -129,7 +129,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "the command holds no descriptor beyond 0, 1 and 2, and a process.cwd of /proc/self/fd/41 (a directory its caller left open) is refused or ends inside the root (runc's CVE-2024-21626)",
             "the runtime's descriptors are open until exec: after entering process.cwd, check it is inside the root",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#the-exec-fifo",
             host_descriptors_unreachable,
         ),
         test(
@@ -137,7 +137,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "a bind mount whose destination is a symlink to an absolute path lands at that path inside the rootfs, never on the host's",
             "resolve each destination inside the rootfs, symlinks included, before mounting",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#mount-destinations-stay-inside-the-root",
             symlinked_mount_target_stays_inside,
         ),
         test(
@@ -145,7 +145,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "each mount carries exactly the config's options inside: a bind with ro,nosuid,nodev,noexec (writes fail with EROFS), a bind without ro (writable), a tmpfs with nosuid,nodev,noexec,mode=1770,size=2048k",
             "a bind mount takes ro, nosuid, nodev and noexec only from a remount of it; a tmpfs takes them in its one mount, with mode= and size= as its data",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#a-bind-mounts-flags",
             mount_options_honoured,
         ),
         test(
@@ -153,7 +153,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "delete --force started while create is still setting the container up waits for it: create succeeds, then delete removes everything, no process or state left",
             "every command on a container should hold its lock while it works",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#one-command-at-a-time-the-lock",
             delete_waits_for_create,
         ),
         test(
@@ -161,7 +161,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "podman --runtime RUNTIME run --rm localhost/busybox sh -c 'exit 3' exits 3, and leaves no container",
             "create, start, state, kill and delete as conmon calls them; the container's exit code reaches podman",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-5-podman.md#the-contract",
             podman_run_exit_code,
         )
         .run_alone(),
@@ -170,7 +170,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "podman run -t: the command's stdin, stdout and stderr are one terminal (a pty of the container's own devpts), /dev/console is that terminal, and its exit code comes back",
             "with process.terminal, make a pty inside the container and send its master through --console-socket",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#the-console-socket",
             podman_run_tty,
         )
         .run_alone(),
@@ -179,7 +179,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "podman run -d, ps lists it, stop ends it (SIGTERM, then SIGKILL), rm removes it and its process is gone from the host",
             "kill with podman's signal numbers, state that says stopped once the process is gone, delete that cleans up",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-5-podman.md#the-contract",
             podman_detached_stop_rm,
         )
         .run_alone(),
@@ -188,7 +188,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "podman exec runs the probe inside a running container: in the PID and mount namespaces of the container's process",
             "exec --process FILE should join every namespace of the container's process",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-1-bundle.md#exec-one-more-process",
             podman_exec,
         )
         .run_alone(),
@@ -197,7 +197,7 @@ pub fn tests() -> Vec<TestCase> {
             2,
             "podman run --memory 64m --pids-limit 20: the container's cgroup on the host has memory.max 67108864 and pids.max 20",
             "linux.resources and linux.cgroupsPath should give the container its cgroup, limits written before it runs",
-            "ch07-0-capstone.md#what-the-tests-check",
+            "ch07-5-podman.md#one-podman-run-through-your-code",
             podman_resources,
         )
         .run_alone(),
