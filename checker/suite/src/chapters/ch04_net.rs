@@ -1019,8 +1019,10 @@ fn dead_pid(probe: &str) -> Result<u32, Failure> {
 
 /// Whether process `pid` sleeps in open() (a FIFO waiting for its writer)
 /// or in flock(): `/proc/PID/syscall` starts with the system call's number.
+/// (The C library's open() is the openat system call, on every
+/// architecture; arm64 has no `open` at all.)
 fn waits_for_lease(pid: u32) -> bool {
-    let waiting = [nix::libc::SYS_open, nix::libc::SYS_openat, nix::libc::SYS_flock];
+    let waiting = [nix::libc::SYS_openat, nix::libc::SYS_flock];
     let text = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
     let number = text.split_whitespace().next().and_then(|n| n.parse::<i64>().ok());
     number.is_some_and(|n| waiting.contains(&n))
