@@ -1789,6 +1789,44 @@ fn podman(ctx: &mut Ctx, args: &[&str]) -> Result<Run, Failure> {
     ctx.keep_run(Path::new("podman"), &all)
 }
 
+/// How a podman command ended, for a failure: its `Error:` lines in full
+/// (where podman quotes the runtime's own error), then what it said before
+/// them, clipped. When the runtime's `create` fails, podman's clean-up
+/// `delete` speaks first, and its error, which is only a consequence, would
+/// otherwise fill the room.
+fn podman_said(run: &Run) -> String {
+    let ending = match (run.code, run.signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("podman was killed by signal {signal}"),
+        (None, None) => "no exit status".to_string(),
+    };
+    let lines = run.stderr.lines().map(str::trim).filter(|line| !line.is_empty());
+    let (errors, before): (Vec<&str>, Vec<&str>) = lines.partition(|line| line.starts_with("Error:"));
+    let mut said = ending;
+    if !errors.is_empty() {
+        said.push_str(&format!(", {}", errors.join(" | ")));
+    }
+    if !before.is_empty() {
+        said.push_str(&format!(" (before it: {})", clip(&before.join(" | "), 300)));
+    }
+    said
+}
+
+/// Fails unless the podman command `run` exited with `code`, quoting
+/// podman's error in full (see [`podman_said`]).
+fn expect_podman(run: &Run, code: i32, what: &str) -> Result<(), Failure> {
+    if run.code == Some(code) {
+        return Ok(());
+    }
+    let said = podman_said(run);
+    let what = if said.contains("OCI runtime error") {
+        format!("{what}: the runtime failed, and podman quotes its error")
+    } else {
+        what.to_string()
+    };
+    Err(Failure::fail(what).compare(format!("exit code {code}"), said))
+}
+
 /// Removes every container podman knows, whatever happened in the test.
 /// The command to repeat stays the test's own, not this clean-up.
 fn podman_clean(ctx: &mut Ctx) {
@@ -1832,7 +1870,7 @@ fn podman_detached(ctx: &mut Ctx, extra: &[&str]) -> Result<String, Failure> {
     args.extend_from_slice(extra);
     args.extend_from_slice(&[IMAGE, ROOTFS_PROBE, contract::plain::SLEEP, "60000"]);
     let run = podman(ctx, &args)?;
-    run.expect_code(0, "`podman run -d` should start the container")?;
+    expect_podman(&run, 0, "`podman run -d` should start the container")?;
     let id = run.stdout.lines().last().unwrap_or_default().trim().to_string();
     if id.len() != 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(
@@ -1845,7 +1883,7 @@ fn podman_detached(ctx: &mut Ctx, extra: &[&str]) -> Result<String, Failure> {
 /// The host pid of a container, from `podman inspect`.
 fn podman_pid(ctx: &mut Ctx, id: &str) -> Result<u32, Failure> {
     let run = podman(ctx, &["inspect", "--format", "{{.State.Pid}}", id])?;
-    run.expect_code(0, "podman inspect should know the container")?;
+    expect_podman(&run, 0, "podman inspect should know the container")?;
     match run.stdout.trim().parse::<u32>() {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err(Failure::fail("podman knows no pid for the running container (the runtime's state has none)")
@@ -1856,7 +1894,7 @@ fn podman_pid(ctx: &mut Ctx, id: &str) -> Result<u32, Failure> {
 fn podman_run_exit_code(ctx: &mut Ctx) -> Result<(), Failure> {
     with_podman(ctx, Passing::LeavesNothing, |ctx| {
         let run = podman(ctx, &["run", "--rm", IMAGE, "sh", "-c", "exit 3"])?;
-        run.expect_code(3, "podman run --rm should relay the container's exit code")?;
+        expect_podman(&run, 3, "podman run --rm should relay the container's exit code")?;
         let left = podman(ctx, &["ps", "--all", "--quiet"])?;
         if !left.stdout.trim().is_empty() {
             return Err(Failure::fail("podman run --rm left a container behind: does `delete` work?")
@@ -1881,19 +1919,17 @@ fn podman_run_tty(ctx: &mut Ctx) -> Result<(), Failure> {
         match run.code {
             Some(7) => Ok(()),
             Some(10) => Err(Failure::fail("with -t, the command's stdin, stdout or stderr is not a terminal")
-                .compare("a pty on 0, 1 and 2", run.describe())),
+                .compare("a pty on 0, 1 and 2", podman_said(&run))),
             Some(11) => Err(Failure::fail("with -t, the terminal is not under the container's /dev/pts")
-                .compare("/dev/pts/N", run.describe())),
-            Some(12) => {
-                Err(Failure::fail("with -t, stdin and stdout are different terminals")
-                    .compare("one pty", run.describe()))
-            }
+                .compare("/dev/pts/N", podman_said(&run))),
+            Some(12) => Err(Failure::fail("with -t, stdin and stdout are different terminals")
+                .compare("one pty", podman_said(&run))),
             Some(13) => {
                 Err(Failure::fail("with -t, /dev/console is not the container's terminal (bind the pty onto it)")
-                    .compare("/dev/console: the same device as stdin", run.describe()))
+                    .compare("/dev/console: the same device as stdin", podman_said(&run)))
             }
             _ => Err(Failure::fail("podman run -t should run the command on a terminal and relay its exit code")
-                .compare("exit 7", run.describe())),
+                .compare("exit 7", podman_said(&run))),
         }
     })
 }
@@ -1907,10 +1943,10 @@ fn podman_detached_stop_rm(ctx: &mut Ctx) -> Result<(), Failure> {
             return Err(Failure::fail("podman ps does not list the running container: does `state` say running?")
                 .compare(id.clone(), clip(&ps.stdout, 200)));
         }
-        podman(ctx, &["stop", "--time", "2", &id])?.expect_code(0, "podman stop should stop the container")?;
+        expect_podman(&podman(ctx, &["stop", "--time", "2", &id])?, 0, "podman stop should stop the container")?;
         let status = podman(ctx, &["inspect", "--format", "{{.State.Status}}", &id])?;
         expect_eq("podman's status after stop", "exited", status.stdout.trim())?;
-        podman(ctx, &["rm", &id])?.expect_code(0, "podman rm should remove the stopped container")?;
+        expect_podman(&podman(ctx, &["rm", &id])?, 0, "podman rm should remove the stopped container")?;
         if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
             return Err(Failure::fail(format!("the container's process {pid} is still alive after stop and rm")));
         }
@@ -1931,6 +1967,7 @@ fn podman_exec(ctx: &mut Ctx) -> Result<(), Failure> {
         let mut args = vec!["exec", id.as_str()];
         args.extend(call.command());
         let run = podman(ctx, &args)?;
+        expect_podman(&run, 0, "podman exec should run the probe in the running container")?;
         let report = call.read(&run)?;
         for (kind, inside) in [("pid", &report.namespaces.pid), ("mnt", &report.namespaces.mnt)] {
             let container = fs::read_link(format!("/proc/{pid}/ns/{kind}"))
