@@ -255,6 +255,15 @@ fn diagnose(error: &HardenError) -> Option<String> {
     };
     match error {
         HardenError::Identity(IdentityError::SetGroups(..) | IdentityError::SetGid(..))
+            if !nix::unistd::geteuid().is_root() =>
+        {
+            Some(
+                "the user was changed before the groups: a process that is no longer root may not change its groups \
+                 (groups first, then the group, then the user)"
+                    .to_string(),
+            )
+        }
+        HardenError::Identity(IdentityError::SetGroups(..) | IdentityError::SetGid(..))
             if !in_effect(Capability::CAP_SETGID) =>
         {
             Some(before_user(Capability::CAP_SETGID))

@@ -1229,10 +1229,11 @@ fn kill_with(ctx: &mut Ctx, id: &str, signal: &str) -> Result<(), Failure> {
 
 fn kill_sends_the_signal(ctx: &mut Ctx) -> Result<(), Failure> {
     // A command that lives on after SIGTERM (it notes it), and ends on
-    // SIGUSR1 (noting that too). The shell runs a trap once its
-    // foreground sleep ends, so within a second.
+    // SIGUSR1 (noting that too). A trapped signal interrupts the shell's
+    // `wait` at once, where a foreground command would hold the trap back
+    // until it ended.
     let script = "trap 'touch /got-term' TERM; trap 'touch /got-usr1; exit 0' USR1; touch /ran; \
-                  while :; do sleep 1; done";
+                  while :; do sleep 30 & wait $!; done";
     let dir = bundle(ctx, "signals", Some(&config(&["/bin/sh", "-c", script])))?;
     let rootfs = dir.join("rootfs");
     let dir = dir.display().to_string();
