@@ -1999,3 +1999,38 @@ fn podman_resources(ctx: &mut Ctx) -> Result<(), Failure> {
         expect_eq(&format!("pids.max of {}", dir.display()), "20", read("pids.max").as_str())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn podman_failed(stderr: &str) -> Run {
+        Run {
+            code: Some(126),
+            signal: None,
+            stdout: String::new(),
+            stderr: stderr.to_string(),
+            cgroups_left: Vec::new(),
+            processes_left: None,
+        }
+    }
+
+    #[test]
+    fn podmans_error_line_comes_whole_and_first() {
+        // What podman 4 printed when the runtime's create failed: the
+        // clean-up's delete speaks first.
+        let long = "x".repeat(400);
+        let run = podman_failed(&format!(
+            "greenroom: no container \"06f1\" in /run/greenroom\n\
+             time=\"2026-12-07T12:49:37Z\" level=error msg=\"Removing container 06f1 from runtime after creation \
+             failed\"\nError: OCI runtime error: /greenroom/bin/runtime: greenroom: rlimit {long}\n"
+        ));
+        let said = podman_said(&run);
+        assert!(said.starts_with("exit code 126, Error: OCI runtime error: /greenroom/bin/runtime"), "{said}");
+        assert!(said.contains(&long), "the runtime's error is whole: {said}");
+        assert!(said.contains("(before it: greenroom: no container"), "{said}");
+        let failure = expect_podman(&run, 3, "podman run should relay the exit code").expect_err("exit 126 is not 3");
+        assert!(failure.message.ends_with("the runtime failed, and podman quotes its error"), "{failure:?}");
+        assert!(expect_podman(&Run { code: Some(3), ..run }, 3, "").is_ok());
+    }
+}
