@@ -7,7 +7,9 @@
 //! seccomp, ids), tries the calls and paths hardening must refuse
 //! (`probe syscalls`, `probe paths`, `probe breakout`), reads its mount
 //! table and writes through the config's mounts (`probe mounts`) and
-//! reports its namespaces; from outside, the suite reads the state documents, the
+//! reports its namespaces, hostname, environment, working directory, limits,
+//! umask and OOM score (one run of these, which the tests that only read
+//! it share); from outside, the suite reads the state documents, the
 //! container's process in the host's `/proc`, what is left in the state
 //! root, the mount table and the test's cgroup, and what podman says.
 
