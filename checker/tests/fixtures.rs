@@ -926,3 +926,150 @@ fn a_foreign_range_left_to_newuidmap_is_caught() {
     assert!(foreign.actual.as_deref().unwrap_or_default().contains("newuidmap"), "{foreign:#?}");
     graded.report.expect("rootless-range", "pass");
 }
+
+#[test]
+#[serial]
+fn a_hostname_never_given_to_the_uts_layer_is_caught() {
+    let graded = grade_chapter7_tests("hostname-ignored", &["hostname-from-config", "environment-exact"]);
+    assert_failed(&graded);
+    let hostname = graded.report.expect("hostname-from-config", "fail");
+    assert!(hostname.message.contains("config's `hostname`"), "{hostname:#?}");
+    assert_eq!(hostname.expected.as_deref(), Some("Some(\"footlights\")"), "{hostname:#?}");
+    // The same container's other settings are right.
+    graded.report.expect("environment-exact", "pass");
+}
+
+#[test]
+#[serial]
+fn a_process_left_in_the_runtimes_cwd_and_environment_is_caught() {
+    let graded =
+        grade_chapter7_tests("cwd-and-env-skipped", &["cwd-from-config", "environment-exact", "hostname-from-config"]);
+    assert_failed(&graded);
+    let cwd = graded.report.expect("cwd-from-config", "fail");
+    assert!(cwd.message.contains("process.cwd"), "{cwd:#?}");
+    assert_eq!(cwd.expected.as_deref(), Some("Some(\"/etc\")"), "{cwd:#?}");
+    let env = graded.report.expect("environment-exact", "fail");
+    assert!(env.message.contains("GREENROOM_RUNTIME_ONLY=backstage, from the runtime's own environment"), "{env:#?}");
+    graded.report.expect("hostname-from-config", "pass");
+}
+
+#[test]
+#[serial]
+fn limits_umask_and_oom_score_never_set_are_caught() {
+    let graded = grade_chapter7_tests(
+        "limits-skipped",
+        &["rlimits-applied", "umask-applied", "oom-score-adj-applied", "cwd-from-config"],
+    );
+    assert_failed(&graded);
+    let rlimits = graded.report.expect("rlimits-applied", "fail");
+    assert!(rlimits.message.contains("RLIMIT_NOFILE") && rlimits.message.contains("setrlimit"), "{rlimits:#?}");
+    let umask = graded.report.expect("umask-applied", "fail");
+    assert!(umask.message.contains("process.user.umask"), "{umask:#?}");
+    assert_eq!(umask.expected.as_deref(), Some("0027"), "{umask:#?}");
+    let oom = graded.report.expect("oom-score-adj-applied", "fail");
+    assert!(oom.message.contains("oom_score_adj"), "{oom:#?}");
+    graded.report.expect("cwd-from-config", "pass");
+}
+
+#[test]
+#[serial]
+fn a_seccomp_default_action_taken_for_allow_is_caught() {
+    let graded = grade_chapter7_tests("seccomp-default-allow", &["seccomp-default-action", "seccomp-profile-enforced"]);
+    assert_failed(&graded);
+    let default = graded.report.expect("seccomp-default-action", "fail");
+    assert!(default.message.contains("reached the kernel"), "{default:#?}");
+    assert!(default.message.contains("defaultAction"), "{default:#?}");
+    graded.report.expect("seccomp-profile-enforced", "pass");
+}
+
+#[test]
+#[serial]
+fn a_masked_directory_left_writable_is_caught() {
+    let graded = grade_chapter7_tests("masked-dirs-writable", &["masked-dirs-refuse-writes", "masked-paths-empty"]);
+    assert_failed(&graded);
+    let writes = graded.report.expect("masked-dirs-refuse-writes", "fail");
+    assert!(writes.message.contains("must be read-only"), "{writes:#?}");
+    graded.report.expect("masked-paths-empty", "pass");
+}
+
+#[test]
+#[serial]
+fn kill_sending_sigterm_whatever_it_is_asked_is_caught() {
+    let graded = grade_chapter7_tests("kill-always-term", &["kill-sends-the-signal", "wrong-state-refused"]);
+    assert_failed(&graded);
+    let kill = graded.report.expect("kill-sends-the-signal", "fail");
+    assert!(kill.message.contains("should send SIGUSR1"), "{kill:#?}");
+    assert_eq!(kill.actual.as_deref(), Some("SIGTERM again"), "{kill:#?}");
+    graded.report.expect("wrong-state-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn a_cgroup_left_by_delete_is_caught() {
+    let graded = grade_chapter7_tests("delete-keeps-cgroup", &["delete-removes-the-cgroup", "lifecycle-and-state"]);
+    assert_failed(&graded);
+    let left = graded.report.expect("delete-removes-the-cgroup", "fail");
+    assert!(left.message.contains("delete left the container's cgroup"), "{left:#?}");
+    graded.report.expect("lifecycle-and-state", "pass");
+}
+
+#[test]
+#[serial]
+fn a_zombie_reported_running_is_caught() {
+    let graded = grade_chapter7_tests("zombie-counted-alive", &["zombie-is-stopped", "lifecycle-and-state"]);
+    assert_failed(&graded);
+    let zombie = graded.report.expect("zombie-is-stopped", "fail");
+    assert!(zombie.message.contains("is a zombie"), "{zombie:#?}");
+    assert_eq!(zombie.actual.as_deref(), Some("running"), "{zombie:#?}");
+    graded.report.expect("lifecycle-and-state", "pass");
+}
+
+#[test]
+#[serial]
+fn a_change_of_user_without_keepcaps_is_named() {
+    let graded = grade_chapter7_tests("keepcaps-missing", &["caps-match-config", "caps-default-set"]);
+    assert_failed(&graded);
+    let caps = graded.report.expect("caps-match-config", "fail");
+    let why = caps.explanation();
+    assert!(why.contains("PR_SET_KEEPCAPS"), "the runtime's error names the missing step: {caps:#?}");
+    assert!(why.contains("no permitted capability left"), "{caps:#?}");
+    graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
+fn capabilities_applied_before_the_change_of_user_are_named() {
+    let graded = grade_chapter7_tests("caps-before-user", &["caps-match-config", "caps-default-set"]);
+    assert_failed(&graded);
+    let caps = graded.report.expect("caps-match-config", "fail");
+    let why = caps.explanation();
+    assert!(why.contains("applied before it"), "the runtime's error names the order: {caps:#?}");
+    assert!(why.contains("CAP_SETGID"), "{caps:#?}");
+    graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
+fn an_ambient_set_never_raised_is_named() {
+    let graded = grade_chapter7_tests("ambient-never-raised", &["caps-match-config", "caps-default-set"]);
+    assert_failed(&graded);
+    let caps = graded.report.expect("caps-match-config", "fail");
+    assert!(caps.message.starts_with("CapAmb (ambient) is not the config's"), "{caps:#?}");
+    assert!(caps.message.contains("PR_CAP_AMBIENT_RAISE"), "{caps:#?}");
+    graded.report.expect("caps-default-set", "pass");
+}
+
+#[test]
+#[serial]
+fn a_create_that_fails_under_podman_shows_the_runtimes_error() {
+    let graded = grade_chapter7_tests("rlimit-equal-refused", &["podman-run-exit-code", "rlimits-applied"]);
+    assert_failed(&graded);
+    let podman = graded.report.expect("podman-run-exit-code", "fail");
+    assert!(podman.message.contains("the runtime failed, and podman quotes its error"), "{podman:#?}");
+    let said = podman.actual.as_deref().unwrap_or_default();
+    // The runtime's own words, whole, before the clean-up's.
+    assert!(said.contains("rlimit RLIMIT_") && said.contains("is above the hard limit"), "{podman:#?}");
+    let error = said.find("Error:").expect("podman's error line");
+    assert!(said.find("no container").is_none_or(|cleanup| error < cleanup), "{podman:#?}");
+    graded.report.expect("rlimits-applied", "pass");
+}

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use contract::{Breakout, Errno, PathSeen, PathsSeen, Syscalls};
+use contract::{Breakout, Created, Errno, PathSeen, PathsSeen, Syscalls};
 use syscalls::Sysno;
 
 extern "C" {
@@ -59,8 +59,9 @@ pub fn paths(paths: &[&str]) -> PathsSeen {
 
 fn seen(path: &str) -> PathSeen {
     let errno = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(0));
-    let (read_errno, size) = match std::fs::metadata(path) {
-        Err(e) => (Some(errno(e)), None),
+    let metadata = std::fs::metadata(path);
+    let (read_errno, size) = match &metadata {
+        Err(e) => (Some(Errno(e.raw_os_error().unwrap_or(0))), None),
         Ok(meta) if meta.is_dir() => match std::fs::read_dir(path) {
             Ok(entries) => (None, Some(entries.count() as u64)),
             Err(e) => (Some(errno(e)), None),
@@ -75,7 +76,17 @@ fn seen(path: &str) -> PathSeen {
     };
     // Opened, never written: a write to some of these files acts at once.
     let write_errno = std::fs::OpenOptions::new().write(true).open(path).err().map(errno);
-    PathSeen { path: path.to_string(), read_errno, size, write_errno }
+    // In a directory, a file of the probe's own: made, then removed.
+    let created_inside = metadata.ok().filter(|meta| meta.is_dir()).map(|_| {
+        let inside = format!("{}/.probe-wrote", path.trim_end_matches('/'));
+        let made = std::fs::OpenOptions::new().write(true).create_new(true).open(&inside);
+        let errno = made.err().map(errno);
+        if errno.is_none() {
+            let _ = std::fs::remove_file(&inside);
+        }
+        Created { path: inside, errno }
+    });
+    PathSeen { path: path.to_string(), read_errno, size, write_errno, created_inside }
 }
 
 /// The machine's first disk, from `/proc/partitions`: its name and device

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use contract::{
-    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Inherited, Namespaces, OpenFd, Process,
-    Report, Seccomp, Security, Users,
+    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Inherited, Limits, Namespaces, OpenFd,
+    Process, Report, Rlimit, Seccomp, Security, Users,
 };
 
 /// Reads everything, now. A file that cannot be read gives `None` rather
@@ -40,7 +40,45 @@ pub fn collect() -> Report {
         security: security(&status),
         network: crate::net::collect().ok(),
         inherited,
+        limits: Limits {
+            rlimits: read("/proc/self/limits").map(|text| rlimits(&text)),
+            umask: status.get("Umask").and_then(|mask| u32::from_str_radix(mask, 8).ok()),
+            oom_score_adj: read("/proc/self/oom_score_adj").and_then(|text| text.trim().parse().ok()),
+        },
     }
+}
+
+/// The rows of `/proc/self/limits` (`Max open files  1024  4096  files`)
+/// by the resource's kernel name, in the order `fs/proc/base.c` prints them.
+const LIMIT_ROWS: [(&str, &str); 16] = [
+    ("Max cpu time", "RLIMIT_CPU"),
+    ("Max file size", "RLIMIT_FSIZE"),
+    ("Max data size", "RLIMIT_DATA"),
+    ("Max stack size", "RLIMIT_STACK"),
+    ("Max core file size", "RLIMIT_CORE"),
+    ("Max resident set", "RLIMIT_RSS"),
+    ("Max processes", "RLIMIT_NPROC"),
+    ("Max open files", "RLIMIT_NOFILE"),
+    ("Max locked memory", "RLIMIT_MEMLOCK"),
+    ("Max address space", "RLIMIT_AS"),
+    ("Max file locks", "RLIMIT_LOCKS"),
+    ("Max pending signals", "RLIMIT_SIGPENDING"),
+    ("Max msgqueue size", "RLIMIT_MSGQUEUE"),
+    ("Max nice priority", "RLIMIT_NICE"),
+    ("Max realtime priority", "RLIMIT_RTPRIO"),
+    ("Max realtime timeout", "RLIMIT_RTTIME"),
+];
+
+fn rlimits(text: &str) -> BTreeMap<String, Rlimit> {
+    let value = |word: &str| word.parse::<u64>().ok();
+    text.lines()
+        .filter_map(|line| {
+            let (label, name) = LIMIT_ROWS.iter().find(|(label, _)| line.starts_with(label))?;
+            let mut words = line[label.len()..].split_whitespace();
+            let (soft, hard) = (words.next()?, words.next()?);
+            Some((name.to_string(), Rlimit { soft: value(soft), hard: value(hard) }))
+        })
+        .collect()
 }
 
 fn inherited(status: &BTreeMap<String, String>) -> Inherited {

@@ -255,6 +255,16 @@ pub struct Ctx {
 #[derive(Default)]
 pub struct SharedReports {
     runs: Mutex<HashMap<ReportKey, Arc<OnceLock<SharedReport>>>>,
+    /// What tests made some other way than from flags (chapter 7's
+    /// bundles), by the name they give it (see [`Ctx::shared`]).
+    made: Mutex<HashMap<String, Arc<OnceLock<SharedValue>>>>,
+}
+
+/// One value of [`Ctx::shared`]: a `Result<T, Failure>`, and the command
+/// line that made it.
+struct SharedValue {
+    value: Box<dyn std::any::Any + Send + Sync>,
+    command: Option<String>,
 }
 
 /// What makes two containers the same for a report: their flags (a rootfs
@@ -530,6 +540,35 @@ impl Ctx {
         });
         self.last_command = run.command.clone();
         run.report.clone()
+    }
+
+    /// What `make` returns, made once for the job's tests that ask for
+    /// `key`, while a test asking beside it waits: for what several tests
+    /// only read and their runs cannot name by flags (chapter 7's reports
+    /// from bundles). Its command line becomes this test's. `key` names
+    /// one way of making one type of value: two tests giving it must make
+    /// the same thing.
+    pub fn shared<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        key: &str,
+        make: impl FnOnce(&mut Ctx) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let Some(shared) = self.shared.clone() else { return make(self) };
+        let cell = match shared.made.lock() {
+            Ok(mut made) => made.entry(format!("{key}/{:?}", self.run_as)).or_default().clone(),
+            Err(_) => return make(self),
+        };
+        let made = cell.get_or_init(|| {
+            let value: Result<T, Failure> = make(self);
+            SharedValue { value: Box::new(value), command: self.last_command.clone() }
+        });
+        self.last_command = made.command.clone();
+        match made.value.downcast_ref::<Result<T, Failure>>() {
+            Some(value) => value.clone(),
+            None => {
+                Err(Failure::error(format!("the shared value {key:?} was made with another type: a bug in the suite")))
+            }
+        }
     }
 
     /// Writes a fresh rootfs (busybox and the probe, as `/probe`) in the

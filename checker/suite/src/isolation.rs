@@ -393,6 +393,7 @@ mod tests {
             },
             network: None,
             inherited: Default::default(),
+            limits: Default::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Document, Errno};
+use crate::{Created, Document, Errno};
 
 /// `probe syscalls`: one call a seccomp profile may refuse, one it allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,11 @@ pub struct PathSeen {
     /// `None` when it could be opened for writing (nothing is written);
     /// else why not (`EROFS` on a read-only mount).
     pub write_errno: Option<Errno>,
+    /// For a directory: creating a file in it (removed at once when it
+    /// worked), whose `errno` is `EROFS` on a read-only mount; `None` for
+    /// anything else.
+    #[serde(default)]
+    pub created_inside: Option<Created>,
 }
 
 /// `probe breakout`: the escapes a hardened container must not make. Each

@@ -28,8 +28,8 @@ pub use hardening::{Breakout, PathSeen, PathsSeen, Syscalls};
 pub use network::{Address, Exchange, Interface, Listening, Loopback, Network, Route, Sent, Served};
 pub use outcome::{Created, Errno, Escape, IpcLook, IpcMade, MountsSeen, Orphans, SignalOutcome, Touched};
 pub use report::{
-    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Inherited, Namespaces, OpenFd, Process,
-    Report, Seccomp, Security, Users,
+    Capabilities, Cgroup, DevEntry, DevKind, FileId, Filesystem, IdRange, Inherited, Limits, Namespaces, OpenFd,
+    Process, Report, Rlimit, Seccomp, Security, Users,
 };
 pub use user::{MadeOwned, ReadOutcome, RenameThrough};
 

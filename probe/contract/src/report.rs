@@ -35,6 +35,10 @@ pub struct Report {
     /// working directory, root, signal mask.
     #[serde(default)]
     pub inherited: Inherited,
+    /// What the probe may use and how it creates files: resource limits,
+    /// umask, OOM score.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Document for Report {
@@ -83,6 +87,29 @@ pub struct Inherited {
     pub signals_blocked: Option<u64>,
     /// `SigIgn`: the ignored signals, the same way.
     pub signals_ignored: Option<u64>,
+}
+
+/// The probe's resource limits, umask and OOM score adjustment: what the
+/// runtime set before exec (chapter 7's `process.rlimits`,
+/// `process.user.umask` and `process.oomScoreAdj`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// From `/proc/self/limits`, by the kernel's resource name
+    /// (`RLIMIT_NOFILE`, …).
+    pub rlimits: Option<BTreeMap<String, Rlimit>>,
+    /// `Umask` of `/proc/self/status`.
+    pub umask: Option<u32>,
+    /// `/proc/self/oom_score_adj`.
+    pub oom_score_adj: Option<i32>,
+}
+
+/// One resource limit; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// The soft limit, what the kernel enforces.
+    pub soft: Option<u64>,
+    /// The hard limit, the most the soft one may be raised to.
+    pub hard: Option<u64>,
 }
 
 /// One open descriptor and what it refers to.

@@ -220,7 +220,71 @@ impl Layer for ProcessHardening {
     }
 
     fn enter_child(&self) -> Result<(), BoxError> {
-        Ok(self.apply()?)
+        self.apply().map_err(|source| match diagnose(&source) {
+            Some(why) => Box::new(Diagnosed { why, source }) as BoxError,
+            None => Box::new(source) as BoxError,
+        })
+    }
+}
+
+/// A step of [`ProcessHardening::apply`] that failed, and the mistake an
+/// earlier step made: the kernel answers several mistakes of order with
+/// EPERM at a later step than the one at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{why}")]
+pub struct Diagnosed {
+    why: String,
+    #[source]
+    source: HardenError,
+}
+
+/// What the process's state says about `error`, read where it failed:
+/// capabilities already gone before the change of user, or permitted
+/// capabilities the change of user emptied.
+fn diagnose(error: &HardenError) -> Option<String> {
+    use crate::identity::IdentityError;
+    use ::caps::{CapSet, Capability};
+    let in_effect = |cap| ::caps::has_cap(None, CapSet::Effective, cap).unwrap_or(true);
+    let before_user = |cap: Capability| {
+        format!(
+            "{cap} is no longer in effect where the change of user needs it: the capability sets were applied \
+             before it (change the groups and the user first, then apply process.capabilities)"
+        )
+    };
+    match error {
+        HardenError::Identity(IdentityError::SetGroups(..) | IdentityError::SetGid(..))
+            if !nix::unistd::geteuid().is_root() =>
+        {
+            Some(
+                "the user was changed before the groups: a process that is no longer root may not change its groups \
+                 (groups first, then the group, then the user)"
+                    .to_string(),
+            )
+        }
+        HardenError::Identity(IdentityError::SetGroups(..) | IdentityError::SetGid(..))
+            if !in_effect(Capability::CAP_SETGID) =>
+        {
+            Some(before_user(Capability::CAP_SETGID))
+        }
+        HardenError::Identity(IdentityError::SetUid(..)) if !in_effect(Capability::CAP_SETUID) => {
+            Some(before_user(Capability::CAP_SETUID))
+        }
+        HardenError::Caps(CapsError::Apply { .. }) if !nix::unistd::getuid().is_root() => {
+            let permitted = ::caps::read(None, CapSet::Permitted).ok()?;
+            if permitted.is_empty() {
+                return Some(format!(
+                    "uid {} has no permitted capability left: the change of user from root emptied the permitted \
+                     set (keep it across setresuid with PR_SET_KEEPCAPS, set before the change)",
+                    nix::unistd::getuid()
+                ));
+            }
+            (!in_effect(Capability::CAP_SETPCAP) && permitted.contains(&Capability::CAP_SETPCAP)).then(|| {
+                "the effective set is empty after the change of user: put the permitted capabilities back in \
+                 effect before changing the sets"
+                    .to_string()
+            })
+        }
+        _ => None,
     }
 }
 

@@ -7,7 +7,9 @@
 //! seccomp, ids), tries the calls and paths hardening must refuse
 //! (`probe syscalls`, `probe paths`, `probe breakout`), reads its mount
 //! table and writes through the config's mounts (`probe mounts`) and
-//! reports its namespaces; from outside, the suite reads the state documents, the
+//! reports its namespaces, hostname, environment, working directory, limits,
+//! umask and OOM score (one run of these, which the tests that only read
+//! it share); from outside, the suite reads the state documents, the
 //! container's process in the host's `/proc`, what is left in the state
 //! root, the mount table and the test's cgroup, and what podman says.
 
@@ -69,12 +71,28 @@ pub fn tests() -> Vec<TestCase> {
             seccomp_profile_enforced,
         ),
         test(
+            "seccomp-default-action",
+            2,
+            "under a profile that refuses by default (SCMP_ACT_ERRNO, defaultErrnoRet ENOTBLK) and allows a list, keyctl, left out of the list, fails with ENOTBLK and uname works",
+            "a call no rule names gets the profile's defaultAction, with its own defaultErrnoRet",
+            "ch07-0-capstone.md#what-the-tests-check",
+            seccomp_default_action,
+        ),
+        test(
             "masked-paths-empty",
             2,
             "the masked paths that have content on the host (/proc/kcore, /proc/timer_list, /sys/firmware, …) read empty inside",
             "each masked path should be covered: /dev/null over a file, an empty read-only tmpfs over a directory",
             "ch07-4-paths.md#masked-paths",
             masked_paths_empty,
+        ),
+        test(
+            "masked-dirs-refuse-writes",
+            1,
+            "creating a file in a masked directory (/proc/acpi, /sys/firmware, …) fails with EROFS",
+            "the tmpfs over a masked directory should be read-only, not only empty",
+            "ch07-0-capstone.md#what-the-tests-check",
+            masked_dirs_refuse_writes,
         ),
         test(
             "readonly-paths-refuse-writes",
@@ -93,6 +111,54 @@ pub fn tests() -> Vec<TestCase> {
             namespaces_distinct,
         ),
         test(
+            "hostname-from-config",
+            1,
+            "the hostname inside is the config's hostname",
+            "set the config's hostname in the container's new UTS namespace",
+            "ch07-0-capstone.md#what-the-tests-check",
+            hostname_from_config,
+        ),
+        test(
+            "environment-exact",
+            2,
+            "the command's environment is exactly process.env: the runtime's own variables, one given it by the suite included, do not reach it",
+            "empty the environment, then set each entry of process.env",
+            "ch07-0-capstone.md#what-the-tests-check",
+            environment_exact,
+        ),
+        test(
+            "cwd-from-config",
+            1,
+            "the command starts in process.cwd, /etc",
+            "enter process.cwd inside the new root, just before exec",
+            "ch07-0-capstone.md#what-the-tests-check",
+            cwd_from_config,
+        ),
+        test(
+            "rlimits-applied",
+            1,
+            "RLIMIT_NOFILE and RLIMIT_MSGQUEUE inside are process.rlimits' soft and hard limits",
+            "setrlimit each of process.rlimits in the container's process, before exec",
+            "ch07-0-capstone.md#what-the-tests-check",
+            rlimits_applied,
+        ),
+        test(
+            "umask-applied",
+            1,
+            "the command's umask is process.user.umask, 0027",
+            "set the config's umask in the container's process, before exec",
+            "ch07-0-capstone.md#what-the-tests-check",
+            umask_applied,
+        ),
+        test(
+            "oom-score-adj-applied",
+            1,
+            "the command's oom_score_adj is process.oomScoreAdj, 123",
+            "write process.oomScoreAdj to /proc/self/oom_score_adj, before exec",
+            "ch07-0-capstone.md#what-the-tests-check",
+            oom_score_adj_applied,
+        ),
+        test(
             "lifecycle-and-state",
             3,
             "create → created (the command not run yet), start → running, the command's end → stopped, delete → gone; state's pid is the host pid of the container's process and bundle its absolute path",
@@ -107,6 +173,30 @@ pub fn tests() -> Vec<TestCase> {
             "check the container's status now before acting, and refuse what the spec forbids in that status",
             "ch07-1-bundle.md#the-lifecycle",
             wrong_state_refused,
+        ),
+        test(
+            "kill-sends-the-signal",
+            2,
+            "kill 15 reaches a command that traps SIGTERM and lives on; kill 10 then ends it with SIGUSR1",
+            "kill sends the signal its command line names to the container's process",
+            "ch07-0-capstone.md#what-the-tests-check",
+            kill_sends_the_signal,
+        ),
+        test(
+            "delete-removes-the-cgroup",
+            2,
+            "a container with linux.cgroupsPath has that cgroup after create, and none once delete is done",
+            "delete removes the container's cgroup as well as its state",
+            "ch07-0-capstone.md#what-the-tests-check",
+            delete_removes_the_cgroup,
+        ),
+        test(
+            "zombie-is-stopped",
+            2,
+            "once the container's process has exited but its parent (the suite, as conmon) has not reaped it, state says stopped",
+            "a zombie is not running: read the process's state in /proc/PID/stat, not only whether kill(pid, 0) works",
+            "ch07-0-capstone.md#what-the-tests-check",
+            zombie_is_stopped,
         ),
         test(
             "bad-bundles-refused",
@@ -389,6 +479,15 @@ fn oci(ctx: &mut Ctx, args: &[&str]) -> Result<Run, Failure> {
     ctx.keep_run(&runtime, &all)
 }
 
+/// [`oci`] with `env` added to the runtime's environment.
+fn oci_with_env(ctx: &mut Ctx, args: &[&str], env: &[(&str, &str)]) -> Result<Run, Failure> {
+    let root = state_root(ctx).display().to_string();
+    let mut all = vec!["--root", root.as_str()];
+    all.extend_from_slice(args);
+    let runtime = ctx.runtime.clone();
+    ctx.keep_spawn(&runtime, &all, env)?.wait()
+}
+
 /// `run --bundle DIR ID` with the probe answering `call`.
 fn ask<T: contract::Document>(ctx: &mut Ctx, name: &str, mut config: Value, call: &ProbeCall<T>) -> Result<T, Failure> {
     config["process"]["args"] = json!(call.command());
@@ -427,7 +526,7 @@ pub fn isolated_report(ctx: &mut Ctx) -> Result<Report, Failure> {
 // Hardening, from inside
 
 fn caps_default_set(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report(ctx, "caps-default", config(&[]))?;
+    let report = stage_report(ctx)?;
     let caps = report.security.capabilities.ok_or_else(|| Failure::fail("the probe could not read CapEff and co."))?;
     let want = mask(&default_caps());
     let seen = |set: u64| format!("{set:016x}");
@@ -460,15 +559,22 @@ fn caps_match_config(ctx: &mut Ctx) -> Result<(), Failure> {
     let report = report(ctx, "caps-config", config)?;
     let caps = report.security.capabilities.ok_or_else(|| Failure::fail("the probe could not read CapEff and co."))?;
     let seen = |set: u64| format!("{set:016x}");
+    // Ambient before permitted and effective: as uid 1000, what execve
+    // leaves in those two is the ambient set, so an ambient set never
+    // raised empties them too, and it is the one to name.
     for (name, value, expected) in [
         ("CapBnd (bounding)", caps.bounding, mask(&bounding)),
-        ("CapPrm (permitted)", caps.permitted, mask(&kept)),
-        ("CapEff (effective)", caps.effective, mask(&kept)),
         ("CapInh (inheritable)", caps.inheritable, mask(&kept)),
         ("CapAmb (ambient)", caps.ambient, mask(&kept)),
+        ("CapPrm (permitted)", caps.permitted, mask(&kept)),
+        ("CapEff (effective)", caps.effective, mask(&kept)),
     ] {
         if value != expected {
-            let hint = if name.starts_with("CapAmb") || name.starts_with("CapInh") {
+            let hint = if name.starts_with("CapAmb") && value == 0 {
+                ": the ambient set is empty — as uid 1000, a capability survives execve only if it is ambient \
+                 (so CapPrm and CapEff are empty after exec too); raise each one with PR_CAP_AMBIENT_RAISE, last, \
+                 once it is permitted and inheritable"
+            } else if name.starts_with("CapAmb") || name.starts_with("CapInh") {
                 ": as uid 1000, a capability survives execve only if it is ambient, and it can be ambient only \
                  if it is permitted and inheritable — raise the ambient set last"
             } else {
@@ -496,7 +602,7 @@ fn process_user(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn no_new_privs(ctx: &mut Ctx) -> Result<(), Failure> {
-    let on = report(ctx, "nnp-on", config(&[]))?;
+    let on = stage_report(ctx)?;
     expect_eq("NoNewPrivs with noNewPrivileges: true", Some(true), on.security.no_new_privs)?;
     let mut off = config(&[]);
     off["process"]["noNewPrivileges"] = json!(false);
@@ -509,7 +615,7 @@ fn no_new_privs(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
-    let status = report(ctx, "seccomp-status", config(&[]))?;
+    let status = stage_report(ctx)?;
     expect_eq(
         "Seccomp in /proc/self/status: the filter must be on the command itself (loaded in the container's process \
          before exec, not in the parent or after)",
@@ -533,6 +639,97 @@ fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
     }
 }
 
+/// The errno of the allow-list profile's default: ENOTBLK, which no path
+/// of keyctl returns, so only the filter's default can give it.
+const DEFAULT_ERRNO: Errno = Errno(15);
+
+/// Every x86_64 system call but keyctl, add_key and request_key (the
+/// `syscalls` crate's table, as Linux 6.x numbers them): what a profile
+/// whose default refuses must allow for the runtime's init and the probe.
+const ALLOWED_CALLS: &str = "\
+read write open close stat fstat lstat poll lseek mmap mprotect munmap brk rt_sigaction rt_sigprocmask \
+rt_sigreturn ioctl pread64 pwrite64 readv writev access pipe select sched_yield mremap msync mincore madvise \
+shmget shmat shmctl dup dup2 pause nanosleep getitimer alarm setitimer getpid sendfile socket connect accept \
+sendto recvfrom sendmsg recvmsg shutdown bind listen getsockname getpeername socketpair setsockopt getsockopt \
+clone fork vfork execve exit wait4 kill uname semget semop semctl shmdt msgget msgsnd msgrcv msgctl fcntl \
+flock fsync fdatasync truncate ftruncate getdents getcwd chdir fchdir rename mkdir rmdir creat link unlink \
+symlink readlink chmod fchmod chown fchown lchown umask gettimeofday getrlimit getrusage sysinfo times ptrace \
+getuid syslog getgid setuid setgid geteuid getegid setpgid getppid getpgrp setsid setreuid setregid getgroups \
+setgroups setresuid getresuid setresgid getresgid getpgid setfsuid setfsgid getsid capget capset \
+rt_sigpending rt_sigtimedwait rt_sigqueueinfo rt_sigsuspend sigaltstack utime mknod uselib personality ustat \
+statfs fstatfs sysfs getpriority setpriority sched_setparam sched_getparam sched_setscheduler \
+sched_getscheduler sched_get_priority_max sched_get_priority_min sched_rr_get_interval mlock munlock mlockall \
+munlockall vhangup modify_ldt pivot_root _sysctl prctl arch_prctl adjtimex setrlimit chroot sync acct \
+settimeofday mount umount2 swapon swapoff reboot sethostname setdomainname iopl ioperm create_module \
+init_module delete_module get_kernel_syms query_module quotactl nfsservctl getpmsg putpmsg afs_syscall \
+tuxcall security gettid readahead setxattr lsetxattr fsetxattr getxattr lgetxattr fgetxattr listxattr \
+llistxattr flistxattr removexattr lremovexattr fremovexattr tkill time futex sched_setaffinity \
+sched_getaffinity set_thread_area io_setup io_destroy io_getevents io_submit io_cancel get_thread_area \
+lookup_dcookie epoll_create epoll_ctl_old epoll_wait_old remap_file_pages getdents64 set_tid_address \
+restart_syscall semtimedop fadvise64 timer_create timer_settime timer_gettime timer_getoverrun timer_delete \
+clock_settime clock_gettime clock_getres clock_nanosleep exit_group epoll_wait epoll_ctl tgkill utimes \
+vserver mbind set_mempolicy get_mempolicy mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify \
+mq_getsetattr kexec_load waitid ioprio_set ioprio_get inotify_init inotify_add_watch inotify_rm_watch \
+migrate_pages openat mkdirat mknodat fchownat futimesat newfstatat unlinkat renameat linkat symlinkat \
+readlinkat fchmodat faccessat pselect6 ppoll unshare set_robust_list get_robust_list splice tee \
+sync_file_range vmsplice move_pages utimensat epoll_pwait signalfd timerfd_create eventfd fallocate \
+timerfd_settime timerfd_gettime accept4 signalfd4 eventfd2 epoll_create1 dup3 pipe2 inotify_init1 preadv \
+pwritev rt_tgsigqueueinfo perf_event_open recvmmsg fanotify_init fanotify_mark prlimit64 name_to_handle_at \
+open_by_handle_at clock_adjtime syncfs sendmmsg setns getcpu process_vm_readv process_vm_writev kcmp \
+finit_module sched_setattr sched_getattr renameat2 seccomp getrandom memfd_create kexec_file_load bpf \
+execveat userfaultfd membarrier mlock2 copy_file_range preadv2 pwritev2 pkey_mprotect pkey_alloc pkey_free \
+statx io_pgetevents rseq uretprobe uprobe pidfd_send_signal io_uring_setup io_uring_enter io_uring_register \
+open_tree move_mount fsopen fsconfig fsmount fspick pidfd_open clone3 close_range openat2 pidfd_getfd \
+faccessat2 process_madvise epoll_pwait2 mount_setattr quotactl_fd landlock_create_ruleset landlock_add_rule \
+landlock_restrict_self memfd_secret process_mrelease futex_waitv set_mempolicy_home_node cachestat fchmodat2 \
+map_shadow_stack futex_wake futex_wait futex_requeue statmount listmount lsm_get_self_attr lsm_set_self_attr \
+lsm_list_modules mseal setxattrat getxattrat listxattrat removexattrat open_tree_attr file_getattr \
+file_setattr";
+
+/// A profile that refuses by default (SCMP_ACT_ERRNO with defaultErrnoRet
+/// ENOTBLK) and allows a list, as Docker's and podman's own do.
+fn allow_list_profile() -> Value {
+    let names: Vec<&str> = ALLOWED_CALLS.split_whitespace().collect();
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": DEFAULT_ERRNO.0,
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
+    })
+}
+
+fn seccomp_default_action(ctx: &mut Ctx) -> Result<(), Failure> {
+    let mut config = config(&[]);
+    config["linux"]["seccomp"] = allow_list_profile();
+    let call = ProbeCall::<Syscalls>::new(ROOTFS_PROBE, &[])?;
+    let calls = ask(ctx, "seccomp-allow-list", config, &call)?;
+    match calls.keyctl {
+        Some(errno) if errno == DEFAULT_ERRNO => {}
+        Some(Errno::EPERM) => {
+            return Err(Failure::fail(
+                "keyctl, which the allow list leaves out, should fail with the profile's defaultErrnoRet (15, \
+                 ENOTBLK): the default action carries its own errno (EPERM only when the profile gives none)",
+            )
+            .compare(DEFAULT_ERRNO.to_string(), Errno::EPERM.to_string()))
+        }
+        other => {
+            return Err(Failure::fail(
+                "keyctl, which the allow list leaves out, reached the kernel: a call no rule names gets the \
+                 profile's defaultAction (here SCMP_ACT_ERRNO), not ALLOW",
+            )
+            .compare(
+                format!("fails with {DEFAULT_ERRNO}"),
+                other.map_or("it worked".to_string(), |errno| format!("the kernel's own answer, {errno}")),
+            ))
+        }
+    }
+    match calls.uname {
+        None => Ok(()),
+        Some(errno) => Err(Failure::fail("uname, which the profile's allow list names, should work")
+            .compare("it works", errno.to_string())),
+    }
+}
+
 /// How `path` looks on the host: bytes read from a file, entries of a
 /// directory; `None` when it is missing or unreadable.
 fn host_size(path: &str) -> Option<u64> {
@@ -547,12 +744,7 @@ fn host_size(path: &str) -> Option<u64> {
 }
 
 fn masked_paths_empty(ctx: &mut Ctx) -> Result<(), Failure> {
-    let with_content: Vec<&str> = MASKED.iter().copied().filter(|path| host_size(path).unwrap_or(0) > 0).collect();
-    if with_content.is_empty() {
-        return Err(Failure::error("none of the masked paths has content on this machine: nothing to compare"));
-    }
-    let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &with_content)?;
-    let seen = ask(ctx, "masked", config(&[]), &call)?;
+    let (with_content, seen) = masked_seen(ctx)?;
     for path in &seen.paths {
         if path.size != Some(0) {
             return Err(Failure::fail(format!(
@@ -572,6 +764,54 @@ fn masked_paths_empty(ctx: &mut Ctx) -> Result<(), Failure> {
         }
     }
     expect_eq("the probe's answer covers every path asked", with_content.len(), seen.paths.len())
+}
+
+/// `probe paths` over the masked paths that have content on the host, in
+/// the default container: one run, shared by the two tests that read it.
+fn masked_seen(ctx: &mut Ctx) -> Result<(Vec<&'static str>, PathsSeen), Failure> {
+    let with_content: Vec<&'static str> =
+        MASKED.iter().copied().filter(|path| host_size(path).unwrap_or(0) > 0).collect();
+    if with_content.is_empty() {
+        return Err(Failure::error("none of the masked paths has content on this machine: nothing to compare"));
+    }
+    let seen = ctx.shared("ch07-masked-paths", |ctx| {
+        let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &with_content)?;
+        ask(ctx, "masked", config(&[]), &call)
+    })?;
+    Ok((with_content, seen))
+}
+
+fn masked_dirs_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
+    let (_, seen) = masked_seen(ctx)?;
+    let dirs: Vec<_> = seen.paths.iter().filter_map(|path| Some((path, path.created_inside.as_ref()?))).collect();
+    if dirs.is_empty() {
+        return Err(Failure::fail(
+            "none of the masked directories is a directory inside: each should be covered by an empty, read-only \
+             tmpfs",
+        ));
+    }
+    for (path, created) in dirs {
+        match created.errno {
+            Some(Errno::EROFS) => {}
+            None => {
+                return Err(Failure::fail(format!(
+                    "a file could be created in {} (in linux.maskedPaths): the tmpfs over a masked directory must \
+                     be read-only (mount it with MS_RDONLY), or the container can put what it likes there",
+                    path.path
+                ))
+                .compare(format!("{}: EROFS", created.path), "created"))
+            }
+            Some(errno) => {
+                return Err(Failure::fail(format!(
+                    "creating a file in {} (in linux.maskedPaths) should fail with EROFS: a read-only tmpfs covers a \
+                     masked directory",
+                    path.path
+                ))
+                .compare(Errno::EROFS.to_string(), errno.to_string()))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn readonly_paths_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -599,7 +839,7 @@ fn readonly_paths_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 fn namespaces_distinct(ctx: &mut Ctx) -> Result<(), Failure> {
-    let report = report(ctx, "namespaces", config(&[]))?;
+    let report = stage_report(ctx)?;
     let ns = &report.namespaces;
     let kinds = [
         ("cgroup", &ns.cgroup),
@@ -705,6 +945,149 @@ impl Drop for HeldNetwork {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---------------------------------------------------------------------------
+// The process's settings, from inside
+
+/// The settings of the shared container: each unlike what a runtime that
+/// ignores it gives (the host's hostname, `/`, the runtime's own limits,
+/// umask 022, OOM score 0).
+const STAGE_HOSTNAME: &str = "footlights";
+/// process.cwd: a folder of the rootfs other than `/`.
+const STAGE_CWD: &str = "/etc";
+/// process.env.
+const STAGE_ENV: [&str; 3] = ["PATH=/bin", "TERM=xterm", "GREENROOM_ROLE=understudy"];
+/// In the runtime's own environment only (the suite starts it with this):
+/// none of it may reach the container.
+const RUNTIME_ONLY: (&str, &str) = ("GREENROOM_RUNTIME_ONLY", "backstage");
+/// process.rlimits: type, soft, hard; below any default.
+const STAGE_RLIMITS: [(&str, u64, u64); 2] = [("RLIMIT_NOFILE", 321, 654), ("RLIMIT_MSGQUEUE", 40960, 81920)];
+/// process.user.umask.
+const STAGE_UMASK: u32 = 0o027;
+/// process.oomScoreAdj.
+const STAGE_OOM_SCORE_ADJ: i32 = 123;
+
+/// The default config with every setting of the process given.
+fn stage_config() -> Value {
+    let mut config = config(&[]);
+    config["hostname"] = json!(STAGE_HOSTNAME);
+    config["process"]["cwd"] = json!(STAGE_CWD);
+    config["process"]["env"] = json!(STAGE_ENV);
+    config["process"]["rlimits"] =
+        STAGE_RLIMITS.iter().map(|(kind, soft, hard)| json!({"type": kind, "soft": soft, "hard": hard})).collect();
+    config["process"]["user"]["umask"] = json!(STAGE_UMASK);
+    config["process"]["oomScoreAdj"] = json!(STAGE_OOM_SCORE_ADJ);
+    config
+}
+
+/// `probe report` from the container of [`stage_config`], run with
+/// [`RUNTIME_ONLY`] in the runtime's environment: one run, which the tests
+/// that only read it share.
+fn stage_report(ctx: &mut Ctx) -> Result<Report, Failure> {
+    ctx.shared("ch07-stage-report", |ctx| {
+        let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+        let mut config = stage_config();
+        config["process"]["args"] = json!(call.command());
+        let dir = bundle(ctx, "stage", Some(&config))?.display().to_string();
+        let run = oci_with_env(ctx, &["run", "--bundle", &dir, "stage"], &[RUNTIME_ONLY])?;
+        call.read(&run)
+    })
+}
+
+fn hostname_from_config(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = stage_report(ctx)?;
+    expect_eq(
+        "the hostname inside should be the config's `hostname` (set it in the container's new UTS namespace)",
+        Some(STAGE_HOSTNAME),
+        report.hostname.as_deref(),
+    )
+}
+
+fn environment_exact(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = stage_report(ctx)?;
+    let env = &report.process.env;
+    let seen = || format!("{env:?}");
+    if let Some(value) = env.get(RUNTIME_ONLY.0) {
+        return Err(Failure::fail(format!(
+            "{}={value}, from the runtime's own environment, reached the container: the command's environment \
+             must be exactly process.env (empty it first, then set each entry)",
+            RUNTIME_ONLY.0
+        ))
+        .compare(format!("{STAGE_ENV:?}"), seen()));
+    }
+    for entry in STAGE_ENV {
+        let (name, value) = entry.split_once('=').unwrap_or((entry, ""));
+        if env.get(name).map(String::as_str) != Some(value) {
+            return Err(Failure::fail(format!(
+                "process.env's {entry} is not in the command's environment: set every entry of process.env"
+            ))
+            .compare(format!("{STAGE_ENV:?}"), seen()));
+        }
+    }
+    // HOME: runc and crun add it when process.env has none.
+    let listed = |name: &String| STAGE_ENV.iter().any(|entry| entry.split_once('=').is_some_and(|(n, _)| n == name));
+    let extra: Vec<&String> = env.keys().filter(|name| !listed(name) && *name != "HOME").collect();
+    if !extra.is_empty() {
+        return Err(Failure::fail(format!(
+            "the command's environment has variables process.env does not list ({extra:?}): they are the \
+             runtime's own, which must not reach the container"
+        ))
+        .compare(format!("{STAGE_ENV:?}"), seen()));
+    }
+    Ok(())
+}
+
+fn cwd_from_config(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = stage_report(ctx)?;
+    expect_eq(
+        "the command's working directory should be process.cwd (enter it inside the new root, just before exec)",
+        Some(STAGE_CWD),
+        report.process.cwd.as_deref(),
+    )
+}
+
+fn rlimits_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = stage_report(ctx)?;
+    let rlimits = report.limits.rlimits.ok_or_else(|| Failure::fail("the probe could not read /proc/self/limits"))?;
+    let show = |limit: Option<u64>| limit.map_or("unlimited".to_string(), |n| n.to_string());
+    for (kind, soft, hard) in STAGE_RLIMITS {
+        let seen = rlimits.get(kind).copied();
+        if seen != Some(contract::Rlimit { soft: Some(soft), hard: Some(hard) }) {
+            return Err(Failure::fail(format!(
+                "{kind} in the container should be process.rlimits' (setrlimit in the container's process before \
+                 exec, while it may still raise a hard limit)"
+            ))
+            .compare(
+                format!("soft {soft}, hard {hard}"),
+                seen.map_or("not read".to_string(), |l| format!("soft {}, hard {}", show(l.soft), show(l.hard))),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn umask_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = stage_report(ctx)?;
+    let show = |mask: Option<u32>| mask.map_or("not read".to_string(), |mask| format!("{mask:04o}"));
+    if report.limits.umask != Some(STAGE_UMASK) {
+        return Err(Failure::fail(
+            "the command's umask should be process.user.umask (set it in the container's process before exec: the \
+             runtime's own must not stay)",
+        )
+        .compare(show(Some(STAGE_UMASK)), show(report.limits.umask)));
+    }
+    Ok(())
+}
+
+fn oom_score_adj_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    let report = stage_report(ctx)?;
+    expect_eq(
+        "the command's /proc/self/oom_score_adj should be process.oomScoreAdj (write it in the container's process \
+         before exec)",
+        Some(STAGE_OOM_SCORE_ADJ),
+        report.limits.oom_score_adj,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -853,6 +1236,193 @@ fn wrong_state_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     oci(ctx, &["delete", "wrong"])?.expect_code(0, "`delete` of a stopped container should exit 0")
 }
 
+/// Sends `signal` with `kill ID SIGNAL` and fails unless the runtime said yes.
+fn kill_with(ctx: &mut Ctx, id: &str, signal: &str) -> Result<(), Failure> {
+    oci(ctx, &["kill", id, signal])?
+        .expect_code(0, &format!("`kill {id} {signal}` of a running container should exit 0"))
+}
+
+fn kill_sends_the_signal(ctx: &mut Ctx) -> Result<(), Failure> {
+    // A command that lives on after SIGTERM (it notes it), and ends on
+    // SIGUSR1 (noting that too). A trapped signal interrupts the shell's
+    // `wait` at once, where a foreground command would hold the trap back
+    // until it ended.
+    let script = "trap 'touch /got-term' TERM; trap 'touch /got-usr1; exit 0' USR1; touch /ran; \
+                  while :; do sleep 30 & wait $!; done";
+    let dir = bundle(ctx, "signals", Some(&config(&["/bin/sh", "-c", script])))?;
+    let rootfs = dir.join("rootfs");
+    let dir = dir.display().to_string();
+    oci(ctx, &["create", "--bundle", &dir, "signals"])?.expect_code(0, "`create` should exit 0")?;
+    oci(ctx, &["start", "signals"])?.expect_code(0, "`start` should exit 0")?;
+    if !await_file(&rootfs.join("ran"), Duration::from_secs(10)) {
+        return Err(Failure::fail("after start, the container's command never ran"));
+    }
+    kill_with(ctx, "signals", "15")?;
+    if !await_file(&rootfs.join("got-term"), Duration::from_secs(10)) {
+        let status = state(ctx, "signals")?.status;
+        return Err(Failure::fail(format!(
+            "after `kill signals 15`, the command, which traps SIGTERM and lives on, never saw it{}",
+            if status == "stopped" {
+                ": it ended, so the runtime sent another signal (send the one asked)"
+            } else {
+                ""
+            }
+        ))
+        .compare("SIGTERM caught, still running", format!("status {status}")));
+    }
+    expect_eq(
+        "the status after SIGTERM, which the command survives",
+        "running",
+        state(ctx, "signals")?.status.as_str(),
+    )?;
+    let _ = fs::remove_file(rootfs.join("got-term"));
+    kill_with(ctx, "signals", "10")?;
+    let got_usr1 = await_file(&rootfs.join("got-usr1"), Duration::from_secs(10));
+    if !got_usr1 {
+        let what = if rootfs.join("got-term").exists() { "SIGTERM again" } else { "no SIGUSR1" };
+        return Err(Failure::fail(format!(
+            "`kill signals 10` should send SIGUSR1 (10) to the container's process: the command got {what} — \
+             kill sends the signal its command line names, not always SIGTERM"
+        ))
+        .compare("SIGUSR1", what));
+    }
+    await_status(ctx, "signals", "stopped", Duration::from_secs(10))?;
+    oci(ctx, &["delete", "signals"])?.expect_code(0, "`delete` of a stopped container should exit 0")
+}
+
+/// A container's cgroup under the guest's cgroup2 root, removed (with
+/// anything left in it) when dropped, whatever the test found.
+struct OwnCgroup {
+    dir: PathBuf,
+}
+
+impl Drop for OwnCgroup {
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = fs::write(self.dir.join("cgroup.kill"), "1");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while fs::remove_dir(&self.dir).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn delete_removes_the_cgroup(ctx: &mut Ctx) -> Result<(), Failure> {
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-delete-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    config["linux"]["resources"] = json!({"pids": {"limit": 32}});
+    let dir = bundle(ctx, "cgrouped", Some(&config))?;
+    let marker = dir.join("rootfs/ran");
+    let dir = dir.display().to_string();
+    oci(ctx, &["create", "--bundle", &dir, "cgrouped"])?.expect_code(0, "`create` should exit 0")?;
+    if !cgroup.dir.is_dir() {
+        let _ = oci(ctx, &["delete", "--force", "cgrouped"]);
+        return Err(Failure::fail(format!(
+            "after create, the config's linux.cgroupsPath /{name} is no cgroup of the host's"
+        ))
+        .compare(cgroup.dir.display().to_string(), "missing"));
+    }
+    oci(ctx, &["start", "cgrouped"])?.expect_code(0, "`start` should exit 0")?;
+    if !await_file(&marker, Duration::from_secs(10)) {
+        return Err(Failure::fail("after start, the container's command never ran"));
+    }
+    await_status(ctx, "cgrouped", "stopped", Duration::from_secs(10))?;
+    oci(ctx, &["delete", "cgrouped"])?.expect_code(0, "`delete` of a stopped container should exit 0")?;
+    if cgroup.dir.exists() {
+        return Err(Failure::fail(format!(
+            "delete left the container's cgroup {} behind: delete removes what create made, the cgroup of \
+             linux.cgroupsPath included",
+            cgroup.dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The parent a container's process is left to once `create` exits, as
+/// conmon is for podman: a child subreaper that reaps nothing, so that the
+/// container's process, once it ends, stays a zombie until this is dropped.
+/// A shell (the subreaper) runs `create`, then becomes `probe sleep`.
+struct Reaper {
+    child: std::process::Child,
+}
+
+impl Reaper {
+    fn create(ctx: &Ctx, bundle: &Path, id: &str, errors: &Path) -> Result<Reaper, Failure> {
+        use std::os::unix::process::CommandExt;
+        let script = "\"$0\" --root \"$1\" create --bundle \"$2\" \"$3\" </dev/null >/dev/null 2>\"$4\" || exit 1; \
+                      exec \"$5\" sleep 120000";
+        let mut command = std::process::Command::new("sh");
+        command.arg("-c").arg(script).arg(&ctx.runtime).arg(state_root(ctx)).arg(bundle).arg(id).arg(errors);
+        command.arg(&ctx.probe).stdin(std::process::Stdio::null());
+        command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        // SAFETY: the closure runs between fork and exec and makes one
+        // system call, prctl, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from));
+        }
+        let child = command.spawn().map_err(|e| Failure::error(format!("start a shell to run create: {e}")))?;
+        Ok(Reaper { child })
+    }
+
+    /// Whether the shell already exited (create failed).
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn zombie_is_stopped(ctx: &mut Ctx) -> Result<(), Failure> {
+    let dir = bundle(ctx, "zombie", Some(&config(&[ROOTFS_PROBE, "touch", "/ran"])))?;
+    let errors = ctx.scratch.join("create.stderr");
+    let mut reaper = Reaper::create(ctx, &dir, "zombie", &errors)?;
+    // The shell has become the probe once create has exited.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if reaper.exited() {
+            let said = fs::read_to_string(&errors).unwrap_or_default();
+            return Err(Failure::fail("`create` failed").compare("exit code 0", clip(said.trim(), 300)));
+        }
+        let program = fs::read_link(format!("/proc/{}/exe", reaper.child.id())).unwrap_or_default();
+        if program == ctx.probe || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let created = state(ctx, "zombie")?;
+    let pid = created.pid.ok_or_else(|| Failure::fail("the state of a created container has no pid"))?;
+    oci(ctx, &["start", "zombie"])?.expect_code(0, "`start` should exit 0")?;
+    // The command ends at once; the init after it; nobody reaps the init.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !is_zombie(pid as u32) {
+        if Instant::now() > deadline {
+            let _ = oci(ctx, &["delete", "--force", "zombie"]);
+            return Err(Failure::error(format!("the container's process {pid} never ended")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = state(ctx, "zombie")?.status;
+    if status != "stopped" {
+        let _ = oci(ctx, &["delete", "--force", "zombie"]);
+        return Err(Failure::fail(format!(
+            "the container's process {pid} has exited and is a zombie (state Z in /proc/{pid}/stat: its parent, as \
+             conmon would, has not reaped it yet), so the container is stopped: kill(pid, 0) succeeds on a zombie, \
+             so read the process's state too"
+        ))
+        .compare("stopped", status));
+    }
+    oci(ctx, &["delete", "zombie"])?.expect_code(0, "`delete` of a stopped container should exit 0")
+}
+
 fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let mut unknown = config(&[ROOTFS_PROBE, "touch", "/ran"]);
     push(&mut unknown["linux"]["namespaces"], json!({"type": "bogus"}));
@@ -905,7 +1475,7 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn host_descriptors_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
     use crate::ctx::CALLER_DIR_FD;
-    let report = report(ctx, "descriptors", config(&[]))?;
+    let report = stage_report(ctx)?;
     let fds = report.inherited.fds.ok_or_else(|| Failure::fail("the probe could not list /proc/self/fd"))?;
     let extra: Vec<String> =
         fds.iter().filter(|open| open.fd > 2).map(|open| format!("{} -> {}", open.fd, open.target)).collect();
@@ -1235,6 +1805,44 @@ fn podman(ctx: &mut Ctx, args: &[&str]) -> Result<Run, Failure> {
     ctx.keep_run(Path::new("podman"), &all)
 }
 
+/// How a podman command ended, for a failure: its `Error:` lines in full
+/// (where podman quotes the runtime's own error), then what it said before
+/// them, clipped. When the runtime's `create` fails, podman's clean-up
+/// `delete` speaks first, and its error, which is only a consequence, would
+/// otherwise fill the room.
+fn podman_said(run: &Run) -> String {
+    let ending = match (run.code, run.signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("podman was killed by signal {signal}"),
+        (None, None) => "no exit status".to_string(),
+    };
+    let lines = run.stderr.lines().map(str::trim).filter(|line| !line.is_empty());
+    let (errors, before): (Vec<&str>, Vec<&str>) = lines.partition(|line| line.starts_with("Error:"));
+    let mut said = ending;
+    if !errors.is_empty() {
+        said.push_str(&format!(", {}", errors.join(" | ")));
+    }
+    if !before.is_empty() {
+        said.push_str(&format!(" (before it: {})", clip(&before.join(" | "), 300)));
+    }
+    said
+}
+
+/// Fails unless the podman command `run` exited with `code`, quoting
+/// podman's error in full (see [`podman_said`]).
+fn expect_podman(run: &Run, code: i32, what: &str) -> Result<(), Failure> {
+    if run.code == Some(code) {
+        return Ok(());
+    }
+    let said = podman_said(run);
+    let what = if said.contains("OCI runtime error") {
+        format!("{what}: the runtime failed, and podman quotes its error")
+    } else {
+        what.to_string()
+    };
+    Err(Failure::fail(what).compare(format!("exit code {code}"), said))
+}
+
 /// Removes every container podman knows, whatever happened in the test.
 /// The command to repeat stays the test's own, not this clean-up.
 fn podman_clean(ctx: &mut Ctx) {
@@ -1278,7 +1886,7 @@ fn podman_detached(ctx: &mut Ctx, extra: &[&str]) -> Result<String, Failure> {
     args.extend_from_slice(extra);
     args.extend_from_slice(&[IMAGE, ROOTFS_PROBE, contract::plain::SLEEP, "60000"]);
     let run = podman(ctx, &args)?;
-    run.expect_code(0, "`podman run -d` should start the container")?;
+    expect_podman(&run, 0, "`podman run -d` should start the container")?;
     let id = run.stdout.lines().last().unwrap_or_default().trim().to_string();
     if id.len() != 64 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(
@@ -1291,7 +1899,7 @@ fn podman_detached(ctx: &mut Ctx, extra: &[&str]) -> Result<String, Failure> {
 /// The host pid of a container, from `podman inspect`.
 fn podman_pid(ctx: &mut Ctx, id: &str) -> Result<u32, Failure> {
     let run = podman(ctx, &["inspect", "--format", "{{.State.Pid}}", id])?;
-    run.expect_code(0, "podman inspect should know the container")?;
+    expect_podman(&run, 0, "podman inspect should know the container")?;
     match run.stdout.trim().parse::<u32>() {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err(Failure::fail("podman knows no pid for the running container (the runtime's state has none)")
@@ -1302,7 +1910,7 @@ fn podman_pid(ctx: &mut Ctx, id: &str) -> Result<u32, Failure> {
 fn podman_run_exit_code(ctx: &mut Ctx) -> Result<(), Failure> {
     with_podman(ctx, Passing::LeavesNothing, |ctx| {
         let run = podman(ctx, &["run", "--rm", IMAGE, "sh", "-c", "exit 3"])?;
-        run.expect_code(3, "podman run --rm should relay the container's exit code")?;
+        expect_podman(&run, 3, "podman run --rm should relay the container's exit code")?;
         let left = podman(ctx, &["ps", "--all", "--quiet"])?;
         if !left.stdout.trim().is_empty() {
             return Err(Failure::fail("podman run --rm left a container behind: does `delete` work?")
@@ -1327,19 +1935,17 @@ fn podman_run_tty(ctx: &mut Ctx) -> Result<(), Failure> {
         match run.code {
             Some(7) => Ok(()),
             Some(10) => Err(Failure::fail("with -t, the command's stdin, stdout or stderr is not a terminal")
-                .compare("a pty on 0, 1 and 2", run.describe())),
+                .compare("a pty on 0, 1 and 2", podman_said(&run))),
             Some(11) => Err(Failure::fail("with -t, the terminal is not under the container's /dev/pts")
-                .compare("/dev/pts/N", run.describe())),
-            Some(12) => {
-                Err(Failure::fail("with -t, stdin and stdout are different terminals")
-                    .compare("one pty", run.describe()))
-            }
+                .compare("/dev/pts/N", podman_said(&run))),
+            Some(12) => Err(Failure::fail("with -t, stdin and stdout are different terminals")
+                .compare("one pty", podman_said(&run))),
             Some(13) => {
                 Err(Failure::fail("with -t, /dev/console is not the container's terminal (bind the pty onto it)")
-                    .compare("/dev/console: the same device as stdin", run.describe()))
+                    .compare("/dev/console: the same device as stdin", podman_said(&run)))
             }
             _ => Err(Failure::fail("podman run -t should run the command on a terminal and relay its exit code")
-                .compare("exit 7", run.describe())),
+                .compare("exit 7", podman_said(&run))),
         }
     })
 }
@@ -1353,10 +1959,10 @@ fn podman_detached_stop_rm(ctx: &mut Ctx) -> Result<(), Failure> {
             return Err(Failure::fail("podman ps does not list the running container: does `state` say running?")
                 .compare(id.clone(), clip(&ps.stdout, 200)));
         }
-        podman(ctx, &["stop", "--time", "2", &id])?.expect_code(0, "podman stop should stop the container")?;
+        expect_podman(&podman(ctx, &["stop", "--time", "2", &id])?, 0, "podman stop should stop the container")?;
         let status = podman(ctx, &["inspect", "--format", "{{.State.Status}}", &id])?;
         expect_eq("podman's status after stop", "exited", status.stdout.trim())?;
-        podman(ctx, &["rm", &id])?.expect_code(0, "podman rm should remove the stopped container")?;
+        expect_podman(&podman(ctx, &["rm", &id])?, 0, "podman rm should remove the stopped container")?;
         if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
             return Err(Failure::fail(format!("the container's process {pid} is still alive after stop and rm")));
         }
@@ -1377,6 +1983,7 @@ fn podman_exec(ctx: &mut Ctx) -> Result<(), Failure> {
         let mut args = vec!["exec", id.as_str()];
         args.extend(call.command());
         let run = podman(ctx, &args)?;
+        expect_podman(&run, 0, "podman exec should run the probe in the running container")?;
         let report = call.read(&run)?;
         for (kind, inside) in [("pid", &report.namespaces.pid), ("mnt", &report.namespaces.mnt)] {
             let container = fs::read_link(format!("/proc/{pid}/ns/{kind}"))
@@ -1406,4 +2013,39 @@ fn podman_resources(ctx: &mut Ctx) -> Result<(), Failure> {
         expect_eq(&format!("memory.max of {}", dir.display()), "67108864", read("memory.max").as_str())?;
         expect_eq(&format!("pids.max of {}", dir.display()), "20", read("pids.max").as_str())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn podman_failed(stderr: &str) -> Run {
+        Run {
+            code: Some(126),
+            signal: None,
+            stdout: String::new(),
+            stderr: stderr.to_string(),
+            cgroups_left: Vec::new(),
+            processes_left: None,
+        }
+    }
+
+    #[test]
+    fn podmans_error_line_comes_whole_and_first() {
+        // What podman 4 printed when the runtime's create failed: the
+        // clean-up's delete speaks first.
+        let long = "x".repeat(400);
+        let run = podman_failed(&format!(
+            "greenroom: no container \"06f1\" in /run/greenroom\n\
+             time=\"2026-12-07T12:49:37Z\" level=error msg=\"Removing container 06f1 from runtime after creation \
+             failed\"\nError: OCI runtime error: /greenroom/bin/runtime: greenroom: rlimit {long}\n"
+        ));
+        let said = podman_said(&run);
+        assert!(said.starts_with("exit code 126, Error: OCI runtime error: /greenroom/bin/runtime"), "{said}");
+        assert!(said.contains(&long), "the runtime's error is whole: {said}");
+        assert!(said.contains("(before it: greenroom: no container"), "{said}");
+        let failure = expect_podman(&run, 3, "podman run should relay the exit code").expect_err("exit 126 is not 3");
+        assert!(failure.message.ends_with("the runtime failed, and podman quotes its error"), "{failure:?}");
+        assert!(expect_podman(&Run { code: Some(3), ..run }, 3, "").is_ok());
+    }
 }
