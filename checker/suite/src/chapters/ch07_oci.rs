@@ -693,7 +693,7 @@ fn allow_list_profile() -> Value {
     json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": DEFAULT_ERRNO.0,
-        "architectures": ["SCMP_ARCH_X86_64"],
+        "architectures": [native_seccomp_arch()],
         "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
     })
 }
