@@ -929,6 +929,10 @@ fn release_spares_reclaimed_lease(ctx: &mut Ctx) -> Result<(), Failure> {
     expect_clean(&net, "after both containers ended")
 }
 
+/// How long each runtime of `last-address-race` may take: the window it
+/// waits in, then its container's SERVE_MS.
+const RACE_TIMEOUT: Duration = Duration::from_secs(45);
+
 fn last_address_race(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-race", 57, 30);
     let only = only_address(&net);
@@ -943,6 +947,11 @@ fn last_address_race(ctx: &mut Ctx) -> Result<(), Failure> {
     nix::unistd::mkfifo(fifo.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| Failure::error(format!("make the FIFO {fifo}: {e}")))?;
     let stale = dead_pid(&ctx.probe())?;
+    // Both runtimes wait in the window while the suite watches them, then
+    // one serves for SERVE_MS: on a loaded machine under emulation that can
+    // outlast a run's usual deadline, and a runtime killed for it would say
+    // nothing about the lock.
+    ctx.timeout = ctx.timeout.max(RACE_TIMEOUT);
     let mut servers = Vec::new();
     for name in ["a", "b"] {
         servers.push(spawn_server(ctx, &net, name)?);
@@ -951,12 +960,18 @@ fn last_address_race(ctx: &mut Ctx) -> Result<(), Failure> {
     // Each runtime blocked in the FIFO's open() or in flock() (or ended),
     // twice in a row: both are in the window.
     let settled = || pids.iter().all(|pid| waits_for_lease(*pid) || !is_alive(*pid));
-    wait_until(Duration::from_secs(20), || {
+    wait_until(Duration::from_secs(30), || {
         settled() && {
             std::thread::sleep(Duration::from_millis(100));
             settled()
         }
     });
+    // Both in open() of the FIFO at once: both are reading the last
+    // address's lease together, which the lock exists to prevent (with it,
+    // the second waits in flock). What follows is then a matter of luck:
+    // both take the address, or the second trips over the first's lease
+    // file and fails some other way.
+    let both_reading = pids.iter().all(|pid| blocked_in(*pid) == Some(nix::libc::SYS_openat));
     // A lease of a process long gone: whoever reads it may take the address.
     let is_fifo = || fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
     wait_until(Duration::from_secs(20), || {
@@ -984,12 +999,19 @@ fn last_address_race(ctx: &mut Ctx) -> Result<(), Failure> {
     let got: Vec<Ipv4Addr> =
         listening.iter().flatten().filter_map(|l| l.addresses.first()).map(|a| a.address).collect();
     let ended: Vec<String> = runs.iter().map(Run::describe).collect();
-    if got.len() == 2 {
+    if got.len() == 2 || both_reading {
         return Err(Failure::fail(format!(
             "two runtimes took {only}, the last address, at once: each read its lease while the other did — hold \
              the lease directory's exclusive lock from the first read to the write of the lease"
         ))
-        .compare(format!("one container on {only}, the other runtime exiting 125"), format!("{got:?}")));
+        .compare(
+            format!("one container on {only}, the other runtime waiting for the lock, then exiting 125"),
+            format!(
+                "{}{got:?}; {}",
+                if both_reading { "both runtimes reading the lease together; then " } else { "" },
+                ended.join("; ")
+            ),
+        ));
     }
     if !fed {
         return Err(Failure::fail(format!("no runtime took {only}, whose lease names a process long gone"))
@@ -1022,10 +1044,14 @@ fn dead_pid(probe: &str) -> Result<u32, Failure> {
 /// (The C library's open() is the openat system call, on every
 /// architecture; arm64 has no `open` at all.)
 fn waits_for_lease(pid: u32) -> bool {
-    let waiting = [nix::libc::SYS_openat, nix::libc::SYS_flock];
+    blocked_in(pid).is_some_and(|n| [nix::libc::SYS_openat, nix::libc::SYS_flock].contains(&n))
+}
+
+/// The system call process `pid` sleeps in, from `/proc/PID/syscall`
+/// (which says `running` for a process that is not sleeping).
+fn blocked_in(pid: u32) -> Option<i64> {
     let text = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let number = text.split_whitespace().next().and_then(|n| n.parse::<i64>().ok());
-    number.is_some_and(|n| waiting.contains(&n))
+    text.split_whitespace().next().and_then(|n| n.parse::<i64>().ok())
 }
 
 /// Writes `text` to the FIFO at `path` if a reader has it open, without
