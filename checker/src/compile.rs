@@ -133,7 +133,8 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
         }
     }
     let manifest = workspace.join("Cargo.toml");
-    let target = target();
+    let arch = Arch::guest();
+    let target = arch.rust_target();
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .args([
@@ -157,7 +158,6 @@ fn cargo_build(workspace: &Path, package: &str) -> Result<PathBuf> {
     // Another architecture's binaries need its C toolchain to link (Debian's
     // gcc-aarch64-linux-gnu and libc6-dev-arm64-cross), unless the user
     // named a linker of their own.
-    let arch = Arch::guest();
     let linker = target_variable(target, "LINKER");
     if !arch.is_host() && std::env::var_os(&linker).is_none() {
         command.env(&linker, arch.cross_linker().0);
