@@ -34,6 +34,7 @@ mod session;
 mod shared_deps;
 mod shell;
 mod state;
+mod try_book;
 mod unfinished;
 mod warm;
 mod watch;
@@ -249,6 +250,18 @@ enum Dev {
         /// The exported course.
         dir: PathBuf,
     },
+    /// Run every by-hand block of the book ("Try it by hand", "Your
+    /// runtime, by hand") in its chapter's guest, with the reference
+    /// runtime, and compare each command's output with its page. Exit 1
+    /// on any difference.
+    TryBook {
+        /// The chapters whose pages to run (`chapter1` …); all by default.
+        chapters: Vec<String>,
+        /// Write the guest's output into the pages where it differs (then
+        /// review the diff: a changed output may be a bug).
+        #[arg(long)]
+        bless: bool,
+    },
     /// Grade mutants of the solutions (cargo-mutants lists them; `cargo
     /// install cargo-mutants --locked`): each is graded like a fixture at
     /// its own chapter, in one guest kept up. Prints caught/missed per
@@ -360,6 +373,10 @@ fn main() -> ExitCode {
         (Some(Command::Dev(Dev::ExportStudent { dir })), _) => export::run_export(&compile::repo_root(), dir),
         (Some(Command::Dev(Dev::LeakCheck { dir })), _) => export::run_leak_check(&compile::repo_root(), dir),
         (Some(Command::Dev(dev @ Dev::Mutants { .. })), _) => dev_mutants(dev, &cli.place.mode()),
+        (Some(Command::Dev(Dev::TryBook { chapters, bless })), _) => match parse_chapters(chapters) {
+            Ok(chapters) => try_book::run(&chapters, *bless, &cli.place.mode(), &mut progress),
+            Err(code) => Ok(code),
+        },
         (Some(Command::Rootfs { dir }), _) => write_rootfs(dir),
         (Some(Command::GradeClass { up_to, out, students }), _) => {
             let out = out.clone().unwrap_or_else(|| compile::work_dir().join("gradebook"));
@@ -412,6 +429,26 @@ fn maintainers_only(cli: &Cli) -> Option<&'static str> {
         None if cli.patch.is_some() => Some("`--patch`"),
         _ => None,
     }
+}
+
+/// The chapters named on the command line, in order and each once; all of
+/// them when none is named. Bad input: a clear line and exit 125.
+fn parse_chapters(texts: &[String]) -> Result<Vec<&'static Chapter>, ExitCode> {
+    if texts.is_empty() {
+        return Ok(suite::chapters::CHAPTERS.iter().collect());
+    }
+    let mut parsed: Vec<&'static Chapter> = Vec::new();
+    for text in texts {
+        match chapters::parse_chapter(text) {
+            Ok(chapter) if !parsed.iter().any(|c| c.number == chapter.number) => parsed.push(chapter),
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("greenroom: {err}");
+                return Err(ExitCode::from(125));
+            }
+        }
+    }
+    Ok(parsed)
 }
 
 fn parse(chapter: &str) -> Result<&'static Chapter> {

@@ -102,11 +102,10 @@ fn example(chapter: u8) -> String {
     }
 }
 
-/// The guest's side: a rootfs like the tests', then a login shell with
-/// the console as its controlling terminal (so Ctrl-C reaches what runs).
-/// The prompt shows the real hostname (`\h`), so a container's shell
-/// shows the container's.
-fn shell_script(chapter: u8) -> String {
+/// What every shell in the guest starts from, `checker shell`'s and `dev
+/// try-book`'s: a rootfs like the tests', chapter 7's `oci`, the runtime on
+/// PATH, and `/root` as the working directory.
+pub fn guest_setup(chapter: u8) -> String {
     // Chapter 7's pages call the runtime `oci`, and so does podman there.
     let oci = if chapter >= crate::grade::CAPSTONE_CHAPTER {
         format!("ln -sf {GUEST_RUNTIME} {GUEST_OCI}\n")
@@ -114,19 +113,30 @@ fn shell_script(chapter: u8) -> String {
         String::new()
     };
     format!(
+        r#"{GUEST_BIN}/greenroom-suite rootfs {GUEST_ROOTFS} {GUEST_BIN}/probe || echo "greenroom: no rootfs in {GUEST_ROOTFS}"
+{oci}export PATH="{GUEST_BIN}:$PATH" PS1='\h:\w# ' TERM="${{GREENROOM_TERM:-vt100}}"
+cd /root
+"#
+    )
+}
+
+/// The guest's side: [`guest_setup`], then a login shell with the console
+/// as its controlling terminal (so Ctrl-C reaches what runs). The prompt
+/// shows the real hostname (`\h`), so a container's shell shows the
+/// container's.
+fn shell_script(chapter: u8) -> String {
+    format!(
         r#"#!/bin/sh
 # Written by `checker shell`: the rootfs, then an interactive shell.
-{GUEST_BIN}/greenroom-suite rootfs {GUEST_ROOTFS} {GUEST_BIN}/probe || echo "greenroom: no rootfs in {GUEST_ROOTFS}"
-{oci}export PATH="{GUEST_BIN}:$PATH" PS1='\h:\w# ' TERM="${{GREENROOM_TERM:-vt100}}"
-unset GREENROOM_RESULTS
-cd /root
+{setup}unset GREENROOM_RESULTS
 # setsid makes a session of its own, whose leader then opens the console:
 # it becomes the session's controlling terminal, so job control and Ctrl-C
 # work in the guest.
 exec setsid sh -c 'exec <>/dev/ttyS0 >&0 2>&0
 stty rows "${{GREENROOM_ROWS:-24}}" cols "${{GREENROOM_COLS:-80}}" 2>/dev/null
 exec sh -l'
-"#
+"#,
+        setup = guest_setup(chapter)
     )
 }
 
@@ -149,24 +159,7 @@ pub fn run(
     let Mode::Vm { kernel, accel, .. } = mode else {
         anyhow::bail!("`shell` boots the guest: on this machine (--host) use your own shell, as root");
     };
-    progress(&format!("building chapter {} ({}) from {}", chapter.number, chapter.dir, runtime.describe()));
-    let (source, patch) = match runtime {
-        Runtime::Learner => (Source::Learner, None),
-        Runtime::Solution => (Source::Solution, None),
-        Runtime::Patched(patch) => (Source::Solution, Some(patch.as_path())),
-    };
-    let built = compile::build_runtime(chapter, source, patch)?;
-    let (probe, suite_bin) = compile::build_tools()?;
-    let programs = [
-        (GUEST_RUNTIME.to_string(), built),
-        (format!("{GUEST_BIN}/probe"), probe),
-        (format!("{GUEST_BIN}/greenroom-suite"), suite_bin),
-    ];
-    let mut image = GuestImage::prepare(&programs, kernel.as_deref(), *accel, progress)?;
-    // Chapter 7's repeat lines call podman: its guest has the capstone's disk.
-    if chapter.number >= crate::grade::CAPSTONE_CHAPTER {
-        image = image.with_capstone(progress)?;
-    }
+    let mut image = guest_image(chapter, runtime, kernel.as_deref(), *accel, progress)?;
     image.files.push(GuestFile {
         guest_path: SHELL_SCRIPT.into(),
         source: FileSource::Bytes(shell_script(chapter.number).into_bytes()),
@@ -206,6 +199,37 @@ pub fn run(
         }
     };
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The guest of `chapter` with `runtime` at [`GUEST_RUNTIME`], the probe and
+/// the suite (which writes the rootfs), and for chapter 7 the capstone's
+/// disk: what `checker shell` and `dev try-book` boot.
+pub fn guest_image(
+    chapter: &Chapter,
+    runtime: &Runtime,
+    kernel: Option<&Path>,
+    accel: Option<greenroom_vm::Accel>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<GuestImage> {
+    progress(&format!("building chapter {} ({}) from {}", chapter.number, chapter.dir, runtime.describe()));
+    let (source, patch) = match runtime {
+        Runtime::Learner => (Source::Learner, None),
+        Runtime::Solution => (Source::Solution, None),
+        Runtime::Patched(patch) => (Source::Solution, Some(patch.as_path())),
+    };
+    let built = compile::build_runtime(chapter, source, patch)?;
+    let (probe, suite_bin) = compile::build_tools()?;
+    let programs = [
+        (GUEST_RUNTIME.to_string(), built),
+        (format!("{GUEST_BIN}/probe"), probe),
+        (format!("{GUEST_BIN}/greenroom-suite"), suite_bin),
+    ];
+    let mut image = GuestImage::prepare(&programs, kernel, accel, progress)?;
+    // Chapter 7's repeat lines call podman: its guest has the capstone's disk.
+    if chapter.number >= crate::grade::CAPSTONE_CHAPTER {
+        image = image.with_capstone(progress)?;
+    }
+    Ok(image)
 }
 
 /// How a session ended.

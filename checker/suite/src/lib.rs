@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod rootfs;
 pub mod sandbox;
 pub mod stand_in;
+pub mod try_book;
 pub mod user;
 
 pub use ctx::{Ctx, Failure};

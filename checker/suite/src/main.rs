@@ -2,7 +2,8 @@
 //! JSON line per result to OUT, or to the file named by `$GREENROOM_RESULTS`
 //! (the guest's results port). `greenroom-suite serve` does the same for
 //! every order the host sends over that port (see [`serve`]), and
-//! `greenroom-suite rootfs DIR PROBE` writes a rootfs for the guest's shell.
+//! `greenroom-suite rootfs DIR PROBE` writes a rootfs for the guest's shell,
+//! and `greenroom-suite try-book SESSIONS` runs the book's by-hand blocks.
 //! The checker starts it; it is not meant to be run by hand.
 //!
 //! Tests run side by side, one per CPU, with the isolation matrix's run
@@ -33,6 +34,19 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("greenroom-suite rootfs: {err}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+    }
+    // `greenroom-suite try-book SESSIONS-JSON`: the book's by-hand blocks
+    // (`checker dev try-book`), each command's output to the results port.
+    if let [command, sessions] = args.as_slice() {
+        if command == "try-book" {
+            return match try_book(Path::new(sessions)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("greenroom-suite try-book: {err}");
                     ExitCode::from(1)
                 }
             };
@@ -71,6 +85,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Runs the sessions in the file `sessions` and writes each command's
+/// output to the results port.
+fn try_book(sessions: &Path) -> std::io::Result<()> {
+    let sessions: Vec<suite::try_book::Session> =
+        serde_json::from_slice(&fs::read(sessions)?).map_err(std::io::Error::other)?;
+    let port = std::env::var("GREENROOM_RESULTS").map_err(|_| std::io::Error::other("GREENROOM_RESULTS is not set"))?;
+    let mut out = File::options().append(true).open(port)?;
+    suite::try_book::run(&sessions, &mut out)
 }
 
 /// Runs `request`, with `--host` in namespaces that stand in for the
