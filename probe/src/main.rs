@@ -35,6 +35,8 @@
 //! paths PATH…            read and open for writing each PATH
 //!                        (contract::PathsSeen)
 //! breakout               try the escapes hardening blocks (contract::Breakout)
+//! with-groups GIDS -- PROGRAM ARGS…
+//!                        set the supplementary groups, then exec PROGRAM
 //! exit N                 exit with code N
 //! kill-self SIGNAL       kill itself with signal number SIGNAL
 //! echo OUT ERR           write OUT to stdout and ERR to stderr
@@ -157,8 +159,29 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
             Ok(0)
         }
         [orphan::PARENT] => orphan::spawn_and_abandon(),
+        [plain::WITH_GROUPS, gids, "--", program, rest @ ..] => exec_with_groups(gids, program, rest),
         _ => Err(format!("unknown arguments {args:?}; see the probe's docs")),
     }
+}
+
+/// Sets the supplementary groups to `gids` (`4,5`), then becomes
+/// `program`; returns only if either fails.
+fn exec_with_groups(gids: &str, program: &str, args: &[&str]) -> Result<u8, String> {
+    use std::os::unix::process::CommandExt;
+    extern "C" {
+        fn setgroups(size: usize, list: *const u32) -> i32;
+    }
+    let groups = gids
+        .split(',')
+        .filter(|g| !g.is_empty())
+        .map(|g| g.parse::<u32>().map_err(|_| format!("bad group id {g:?}")))
+        .collect::<Result<Vec<u32>, String>>()?;
+    // SAFETY: the pointer and length describe `groups`, alive for the call.
+    if unsafe { setgroups(groups.len(), groups.as_ptr()) } != 0 {
+        return Err(format!("setgroups({gids}): {}", std::io::Error::last_os_error()));
+    }
+    let err = std::process::Command::new(program).args(args).exec();
+    Err(format!("exec {program}: {err}"))
 }
 
 /// Prints `body` in its envelope, as one line: the probe's answer.

@@ -397,10 +397,16 @@ impl Ctx {
             // guest: its busybox has `su`, not util-linux's `setpriv --reuid`.
             Some(_) => format!("su {} -c {}", crate::user::USER_NAME, quote(&shell_line(program, args, env))),
             // Root with supplementary groups: the suite sets them with
-            // setgroups(2); util-linux's setpriv does the same by hand.
+            // setgroups(2), and so does the probe's `with-groups` by hand
+            // (the guest's busybox has no `setpriv --groups`).
             None if !self.groups.is_empty() => {
                 let groups: Vec<String> = self.groups.iter().map(u32::to_string).collect();
-                format!("setpriv --groups {} {}", groups.join(","), shell_line(program, args, env))
+                // The environment first: the probe execs the runtime with its own.
+                let with_groups = [contract::plain::WITH_GROUPS, &groups.join(","), "--"];
+                let program_words = std::iter::once(program.display().to_string()).chain(args.iter().map(|a| a.to_string()));
+                let probe_args: Vec<String> = with_groups.iter().map(|w| w.to_string()).chain(program_words).collect();
+                let probe_args: Vec<&str> = probe_args.iter().map(String::as_str).collect();
+                shell_line(&self.probe, &probe_args, env)
             }
             None => shell_line(program, args, env),
         });

@@ -55,6 +55,11 @@ pub mod plain {
     /// `touch-await PATH RELEASE MS`: create PATH ("I am running"), then
     /// exit 0 as soon as RELEASE exists, or after MS milliseconds without.
     pub const TOUCH_AWAIT: &str = "touch-await";
+    /// `with-groups GIDS -- PROGRAM ARGS…`: set the supplementary groups to
+    /// GIDS (comma-separated), then exec PROGRAM: how a repeat line gives
+    /// root the groups a test gave its runtime (the guest's busybox has no
+    /// `setpriv --groups`).
+    pub const WITH_GROUPS: &str = "with-groups";
 }
 
 /// The option that gives the probe its nonce; it comes before the
