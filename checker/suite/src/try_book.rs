@@ -138,8 +138,11 @@ impl Shell {
             return (clean(&seen), Some(self.ended().unwrap_or(format!("the shell took no more input: {err}"))));
         }
         // The marker's line gives `$?` back as the command left it, for a
-        // page's next `echo $?`.
-        let marker = format!("greenroom_status=$?; echo {MARKER}; (exit $greenroom_status)\n");
+        // page's next `echo $?`, and starts no process: a subshell would
+        // take a pid, and a page's `ps` would show it.
+        let marker = format!(
+            "greenroom_status=$?; greenroom_mark() {{ echo {MARKER}; return $greenroom_status; }}; greenroom_mark\n"
+        );
         let mut marker_sent = false;
         loop {
             self.collect(&mut seen, Duration::from_millis(25));
