@@ -55,7 +55,12 @@ pub struct Row {
     pub score: u32,
     /// Points possible.
     pub max_score: u32,
-    /// The names of the tests that did not pass.
+    /// Points earned on the chapter's optional challenges (not in `score`:
+    /// an instructor may count them or not).
+    pub challenge_score: u32,
+    /// Points possible on them.
+    pub challenge_max_score: u32,
+    /// The names of the tests that did not pass (challenges included).
     pub failing: Vec<String>,
     /// Why the chapter was not graded, or what of the checkout was left out.
     pub note: Option<String>,
@@ -205,8 +210,10 @@ pub fn run(
             rows.push(Row {
                 student: student.name.clone(),
                 chapter: chapter.number,
-                score: tests.iter().map(|g| g.score()).sum(),
-                max_score: tests.iter().map(|g| g.test.points).sum(),
+                score: tests.iter().filter(|g| !g.test.challenge).map(|g| g.score()).sum(),
+                max_score: tests.iter().filter(|g| !g.test.challenge).map(|g| g.test.points).sum(),
+                challenge_score: tests.iter().filter(|g| g.test.challenge).map(|g| g.score()).sum(),
+                challenge_max_score: tests.iter().filter(|g| g.test.challenge).map(|g| g.test.points).sum(),
                 failing: tests
                     .iter()
                     .filter(|g| g.result.status != Status::Pass)
@@ -296,13 +303,24 @@ fn not_graded(chapter: &'static Chapter, why: &str) -> Vec<Graded> {
 fn write_gradebook(rows: &[Row], out: &Path) -> Result<()> {
     let path = out.join("gradebook.csv");
     let mut csv = csv::Writer::from_path(&path).with_context(|| format!("create {}", path.display()))?;
-    csv.write_record(["student", "chapter", "score", "max_score", "failing", "note"])?;
+    csv.write_record([
+        "student",
+        "chapter",
+        "score",
+        "max_score",
+        "challenge_score",
+        "challenge_max_score",
+        "failing",
+        "note",
+    ])?;
     for row in rows {
         csv.write_record([
             row.student.clone(),
             row.chapter.to_string(),
             row.score.to_string(),
             row.max_score.to_string(),
+            row.challenge_score.to_string(),
+            row.challenge_max_score.to_string(),
             row.failing.join(" "),
             row.note.clone().unwrap_or_default(),
         ])?;

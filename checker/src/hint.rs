@@ -166,6 +166,7 @@ mod tests {
             score: 0,
             max_score: 2,
             passed: false,
+            challenge_score: 0,
             tests: vec![failing],
             only: false,
             unfinished: Vec::new(),

@@ -501,10 +501,18 @@ fn render(summary: &report::Summary, format: Format) -> String {
 fn list() -> Result<ExitCode> {
     let state = state::load(&state::state_path());
     // The layer, whose length varies most, last: the other columns stay aligned.
-    outln!("{:<10} {:<8} {:>6}  {:<22} layer", "chapter", "crate", "points", "last result");
+    outln!("{:<10} {:<8} {:>6}  {:<22} {:<10} layer", "chapter", "crate", "points", "last result", "challenges");
     for chapter in chapters::CHAPTERS {
-        // Grading chapter N runs the tests of chapters 0..=N: count them all.
-        let points: u32 = suite::tests_for(chapter.number, false).iter().map(|t| t.points).sum();
+        // Grading chapter N runs the tests of chapters 0..=N: count them all,
+        // but a challenge's points apart (each is graded with its own chapter).
+        let tests = suite::tests_for(chapter.number, false);
+        let points: u32 = tests.iter().filter(|t| !t.challenge).map(|t| t.points).sum();
+        let challenge_points: u32 = tests.iter().filter(|t| t.challenge).map(|t| t.points).sum();
+        let challenges = match (challenge_points, state.chapters.get(&chapter.number)) {
+            (0, _) => "-".to_string(),
+            (possible, Some(r)) => format!("{}/{possible}", r.challenge_score),
+            (possible, None) => format!("-/{possible}"),
+        };
         let last = match state.chapters.get(&chapter.number) {
             Some(r) => {
                 let score = format!("{}/{}", r.score, r.max_score);
@@ -518,7 +526,12 @@ fn list() -> Result<ExitCode> {
             }
             None => "not graded yet".to_string(),
         };
-        outln!("chapter{:<3} {:<8} {points:>6}  {last:<22} {}", chapter.number, chapter.package, chapter.title);
+        outln!(
+            "chapter{:<3} {:<8} {points:>6}  {last:<22} {challenges:<10} {}",
+            chapter.number,
+            chapter.package,
+            chapter.title
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

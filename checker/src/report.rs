@@ -49,19 +49,37 @@ pub enum Repeat {
 }
 
 impl<'a> Summary<'a> {
-    /// Points earned.
+    /// Points earned on the chapter's tests (challenges apart).
     pub fn score(&self) -> u32 {
-        self.graded.iter().map(Graded::score).sum()
+        self.required().map(Graded::score).sum()
     }
 
-    /// Points possible.
+    /// Points possible on the chapter's tests (challenges apart).
     pub fn max_score(&self) -> u32 {
-        self.graded.iter().map(|g| g.test.points).sum()
+        self.required().map(|g| g.test.points).sum()
     }
 
-    /// Did every test pass?
+    /// Did every test pass? (A challenge is optional: it does not count.)
     pub fn passed(&self) -> bool {
-        self.graded.iter().all(|g| g.result.status == Status::Pass)
+        self.required().all(|g| g.result.status == Status::Pass)
+    }
+
+    /// Points earned on the optional challenges.
+    pub fn challenge_score(&self) -> u32 {
+        self.challenges().map(Graded::score).sum()
+    }
+
+    /// Points possible on the optional challenges (0 when none was graded).
+    pub fn challenge_max_score(&self) -> u32 {
+        self.challenges().map(|g| g.test.points).sum()
+    }
+
+    fn required(&self) -> impl Iterator<Item = &'a Graded> {
+        self.graded.iter().filter(|g| !g.test.challenge)
+    }
+
+    fn challenges(&self) -> impl Iterator<Item = &'a Graded> {
+        self.graded.iter().filter(|g| g.test.challenge)
     }
 
     /// The unfinished function that made `graded` fail, if one did.
@@ -134,9 +152,10 @@ pub fn human(summary: &Summary, style: Style) -> String {
             Status::Error => ("!", "33"),
         };
         let points = format!("{}/{}", graded.score(), graded.test.points);
+        let challenge = if graded.test.challenge { "challenge: " } else { "" };
         let _ = writeln!(
             out,
-            "    {} {:<30} {points:>5}  {}",
+            "    {} {:<30} {points:>5}  {challenge}{}",
             style.paint(colour, mark),
             graded.test.name,
             graded.test.title
@@ -150,8 +169,8 @@ pub fn human(summary: &Summary, style: Style) -> String {
             None => {}
         }
     }
-    let failing = summary.graded.iter().filter(|g| g.result.status != Status::Pass).count();
-    let folded = summary.graded.iter().filter(|g| summary.cause(g).is_some()).count();
+    let failing = summary.required().filter(|g| g.result.status != Status::Pass).count();
+    let folded = summary.required().filter(|g| summary.cause(g).is_some()).count();
     let verdict = match (failing, folded) {
         (0, _) => style.paint("32", "all tests pass"),
         (_, 0) => style.paint("31", &format!("{failing} failing")),
@@ -164,6 +183,14 @@ pub fn human(summary: &Summary, style: Style) -> String {
     };
     isolation_table(&mut out, summary.isolation, style);
     let _ = writeln!(out, "\nscore {}/{} — {verdict}", summary.score(), summary.max_score());
+    if summary.challenge_max_score() > 0 {
+        let _ = writeln!(
+            out,
+            "challenges {}/{} (optional: apart from the score)",
+            summary.challenge_score(),
+            summary.challenge_max_score()
+        );
+    }
     if let Repeat::Shell { shell } = &summary.repeat {
         let repeatable =
             |g: &&Graded| g.result.status != Status::Pass && g.result.reproduce.is_some() && summary.cause(g).is_none();
@@ -254,12 +281,16 @@ fn failure_details(out: &mut String, summary: &Summary, graded: &Graded, style: 
 pub struct JsonReport<'a> {
     /// The chapter graded.
     pub chapter: u8,
-    /// Points earned.
+    /// Points earned (challenges apart).
     pub score: u32,
-    /// Points possible.
+    /// Points possible (challenges apart).
     pub max_score: u32,
-    /// Did every test pass?
+    /// Did every test pass? (Challenges do not count.)
     pub passed: bool,
+    /// Points earned on the optional challenges.
+    pub challenge_score: u32,
+    /// Points possible on the optional challenges.
+    pub challenge_max_score: u32,
     /// One entry per test.
     pub tests: Vec<JsonTest<'a>>,
     /// What the runtime's container isolates (`null` when the suite never
@@ -286,6 +317,8 @@ pub struct JsonTest<'a> {
     pub points: u32,
     /// Points possible.
     pub max_points: u32,
+    /// The test grades an optional challenge: its points are not in `score`.
+    pub challenge: bool,
     /// Why it failed; empty on a pass.
     pub message: &'a str,
     /// What was expected, when the test compares values.
@@ -312,6 +345,8 @@ pub fn json(summary: &Summary) -> String {
         score: summary.score(),
         max_score: summary.max_score(),
         passed: summary.passed(),
+        challenge_score: summary.challenge_score(),
+        challenge_max_score: summary.challenge_max_score(),
         tests: summary
             .graded
             .iter()
@@ -321,6 +356,7 @@ pub fn json(summary: &Summary) -> String {
                 status: g.result.status,
                 points: g.score(),
                 max_points: g.test.points,
+                challenge: g.test.challenge,
                 message: &g.result.message,
                 expected: g.result.expected.as_deref(),
                 actual: g.result.actual.as_deref(),
@@ -342,7 +378,11 @@ pub fn json(summary: &Summary) -> String {
 /// and gradebooks that read JUnit.
 pub fn junit(summary: &Summary) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let count = |graded: &[&Graded], status: Status| graded.iter().filter(|g| g.result.status == status).count();
+    // A challenge that did not pass is reported as skipped: it is
+    // optional, and must not fail a gradebook's build.
+    let count = |graded: &[&Graded], status: Status| {
+        graded.iter().filter(|g| g.result.status == status && !g.test.challenge).count()
+    };
     let all: Vec<&Graded> = summary.graded.iter().collect();
     let _ = writeln!(
         out,
@@ -373,12 +413,14 @@ pub fn junit(summary: &Summary) -> String {
         for g in tests {
             let time = g.result.duration_ms as f64 / 1000.0;
             let head = format!(
-                "    <testcase classname=\"greenroom.chapter{}\" name=\"{}\" time=\"{time:.3}\"",
+                "    <testcase classname=\"greenroom.chapter{}{}\" name=\"{}\" time=\"{time:.3}\"",
                 g.test.chapter,
+                if g.test.challenge { ".challenge" } else { "" },
                 xml(g.test.name)
             );
             let element = match g.result.status {
                 Status::Pass => None,
+                _ if g.test.challenge => Some("skipped"),
                 Status::Fail => Some("failure"),
                 Status::Timeout => Some("failure"),
                 Status::Error => Some("error"),
@@ -506,7 +548,10 @@ pub fn classroom(summary: &Summary) -> String {
         .graded
         .iter()
         .map(|g| ClassroomTest {
-            name: format!("chapter{}/{}", g.test.chapter, g.test.name),
+            name: match g.test.challenge {
+                true => format!("chapter{}/challenge/{}", g.test.chapter, g.test.name),
+                false => format!("chapter{}/{}", g.test.chapter, g.test.name),
+            },
             status: status_of(g.result.status),
             score: g.score(),
             max_score: g.test.points,
@@ -525,9 +570,13 @@ pub fn classroom(summary: &Summary) -> String {
             duration: g.result.duration_ms,
         })
         .collect();
-    let status = if tests.iter().any(|t| t.status == "error") {
+    // The run's status is the chapter's: a challenge not passed is optional
+    // work not done, not a failure.
+    let required: Vec<&ClassroomTest> =
+        tests.iter().zip(summary.graded).filter(|(_, g)| !g.test.challenge).map(|(t, _)| t).collect();
+    let status = if required.iter().any(|t| t.status == "error") {
         "error"
-    } else if tests.iter().any(|t| t.status == "fail") {
+    } else if required.iter().any(|t| t.status == "fail") {
         "fail"
     } else {
         "pass"
@@ -771,5 +820,30 @@ mod tests {
         assert_eq!(summary.score(), graded[0].test.points);
         assert_eq!(summary.max_score(), graded.iter().map(|g| g.test.points).sum::<u32>());
         assert!(!summary.passed());
+    }
+
+    #[test]
+    fn a_challenge_counts_apart_and_never_fails_the_chapter() {
+        // The chapter's own tests pass; its one challenge fails.
+        let mut graded: Vec<Graded> = suite::tests_for(1, true)
+            .into_iter()
+            .take(2)
+            .map(|test| Graded { result: result(test.name, Status::Pass, ""), test })
+            .collect();
+        let challenge = graded[1].test.as_challenge();
+        graded[1] = Graded { result: result(challenge.name, Status::Fail, "not done"), test: challenge };
+        let isolation = sample_isolation();
+        let summary = summary(&graded, &isolation);
+        assert!(summary.passed(), "a failing challenge failed the chapter");
+        assert_eq!((summary.score(), summary.max_score()), (graded[0].test.points, graded[0].test.points));
+        assert_eq!((summary.challenge_score(), summary.challenge_max_score()), (0, graded[1].test.points));
+        let human = human(&summary, Style::new(false));
+        assert!(human.contains("all tests pass"), "{human}");
+        assert!(human.contains(&format!("challenges 0/{} (optional", graded[1].test.points)), "{human}");
+        let junit = junit(&summary);
+        assert!(junit.contains("failures=\"0\"") && junit.contains("<skipped"), "{junit}");
+        let classroom: serde_json::Value = serde_json::from_str(&classroom(&summary)).expect("valid JSON");
+        assert_eq!(classroom["status"], "pass", "{classroom}");
+        assert_eq!(classroom["tests"][1]["status"], "fail", "{classroom}");
     }
 }

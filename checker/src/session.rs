@@ -139,6 +139,7 @@ pub fn grade(request: &Request, progress: &mut dyn FnMut(&str)) -> Result<Outcom
             score: summary.score(),
             max_score: summary.max_score(),
             passed: summary.passed(),
+            challenge_score: summary.challenge_score(),
             tests: outcome.graded.iter().map(|g| g.result.clone()).collect(),
             only: request.only,
             unfinished: outcome.unfinished.clone(),

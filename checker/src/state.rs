@@ -18,6 +18,9 @@ pub struct LastResult {
     pub max_score: u32,
     /// Did every test pass?
     pub passed: bool,
+    /// Points earned on the chapter's optional challenges (not in `score`).
+    #[serde(default)]
+    pub challenge_score: u32,
     /// Every test's result, in order.
     #[serde(default)]
     pub tests: Vec<TestResult>,
@@ -93,6 +96,7 @@ mod tests {
             score: 2,
             max_score: 4,
             passed: false,
+            challenge_score: 1,
             tests: vec![result("a", Status::Pass), result("b", Status::Fail)],
             only: true,
             unfinished: Vec::new(),

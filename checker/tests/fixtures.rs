@@ -1073,3 +1073,26 @@ fn a_create_that_fails_under_podman_shows_the_runtimes_error() {
     assert!(said.find("no container").is_none_or(|cleanup| error < cleanup), "{podman:#?}");
     graded.report.expect("rlimits-applied", "pass");
 }
+
+#[test]
+#[serial]
+fn a_challenge_that_ignores_clear_env_is_caught() {
+    let graded = grade_tests("env-clear-ignored", "chapter0", &["env-set-and-cleared", "env-refused"]);
+    let set = graded.report.expect("env-set-and-cleared", "fail");
+    assert!(set.message.contains("--clear-env"), "the message names the flag: {set:#?}");
+    assert!(set.actual.as_deref().unwrap_or_default().contains("GREENROOM_KEPT"), "{set:#?}");
+    graded.report.expect("env-refused", "pass");
+    // A challenge is optional: failing it fails no grading.
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
+fn an_undone_challenge_fails_nothing() {
+    let graded = grade_fixture("challenge-undone", "chapter0", &["--only"]);
+    graded.report.expect("env-set-and-cleared", "fail");
+    graded.report.expect("env-refused", "fail");
+    graded.report.expect("exit-code-relayed", "pass");
+    assert!(graded.report.passed, "an undone challenge failed the chapter");
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}

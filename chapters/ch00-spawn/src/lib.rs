@@ -25,6 +25,7 @@
 
 pub mod cli;
 pub mod container;
+pub mod env;
 pub mod exit;
 pub mod gate;
 pub mod init;
@@ -36,8 +37,13 @@ pub use gate::Gate;
 pub use init::Init;
 pub use layer::{BoxError, Layer};
 
-/// The layers chapter 0 adds: none. Chapter 0 is the core every layer plugs
-/// into; later chapters call this first and push their own layers after it.
-pub fn layers(_args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
-    Ok(Vec::new())
+/// The layers chapter 0 adds: none, but for its challenge's environment
+/// when asked for. Chapter 0 is the core every layer plugs into; later
+/// chapters call this first and push their own layers after it.
+pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
+    let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+    if args.clear_env || !args.env.is_empty() {
+        layers.push(Box::new(env::EnvLayer { clear: args.clear_env, vars: args.env.clone() }));
+    }
+    Ok(layers)
 }

@@ -80,7 +80,9 @@ fn pattern(expected: &str, command: &str) -> LinePattern {
         } else if let Some(found) = timestamp.find(rest).filter(|_| starts_word) {
             regex.push_str(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?");
             i += found.end();
-        } else if let Some(found) = long_hex.find(rest).filter(|f| starts_word && f.as_str().chars().any(|c| c.is_ascii_digit())) {
+        } else if let Some(found) =
+            long_hex.find(rest).filter(|f| starts_word && f.as_str().chars().any(|c| c.is_ascii_digit()))
+        {
             regex.push_str(r"[0-9a-f]+");
             i += found.end();
         } else if let Some(found) = date.find(rest).filter(|_| starts_word) {

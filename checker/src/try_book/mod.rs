@@ -43,7 +43,12 @@ struct Mismatch<'a> {
 
 /// Runs the by-hand blocks of `chapters` (all when empty); exit 1 when a
 /// command's output differs from its page.
-pub fn run(chapters: &[&'static Chapter], bless: bool, mode: &Mode, progress: &mut dyn FnMut(&str)) -> Result<ExitCode> {
+pub fn run(
+    chapters: &[&'static Chapter],
+    bless: bool,
+    mode: &Mode,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ExitCode> {
     let Mode::Vm { kernel, accel, .. } = mode else {
         bail!("`dev try-book` runs the book in the grading guest: it has no --host form");
     };
@@ -119,7 +124,11 @@ fn run_in_guest(
         shell::guest_setup(chapter.number),
         crate::grade::GUEST_BIN
     );
-    image.files.push(GuestFile { guest_path: SCRIPT.into(), source: FileSource::Bytes(script.into_bytes()), mode: 0o755 });
+    image.files.push(GuestFile {
+        guest_path: SCRIPT.into(),
+        source: FileSource::Bytes(script.into_bytes()),
+        mode: 0o755,
+    });
     let json = serde_json::to_vec(sessions).context("write the sessions")?;
     image.files.push(GuestFile { guest_path: SESSIONS.into(), source: FileSource::Bytes(json), mode: 0o644 });
     let log = compile::work_dir().join("logs").join(format!("try-book-chapter{}.log", chapter.number));
@@ -139,7 +148,8 @@ fn compare<'a>(page: &'a Page, outputs: &[&'a StepOutput]) -> Vec<Mismatch<'a>> 
         .enumerate()
         .filter_map(|(index, step)| {
             let actual = outputs.iter().copied().find(|o| o.step == index);
-            let fine = actual.is_some_and(|a| a.trouble.is_none() && matching::matches(&step.expected, &step.command, &a.output));
+            let fine = actual
+                .is_some_and(|a| a.trouble.is_none() && matching::matches(&step.expected, &step.command, &a.output));
             (!fine).then_some(Mismatch { step, actual })
         })
         .collect()
@@ -178,7 +188,8 @@ fn bless_page(path: &Path, mismatches: &[Mismatch]) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     // From the bottom up, so that earlier line numbers still hold.
-    let mut blessed: Vec<&Mismatch> = mismatches.iter().filter(|m| m.actual.is_some_and(|a| a.trouble.is_none())).collect();
+    let mut blessed: Vec<&Mismatch> =
+        mismatches.iter().filter(|m| m.actual.is_some_and(|a| a.trouble.is_none())).collect();
     blessed.sort_by_key(|m| std::cmp::Reverse(m.step.output_lines.start));
     for Mismatch { step, actual } in blessed {
         let Some(actual) = actual else { continue };

@@ -403,7 +403,8 @@ impl Ctx {
                 let groups: Vec<String> = self.groups.iter().map(u32::to_string).collect();
                 // The environment first: the probe execs the runtime with its own.
                 let with_groups = [contract::plain::WITH_GROUPS, &groups.join(","), "--"];
-                let program_words = std::iter::once(program.display().to_string()).chain(args.iter().map(|a| a.to_string()));
+                let program_words =
+                    std::iter::once(program.display().to_string()).chain(args.iter().map(|a| a.to_string()));
                 let probe_args: Vec<String> = with_groups.iter().map(|w| w.to_string()).chain(program_words).collect();
                 let probe_args: Vec<&str> = probe_args.iter().map(String::as_str).collect();
                 shell_line(&self.probe, &probe_args, env)

@@ -41,6 +41,11 @@ pub struct TestCase {
     /// host's hostname, mount table, processes, cgroups), so it runs alone:
     /// no other test may change that state meanwhile. Others run side by side.
     pub alone: bool,
+    /// The test grades one of its chapter's optional challenges: a goal
+    /// the book states without a walkthrough. Its points are shown apart
+    /// and are not part of the chapter's score, and a failing challenge
+    /// does not fail the chapter.
+    pub challenge: bool,
 }
 
 /// A graded test's body.
@@ -62,7 +67,13 @@ impl TestCase {
             book,
             run,
             alone: false,
+            challenge: false,
         }
+    }
+
+    /// This test, marked as a challenge's (see [`TestCase::challenge`]).
+    pub const fn as_challenge(self) -> TestCase {
+        TestCase { challenge: true, ..self }
     }
 
     /// This test, marked to run alone (see [`TestCase::alone`]).
@@ -86,7 +97,10 @@ pub fn tests_for(chapter: u8, only: bool) -> Vec<TestCase> {
     catalog()
         .into_iter()
         .filter(|t| {
-            t.chapter == chapter || (!only && t.chapter < chapter && interface(t.chapter) == interface(chapter))
+            // A challenge is graded with its own chapter only: a learner
+            // who skipped it is not asked again in every later chapter.
+            t.chapter == chapter
+                || (!only && !t.challenge && t.chapter < chapter && interface(t.chapter) == interface(chapter))
         })
         .collect()
 }

@@ -248,8 +248,9 @@ fn readers_of(link: &str) -> Vec<String> {
             continue;
         }
         let Ok(threads) = std::fs::read_dir(proc_dir.join("task")) else { continue };
-        let reading =
-            threads.flatten().any(|t| std::fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.ends_with("pipe_read") || w == "pipe_wait"));
+        let reading = threads.flatten().any(|t| {
+            std::fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.ends_with("pipe_read") || w == "pipe_wait")
+        });
         if reading {
             readers.push(std::fs::read_to_string(proc_dir.join("comm")).unwrap_or_default().trim().to_string());
         }

@@ -8,10 +8,20 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser};
 
-/// Chapter 0's arguments to `run`: just the command.
+/// Chapter 0's arguments to `run`: the command, and the environment it gets
+/// (chapter 0's challenge).
 #[derive(Debug, Clone, Args)]
 #[group(id = "spawn")]
 pub struct RunArgs {
+    /// Set KEY to VALUE in the command's environment; repeatable, a later
+    /// one wins.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = crate::env::EnvVar::parse)]
+    pub env: Vec<crate::env::EnvVar>,
+
+    /// Start the command's environment empty (then add each --env).
+    #[arg(long = "clear-env")]
+    pub clear_env: bool,
+
     /// The command to run in the container, and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<String>,

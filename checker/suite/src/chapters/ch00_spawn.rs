@@ -86,7 +86,67 @@ pub fn tests() -> Vec<TestCase> {
             "ch00-spawn.md#how-the-parent-learns-that-exec-worked",
             only_stdio_inherited,
         ),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "env-set-and-cleared",
+            2,
+            "challenge: --env sets the command's variables, a later one winning; --clear-env starts it empty",
+            "challenge: the goal and its rules are in the book; environ(7) and execve(2) say how a process \
+             gets its environment",
+            "ch00-spawn.md#challenge-the-commands-environment",
+            env_set_and_cleared,
+        )
+        .as_challenge(),
+        test(
+            "env-refused",
+            1,
+            "challenge: an --env that is not KEY=VALUE is refused with 125, before the command runs",
+            "challenge: the goal and its rules are in the book",
+            "ch00-spawn.md#challenge-the-commands-environment",
+            env_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+/// The challenge: `--env` added to the caller's environment, and with
+/// `--clear-env` to nothing else.
+fn env_set_and_cleared(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ctx.call::<Report>(&[])?;
+    let flags = ["--env", "GREENROOM_A=1", "--env", "GREENROOM_B=x=y", "--env", "GREENROOM_A=2"];
+    let running = ctx.spawn(&flags, &call.command(), &[("GREENROOM_KEPT", "kept")])?;
+    let env = call.read(&running.wait()?)?.process.env;
+    let get = |key: &str| env.get(key).map(String::as_str);
+    expect_eq("--env GREENROOM_A=1, then --env GREENROOM_A=2: the later one wins", Some("2"), get("GREENROOM_A"))?;
+    expect_eq("--env GREENROOM_B=x=y: the value is all after the first '='", Some("x=y"), get("GREENROOM_B"))?;
+    expect_eq("without --clear-env, the caller's environment stays", Some("kept"), get("GREENROOM_KEPT"))?;
+    let call = ctx.call::<Report>(&[])?;
+    let running =
+        ctx.spawn(&["--clear-env", "--env", "GREENROOM_ONLY=1"], &call.command(), &[("GREENROOM_KEPT", "kept")])?;
+    let env = call.read(&running.wait()?)?.process.env;
+    let only: std::collections::BTreeMap<String, String> = [("GREENROOM_ONLY".to_string(), "1".to_string())].into();
+    expect_eq("--clear-env --env GREENROOM_ONLY=1: that variable, and nothing of the caller's", only, env)
+}
+
+/// The challenge: what cannot be an environment variable is refused
+/// before anything runs.
+fn env_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    for (index, bad) in ["NO-EQUALS-SIGN", "=value"].into_iter().enumerate() {
+        let marker = ctx.scratch_path(&format!("ran-{index}"));
+        let run =
+            ctx.run(&["--env", bad], &[&probe, <contract::Touched as contract::Document>::SUBCOMMAND, &marker])?;
+        run.expect_code(125, &format!("--env {bad:?} is not KEY=VALUE: the runtime should refuse it with 125"))?;
+        if std::path::Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("--env {bad:?} was refused after the command ran: refuse it first")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(
+                Failure::fail(format!("say on stderr why --env {bad:?} is refused")).compare("a message", "nothing")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn exit_code_relayed(ctx: &mut Ctx) -> Result<(), Failure> {
