@@ -108,7 +108,7 @@ fn todo_site(result: &TestResult) -> Option<Site> {
 
 /// The function whose body holds line `line` (from 1) of `source`:
 /// `Type::name` for a method, `name` otherwise.
-fn enclosing_function(source: &str, line: u32) -> Option<String> {
+pub fn enclosing_function(source: &str, line: u32) -> Option<String> {
     let lines: Vec<&str> = source.lines().collect();
     let upto = (line as usize).min(lines.len());
     let (at, name) = lines[..upto].iter().enumerate().rev().find_map(|(at, text)| fn_name(text).map(|n| (at, n)))?;

@@ -154,7 +154,63 @@ pub fn check(root: &Path, chapters: &[ChapterSpec]) -> Vec<Problem> {
     check_tests(root, chapters, &mut problems);
     check_test_tables(root, chapters, &mut problems);
     check_readme(root, chapters, &mut problems);
+    check_what_you_build(root, chapters, &mut problems);
     problems.0
+}
+
+/// Each chapter's page opens with "What you will build": the chapter's
+/// lessons, each with the learner function that holds it. Every function
+/// with a SOLUTION block is named there (in backticks), so that no learner
+/// part is left without the lesson it is for.
+fn check_what_you_build(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    const HEADING: &str = "## What you will build";
+    for chapter in chapters {
+        let page = Path::new("book/src").join(chapter.book);
+        let Ok(text) = fs::read_to_string(root.join(&page)) else { continue };
+        let Some(start) = text.find(HEADING) else {
+            problems.add(
+                &page,
+                format!("has no \"{HEADING}\" section: add it, the chapter's lessons, each naming its learner function"),
+            );
+            continue;
+        };
+        let body = &text[start + HEADING.len()..];
+        let section = body.find("\n## ").map_or(body, |end| &body[..end]);
+        let named: Vec<&str> = section.split('`').skip(1).step_by(2).collect();
+        for function in learner_functions(&root.join("solutions").join(chapter.dir)) {
+            let short = function.rsplit("::").next().unwrap_or(&function).to_string();
+            let mentioned = named.iter().any(|code| {
+                code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|word| word == short)
+            });
+            if !mentioned {
+                problems.add(
+                    &page,
+                    format!("its \"{HEADING}\" section does not name `{function}`, a learner function: say which lesson it holds"),
+                );
+            }
+        }
+    }
+}
+
+/// The functions of a solution crate that hold a SOLUTION block, in file
+/// order, each once (`Type::name` for a method).
+fn learner_functions(crate_dir: &Path) -> Vec<String> {
+    let mut functions: Vec<String> = Vec::new();
+    let Ok(files) = course::course_files(crate_dir) else { return functions };
+    for relative in files.iter().filter(|f| f.extension().is_some_and(|ext| ext == "rs")) {
+        let Ok(text) = fs::read_to_string(crate_dir.join(relative)) else { continue };
+        for (index, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("// SOLUTION BEGIN") {
+                let line_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+                if let Some(function) = crate::unfinished::enclosing_function(&text, line_number) {
+                    if !functions.contains(&function) {
+                        functions.push(function);
+                    }
+                }
+            }
+        }
+    }
+    functions
 }
 
 /// The rows themselves: numbered 0, 1, 2, … in order, nothing left blank,
