@@ -170,7 +170,9 @@ fn check_what_you_build(root: &Path, chapters: &[ChapterSpec], problems: &mut Pr
         let Some(start) = text.find(HEADING) else {
             problems.add(
                 &page,
-                format!("has no \"{HEADING}\" section: add it, the chapter's lessons, each naming its learner function"),
+                format!(
+                    "has no \"{HEADING}\" section: add it, the chapter's lessons, each naming its learner function"
+                ),
             );
             continue;
         };
@@ -179,9 +181,9 @@ fn check_what_you_build(root: &Path, chapters: &[ChapterSpec], problems: &mut Pr
         let named: Vec<&str> = section.split('`').skip(1).step_by(2).collect();
         for function in learner_functions(&root.join("solutions").join(chapter.dir)) {
             let short = function.rsplit("::").next().unwrap_or(&function).to_string();
-            let mentioned = named.iter().any(|code| {
-                code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|word| word == short)
-            });
+            let mentioned = named
+                .iter()
+                .any(|code| code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|word| word == short));
             if !mentioned {
                 problems.add(
                     &page,

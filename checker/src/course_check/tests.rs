@@ -74,14 +74,15 @@ impl FakeCourse {
             "# Summary\n\n# The runtime\n\n- [Chapter 0: spawn](ch00-spawn.md)\n- [Chapter 1: uts](ch01-uts.md)\n",
         );
         let table = "## What the tests check\n\n| test | points | passes when |\n|---|---|---|\n";
+        let build = "## What you will build\n\n- **A lesson.** (`main`)\n\n";
         course.write(
             "book/src/ch00-spawn.md",
-            &format!("# Chapter 0: spawn\n\n## Exit codes\n\n{table}| `exit-code-relayed` | 1 | it works |\n"),
+            &format!("# Chapter 0: spawn\n\n{build}## Exit codes\n\n{table}| `exit-code-relayed` | 1 | it works |\n"),
         );
         course.write(
             "book/src/ch01-uts.md",
             &format!(
-                "# Chapter 1: uts\n\n## The layer\n\n{table}| `hostname-set-inside` | 1 | it works |\n\
+                "# Chapter 1: uts\n\n{build}## The layer\n\n{table}| `hostname-set-inside` | 1 | it works |\n\
                  | `uses-spawn` | 1 | it works |\n"
             ),
         );
@@ -327,4 +328,20 @@ fn a_starter_todo_must_name_a_section_of_its_chapter() {
     let problems = course.problems();
     let named = problems.iter().find(|p| p.file == Path::new("solutions/ch01-uts/src/main.rs"));
     assert!(named.is_some_and(|p| p.line == Some(2) && p.message.contains("names no heading")), "{problems:#?}");
+}
+
+#[test]
+fn a_page_without_what_you_will_build_is_reported() {
+    let course = FakeCourse::new();
+    course.edit("book/src/ch01-uts.md", "## What you will build", "## What you make");
+    let problem = course.only_problem();
+    assert!(problem.message.contains("has no \"## What you will build\" section"), "{problem:#?}");
+}
+
+#[test]
+fn a_learner_function_no_lesson_names_is_reported() {
+    let course = FakeCourse::new();
+    course.edit("book/src/ch00-spawn.md", "(`main`)", "(`run`)");
+    let problem = course.only_problem();
+    assert!(problem.message.contains("does not name `main`"), "{problem:#?}");
 }
