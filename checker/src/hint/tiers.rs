@@ -37,8 +37,10 @@ pub const TIERS: &[(&str, Tiers)] = &[
         t(
             "The runtime waits for its child and ends the way the child ended; a normal exit carries an \
              8-bit code.",
-            "waitpid on the child, then exit_code: the code of WaitStatus::Exited as it is; \
-             cli::main ends with an ExitCode made from it.",
+            "waitpid on the child, then exit_code: the code of WaitStatus::Exited as it is (it fits a \
+             u8), any state other than Exited or Signaled is the runtime's 125; cli::main calls try_parse, \
+             prints clap's error with its print method and ends with 125 when use_stderr says so and 0 \
+             otherwise, then calls run and ends with an ExitCode made from its Ok code.",
         ),
     ),
     (
@@ -64,7 +66,9 @@ pub const TIERS: &[(&str, Tiers)] = &[
         t(
             "The child reports exec's errno over the report pipe; the parent maps it like a shell does.",
             "In ChildFailure's exit_code: an Exec failure whose errno is ENOENT or ENOTDIR gives \
-             127.",
+             127, a Setup failure or an Aborted child 125. In cli::main, on an Err: print it as one \
+             greenroom line with the alternate format, which adds the causes; find the core's Error \
+             inside with downcast_ref and end with its exit_code, and with 125 when there is none.",
         ),
     ),
     (
@@ -149,8 +153,10 @@ pub const TIERS: &[(&str, Tiers)] = &[
         "own-ipc-namespace",
         t(
             "System V IPC and POSIX message queues belong to an IPC namespace, made by its own clone flag.",
-            "IpcLayer's clone_flags returns CLONE_NEWIPC, and layers pushes an IpcLayer after the \
-             UtsLayer.",
+            "IpcLayer's clone_flags returns CLONE_NEWIPC. layers: parse the hostname when there is one \
+             (map the Option through Hostname::parse, transpose, then the question mark), start from \
+             spawn's layers of the same arguments, push a UtsLayer with the parsed name, then an \
+             IpcLayer.",
         ),
     ),
     (
@@ -174,8 +180,11 @@ pub const TIERS: &[(&str, Tiers)] = &[
             "The child of clone is PID 1 of a new PID namespace; it stays behind as the init, and its own \
              child, PID 2, becomes the command.",
             "PidLayer's clone_flags include CLONE_NEWPID; its init returns the TinyInit; the core's \
-             start_init forks: the child restores the command's signal mask and returns to exec, the \
-             parent calls the init's run with the child's pid.",
+             init::find keeps the one layer whose init answers Some (a second is InitError::TwoInits, \
+             naming both), and start_init forks (its error InitError::Fork): the child unblocks the \
+             command's signal mask and returns to exec; the parent calls the init's run with the \
+             child's pid inside catch_unwind (a panic ends with 125) and ends with exit_now and the \
+             code run gave.",
         ),
     ),
     (
@@ -189,8 +198,9 @@ pub const TIERS: &[(&str, Tiers)] = &[
         "proc-shows-only-the-container",
         t(
             "A procfs shows the PID namespace of the process that mounts it: mount a new one from inside.",
-            "In enter_child, after making / private: mount a new proc on /proc, with MS_NOSUID, \
-             MS_NODEV and MS_NOEXEC.",
+            "In mount_fresh_proc: mount with no source, target /, no type and MS_REC with MS_PRIVATE, \
+             then mount source proc, type proc on /proc with MS_NOSUID, MS_NODEV and MS_NOEXEC; each \
+             error into its ProcError variant.",
         ),
     ),
     (
@@ -215,9 +225,13 @@ pub const TIERS: &[(&str, Tiers)] = &[
         t(
             "Two hops: the runtime's handler sends the signal to the init, and the init, which the kernel \
              spares from default actions, passes it on to the command.",
-            "forward_signals_to: sigaction with a handler (forward_to_container) and SA_RESTART for \
-             each signal of FORWARDED; TinyInit's run: sigwait on them, then kill the command with \
-             the signal it got; start_init's child restores the command's mask before exec.",
+            "forward_signals_to: store the container's pid in CONTAINER (Relaxed), make one SigAction \
+             of SigHandler::Handler with forward_to_container, SA_RESTART and an empty SigSet, and \
+             install it with sigaction for each signal of FORWARDED, an error naming the signal. \
+             TinyInit's signals: an empty SigSet with SIGCHLD and each of FORWARDED added. Its run: \
+             close_inherited_descriptors, chdir to /, then loop on the set's wait: SIGCHLD calls \
+             reap_children and returns its code once there is one, any other signal goes to forward, \
+             an error waits again. start_init's child restores the command's mask before exec.",
         ),
     ),
     (
