@@ -317,8 +317,10 @@ pub const TIERS: &[(&str, Tiers)] = &[
         t(
             "One end of the veth pair lives in the container's namespace; inside, an interface needs an address \
              and to be up before a route can use it.",
-            "Move the veth peer in, rename it eth0, then from inside: address, link up, default \
-             route via the gateway.",
+            "Move the veth peer in, rename it eth0; then configure_on, from inside and in this order: \
+             lo up, the address with its prefix on eth0 (add_address), eth0 up, and last the default \
+             route via the gateway (add_default_route), which the kernel refuses with ENETUNREACH \
+             before the subnet is up.",
         ),
     ),
     (
