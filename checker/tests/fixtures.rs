@@ -1096,3 +1096,20 @@ fn an_undone_challenge_fails_nothing() {
     assert!(graded.report.passed, "an undone challenge failed the chapter");
     assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
 }
+
+#[test]
+#[serial]
+fn a_pid_file_with_the_runtimes_own_pid_is_caught() {
+    let graded = grade_tests("pidfile-runtime-pid", "chapter2", &["pid-file-written", "pid-file-refused"]);
+    let written = graded.report.expect("pid-file-written", "fail");
+    assert!(written.message.contains("container's first process (PID 1 inside)"), "{written:#?}");
+    graded.report.expect("pid-file-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn a_pid_file_left_behind_is_caught() {
+    let graded = grade_tests("pidfile-left-behind", "chapter2", &["pid-file-written"]);
+    let written = graded.report.expect("pid-file-written", "fail");
+    assert!(written.message.contains("still there after the container ended"), "{written:#?}");
+}

@@ -15,6 +15,7 @@
 pub mod forward;
 pub mod init;
 pub mod layer;
+pub mod pidfile;
 pub mod proc;
 
 pub use init::TinyInit;
@@ -22,10 +23,16 @@ pub use layer::PidLayer;
 
 use spawn::Layer;
 
-/// Chapter 2's arguments to `run`: no new flags, everything chapter 1 has.
+/// Chapter 2's arguments to `run`: everything chapter 1 has, and the pid
+/// file of its challenge.
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "pid")]
 pub struct RunArgs {
+    /// Write the host's pid of the container's first process to PATH while
+    /// the container runs (chapter 2's challenge).
+    #[arg(long = "pid-file", value_name = "PATH", value_parser = pidfile::PidFile::parse)]
+    pub pid_file: Option<pidfile::PidFile>,
+
     /// Everything chapter 1 accepts.
     #[command(flatten)]
     pub uts: uts::RunArgs,
@@ -42,5 +49,10 @@ impl RunArgs {
 pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     let mut layers = uts::layers(&args.uts)?;
     layers.push(Box::new(PidLayer));
+    // The challenge's layer, only when asked for: a runtime without it done
+    // runs everything else as before.
+    if let Some(file) = &args.pid_file {
+        layers.push(Box::new(pidfile::PidFileLayer { file: file.clone() }));
+    }
     Ok(layers)
 }

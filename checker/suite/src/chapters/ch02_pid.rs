@@ -104,7 +104,90 @@ pub fn tests() -> Vec<TestCase> {
             host_proc_untouched,
         )
         .run_alone(),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "pid-file-written",
+            2,
+            "challenge: while the container runs, --pid-file holds its first process's host pid; then it is gone",
+            "challenge: the goal and its rules are in the book; which pid does the host know the container's \
+             first process by?",
+            "ch02-pid.md#challenge-a-pid-file",
+            pid_file_written,
+        )
+        .as_challenge(),
+        test(
+            "pid-file-refused",
+            1,
+            "challenge: a --pid-file that cannot be written is refused with 125, before the command runs",
+            "challenge: the goal and its rules are in the book",
+            "ch02-pid.md#challenge-a-pid-file",
+            pid_file_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+/// The challenge: the pid file holds the host's pid of the container's
+/// init while the container runs, and is removed when it ends.
+fn pid_file_written(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let file = ctx.scratch_path("container.pid");
+    let (started, release) = (ctx.scratch_path("started"), ctx.scratch_path("release"));
+    let command = [probe.as_str(), plain::TOUCH_AWAIT, &started, &release, "20000"];
+    let running = ctx.spawn(&["--pid-file", &file], &command, &[])?;
+    let up = wait_until(Duration::from_secs(10), || Path::new(&started).exists());
+    let seen = std::fs::read_to_string(&file);
+    let init = children_of(running.pid()).first().copied();
+    let _ = std::fs::write(&release, "");
+    let run = running.wait()?;
+    if !up {
+        return Err(Failure::fail("the command never started").compare("it running", run.describe()));
+    }
+    let text = seen.map_err(|e| {
+        Failure::fail("no pid file while the container ran").compare(format!("{file} holding a pid"), e.to_string())
+    })?;
+    let pid: Option<u32> = text.strip_suffix('\n').and_then(|digits| digits.parse().ok());
+    let Some(pid) = pid else {
+        return Err(Failure::fail("the pid file should hold one pid, in decimal, and a newline")
+            .compare("such as \"412\\n\"", format!("{text:?}")));
+    };
+    // The container's first process is its init, PID 1 inside: the one
+    // the host sees as the runtime's child.
+    expect_eq(
+        "the pid file should hold the host's pid of the container's first process (PID 1 inside), the \
+         runtime's child",
+        init,
+        Some(pid),
+    )?;
+    if Path::new(&file).exists() {
+        return Err(
+            Failure::fail("the pid file is still there after the container ended: remove it").compare("no file", file)
+        );
+    }
+    Ok(())
+}
+
+/// The challenge: a pid file that cannot be written is refused first.
+fn pid_file_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let marker = ctx.scratch_path("ran");
+    let nowhere = ctx.scratch_path("no-such-folder/container.pid");
+    let folder = ctx.scratch_path("");
+    for (index, bad) in [nowhere.as_str(), folder.as_str()].into_iter().enumerate() {
+        let marker = format!("{marker}-{index}");
+        let run =
+            ctx.run(&["--pid-file", bad], &[&probe, <contract::Touched as contract::Document>::SUBCOMMAND, &marker])?;
+        run.expect_code(125, &format!("--pid-file {bad}: nothing can be written there; refuse it with 125"))?;
+        if Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("--pid-file {bad} was refused after the command ran: refuse it first")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(
+                Failure::fail(format!("say on stderr why --pid-file {bad} is refused")).compare("a message", "nothing")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn command_is_pid_2(ctx: &mut Ctx) -> Result<(), Failure> {
