@@ -662,6 +662,17 @@ fn an_init_left_dumpable_is_caught() {
 
 #[test]
 #[serial]
+fn an_oci_version_checked_for_its_major_alone_is_caught() {
+    let graded = grade_chapter7_tests("oci-version-major-only", &["oci-version-checked", "bad-bundles-refused"]);
+    assert_failed(&graded);
+    let version = graded.report.expect("oci-version-checked", "fail");
+    assert!(version.message.contains("ociVersion \"1.9.0\""), "{version:#?}");
+    assert!(version.message.contains("newer than the runtime's spec"), "{version:#?}");
+    graded.report.expect("bad-bundles-refused", "pass");
+}
+
+#[test]
+#[serial]
 fn signals_left_ignored_for_the_command_are_caught() {
     let graded = grade_fixture("signals-left-ignored", "chapter2", &["--only"]);
     assert_failed(&graded);

@@ -207,6 +207,14 @@ pub fn tests() -> Vec<TestCase> {
             bad_bundles_refused,
         ),
         test(
+            "oci-version-checked",
+            1,
+            "ociVersion \"invalid\", \"1.0\", \"2.0.0\" and \"1.9.0\" are refused with 125, no state, process, mount or cgroup left; \"1.0.2-dev\" and \"1.1.0\" run",
+            "ociVersion must be SemVer, of a major and minor version of the runtime spec the runtime implements",
+            "ch07-1-bundle.md#the-specs-version",
+            oci_version_checked,
+        ),
+        test(
             "escapes-blocked",
             3,
             "under the course's default hardening, mknod of the machine's disk and mounting it, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module, unshare of a user namespace and opening the runtime's binary through /proc/1/exe all fail, and /sys/firmware is empty",
@@ -1440,25 +1448,12 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
         ("escaping-mount", "a mount destination /../../../greenroom-escaped", Some(escaping), None),
         ("no-root", "a relative root.path that names nothing in the bundle", Some(rootless), None),
     ];
-    let mounts_before = host_mount_count();
     for (id, what, config, text) in cases {
         let dir = bundle(ctx, id, config.as_ref())?;
         if let Some(text) = text {
             write(&dir.join("config.json"), text)?;
         }
-        let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), id])?;
-        run.expect_code(125, &format!("{what} should be refused with 125, before anything is created"))?;
-        if state_root(ctx).join(id).exists() {
-            return Err(Failure::fail(format!("after refusing {what}, the container's state directory is left")));
-        }
-        let pids = ctx.session_pids();
-        if !pids.is_empty() {
-            return Err(Failure::fail(format!("after refusing {what}, processes are left running"))
-                .compare("none", format!("{pids:?}")));
-        }
-        if host_mount_count() != mounts_before {
-            return Err(Failure::fail(format!("after refusing {what}, the host's mount table changed")));
-        }
+        refused_before_anything(ctx, &dir, id, what)?;
     }
     if Path::new("/greenroom-escaped").exists() {
         return Err(Failure::fail("a mount destination with .. created /greenroom-escaped on the host"));
@@ -1469,6 +1464,65 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     run.expect_code(0, "a good bundle, next to the bad ones, should run")?;
     if !good.join("rootfs/ran").exists() {
         return Err(Failure::fail("the good bundle's command never ran"));
+    }
+    Ok(())
+}
+
+/// `create` of the bundle in `dir` as `id`: fails unless it exits 125 and
+/// leaves no state directory, no process and the host's mount table as it
+/// was (`what` names the bundle's fault in the messages).
+fn refused_before_anything(ctx: &mut Ctx, dir: &Path, id: &str, what: &str) -> Result<(), Failure> {
+    let mounts_before = host_mount_count();
+    let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), id])?;
+    run.expect_code(125, &format!("{what} should be refused with 125, before anything is created"))?;
+    if state_root(ctx).join(id).exists() {
+        return Err(Failure::fail(format!("after refusing {what}, the container's state directory is left")));
+    }
+    let pids = ctx.session_pids();
+    if !pids.is_empty() {
+        return Err(Failure::fail(format!("after refusing {what}, processes are left running"))
+            .compare("none", format!("{pids:?}")));
+    }
+    if host_mount_count() != mounts_before {
+        return Err(Failure::fail(format!("after refusing {what}, the host's mount table changed")));
+    }
+    Ok(())
+}
+
+fn oci_version_checked(ctx: &mut Ctx) -> Result<(), Failure> {
+    // Each refused config asks for a cgroup: refused before anything is
+    // created means that cgroup never appears either.
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-version-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    let refused_cases = [
+        ("version-invalid", "invalid", "not SemVer"),
+        ("version-short", "1.0", "not SemVer (no patch number)"),
+        ("version-major", "2.0.0", "of a major version this runtime does not implement"),
+        ("version-minor", "1.9.0", "of a minor version newer than the runtime's spec (1.1)"),
+    ];
+    for (id, version, why) in refused_cases {
+        let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+        config["ociVersion"] = json!(version);
+        config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+        let dir = bundle(ctx, id, Some(&config))?;
+        refused_before_anything(ctx, &dir, id, &format!("ociVersion {version:?}, {why},"))?;
+        if cgroup.dir.exists() {
+            return Err(Failure::fail(format!("after refusing ociVersion {version:?}, its cgroup is left"))
+                .compare("no cgroup", cgroup.dir.display().to_string()));
+        }
+    }
+    // podman's and `runc spec`'s pre-release of 1.0.2, and the newest the
+    // runtime knows, do run: refusing every version is no answer.
+    for (id, version) in [("version-dev", "1.0.2-dev"), ("version-current", "1.1.0")] {
+        let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+        config["ociVersion"] = json!(version);
+        let dir = bundle(ctx, id, Some(&config))?;
+        let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), id])?;
+        run.expect_code(0, &format!("a config of ociVersion {version:?} should run"))?;
+        if !dir.join("rootfs/ran").exists() {
+            return Err(Failure::fail(format!("the command of a config of ociVersion {version:?} never ran")));
+        }
     }
     Ok(())
 }
