@@ -673,6 +673,17 @@ fn an_oci_version_checked_for_its_major_alone_is_caught() {
 
 #[test]
 #[serial]
+fn a_sysctl_of_the_machine_taken_for_a_namespaces_is_caught() {
+    let graded = grade_chapter7_tests("sysctl-kernel-all-uts", &["sysctl-applied", "oci-version-checked"]);
+    assert_failed(&graded);
+    let sysctl = graded.report.expect("sysctl-applied", "fail");
+    assert!(sysctl.message.contains("the host's kernel.printk_ratelimit changed"), "{sysctl:#?}");
+    assert!(sysctl.message.contains("not the container's own"), "{sysctl:#?}");
+    graded.report.expect("oci-version-checked", "pass");
+}
+
+#[test]
+#[serial]
 fn signals_left_ignored_for_the_command_are_caught() {
     let graded = grade_fixture("signals-left-ignored", "chapter2", &["--only"]);
     assert_failed(&graded);

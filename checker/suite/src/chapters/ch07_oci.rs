@@ -215,6 +215,14 @@ pub fn tests() -> Vec<TestCase> {
             oci_version_checked,
         ),
         test(
+            "sysctl-applied",
+            2,
+            "net.ipv4.ip_forward, kernel.shmmax, fs.mqueue.msg_max and kernel.domainname read back inside as linux.sysctl's values while the host's stay; net.* without a network namespace, kernel.shmmax without an IPC one and kernel.printk_ratelimit are refused with 125, the host's values untouched",
+            "write each namespaced sysctl in the container's new namespaces; refuse one that would change the host, before anything is created",
+            "ch07-4-paths.md#sysctls-the-containers-own",
+            sysctl_applied,
+        ),
+        test(
             "escapes-blocked",
             3,
             "under the course's default hardening, mknod of the machine's disk and mounting it, mount, opening /proc/sysrq-trigger for writing, ptrace of PID 1, init_module, unshare of a user namespace and opening the runtime's binary through /proc/1/exe all fail, and /sys/firmware is empty",
@@ -1522,6 +1530,104 @@ fn oci_version_checked(ctx: &mut Ctx) -> Result<(), Failure> {
         run.expect_code(0, &format!("a config of ociVersion {version:?} should run"))?;
         if !dir.join("rootfs/ran").exists() {
             return Err(Failure::fail(format!("the command of a config of ociVersion {version:?} never ran")));
+        }
+    }
+    Ok(())
+}
+
+/// Namespaced sysctls and the value the container asks for each: one of
+/// the network namespace, two of the IPC namespace (System V, POSIX
+/// queues), one of the UTS namespace. None of them is the kernel's
+/// default in a new namespace.
+const SYSCTLS: [(&str, &str); 4] = [
+    ("net.ipv4.ip_forward", "1"),
+    ("kernel.shmmax", "123456789"),
+    ("fs.mqueue.msg_max", "17"),
+    ("kernel.domainname", "backstage"),
+];
+
+/// A sysctl's file under /proc/sys.
+fn sysctl_file(key: &str) -> PathBuf {
+    Path::new("/proc/sys").join(key.replace('.', "/"))
+}
+
+/// The host's (the suite's) value of `key`.
+fn host_sysctl(key: &str) -> Result<String, Failure> {
+    let file = sysctl_file(key);
+    fs::read_to_string(&file)
+        .map(|text| text.trim().to_string())
+        .map_err(|e| Failure::error(format!("read {}: {e}", file.display())))
+}
+
+/// Fails if the host's `key` is no longer `before`, and puts it back.
+fn host_sysctl_unchanged(key: &str, before: &str, after_what: &str) -> Result<(), Failure> {
+    let now = host_sysctl(key)?;
+    if now == before {
+        return Ok(());
+    }
+    let _ = fs::write(sysctl_file(key), before);
+    Err(Failure::fail(format!(
+        "{after_what}, the host's {key} changed: a sysctl was written that is not the container's own"
+    ))
+    .compare(before, now))
+}
+
+fn sysctl_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    let before: Vec<String> = SYSCTLS.iter().map(|(key, _)| host_sysctl(key)).collect::<Result<_, _>>()?;
+    // The container prints each file, one value a line.
+    let files: Vec<String> = SYSCTLS.iter().map(|(key, _)| sysctl_file(key).display().to_string()).collect();
+    let mut args = vec!["/bin/cat"];
+    args.extend(files.iter().map(String::as_str));
+    let mut asked = config(&args);
+    asked["linux"]["sysctl"] =
+        json!(SYSCTLS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>());
+    let dir = bundle(ctx, "sysctl", Some(&asked))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "sysctl"])?;
+    run.expect_code(
+        0,
+        "a container asking for namespaced sysctls (net, ipc, uts) in a new namespace of each should run",
+    )?;
+    let seen: Vec<&str> = run.stdout.lines().collect();
+    for (i, (key, value)) in SYSCTLS.iter().enumerate() {
+        let inside = seen.get(i).copied().unwrap_or("(nothing)");
+        if inside != *value {
+            return Err(Failure::fail(format!(
+                "inside the container, {key} is not the config's linux.sysctl value: write it in the container's \
+                 new namespaces, before /proc/sys is made read-only"
+            ))
+            .compare(*value, inside));
+        }
+    }
+    for ((key, _), before) in SYSCTLS.iter().zip(&before) {
+        host_sysctl_unchanged(key, before, "after the container ran")?;
+    }
+
+    // What would change the host's value is refused, before anything.
+    let forward = host_sysctl("net.ipv4.ip_forward")?;
+    let other_forward = if forward == "1" { "0" } else { "1" };
+    let ratelimit = host_sysctl("kernel.printk_ratelimit")?;
+    let other_ratelimit = if ratelimit == "7" { "8" } else { "7" };
+    let cases = [
+        ("sysctl-host-net", "net.ipv4.ip_forward", other_forward, Some("network"), "in the host's network namespace"),
+        ("sysctl-host-ipc", "kernel.shmmax", "123456789", Some("ipc"), "in the host's IPC namespace"),
+        ("sysctl-machine", "kernel.printk_ratelimit", other_ratelimit, None, "a sysctl of no namespace"),
+    ];
+    for (id, key, value, without, why) in cases {
+        let before = host_sysctl(key)?;
+        let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+        config["linux"]["sysctl"] = json!({key: value});
+        if let Some(kind) = without {
+            if let Some(list) = config["linux"]["namespaces"].as_array_mut() {
+                list.retain(|ns| ns["type"] != kind);
+            }
+        }
+        let dir = bundle(ctx, id, Some(&config))?;
+        let what = format!("linux.sysctl {key}={value}, {why},");
+        let refusal = refused_before_anything(ctx, &dir, id, &what);
+        host_sysctl_unchanged(key, &before, &format!("after the create of {what}"))?;
+        refusal?;
+        if dir.join("rootfs/ran").exists() {
+            return Err(Failure::fail(format!("the command of {what} ran")));
         }
     }
     Ok(())
