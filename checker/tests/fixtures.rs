@@ -684,6 +684,17 @@ fn a_sysctl_of_the_machine_taken_for_a_namespaces_is_caught() {
 
 #[test]
 #[serial]
+fn a_working_directory_entered_under_an_early_filter_is_caught() {
+    let graded =
+        grade_chapter7_tests("cwd-under-early-filter", &["seccomp-early-spares-the-runtime", "cwd-from-config"]);
+    assert_failed(&graded);
+    let early = graded.report.expect("seccomp-early-spares-the-runtime", "fail");
+    assert!(early.message.contains("enter process.cwd before it"), "{early:#?}");
+    graded.report.expect("cwd-from-config", "pass");
+}
+
+#[test]
+#[serial]
 fn signals_left_ignored_for_the_command_are_caught() {
     let graded = grade_fixture("signals-left-ignored", "chapter2", &["--only"]);
     assert_failed(&graded);

@@ -79,6 +79,14 @@ pub fn tests() -> Vec<TestCase> {
             seccomp_default_action,
         ),
         test(
+            "seccomp-early-spares-the-runtime",
+            2,
+            "with noNewPrivileges false and a profile that refuses getcwd, the container runs under the filter (Seccomp 2, NoNewPrivs 0), in process.cwd /etc, and its own getcwd fails",
+            "a filter loaded early (noNewPrivileges false) must not meet the runtime's own last steps: enter process.cwd before it",
+            "ch07-3-seccomp.md#early-or-late",
+            seccomp_early_spares_the_runtime,
+        ),
+        test(
             "masked-paths-empty",
             2,
             "the masked paths that have content on the host (/proc/kcore, /proc/timer_list, /sys/firmware, …) read empty inside",
@@ -653,6 +661,39 @@ fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
             Err(Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string()))
         }
     }
+}
+
+fn seccomp_early_spares_the_runtime(ctx: &mut Ctx) -> Result<(), Failure> {
+    // runtime-tools' linux_seccomp: noNewPrivileges false, so the filter
+    // goes in early, and a profile that refuses getcwd.
+    let mut config = config(&[]);
+    config["process"]["noNewPrivileges"] = json!(false);
+    config["process"]["cwd"] = json!("/etc");
+    push(&mut config["linux"]["seccomp"]["syscalls"], errno_rule(&["getcwd"], 1, Value::Null));
+    let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+    config["process"]["args"] = json!(call.command());
+    let dir = bundle(ctx, "seccomp-early", Some(&config))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "seccomp-early"])?;
+    if run.code != Some(0) {
+        return Err(Failure::fail(
+            "with noNewPrivileges false and a profile that refuses getcwd, the container should run: after an early \
+             filter the runtime itself may make only the calls every profile allows (enter process.cwd before it)",
+        )
+        .compare("exit code 0", run.describe()));
+    }
+    let report = call.read(&run)?;
+    expect_eq(
+        "Seccomp in /proc/self/status: the filter loaded early must stay on the command",
+        Some(contract::Seccomp::Filter),
+        report.security.seccomp,
+    )?;
+    expect_eq("NoNewPrivs with noNewPrivileges: false", Some(false), report.security.no_new_privs)?;
+    expect_eq(
+        "the command's working directory, as /proc/self/cwd names it, should be process.cwd",
+        Some("/etc"),
+        report.inherited.cwd_link.as_deref(),
+    )?;
+    expect_eq("the command's own getcwd should fail: the profile refuses it", None, report.process.cwd.as_deref())
 }
 
 /// The errno of the allow-list profile's default: ENOTBLK, which no path
