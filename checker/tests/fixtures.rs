@@ -662,6 +662,39 @@ fn an_init_left_dumpable_is_caught() {
 
 #[test]
 #[serial]
+fn an_oci_version_checked_for_its_major_alone_is_caught() {
+    let graded = grade_chapter7_tests("oci-version-major-only", &["oci-version-checked", "bad-bundles-refused"]);
+    assert_failed(&graded);
+    let version = graded.report.expect("oci-version-checked", "fail");
+    assert!(version.message.contains("ociVersion \"1.9.0\""), "{version:#?}");
+    assert!(version.message.contains("newer than the runtime's spec"), "{version:#?}");
+    graded.report.expect("bad-bundles-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn a_sysctl_of_the_machine_taken_for_a_namespaces_is_caught() {
+    let graded = grade_chapter7_tests("sysctl-kernel-all-uts", &["sysctl-applied", "oci-version-checked"]);
+    assert_failed(&graded);
+    let sysctl = graded.report.expect("sysctl-applied", "fail");
+    assert!(sysctl.message.contains("the host's kernel.printk_ratelimit changed"), "{sysctl:#?}");
+    assert!(sysctl.message.contains("not the container's own"), "{sysctl:#?}");
+    graded.report.expect("oci-version-checked", "pass");
+}
+
+#[test]
+#[serial]
+fn a_working_directory_entered_under_an_early_filter_is_caught() {
+    let graded =
+        grade_chapter7_tests("cwd-under-early-filter", &["seccomp-early-spares-the-runtime", "cwd-from-config"]);
+    assert_failed(&graded);
+    let early = graded.report.expect("seccomp-early-spares-the-runtime", "fail");
+    assert!(early.message.contains("enter process.cwd before it"), "{early:#?}");
+    graded.report.expect("cwd-from-config", "pass");
+}
+
+#[test]
+#[serial]
 fn signals_left_ignored_for_the_command_are_caught() {
     let graded = grade_fixture("signals-left-ignored", "chapter2", &["--only"]);
     assert_failed(&graded);

@@ -49,6 +49,10 @@ pub enum HardenError {
     /// of the host's left open (`/proc/self/fd/N`, CVE-2024-21626).
     #[error("the working directory {0} (process.cwd) is outside the container's root")]
     CwdOutsideRoot(PathBuf),
+    /// `getcwd` failed in `process.cwd`, for another reason than a
+    /// directory the root cannot reach.
+    #[error("check the working directory {0} (process.cwd) with getcwd")]
+    Getcwd(PathBuf, #[source] Errno),
     /// `prctl(PR_SET_DUMPABLE, 0)` failed.
     #[error("mark the container's process not dumpable")]
     Dumpable(#[source] Errno),
@@ -61,6 +65,19 @@ pub enum HardenError {
     /// A masked or read-only path.
     #[error(transparent)]
     Paths(#[from] PathsError),
+    /// A step made after the seccomp filter was loaded (early, because
+    /// `noNewPrivileges` is false) failed: the profile may be what refused.
+    #[error(
+        "{step}, under the container's seccomp filter (loaded before it, since noNewPrivileges is false): a \
+         profile that refuses capset or prctl stops it"
+    )]
+    UnderFilter {
+        /// What the runtime was doing.
+        step: &'static str,
+        /// How it failed.
+        #[source]
+        source: Box<HardenError>,
+    },
 }
 
 /// Everything `process` and `linux.seccomp` ask of the container process,
@@ -124,8 +141,9 @@ impl ProcessHardening {
     pub fn apply(&self) -> Result<(), HardenError> {
         todo!(
             "first hide the runtime's own binary from the container, then what needs root, then the user, \
-             then the capabilities, with seccomp early or late as no_new_privs decides (book: chapter 7, \
-             \"no_new_privs and seccomp\", \"The order of the steps\")"
+             then the working directory and the environment, then the capabilities, with seccomp early or \
+             late as no_new_privs decides (book: chapter 7, \"no_new_privs and seccomp\", \"The order of \
+             the steps\")"
         )
     }
 
@@ -139,7 +157,10 @@ impl ProcessHardening {
         nix::unistd::chdir(&self.cwd).map_err(|e| HardenError::Chdir(self.cwd.clone(), e))?;
         match nix::unistd::getcwd() {
             Ok(path) if path.is_absolute() => Ok(()),
-            _ => Err(HardenError::CwdOutsideRoot(self.cwd.clone())),
+            Ok(_) | Err(Errno::ENOENT) => Err(HardenError::CwdOutsideRoot(self.cwd.clone())),
+            // Any other errno is not the kernel's answer about the root
+            // (a seccomp profile's, say): said as it is.
+            Err(errno) => Err(HardenError::Getcwd(self.cwd.clone(), errno)),
         }
     }
     // ANCHOR_END: enter_cwd
@@ -216,6 +237,9 @@ fn diagnose(error: &HardenError) -> Option<String> {
         )
     };
     match error {
+        // A mistake of order the process's state shows is named first;
+        // otherwise the filter is named.
+        HardenError::UnderFilter { source, .. } => diagnose(source),
         HardenError::Identity(IdentityError::SetGroups(..) | IdentityError::SetGid(..))
             if !nix::unistd::geteuid().is_root() =>
         {

@@ -49,6 +49,15 @@ pub enum BundleError {
     /// A chain of symbolic links in the rootfs that does not end.
     #[error("mount destination {0:?}: too many symbolic links in the root file system")]
     SymlinkLoop(PathBuf),
+    /// `ociVersion` is not SemVer, or names a version of the runtime spec
+    /// this runtime does not implement.
+    #[error("ociVersion {version:?}: {why}")]
+    Version {
+        /// The config's `ociVersion`.
+        version: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// Something in the config the runtime cannot honour.
     #[error("{0}")]
     Unsupported(String),
@@ -115,6 +124,7 @@ fn one_line(err: &OciSpecError) -> String {
 /// Every check of a parsed config, in the order a reader would make them.
 /// Returns the root file system's absolute path.
 fn check(spec: &Spec, dir: &Path, config: &Path) -> Result<PathBuf, BundleError> {
+    check_version(spec.version())?;
     let root = spec.root().as_ref().ok_or_else(|| BundleError::NoRoot(config.to_path_buf()))?;
     // A relative root.path is relative to the bundle (the runtime spec).
     let rootfs = dir.join(root.path());
@@ -153,6 +163,52 @@ fn check(spec: &Spec, dir: &Path, config: &Path) -> Result<PathBuf, BundleError>
     Ok(rootfs)
 }
 // ANCHOR_END: check
+
+/// The newest minor version of the runtime spec this runtime implements
+/// (the one `oci-spec` follows): a config of 1.0.x or 1.1.x is one it
+/// understands.
+const SPEC_MINOR: u64 = oci_spec::runtime::VERSION_MINOR as u64;
+
+// ANCHOR: check_version
+/// Checks `ociVersion`: SemVer 2.0.0 (`MAJOR.MINOR.PATCH`, an optional
+/// `-pre-release` and `+build`), of a spec version this runtime knows.
+/// The runtime spec keeps compatibility within a major version, and only
+/// forwards: a config written for 1.1 may use fields a 1.0 runtime would
+/// silently skip, so a runtime of 1.1 takes 1.0.x and 1.1.x and refuses
+/// 1.2 and 2.0. A pre-release (`1.0.2-dev`, what podman and `runc spec`
+/// write) counts as its version.
+pub fn check_version(version: &str) -> Result<(), BundleError> {
+    let refuse = |why: &str| BundleError::Version { version: version.to_string(), why: why.to_string() };
+    let not_semver = "not a SemVer version such as \"1.0.2\"";
+    // The build metadata and the pre-release tag: dot-separated,
+    // non-empty identifiers of ASCII letters, digits and hyphens.
+    let identifiers_ok = |text: &str| {
+        text.split('.').all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let (rest, build) = version.split_once('+').map_or((version, None), |(v, b)| (v, Some(b)));
+    let (core, pre) = rest.split_once('-').map_or((rest, None), |(v, p)| (v, Some(p)));
+    if !build.into_iter().chain(pre).all(identifiers_ok) {
+        return Err(refuse(not_semver));
+    }
+    // A number: digits only, no leading zero (SemVer's rule 2).
+    let number = |text: &str| -> Option<u64> {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        if digits && (text == "0" || !text.starts_with('0')) {
+            text.parse().ok()
+        } else {
+            None
+        }
+    };
+    let numbers: Option<Vec<u64>> = core.split('.').map(number).collect();
+    let Some(&[major, minor, _patch]) = numbers.as_deref() else {
+        return Err(refuse(not_semver));
+    };
+    if major != 1 || minor > SPEC_MINOR {
+        return Err(refuse(&format!("this runtime implements the runtime spec 1.0 to 1.{SPEC_MINOR}")));
+    }
+    Ok(())
+}
+// ANCHOR_END: check_version
 
 /// How many symbolic links one destination may go through (Linux's limit).
 const MAX_SYMLINKS: usize = 40;
@@ -282,6 +338,24 @@ mod tests {
         assert!(matches!(bundle.config(&no_args), Err(BundleError::NoArgs(_))));
         let empty_args = config("").replace(r#"["sh"]"#, "[]");
         assert!(matches!(bundle.config(&empty_args), Err(BundleError::NoArgs(_))));
+    }
+
+    #[test]
+    fn oci_version_is_semver_of_a_known_spec() {
+        for good in ["1.0.0", "1.0.2", "1.0.2-dev", "1.1.0", "1.1.0-rc.1+build.5", "1.0.10"] {
+            assert!(check_version(good).is_ok(), "{good}");
+        }
+        for bad in ["invalid", "", "1", "1.0", "1.0.0.0", "01.0.0", "1.00.0", "1.0.x", "1.0.0-", "1.0.0+", "v1.0.0"] {
+            let err = check_version(bad).expect_err(bad);
+            assert!(err.to_string().contains("SemVer"), "{bad}: {err}");
+        }
+        for unsupported in ["2.0.0", "0.9.0", "1.9.0", "1.2.0-dev"] {
+            let err = check_version(unsupported).expect_err(unsupported);
+            assert!(err.to_string().contains("1.0 to 1.1"), "{unsupported}: {err}");
+        }
+        let bundle = TempBundle::new("version");
+        let invalid = config("").replace("1.0.2", "invalid");
+        assert!(matches!(bundle.config(&invalid), Err(BundleError::Version { .. })));
     }
 
     #[test]

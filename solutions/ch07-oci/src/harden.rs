@@ -49,6 +49,10 @@ pub enum HardenError {
     /// of the host's left open (`/proc/self/fd/N`, CVE-2024-21626).
     #[error("the working directory {0} (process.cwd) is outside the container's root")]
     CwdOutsideRoot(PathBuf),
+    /// `getcwd` failed in `process.cwd`, for another reason than a
+    /// directory the root cannot reach.
+    #[error("check the working directory {0} (process.cwd) with getcwd")]
+    Getcwd(PathBuf, #[source] Errno),
     /// `prctl(PR_SET_DUMPABLE, 0)` failed.
     #[error("mark the container's process not dumpable")]
     Dumpable(#[source] Errno),
@@ -61,6 +65,19 @@ pub enum HardenError {
     /// A masked or read-only path.
     #[error(transparent)]
     Paths(#[from] PathsError),
+    /// A step made after the seccomp filter was loaded (early, because
+    /// `noNewPrivileges` is false) failed: the profile may be what refused.
+    #[error(
+        "{step}, under the container's seccomp filter (loaded before it, since noNewPrivileges is false): a \
+         profile that refuses capset or prctl stops it"
+    )]
+    UnderFilter {
+        /// What the runtime was doing.
+        step: &'static str,
+        /// How it failed.
+        #[source]
+        source: Box<HardenError>,
+    },
 }
 
 /// Everything `process` and `linux.seccomp` ask of the container process,
@@ -124,8 +141,9 @@ impl ProcessHardening {
     pub fn apply(&self) -> Result<(), HardenError> {
         // STARTER: todo!(
         // STARTER:     "first hide the runtime's own binary from the container, then what needs root, then the user, \
-        // STARTER:      then the capabilities, with seccomp early or late as no_new_privs decides (book: chapter 7, \
-        // STARTER:      \"no_new_privs and seccomp\", \"The order of the steps\")"
+        // STARTER:      then the working directory and the environment, then the capabilities, with seccomp early or \
+        // STARTER:      late as no_new_privs decides (book: chapter 7, \"no_new_privs and seccomp\", \"The order of \
+        // STARTER:      the steps\")"
         // STARTER: )
         // SOLUTION BEGIN
         // The init is a fork of this runtime: until it is not dumpable,
@@ -139,20 +157,28 @@ impl ProcessHardening {
         self.labels.apply()?;
 
         // Groups, group, user; the permitted capabilities survive the
-        // change of user, the effective ones are put back.
+        // change of user.
         self.identity.become_user()?;
+        // The working directory now: as the user (a change of user away
+        // from root empties the effective set), and before any filter, so
+        // that no profile can refuse the chdir and getcwd it needs.
+        self.enter_cwd()?;
+        self.replace_environment();
+        // The effective capabilities back, for the steps below.
         caps::raise_effective_to_permitted()?;
 
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load
         // it now, while the runtime's capabilities are still there. The
-        // steps below (capset, prctl, chdir) must then pass the profile.
-        if !self.no_new_privs {
+        // capability sets go in under it: a refusal there is the profile's,
+        // and the error says so.
+        if !self.no_new_privs && self.seccomp.is_some() {
             self.load_seccomp()?;
+            return self.caps.apply().map_err(|source| HardenError::UnderFilter {
+                step: "apply process.capabilities",
+                source: Box::new(source.into()),
+            });
         }
-
         self.caps.apply()?;
-        self.enter_cwd()?;
-        self.replace_environment();
 
         // With no_new_privs, any process may load a filter: do it last, as
         // close to exec as possible, so the profile only has to allow what
@@ -175,7 +201,10 @@ impl ProcessHardening {
         nix::unistd::chdir(&self.cwd).map_err(|e| HardenError::Chdir(self.cwd.clone(), e))?;
         match nix::unistd::getcwd() {
             Ok(path) if path.is_absolute() => Ok(()),
-            _ => Err(HardenError::CwdOutsideRoot(self.cwd.clone())),
+            Ok(_) | Err(Errno::ENOENT) => Err(HardenError::CwdOutsideRoot(self.cwd.clone())),
+            // Any other errno is not the kernel's answer about the root
+            // (a seccomp profile's, say): said as it is.
+            Err(errno) => Err(HardenError::Getcwd(self.cwd.clone(), errno)),
         }
     }
     // ANCHOR_END: enter_cwd
@@ -252,6 +281,9 @@ fn diagnose(error: &HardenError) -> Option<String> {
         )
     };
     match error {
+        // A mistake of order the process's state shows is named first;
+        // otherwise the filter is named.
+        HardenError::UnderFilter { source, .. } => diagnose(source),
         HardenError::Identity(IdentityError::SetGroups(..) | IdentityError::SetGid(..))
             if !nix::unistd::geteuid().is_root() =>
         {

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod resources;
 pub mod spec;
 pub mod state;
+pub mod sysctl;
 
 // Hardening: what the container process may still do.
 pub mod caps;

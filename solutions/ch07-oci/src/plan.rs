@@ -18,6 +18,7 @@ use crate::harden::{HardenError, PathHardening, ProcessHardening};
 use crate::mounts::{MountsError, MountsLayer};
 use crate::namespaces::{JoinLayer, NamespaceError, NetworkLayer};
 use crate::resources::{ResourcesError, ResourcesLayer};
+use crate::sysctl::{SysctlError, Sysctls};
 
 /// Why a config cannot become a container.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum PlanError {
     /// The mounts part.
     #[error(transparent)]
     Mounts(#[from] MountsError),
+    /// `linux.sysctl`.
+    #[error(transparent)]
+    Sysctl(#[from] SysctlError),
     /// The process part (user, capabilities, seccomp, …).
     #[error(transparent)]
     Harden(#[from] HardenError),
@@ -99,6 +103,12 @@ pub fn plan(bundle: &Bundle) -> Result<Plan, PlanError> {
     }
     // Chapter 3, with the config's mounts.
     layers.push(Box::new(MountsLayer::new(bundle)?));
+    // Through the container's own /proc, in its new namespaces, before
+    // the read-only paths make /proc/sys read-only.
+    let sysctls = Sysctls::from_spec(spec)?;
+    if !sysctls.is_empty() {
+        layers.push(Box::new(sysctls));
+    }
     // In the new root, after pivot_root: masked and read-only paths.
     layers.push(Box::new(PathHardening::from_spec(spec.linux().as_ref())));
     // Last: the user, capabilities, no_new_privs, seccomp, cwd, env.

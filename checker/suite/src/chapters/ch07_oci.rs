@@ -79,6 +79,14 @@ pub fn tests() -> Vec<TestCase> {
             seccomp_default_action,
         ),
         test(
+            "seccomp-early-spares-the-runtime",
+            2,
+            "with noNewPrivileges false and a profile that refuses getcwd, the container runs under the filter (Seccomp 2, NoNewPrivs 0), in process.cwd /etc, and its own getcwd fails",
+            "a filter loaded early (noNewPrivileges false) must not meet the runtime's own last steps: enter process.cwd before it",
+            "ch07-3-seccomp.md#early-or-late",
+            seccomp_early_spares_the_runtime,
+        ),
+        test(
             "masked-paths-empty",
             2,
             "the masked paths that have content on the host (/proc/kcore, /proc/timer_list, /sys/firmware, …) read empty inside",
@@ -205,6 +213,22 @@ pub fn tests() -> Vec<TestCase> {
             "check the whole config before anything is created",
             "ch07-1-bundle.md#bad-bundles",
             bad_bundles_refused,
+        ),
+        test(
+            "oci-version-checked",
+            1,
+            "ociVersion \"invalid\", \"1.0\", \"2.0.0\" and \"1.9.0\" are refused with 125, no state, process, mount or cgroup left; \"1.0.2-dev\" and \"1.1.0\" run",
+            "ociVersion must be SemVer, of a major and minor version of the runtime spec the runtime implements",
+            "ch07-1-bundle.md#the-specs-version",
+            oci_version_checked,
+        ),
+        test(
+            "sysctl-applied",
+            2,
+            "net.ipv4.ip_forward, kernel.shmmax, fs.mqueue.msg_max and kernel.domainname read back inside as linux.sysctl's values while the host's stay; net.* without a network namespace, kernel.shmmax without an IPC one and kernel.printk_ratelimit are refused with 125, the host's values untouched",
+            "write each namespaced sysctl in the container's new namespaces; refuse one that would change the host, before anything is created",
+            "ch07-4-paths.md#sysctls-the-containers-own",
+            sysctl_applied,
         ),
         test(
             "escapes-blocked",
@@ -637,6 +661,39 @@ fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
             Err(Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string()))
         }
     }
+}
+
+fn seccomp_early_spares_the_runtime(ctx: &mut Ctx) -> Result<(), Failure> {
+    // runtime-tools' linux_seccomp: noNewPrivileges false, so the filter
+    // goes in early, and a profile that refuses getcwd.
+    let mut config = config(&[]);
+    config["process"]["noNewPrivileges"] = json!(false);
+    config["process"]["cwd"] = json!("/etc");
+    push(&mut config["linux"]["seccomp"]["syscalls"], errno_rule(&["getcwd"], 1, Value::Null));
+    let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+    config["process"]["args"] = json!(call.command());
+    let dir = bundle(ctx, "seccomp-early", Some(&config))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "seccomp-early"])?;
+    if run.code != Some(0) {
+        return Err(Failure::fail(
+            "with noNewPrivileges false and a profile that refuses getcwd, the container should run: after an early \
+             filter the runtime itself may make only the calls every profile allows (enter process.cwd before it)",
+        )
+        .compare("exit code 0", run.describe()));
+    }
+    let report = call.read(&run)?;
+    expect_eq(
+        "Seccomp in /proc/self/status: the filter loaded early must stay on the command",
+        Some(contract::Seccomp::Filter),
+        report.security.seccomp,
+    )?;
+    expect_eq("NoNewPrivs with noNewPrivileges: false", Some(false), report.security.no_new_privs)?;
+    expect_eq(
+        "the command's working directory, as /proc/self/cwd names it, should be process.cwd",
+        Some("/etc"),
+        report.inherited.cwd_link.as_deref(),
+    )?;
+    expect_eq("the command's own getcwd should fail: the profile refuses it", None, report.process.cwd.as_deref())
 }
 
 /// The errno of the allow-list profile's default: ENOTBLK, which no path
@@ -1440,25 +1497,12 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
         ("escaping-mount", "a mount destination /../../../greenroom-escaped", Some(escaping), None),
         ("no-root", "a relative root.path that names nothing in the bundle", Some(rootless), None),
     ];
-    let mounts_before = host_mount_count();
     for (id, what, config, text) in cases {
         let dir = bundle(ctx, id, config.as_ref())?;
         if let Some(text) = text {
             write(&dir.join("config.json"), text)?;
         }
-        let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), id])?;
-        run.expect_code(125, &format!("{what} should be refused with 125, before anything is created"))?;
-        if state_root(ctx).join(id).exists() {
-            return Err(Failure::fail(format!("after refusing {what}, the container's state directory is left")));
-        }
-        let pids = ctx.session_pids();
-        if !pids.is_empty() {
-            return Err(Failure::fail(format!("after refusing {what}, processes are left running"))
-                .compare("none", format!("{pids:?}")));
-        }
-        if host_mount_count() != mounts_before {
-            return Err(Failure::fail(format!("after refusing {what}, the host's mount table changed")));
-        }
+        refused_before_anything(ctx, &dir, id, what)?;
     }
     if Path::new("/greenroom-escaped").exists() {
         return Err(Failure::fail("a mount destination with .. created /greenroom-escaped on the host"));
@@ -1469,6 +1513,163 @@ fn bad_bundles_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     run.expect_code(0, "a good bundle, next to the bad ones, should run")?;
     if !good.join("rootfs/ran").exists() {
         return Err(Failure::fail("the good bundle's command never ran"));
+    }
+    Ok(())
+}
+
+/// `create` of the bundle in `dir` as `id`: fails unless it exits 125 and
+/// leaves no state directory, no process and the host's mount table as it
+/// was (`what` names the bundle's fault in the messages).
+fn refused_before_anything(ctx: &mut Ctx, dir: &Path, id: &str, what: &str) -> Result<(), Failure> {
+    let mounts_before = host_mount_count();
+    let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), id])?;
+    run.expect_code(125, &format!("{what} should be refused with 125, before anything is created"))?;
+    if state_root(ctx).join(id).exists() {
+        return Err(Failure::fail(format!("after refusing {what}, the container's state directory is left")));
+    }
+    let pids = ctx.session_pids();
+    if !pids.is_empty() {
+        return Err(Failure::fail(format!("after refusing {what}, processes are left running"))
+            .compare("none", format!("{pids:?}")));
+    }
+    if host_mount_count() != mounts_before {
+        return Err(Failure::fail(format!("after refusing {what}, the host's mount table changed")));
+    }
+    Ok(())
+}
+
+fn oci_version_checked(ctx: &mut Ctx) -> Result<(), Failure> {
+    // Each refused config asks for a cgroup: refused before anything is
+    // created means that cgroup never appears either.
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-version-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    let refused_cases = [
+        ("version-invalid", "invalid", "not SemVer"),
+        ("version-short", "1.0", "not SemVer (no patch number)"),
+        ("version-major", "2.0.0", "of a major version this runtime does not implement"),
+        ("version-minor", "1.9.0", "of a minor version newer than the runtime's spec (1.1)"),
+    ];
+    for (id, version, why) in refused_cases {
+        let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+        config["ociVersion"] = json!(version);
+        config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+        let dir = bundle(ctx, id, Some(&config))?;
+        refused_before_anything(ctx, &dir, id, &format!("ociVersion {version:?}, {why},"))?;
+        if cgroup.dir.exists() {
+            return Err(Failure::fail(format!("after refusing ociVersion {version:?}, its cgroup is left"))
+                .compare("no cgroup", cgroup.dir.display().to_string()));
+        }
+    }
+    // podman's and `runc spec`'s pre-release of 1.0.2, and the newest the
+    // runtime knows, do run: refusing every version is no answer.
+    for (id, version) in [("version-dev", "1.0.2-dev"), ("version-current", "1.1.0")] {
+        let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+        config["ociVersion"] = json!(version);
+        let dir = bundle(ctx, id, Some(&config))?;
+        let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), id])?;
+        run.expect_code(0, &format!("a config of ociVersion {version:?} should run"))?;
+        if !dir.join("rootfs/ran").exists() {
+            return Err(Failure::fail(format!("the command of a config of ociVersion {version:?} never ran")));
+        }
+    }
+    Ok(())
+}
+
+/// Namespaced sysctls and the value the container asks for each: one of
+/// the network namespace, two of the IPC namespace (System V, POSIX
+/// queues), one of the UTS namespace. None of them is the kernel's
+/// default in a new namespace.
+const SYSCTLS: [(&str, &str); 4] = [
+    ("net.ipv4.ip_forward", "1"),
+    ("kernel.shmmax", "123456789"),
+    ("fs.mqueue.msg_max", "17"),
+    ("kernel.domainname", "backstage"),
+];
+
+/// A sysctl's file under /proc/sys.
+fn sysctl_file(key: &str) -> PathBuf {
+    Path::new("/proc/sys").join(key.replace('.', "/"))
+}
+
+/// The host's (the suite's) value of `key`.
+fn host_sysctl(key: &str) -> Result<String, Failure> {
+    let file = sysctl_file(key);
+    fs::read_to_string(&file)
+        .map(|text| text.trim().to_string())
+        .map_err(|e| Failure::error(format!("read {}: {e}", file.display())))
+}
+
+/// Fails if the host's `key` is no longer `before`, and puts it back.
+fn host_sysctl_unchanged(key: &str, before: &str, after_what: &str) -> Result<(), Failure> {
+    let now = host_sysctl(key)?;
+    if now == before {
+        return Ok(());
+    }
+    let _ = fs::write(sysctl_file(key), before);
+    Err(Failure::fail(format!(
+        "{after_what}, the host's {key} changed: a sysctl was written that is not the container's own"
+    ))
+    .compare(before, now))
+}
+
+fn sysctl_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    let before: Vec<String> = SYSCTLS.iter().map(|(key, _)| host_sysctl(key)).collect::<Result<_, _>>()?;
+    // The container prints each file, one value a line.
+    let files: Vec<String> = SYSCTLS.iter().map(|(key, _)| sysctl_file(key).display().to_string()).collect();
+    let mut args = vec!["/bin/cat"];
+    args.extend(files.iter().map(String::as_str));
+    let mut asked = config(&args);
+    asked["linux"]["sysctl"] =
+        json!(SYSCTLS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>());
+    let dir = bundle(ctx, "sysctl", Some(&asked))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "sysctl"])?;
+    run.expect_code(
+        0,
+        "a container asking for namespaced sysctls (net, ipc, uts) in a new namespace of each should run",
+    )?;
+    let seen: Vec<&str> = run.stdout.lines().collect();
+    for (i, (key, value)) in SYSCTLS.iter().enumerate() {
+        let inside = seen.get(i).copied().unwrap_or("(nothing)");
+        if inside != *value {
+            return Err(Failure::fail(format!(
+                "inside the container, {key} is not the config's linux.sysctl value: write it in the container's \
+                 new namespaces, before /proc/sys is made read-only"
+            ))
+            .compare(*value, inside));
+        }
+    }
+    for ((key, _), before) in SYSCTLS.iter().zip(&before) {
+        host_sysctl_unchanged(key, before, "after the container ran")?;
+    }
+
+    // What would change the host's value is refused, before anything.
+    let forward = host_sysctl("net.ipv4.ip_forward")?;
+    let other_forward = if forward == "1" { "0" } else { "1" };
+    let ratelimit = host_sysctl("kernel.printk_ratelimit")?;
+    let other_ratelimit = if ratelimit == "7" { "8" } else { "7" };
+    let cases = [
+        ("sysctl-host-net", "net.ipv4.ip_forward", other_forward, Some("network"), "in the host's network namespace"),
+        ("sysctl-host-ipc", "kernel.shmmax", "123456789", Some("ipc"), "in the host's IPC namespace"),
+        ("sysctl-machine", "kernel.printk_ratelimit", other_ratelimit, None, "a sysctl of no namespace"),
+    ];
+    for (id, key, value, without, why) in cases {
+        let before = host_sysctl(key)?;
+        let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+        config["linux"]["sysctl"] = json!({key: value});
+        if let Some(kind) = without {
+            if let Some(list) = config["linux"]["namespaces"].as_array_mut() {
+                list.retain(|ns| ns["type"] != kind);
+            }
+        }
+        let dir = bundle(ctx, id, Some(&config))?;
+        let what = format!("linux.sysctl {key}={value}, {why},");
+        let refusal = refused_before_anything(ctx, &dir, id, &what);
+        host_sysctl_unchanged(key, &before, &format!("after the create of {what}"))?;
+        refusal?;
+        if dir.join("rootfs/ran").exists() {
+            return Err(Failure::fail(format!("the command of {what} ran")));
+        }
     }
     Ok(())
 }
