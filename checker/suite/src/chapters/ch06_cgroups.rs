@@ -232,8 +232,24 @@ fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     expect_limit("pids.max", "--pids 40", "40", "max", None, file(&view, "pids.max"))?;
     // cpu.max is "QUOTA PERIOD" in µs: 0.5 CPU of a 100000 µs period.
-    expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))
+    expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))?;
+    // A size without a unit is a number of bytes, memory.max's own unit.
+    let rootfs = ctx.rootfs()?;
+    let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &["0"])?;
+    let run = ctx.run(&["--net", "none", "--rootfs", &rootfs, "--memory", PLAIN_BYTES], &call.command())?;
+    if run.code == Some(125) {
+        return Err(Failure::fail(format!(
+            "--memory {PLAIN_BYTES} was refused: a size without a unit is a number of bytes (K, M and G are \
+             optional), and it is memory.max's own unit"
+        ))
+        .compare("the container runs", run.describe()));
+    }
+    let bytes = answer(&call, &run)?;
+    expect_limit("memory.max", &format!("--memory {PLAIN_BYTES}"), PLAIN_BYTES, "max", None, file(&bytes, "memory.max"))
 }
+
+/// `--memory` in plain bytes, without a unit: 40 MiB.
+const PLAIN_BYTES: &str = "41943040";
 
 fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
     let view = view(ctx, &["--memory", "64M"], "0")?;
