@@ -234,7 +234,9 @@ fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     // cpu.max is "QUOTA PERIOD" in µs: 0.5 CPU of a 100000 µs period.
     expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))?;
     // A size without a unit is a number of bytes, memory.max's own unit.
-    let rootfs = ctx.rootfs()?;
+    // (A rootfs of its own: a container may have changed the first.)
+    let rootfs = ctx.scratch_path("rootfs-plain-bytes");
+    ctx.rootfs_at(std::path::Path::new(&rootfs))?;
     let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &["0"])?;
     let run = ctx.run(&["--net", "none", "--rootfs", &rootfs, "--memory", PLAIN_BYTES], &call.command())?;
     if run.code == Some(125) {
