@@ -759,6 +759,17 @@ fn a_memory_size_without_a_unit_refused_is_caught() {
 
 #[test]
 #[serial]
+fn memory_units_other_than_m_refused_are_caught() {
+    let graded = grade_tests("memory-m-only", "chapter6", &["limits-read-back-inside", "cgroup-namespace-root"]);
+    assert_failed(&graded);
+    let limits = graded.report.expect("limits-read-back-inside", "fail");
+    assert!(limits.message.contains("--memory 40960K was refused: K is a unit as M is"), "{limits:#?}");
+    // --memory 64M is still right.
+    graded.report.expect("cgroup-namespace-root", "pass");
+}
+
+#[test]
+#[serial]
 fn a_cgroup2_never_mounted_inside_is_named_as_such() {
     let tests = ["limits-read-back-inside", "cgroup-namespace-root", "cpu-quota-throttles"];
     let graded = grade_tests("cgroup-not-mounted", "chapter6", &tests);

@@ -233,25 +233,37 @@ fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     expect_limit("pids.max", "--pids 40", "40", "max", None, file(&view, "pids.max"))?;
     // cpu.max is "QUOTA PERIOD" in µs: 0.5 CPU of a 100000 µs period.
     expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))?;
-    // A size without a unit is a number of bytes, memory.max's own unit.
-    // (A rootfs of its own: a container may have changed the first.)
-    let rootfs = ctx.scratch_path("rootfs-plain-bytes");
-    ctx.rootfs_at(std::path::Path::new(&rootfs))?;
-    let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &["0"])?;
-    let run = ctx.run(&["--net", "none", "--rootfs", &rootfs, "--memory", PLAIN_BYTES], &call.command())?;
-    if run.code == Some(125) {
-        return Err(Failure::fail(format!(
-            "--memory {PLAIN_BYTES} was refused: a size without a unit is a number of bytes (K, M and G are \
-             optional), and it is memory.max's own unit"
-        ))
-        .compare("the container runs", run.describe()));
+    // The other ways to write a size: plain bytes (memory.max's own unit),
+    // K and G. Each run has a rootfs of its own: a container may have
+    // changed the one before.
+    for (n, (size, bytes, decimal, why)) in OTHER_SIZES.into_iter().enumerate() {
+        let rootfs = ctx.scratch_path(&format!("rootfs-size-{n}"));
+        ctx.rootfs_at(std::path::Path::new(&rootfs))?;
+        let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &["0"])?;
+        let run = ctx.run(&["--net", "none", "--rootfs", &rootfs, "--memory", size], &call.command())?;
+        if run.code == Some(125) {
+            return Err(Failure::fail(format!("--memory {size} was refused: {why}"))
+                .compare("the container runs", run.describe()));
+        }
+        let view = answer(&call, &run)?;
+        expect_limit("memory.max", &format!("--memory {size}"), bytes, "max", decimal, file(&view, "memory.max"))?;
     }
-    let bytes = answer(&call, &run)?;
-    expect_limit("memory.max", &format!("--memory {PLAIN_BYTES}"), PLAIN_BYTES, "max", None, file(&bytes, "memory.max"))
+    Ok(())
 }
 
-/// `--memory` in plain bytes, without a unit: 40 MiB.
-const PLAIN_BYTES: &str = "41943040";
+/// `--memory` written in the ways limits-read-back-inside's first run does
+/// not: the size, memory.max as it should read, the bytes of a unit read as
+/// a power of 1000, and why a refusal is wrong.
+const OTHER_SIZES: [(&str, &str, Option<u64>, &str); 3] = [
+    (
+        "41943040",
+        "41943040",
+        None,
+        "a size without a unit is a number of bytes (K, M and G are optional), and it is memory.max's own unit",
+    ),
+    ("40960K", "41943040", Some(40_960_000), "K is a unit as M is: KiB, 1024 bytes"),
+    ("1G", "1073741824", Some(1_000_000_000), "G is a unit as M is: GiB, 1024 MiB"),
+];
 
 fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
     let view = view(ctx, &["--memory", "64M"], "0")?;
