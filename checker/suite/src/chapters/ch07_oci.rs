@@ -233,7 +233,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "mount-options-honoured",
             2,
-            "each mount carries exactly the config's options inside: a bind with ro,nosuid,nodev,noexec (writes fail with EROFS), a bind without ro (writable), a tmpfs with nosuid,nodev,noexec,mode=1770,size=2048k",
+            "each mount carries exactly the config's options inside: a bind with ro,nosuid,nodev,noexec (writes fail with EROFS), a bind without ro (writable), a tmpfs with nosuid,nodev,noexec,mode=1770,size=2048k; rbind takes the mounts inside its source along, bind does not",
             "a bind mount takes ro, nosuid, nodev and noexec only from a remount of it; a tmpfs takes them in its one mount, with mode= and size= as its data",
             "ch07-1-bundle.md#a-bind-mounts-flags",
             mount_options_honoured,
@@ -1565,7 +1565,7 @@ struct AskedMount {
     options: &'static [&'static str],
 }
 
-const ASKED_MOUNTS: [AskedMount; 3] = [
+const ASKED_MOUNTS: [AskedMount; 4] = [
     AskedMount {
         destination: "/data/ro",
         kind: "bind",
@@ -1573,6 +1573,7 @@ const ASKED_MOUNTS: [AskedMount; 3] = [
         options: &["rbind", "ro", "nosuid", "nodev", "noexec"],
     },
     AskedMount { destination: "/data/rw", kind: "bind", source: Some("rw-volume"), options: &["rbind"] },
+    AskedMount { destination: "/data/plain", kind: "bind", source: Some("plain-volume"), options: &["bind"] },
     AskedMount {
         destination: "/data/tmp",
         kind: "tmpfs",
@@ -1580,6 +1581,32 @@ const ASKED_MOUNTS: [AskedMount; 3] = [
         options: &["nosuid", "nodev", "noexec", "mode=1770", "size=2048k"],
     },
 ];
+
+/// Small tmpfs mounts the suite makes on the host for one run, unmounted
+/// when dropped.
+struct SubMounts(Vec<PathBuf>);
+
+impl SubMounts {
+    fn make(points: &[PathBuf]) -> Result<SubMounts, Failure> {
+        let mut made = SubMounts(Vec::new());
+        for point in points {
+            fs::create_dir_all(point).map_err(|e| Failure::error(format!("mkdir {}: {e}", point.display())))?;
+            let flags = nix::mount::MsFlags::empty();
+            nix::mount::mount(Some("tmpfs"), point, Some("tmpfs"), flags, Some("size=64k"))
+                .map_err(|e| Failure::error(format!("mount a tmpfs on {}: {e}", point.display())))?;
+            made.0.push(point.clone());
+        }
+        Ok(made)
+    }
+}
+
+impl Drop for SubMounts {
+    fn drop(&mut self) {
+        for point in &self.0 {
+            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
 
 /// Fails unless `mount` (the last on `asked`'s destination) has every flag
 /// and data option `asked` lists, and is read-only only if it asks.
@@ -1643,8 +1670,12 @@ fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
         );
     }
     let dir = bundle(ctx, "mount-options", Some(&config))?;
-    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"])?;
-    let seen = call.read(&run)?;
+    // A mount inside the sources of the rbind and of the plain bind: the
+    // first takes it along, the second must not.
+    let submounts = SubMounts::make(&[ctx.scratch.join("rw-volume/sub"), ctx.scratch.join("plain-volume/sub")])?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"]);
+    drop(submounts);
+    let seen = call.read(&run?)?;
     let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
     let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
     for asked in &ASKED_MOUNTS {
@@ -1656,6 +1687,21 @@ fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
             )));
         };
         expect_asked_options(asked, mount)?;
+    }
+    let mounted = |point: &str| mounts.iter().any(|m| m.point == point);
+    if !mounted("/data/rw/sub") {
+        return Err(Failure::fail(
+            "/data/rw (options rbind) lacks the mount inside its source (rw-volume/sub): rbind is a recursive bind, \
+             MS_BIND | MS_REC",
+        )
+        .compare("a mount on /data/rw/sub", "none"));
+    }
+    if mounted("/data/plain/sub") {
+        return Err(Failure::fail(
+            "/data/plain (options bind) shows the mount inside its source (plain-volume/sub): bind alone is not \
+             recursive, MS_REC only for rbind",
+        )
+        .compare("no mount on /data/plain/sub", "a mount there"));
     }
     // And in effect: the kernel refuses a write where ro is shown, and
     // the plain bind's file reaches the host's folder.
