@@ -1045,6 +1045,16 @@ fn a_seccomp_default_action_taken_for_allow_is_caught() {
 
 #[test]
 #[serial]
+fn a_plain_bind_made_recursive_is_caught() {
+    let graded = grade_chapter7_tests("bind-always-recursive", &["mount-options-honoured", "masked-paths-empty"]);
+    assert_failed(&graded);
+    let options = graded.report.expect("mount-options-honoured", "fail");
+    assert!(options.message.contains("bind alone is not recursive"), "{options:#?}");
+    graded.report.expect("masked-paths-empty", "pass");
+}
+
+#[test]
+#[serial]
 fn a_masked_directory_left_writable_is_caught() {
     let graded = grade_chapter7_tests("masked-dirs-writable", &["masked-dirs-refuse-writes", "masked-paths-empty"]);
     assert_failed(&graded);
