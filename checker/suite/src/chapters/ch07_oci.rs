@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use contract::{Breakout, Errno, MountsSeen, PathsSeen, Report, Syscalls};
+use nix::mount::MsFlags;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -1587,12 +1588,11 @@ const ASKED_MOUNTS: [AskedMount; 4] = [
 struct SubMounts(Vec<PathBuf>);
 
 impl SubMounts {
-    fn make(points: &[PathBuf]) -> Result<SubMounts, Failure> {
+    fn make(points: &[(PathBuf, MsFlags)]) -> Result<SubMounts, Failure> {
         let mut made = SubMounts(Vec::new());
-        for point in points {
+        for (point, flags) in points {
             fs::create_dir_all(point).map_err(|e| Failure::error(format!("mkdir {}: {e}", point.display())))?;
-            let flags = nix::mount::MsFlags::empty();
-            nix::mount::mount(Some("tmpfs"), point, Some("tmpfs"), flags, Some("size=64k"))
+            nix::mount::mount(Some("tmpfs"), point, Some("tmpfs"), *flags, Some("size=64k"))
                 .map_err(|e| Failure::error(format!("mount a tmpfs on {}: {e}", point.display())))?;
             made.0.push(point.clone());
         }
@@ -1671,8 +1671,15 @@ fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     let dir = bundle(ctx, "mount-options", Some(&config))?;
     // A mount inside the sources of the rbind and of the plain bind: the
-    // first takes it along, the second must not.
-    let submounts = SubMounts::make(&[ctx.scratch.join("rw-volume/sub"), ctx.scratch.join("plain-volume/sub")])?;
+    // first takes it along, the second must not. And the read-only bind's
+    // source is a mount that already has the flags it asks for, which a
+    // remount must keep (not toggle).
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let submounts = SubMounts::make(&[
+        (ctx.scratch.join("rw-volume/sub"), MsFlags::empty()),
+        (ctx.scratch.join("plain-volume/sub"), MsFlags::empty()),
+        (ctx.scratch.join("ro-volume"), safe),
+    ])?;
     let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"]);
     drop(submounts);
     let seen = call.read(&run?)?;
