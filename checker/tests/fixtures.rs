@@ -1055,6 +1055,19 @@ fn a_plain_bind_made_recursive_is_caught() {
 
 #[test]
 #[serial]
+fn a_profile_loaded_only_with_no_new_privs_is_caught() {
+    let graded = grade_chapter7_tests("seccomp-only-with-nnp", &["seccomp-profile-enforced", "no-new-privs"]);
+    assert_failed(&graded);
+    let seccomp = graded.report.expect("seccomp-profile-enforced", "fail");
+    assert!(
+        seccomp.message.contains("with noNewPrivileges false: the profile must be loaded all the same"),
+        "{seccomp:#?}"
+    );
+    graded.report.expect("no-new-privs", "pass");
+}
+
+#[test]
+#[serial]
 fn a_masked_directory_left_writable_is_caught() {
     let graded = grade_chapter7_tests("masked-dirs-writable", &["masked-dirs-refuse-writes", "masked-paths-empty"]);
     assert_failed(&graded);

@@ -66,7 +66,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "seccomp-profile-enforced",
             3,
-            "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works",
+            "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works; Seccomp is 2 with noNewPrivileges false too",
             "the profile's filters should be loaded for the command itself, with the rules' own errno",
             "ch07-3-seccomp.md#loading-the-filters",
             seccomp_profile_enforced,
@@ -632,12 +632,21 @@ fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
         )
         .compare(KEYCTL_ERRNO.to_string(), calls.keyctl.map_or("it worked".into(), |e| e.to_string())));
     }
-    match calls.uname {
-        None => Ok(()),
-        Some(errno) => {
-            Err(Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string()))
-        }
+    if let Some(errno) = calls.uname {
+        return Err(
+            Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string())
+        );
     }
+    // The profile holds without no_new_privs too.
+    let mut without = config(&[]);
+    without["process"]["noNewPrivileges"] = json!(false);
+    let without = report(ctx, "seccomp-without-nnp", without)?;
+    expect_eq(
+        "Seccomp in /proc/self/status with noNewPrivileges false: the profile must be loaded all the same — without \
+         no_new_privs, while the runtime still has CAP_SYS_ADMIN (before the capabilities are dropped)",
+        Some(contract::Seccomp::Filter),
+        without.security.seccomp,
+    )
 }
 
 /// The errno of the allow-list profile's default: ENOTBLK, which no path
