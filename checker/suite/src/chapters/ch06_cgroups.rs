@@ -108,7 +108,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "bad-limits-refused",
             2,
-            "bad limits (12Q, 0, -1, more CPUs than the machine has) and a --cgroup-parent that exists but is no cgroup (/cgroup.procs, the host's /tmp) are refused with 125 before anything is created",
+            "bad limits (12Q, 0, +64M, -1, 1e-1, more CPUs than the machine has) and a --cgroup-parent that exists but is no cgroup (/cgroup.procs, the host's /tmp) are refused with 125 before anything is created",
             "a bad limit must be refused before anything is created",
             "ch06-cgroups.md#parsing-the-limits",
             bad_limits_refused,
