@@ -47,7 +47,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "longest-hostname-accepted",
             1,
-            "a valid 64-byte hostname with dots is accepted and set exactly",
+            "a valid 64-byte hostname with dots, and a name of one 63-byte label, are accepted and set exactly",
             "count the limits again: one for the whole name, one for each label between dots",
             "ch01-uts.md#valid-hostnames",
             longest_hostname_accepted,
