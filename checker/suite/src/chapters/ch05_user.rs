@@ -122,7 +122,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "map-range-edges",
             1,
-            "two ranges sharing exactly one id are refused with 125; ranges that only touch are accepted, as given",
+            "two ranges sharing exactly one id are refused with 125; ranges that only touch, and ranges ending at the highest id (4294967294), are accepted, as given",
             "a range ends one id before start + size: ranges overlap when each starts before the other ends",
             "ch05-user.md#checking-a-map",
             map_range_edges,

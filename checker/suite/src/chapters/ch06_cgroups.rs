@@ -25,7 +25,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "limits-read-back-inside",
             3,
-            "--memory, --pids and --cpus read back from the container's own cgroup files (memory.max, memory.swap.max, pids.max, cpu.max)",
+            "--memory, --pids and --cpus read back from the container's own cgroup files (memory.max, memory.swap.max, pids.max, cpu.max); --memory in bytes, K and G, --cpus 0.01 and every CPU too",
             "the limits asked for should be in force inside, and readable there",
             "ch06-cgroups.md#creating-the-cgroup",
             limits_read_back_inside,
