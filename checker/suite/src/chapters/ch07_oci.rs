@@ -98,7 +98,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "readonly-paths-refuse-writes",
             2,
-            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can",
+            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can; the read-only mounts (/proc/sys, and /etc added to the list) are ro,nosuid,nodev,noexec",
             "each read-only path should be a read-only mount of its own, the rest of /proc left writable",
             "ch07-4-paths.md#read-only-paths",
             readonly_paths_refuse_writes,
@@ -844,6 +844,34 @@ fn readonly_paths_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
             "/proc/self/comm is in no list: it should stay writable (make each listed path read-only, not all of /proc)",
         )
         .compare("opened for writing", show(errno(2))));
+    }
+    // The read-only mounts' flags: ro, with SAFE added to the flags each
+    // already had. /proc's mount has nosuid,nodev,noexec already; the root
+    // file system's (for /etc, listed here too) has none of them.
+    let mut with_etc = config(&[]);
+    push(&mut with_etc["linux"]["readonlyPaths"], json!("/etc"));
+    let call = ProbeCall::<MountsSeen>::new(ROOTFS_PROBE, &[])?;
+    let seen = ask(ctx, "readonly-flags", with_etc, &call)?;
+    let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
+    let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
+    for point in ["/proc/sys", "/etc"] {
+        // The last mount on a point is the one in use.
+        let Some(mount) = mounts.iter().rev().find(|m| m.point == point) else {
+            return Err(Failure::fail(format!(
+                "{point} is under linux.readonlyPaths, yet it has no mount of its own: bind it onto itself first"
+            )));
+        };
+        let flags: Vec<&str> = mount.options.split(',').collect();
+        let missing: Vec<&str> =
+            ["ro", "nosuid", "nodev", "noexec"].into_iter().filter(|f| !flags.contains(f)).collect();
+        if !missing.is_empty() {
+            return Err(Failure::fail(format!(
+                "{point} is under linux.readonlyPaths: its mount lacks {}; the remount sets every flag anew, so it \
+                 takes MS_RDONLY, SAFE (nosuid, nodev, noexec) and the flags the mount already has, all together",
+                missing.join(", ")
+            ))
+            .compare("ro,nosuid,nodev,noexec", mount.options));
+        }
     }
     Ok(())
 }
