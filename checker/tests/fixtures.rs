@@ -1068,6 +1068,20 @@ fn a_profile_loaded_only_with_no_new_privs_is_caught() {
 
 #[test]
 #[serial]
+fn a_read_only_path_without_safe_flags_is_caught() {
+    let graded =
+        grade_chapter7_tests("readonly-without-safe", &["readonly-paths-refuse-writes", "masked-dirs-refuse-writes"]);
+    assert_failed(&graded);
+    let readonly = graded.report.expect("readonly-paths-refuse-writes", "fail");
+    assert!(
+        readonly.message.contains("under linux.readonlyPaths: its mount lacks nosuid, nodev, noexec"),
+        "{readonly:#?}"
+    );
+    graded.report.expect("masked-dirs-refuse-writes", "pass");
+}
+
+#[test]
+#[serial]
 fn a_masked_directory_left_writable_is_caught() {
     let graded = grade_chapter7_tests("masked-dirs-writable", &["masked-dirs-refuse-writes", "masked-paths-empty"]);
     assert_failed(&graded);

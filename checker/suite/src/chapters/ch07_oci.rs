@@ -98,7 +98,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "readonly-paths-refuse-writes",
             2,
-            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can; the read-only mounts (/proc/sys, and /etc added to the list) are ro,nosuid,nodev,noexec",
+            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can; the read-only mounts (/proc/sys, and /etc and /dev/shm added to the list) are ro,nosuid,nodev,noexec",
             "each read-only path should be a read-only mount of its own, the rest of /proc left writable",
             "ch07-4-paths.md#read-only-paths",
             readonly_paths_refuse_writes,
@@ -846,15 +846,17 @@ fn readonly_paths_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
         .compare("opened for writing", show(errno(2))));
     }
     // The read-only mounts' flags: ro, with SAFE added to the flags each
-    // already had. /proc's mount has nosuid,nodev,noexec already; the root
-    // file system's (for /etc, listed here too) has none of them.
+    // already had. Listed here too: /etc, on the root file system, whose
+    // mount has none of nosuid, nodev, noexec; /dev/shm, whose mount has
+    // all three already.
     let mut with_etc = config(&[]);
     push(&mut with_etc["linux"]["readonlyPaths"], json!("/etc"));
+    push(&mut with_etc["linux"]["readonlyPaths"], json!("/dev/shm"));
     let call = ProbeCall::<MountsSeen>::new(ROOTFS_PROBE, &[])?;
     let seen = ask(ctx, "readonly-flags", with_etc, &call)?;
     let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
     let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
-    for point in ["/proc/sys", "/etc"] {
+    for point in ["/proc/sys", "/etc", "/dev/shm"] {
         // The last mount on a point is the one in use.
         let Some(mount) = mounts.iter().rev().find(|m| m.point == point) else {
             return Err(Failure::fail(format!(
