@@ -53,6 +53,18 @@ fn assert_failed(graded: &Graded) {
 
 #[test]
 #[serial]
+fn a_label_of_63_bytes_refused_is_caught() {
+    let graded =
+        grade_tests("label-63-refused", "chapter1", &["longest-hostname-accepted", "invalid-hostname-refused"]);
+    assert_failed(&graded);
+    let longest = graded.report.expect("longest-hostname-accepted", "fail");
+    assert!(longest.message.contains("one label of 63 bytes, was refused"), "{longest:#?}");
+    // A label of 64 bytes is still refused.
+    graded.report.expect("invalid-hostname-refused", "pass");
+}
+
+#[test]
+#[serial]
 fn a_panicking_runtime_is_reported_as_a_panic() {
     let graded = grade_fixture("panics", "chapter1", &[]);
     assert_failed(&graded);
@@ -769,6 +781,28 @@ fn memory_sizes_read_in_powers_of_1000_are_named_as_such() {
 
 #[test]
 #[serial]
+fn a_memory_size_without_a_unit_refused_is_caught() {
+    let graded = grade_tests("memory-unit-required", "chapter6", &["limits-read-back-inside", "bad-limits-refused"]);
+    assert_failed(&graded);
+    let limits = graded.report.expect("limits-read-back-inside", "fail");
+    assert!(limits.message.contains("a size without a unit is a number of bytes"), "{limits:#?}");
+    // Sizes with a unit, and the bad sizes' refusals, are right.
+    graded.report.expect("bad-limits-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn memory_units_other_than_m_refused_are_caught() {
+    let graded = grade_tests("memory-m-only", "chapter6", &["limits-read-back-inside", "cgroup-namespace-root"]);
+    assert_failed(&graded);
+    let limits = graded.report.expect("limits-read-back-inside", "fail");
+    assert!(limits.message.contains("--memory 40960K was refused: K is a unit as M is"), "{limits:#?}");
+    // --memory 64M is still right.
+    graded.report.expect("cgroup-namespace-root", "pass");
+}
+
+#[test]
+#[serial]
 fn a_cgroup2_never_mounted_inside_is_named_as_such() {
     let tests = ["limits-read-back-inside", "cgroup-namespace-root", "cpu-quota-throttles"];
     let graded = grade_tests("cgroup-not-mounted", "chapter6", &tests);
@@ -951,6 +985,33 @@ fn ranges_sharing_one_id_accepted_are_caught() {
 
 #[test]
 #[serial]
+fn a_range_ending_at_the_highest_id_refused_is_caught() {
+    let graded = grade_tests("top-id-refused", "chapter5", &["map-range-edges", "bad-maps-refused"]);
+    assert_failed(&graded);
+    let edges = graded.report.expect("map-range-edges", "fail");
+    assert!(edges.message.contains("end exactly at 4294967294"), "{edges:#?}");
+    assert!(edges.message.contains("last-id check off by one"), "{edges:#?}");
+    // A range past the last id is still refused.
+    graded.report.expect("bad-maps-refused", "pass");
+}
+
+#[test]
+#[serial]
+fn any_one_id_range_taken_for_the_callers_own_is_caught() {
+    let graded = grade_tests("any-single-id-own", "chapter5", &["foreign-range-refused", "rootless-range"]);
+    assert_failed(&graded);
+    let foreign = graded.report.expect("foreign-range-refused", "fail");
+    assert!(foreign.message.contains("left it to newuidmap"), "{foreign:#?}");
+    assert!(
+        foreign.message.contains("a range of one id is exempt only when that id is the caller's own"),
+        "{foreign:#?}"
+    );
+    // The default maps, the caller's own id and its subordinate range, still work.
+    graded.report.expect("rootless-range", "pass");
+}
+
+#[test]
+#[serial]
 fn a_foreign_range_left_to_newuidmap_is_caught() {
     let graded = grade_tests("foreign-range-left-to-helper", "chapter5", &["foreign-range-refused", "rootless-range"]);
     assert_failed(&graded);
@@ -1013,6 +1074,43 @@ fn a_seccomp_default_action_taken_for_allow_is_caught() {
     assert!(default.message.contains("reached the kernel"), "{default:#?}");
     assert!(default.message.contains("defaultAction"), "{default:#?}");
     graded.report.expect("seccomp-profile-enforced", "pass");
+}
+
+#[test]
+#[serial]
+fn a_plain_bind_made_recursive_is_caught() {
+    let graded = grade_chapter7_tests("bind-always-recursive", &["mount-options-honoured", "masked-paths-empty"]);
+    assert_failed(&graded);
+    let options = graded.report.expect("mount-options-honoured", "fail");
+    assert!(options.message.contains("bind alone is not recursive"), "{options:#?}");
+    graded.report.expect("masked-paths-empty", "pass");
+}
+
+#[test]
+#[serial]
+fn a_profile_loaded_only_with_no_new_privs_is_caught() {
+    let graded = grade_chapter7_tests("seccomp-only-with-nnp", &["seccomp-profile-enforced", "no-new-privs"]);
+    assert_failed(&graded);
+    let seccomp = graded.report.expect("seccomp-profile-enforced", "fail");
+    assert!(
+        seccomp.message.contains("with noNewPrivileges false: the profile must be loaded all the same"),
+        "{seccomp:#?}"
+    );
+    graded.report.expect("no-new-privs", "pass");
+}
+
+#[test]
+#[serial]
+fn a_read_only_path_without_safe_flags_is_caught() {
+    let graded =
+        grade_chapter7_tests("readonly-without-safe", &["readonly-paths-refuse-writes", "masked-dirs-refuse-writes"]);
+    assert_failed(&graded);
+    let readonly = graded.report.expect("readonly-paths-refuse-writes", "fail");
+    assert!(
+        readonly.message.contains("under linux.readonlyPaths: its mount lacks nosuid, nodev, noexec"),
+        "{readonly:#?}"
+    );
+    graded.report.expect("masked-dirs-refuse-writes", "pass");
 }
 
 #[test]

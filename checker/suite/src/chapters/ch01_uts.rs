@@ -1,6 +1,6 @@
 //! Chapter 1 — uts: the UTS and IPC namespaces, and a validated `--hostname`.
 
-use contract::{IpcLook, IpcMade, Touched};
+use contract::{IpcLook, IpcMade, Report, Touched};
 
 use crate::ctx::{expect_eq, Ctx, Failure};
 use crate::TestCase;
@@ -47,7 +47,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "longest-hostname-accepted",
             1,
-            "a valid 64-byte hostname with dots is accepted and set exactly",
+            "a valid 64-byte hostname with dots, and a name of one 63-byte label, are accepted and set exactly",
             "count the limits again: one for the whole name, one for each label between dots",
             "ch01-uts.md#valid-hostnames",
             longest_hostname_accepted,
@@ -118,12 +118,25 @@ fn invalid_hostname_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let marker = ctx.scratch_path("command-ran");
     let touch = ctx.call::<Touched>(&[&marker])?;
     let too_long = "a".repeat(65);
+    let long_label = "b".repeat(64);
     // One of each kind of mistake: a hyphen at an edge, a bad character, an
-    // empty name, an empty label, too long. (`Hostname::parse`'s unit tests
+    // empty name, an empty label, too long, a label too long in a name short
+    // enough (the kernel would take it). (`Hostname::parse`'s unit tests
     // cover the rest without a VM.)
-    for name in ["-rock-band", "rock_band", "", "a..b", too_long.as_str()] {
+    let names = [
+        ("-rock-band", "a label may not start with a hyphen"),
+        ("rock_band", "only letters, digits, hyphens and dots are allowed"),
+        ("", "a hostname may not be empty"),
+        ("a..b", "a label may not be empty"),
+        (too_long.as_str(), "a hostname is at most 64 bytes"),
+        (long_label.as_str(), "a label is at most 63 bytes, even in a name of 64"),
+    ];
+    for (name, why) in names {
         let run = ctx.run(&["--hostname", name], &touch.command())?;
-        run.expect_code(125, &format!("--hostname {name:?} is invalid and should be refused with exit code 125"))?;
+        run.expect_code(
+            125,
+            &format!("--hostname {name:?} is invalid ({why}) and should be refused with exit code 125"),
+        )?;
         if std::path::Path::new(&marker).exists() {
             return Err(Failure::fail(format!("the command ran although --hostname {name:?} is invalid")));
         }
@@ -138,7 +151,24 @@ fn invalid_hostname_refused(ctx: &mut Ctx) -> Result<(), Failure> {
 fn longest_hostname_accepted(ctx: &mut Ctx) -> Result<(), Failure> {
     let name = format!("{}.{}", "r".repeat(32), "b".repeat(31));
     let report = ctx.report(&["--hostname", &name])?;
-    expect_eq("the 64-byte hostname inside the container", Some(name.as_str()), report.hostname.as_deref())
+    expect_eq("the 64-byte hostname inside the container", Some(name.as_str()), report.hostname.as_deref())?;
+    // The longest label, alone.
+    let label = "r".repeat(63);
+    let call = ctx.call::<Report>(&[])?;
+    let run = ctx.run(&["--hostname", &label], &call.command())?;
+    if run.code == Some(125) {
+        return Err(Failure::fail(format!(
+            "--hostname {label:?}, one label of 63 bytes, was refused: a label may be up to 63 bytes long, 63 \
+             included — is the label length check off by one?"
+        ))
+        .compare("the container runs", run.describe()));
+    }
+    let report = call.read(&run)?;
+    expect_eq(
+        "the hostname of one 63-byte label inside the container",
+        Some(label.as_str()),
+        report.hostname.as_deref(),
+    )
 }
 
 fn own_ipc_namespace(ctx: &mut Ctx) -> Result<(), Failure> {

@@ -122,7 +122,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "map-range-edges",
             1,
-            "two ranges sharing exactly one id are refused with 125; ranges that only touch are accepted, as given",
+            "two ranges sharing exactly one id are refused with 125; ranges that only touch, and ranges ending at the highest id (4294967294), are accepted, as given",
             "a range ends one id before start + size: ranges overlap when each starts before the other ends",
             "ch05-user.md#checking-a-map",
             map_range_edges,
@@ -587,7 +587,7 @@ fn map_range_edges(ctx: &mut Ctx) -> Result<(), Failure> {
         )?;
     }
     let touching = ["--net", "none", "--uid-map", "0:100000:10", "--uid-map", "10:100010:10", "--gid-map", GID_MAP];
-    let report = report(
+    let touched = report(
         ctx,
         &touching,
         "--uid-map 0:100000:10 --uid-map 10:100010:10 share no id (the first ends at 9 and 100009, where the second \
@@ -597,7 +597,23 @@ fn map_range_edges(ctx: &mut Ctx) -> Result<(), Failure> {
     expect_eq(
         "the uid map of two ranges that touch should read as given",
         vec![(0, 100_000, 10), (10, 100_010, 10)],
-        map_lines(&report.users.uid_map),
+        map_lines(&touched.users.uid_map),
+    )?;
+    // Ranges whose last id is 4294967294, the highest a map can hold, on
+    // the host's side and on the container's.
+    let top =
+        ["--net", "none", "--uid-map", "0:4294967285:10", "--uid-map", "4294967285:100000:10", "--gid-map", GID_MAP];
+    let highest = report(
+        ctx,
+        &top,
+        "--uid-map 0:4294967285:10 --uid-map 4294967285:100000:10 end exactly at 4294967294, the highest id a map can \
+         hold, yet the runtime failed: a range may end at that id (start + size - 1 = 4294967294; only 4294967295, \
+         the id -1, is out) — is the last-id check off by one?",
+    )?;
+    expect_eq(
+        "the uid map of two ranges that end at the highest id should read as given",
+        vec![(0, 4_294_967_285, 10), (4_294_967_285, 100_000, 10)],
+        map_lines(&highest.users.uid_map),
     )
 }
 
@@ -698,14 +714,17 @@ fn foreign_range_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let dir = user.dir(ctx, "foreign")?;
     let record = format!("{dir}/helpers-run");
     let marker = format!("{dir}/ran");
-    // One id past the end of its range, and a range far from it.
+    // One id past the end of its range, a range far from it, and one id
+    // far from it (a one-id range is the caller's own only if it maps the
+    // caller's own id).
     let past_end = format!("1:{}:65536", subuid + 1);
     let far = format!("1:{}:10", subuid + 10 * 65_536);
+    let one_far = format!("1:{}:1", subuid + 10 * 65_536);
     let own = format!("0:{}:1", user.uid);
     let stand_ins = HelperStandIns::install(ctx, &record)?;
     ctx.as_user(&user);
     let mounts_before = crate::ctx::host_mountinfo()?;
-    for range in [&past_end, &far] {
+    for range in [&past_end, &far, &one_far] {
         let what = format!(
             "as the unprivileged user, --uid-map {own} --uid-map {range} (host ids outside its /etc/subuid range \
              {subuid}:65536) should be refused with 125 before anything is created"
@@ -713,9 +732,14 @@ fn foreign_range_refused(ctx: &mut Ctx) -> Result<(), Failure> {
         let flags = ["--net", "none", "--uid-map", &own, "--uid-map", range];
         let run = expect_refused(ctx, &flags, &marker, &what)?;
         if let Ok(helpers) = fs::read_to_string(&record) {
+            let one_id = if range == &one_far {
+                " (a range of one id is exempt only when that id is the caller's own, both conditions at once)"
+            } else {
+                ""
+            };
             return Err(Failure::fail(format!(
                 "{what}: the runtime cloned the container and left it to newuidmap to refuse the map — check each \
-                 range against /etc/subuid before anything is created"
+                 range against /etc/subuid before anything is created{one_id}"
             ))
             .compare("no helper run", format!("ran: {}", helpers.trim())));
         }

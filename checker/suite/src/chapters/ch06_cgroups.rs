@@ -25,7 +25,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "limits-read-back-inside",
             3,
-            "--memory, --pids and --cpus read back from the container's own cgroup files (memory.max, memory.swap.max, pids.max, cpu.max)",
+            "--memory, --pids and --cpus read back from the container's own cgroup files (memory.max, memory.swap.max, pids.max, cpu.max); --memory in bytes, K and G, --cpus 0.01 and every CPU too",
             "the limits asked for should be in force inside, and readable there",
             "ch06-cgroups.md#creating-the-cgroup",
             limits_read_back_inside,
@@ -108,7 +108,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "bad-limits-refused",
             2,
-            "bad limits (12Q, 0, -1, more CPUs than the machine has) and a --cgroup-parent that exists but is no cgroup (/cgroup.procs, the host's /tmp) are refused with 125 before anything is created",
+            "bad limits (12Q, 0, +64M, -1, 1e-1, more CPUs than the machine has) and a --cgroup-parent that exists but is no cgroup (/cgroup.procs, the host's /tmp) are refused with 125 before anything is created",
             "a bad limit must be refused before anything is created",
             "ch06-cgroups.md#parsing-the-limits",
             bad_limits_refused,
@@ -232,7 +232,77 @@ fn limits_read_back_inside(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     expect_limit("pids.max", "--pids 40", "40", "max", None, file(&view, "pids.max"))?;
     // cpu.max is "QUOTA PERIOD" in µs: 0.5 CPU of a 100000 µs period.
-    expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))
+    expect_limit("cpu.max", "--cpus 0.5", "50000 100000", "max 100000", None, file(&view, "cpu.max"))?;
+    // The other ways to write a size (plain bytes, memory.max's own unit;
+    // K; G) and the edges of --cpus (the least quota the kernel takes; every
+    // CPU there is). Each run has a rootfs of its own: a container may have
+    // changed the one before.
+    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let all_cpus = online.to_string();
+    let all_quota = format!("{} 100000", online * 100_000);
+    let all_why = format!("{online}, every CPU there is, is allowed: only more than that is refused");
+    let others: [OtherLimit; 5] = [
+        OtherLimit {
+            flag: "--memory",
+            value: "41943040",
+            file: "memory.max",
+            wanted: "41943040",
+            decimal: None,
+            why: "a size without a unit is a number of bytes (K, M and G are optional), and it is memory.max's own unit",
+        },
+        OtherLimit {
+            flag: "--memory",
+            value: "40960K",
+            file: "memory.max",
+            wanted: "41943040",
+            decimal: Some(40_960_000),
+            why: "K is a unit as M is: KiB, 1024 bytes",
+        },
+        OtherLimit {
+            flag: "--memory",
+            value: "1G",
+            file: "memory.max",
+            wanted: "1073741824",
+            decimal: Some(1_000_000_000),
+            why: "G is a unit as M is: GiB, 1024 MiB",
+        },
+        OtherLimit {
+            flag: "--cpus",
+            value: "0.01",
+            file: "cpu.max",
+            wanted: "1000 100000",
+            decimal: None,
+            why: "0.01 is a quota of 1000 µs, the least the kernel takes: only less is refused (is the check off by one?)",
+        },
+        OtherLimit { flag: "--cpus", value: &all_cpus, file: "cpu.max", wanted: &all_quota, decimal: None, why: &all_why },
+    ];
+    for (n, other) in others.iter().enumerate() {
+        let rootfs = ctx.scratch_path(&format!("rootfs-limit-{n}"));
+        ctx.rootfs_at(std::path::Path::new(&rootfs))?;
+        let call = ProbeCall::<CgroupView>::new(ROOTFS_PROBE, &["0"])?;
+        let run = ctx.run(&["--net", "none", "--rootfs", &rootfs, other.flag, other.value], &call.command())?;
+        let asked = format!("{} {}", other.flag, other.value);
+        if run.code == Some(125) {
+            return Err(Failure::fail(format!("{asked} was refused: {}", other.why))
+                .compare("the container runs", run.describe()));
+        }
+        let view = answer(&call, &run)?;
+        let unlimited = if other.file == "cpu.max" { "max 100000" } else { "max" };
+        expect_limit(other.file, &asked, other.wanted, unlimited, other.decimal, file(&view, other.file))?;
+    }
+    Ok(())
+}
+
+/// A limit limits-read-back-inside's first run does not ask for: the flag
+/// and its value, the file and what it should read, the bytes of a unit
+/// read as a power of 1000, and why a refusal is wrong.
+struct OtherLimit<'a> {
+    flag: &'a str,
+    value: &'a str,
+    file: &'a str,
+    wanted: &'a str,
+    decimal: Option<u64>,
+    why: &'a str,
 }
 
 fn cgroup_namespace_root(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -556,12 +626,15 @@ fn bad_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
     let too_many = (std::thread::available_parallelism().map_or(1, |n| n.get()) + 1).to_string();
     let tmp_before = tmp_entries();
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 10] = [
         ("--memory", "12Q"),
         ("--memory", "0"),
+        // Numbers that Rust's parse takes, and a limit must not: a sign, an exponent.
+        ("--memory", "+64M"),
         ("--pids", "0"),
         ("--pids", "-1"),
         ("--cpus", "0"),
+        ("--cpus", "1e-1"),
         ("--cpus", too_many.as_str()),
         // Wrong, yet they exist: a file of the hierarchy, and a folder of
         // the host's that is no cgroup (the path is the hierarchy's).
@@ -570,7 +643,12 @@ fn bad_limits_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     ];
     for (flag, value) in cases {
         let run = ctx.run(&["--net", "none", flag, value], &[&probe, "touch", &marker])?;
-        run.expect_code(125, &format!("{flag} {value} should be refused with exit code 125"))?;
+        let how = match value {
+            "+64M" => " (digits only: str::parse alone takes a leading +)",
+            "1e-1" => " (digits and a dot only: f64's parse alone takes an exponent)",
+            _ => "",
+        };
+        run.expect_code(125, &format!("{flag} {value} should be refused with exit code 125{how}"))?;
         if Path::new(&marker).exists() {
             return Err(Failure::fail(format!("{flag} {value} was refused, yet the command ran")));
         }

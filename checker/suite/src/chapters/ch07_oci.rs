@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use contract::{Breakout, Errno, MountsSeen, PathsSeen, Report, Syscalls};
+use nix::mount::MsFlags;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -65,7 +66,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "seccomp-profile-enforced",
             3,
-            "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works",
+            "under the config's profile, Seccomp is 2, keyctl fails with the profile's errnoRet (EOPNOTSUPP) and uname still works; Seccomp is 2 with noNewPrivileges false too",
             "the profile's filters should be loaded for the command itself, with the rules' own errno",
             "ch07-3-seccomp.md#loading-the-filters",
             seccomp_profile_enforced,
@@ -105,7 +106,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "readonly-paths-refuse-writes",
             2,
-            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can",
+            "/proc/sys/kernel/domainname and /proc/sysrq-trigger refuse to open for writing with EROFS, while /proc/self/comm can; the read-only mounts (/proc/sys, and /etc and /dev/shm added to the list) are ro,nosuid,nodev,noexec",
             "each read-only path should be a read-only mount of its own, the rest of /proc left writable",
             "ch07-4-paths.md#read-only-paths",
             readonly_paths_refuse_writes,
@@ -257,7 +258,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "mount-options-honoured",
             2,
-            "each mount carries exactly the config's options inside: a bind with ro,nosuid,nodev,noexec (writes fail with EROFS), a bind without ro (writable), a tmpfs with nosuid,nodev,noexec,mode=1770,size=2048k",
+            "each mount carries exactly the config's options inside: a bind with ro,nosuid,nodev,noexec (writes fail with EROFS), a bind without ro (writable), a tmpfs with nosuid,nodev,noexec,mode=1770,size=2048k; rbind takes the mounts inside its source along, bind does not",
             "a bind mount takes ro, nosuid, nodev and noexec only from a remount of it; a tmpfs takes them in its one mount, with mode= and size= as its data",
             "ch07-1-bundle.md#a-bind-mounts-flags",
             mount_options_honoured,
@@ -655,12 +656,21 @@ fn seccomp_profile_enforced(ctx: &mut Ctx) -> Result<(), Failure> {
         )
         .compare(KEYCTL_ERRNO.to_string(), calls.keyctl.map_or("it worked".into(), |e| e.to_string())));
     }
-    match calls.uname {
-        None => Ok(()),
-        Some(errno) => {
-            Err(Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string()))
-        }
+    if let Some(errno) = calls.uname {
+        return Err(
+            Failure::fail("uname, which the profile allows, should work").compare("it works", errno.to_string())
+        );
     }
+    // The profile holds without no_new_privs too.
+    let mut without = config(&[]);
+    without["process"]["noNewPrivileges"] = json!(false);
+    let without = report(ctx, "seccomp-without-nnp", without)?;
+    expect_eq(
+        "Seccomp in /proc/self/status with noNewPrivileges false: the profile must be loaded all the same — without \
+         no_new_privs, while the runtime still has CAP_SYS_ADMIN (before the capabilities are dropped)",
+        Some(contract::Seccomp::Filter),
+        without.security.seccomp,
+    )
 }
 
 fn seccomp_early_spares_the_runtime(ctx: &mut Ctx) -> Result<(), Failure> {
@@ -891,6 +901,36 @@ fn readonly_paths_refuse_writes(ctx: &mut Ctx) -> Result<(), Failure> {
             "/proc/self/comm is in no list: it should stay writable (make each listed path read-only, not all of /proc)",
         )
         .compare("opened for writing", show(errno(2))));
+    }
+    // The read-only mounts' flags: ro, with SAFE added to the flags each
+    // already had. Listed here too: /etc, on the root file system, whose
+    // mount has none of nosuid, nodev, noexec; /dev/shm, whose mount has
+    // all three already.
+    let mut with_etc = config(&[]);
+    push(&mut with_etc["linux"]["readonlyPaths"], json!("/etc"));
+    push(&mut with_etc["linux"]["readonlyPaths"], json!("/dev/shm"));
+    let call = ProbeCall::<MountsSeen>::new(ROOTFS_PROBE, &[])?;
+    let seen = ask(ctx, "readonly-flags", with_etc, &call)?;
+    let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
+    let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
+    for point in ["/proc/sys", "/etc", "/dev/shm"] {
+        // The last mount on a point is the one in use.
+        let Some(mount) = mounts.iter().rev().find(|m| m.point == point) else {
+            return Err(Failure::fail(format!(
+                "{point} is under linux.readonlyPaths, yet it has no mount of its own: bind it onto itself first"
+            )));
+        };
+        let flags: Vec<&str> = mount.options.split(',').collect();
+        let missing: Vec<&str> =
+            ["ro", "nosuid", "nodev", "noexec"].into_iter().filter(|f| !flags.contains(f)).collect();
+        if !missing.is_empty() {
+            return Err(Failure::fail(format!(
+                "{point} is under linux.readonlyPaths: its mount lacks {}; the remount sets every flag anew, so it \
+                 takes MS_RDONLY, SAFE (nosuid, nodev, noexec) and the flags the mount already has, all together",
+                missing.join(", ")
+            ))
+            .compare("ro,nosuid,nodev,noexec", mount.options));
+        }
     }
     Ok(())
 }
@@ -1766,7 +1806,7 @@ struct AskedMount {
     options: &'static [&'static str],
 }
 
-const ASKED_MOUNTS: [AskedMount; 3] = [
+const ASKED_MOUNTS: [AskedMount; 4] = [
     AskedMount {
         destination: "/data/ro",
         kind: "bind",
@@ -1774,6 +1814,7 @@ const ASKED_MOUNTS: [AskedMount; 3] = [
         options: &["rbind", "ro", "nosuid", "nodev", "noexec"],
     },
     AskedMount { destination: "/data/rw", kind: "bind", source: Some("rw-volume"), options: &["rbind"] },
+    AskedMount { destination: "/data/plain", kind: "bind", source: Some("plain-volume"), options: &["bind"] },
     AskedMount {
         destination: "/data/tmp",
         kind: "tmpfs",
@@ -1781,6 +1822,31 @@ const ASKED_MOUNTS: [AskedMount; 3] = [
         options: &["nosuid", "nodev", "noexec", "mode=1770", "size=2048k"],
     },
 ];
+
+/// Small tmpfs mounts the suite makes on the host for one run, unmounted
+/// when dropped.
+struct SubMounts(Vec<PathBuf>);
+
+impl SubMounts {
+    fn make(points: &[(PathBuf, MsFlags)]) -> Result<SubMounts, Failure> {
+        let mut made = SubMounts(Vec::new());
+        for (point, flags) in points {
+            fs::create_dir_all(point).map_err(|e| Failure::error(format!("mkdir {}: {e}", point.display())))?;
+            nix::mount::mount(Some("tmpfs"), point, Some("tmpfs"), *flags, Some("size=64k"))
+                .map_err(|e| Failure::error(format!("mount a tmpfs on {}: {e}", point.display())))?;
+            made.0.push(point.clone());
+        }
+        Ok(made)
+    }
+}
+
+impl Drop for SubMounts {
+    fn drop(&mut self) {
+        for point in &self.0 {
+            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
 
 /// Fails unless `mount` (the last on `asked`'s destination) has every flag
 /// and data option `asked` lists, and is read-only only if it asks.
@@ -1844,8 +1910,19 @@ fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
         );
     }
     let dir = bundle(ctx, "mount-options", Some(&config))?;
-    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"])?;
-    let seen = call.read(&run)?;
+    // A mount inside the sources of the rbind and of the plain bind: the
+    // first takes it along, the second must not. And the read-only bind's
+    // source is a mount that already has the flags it asks for, which a
+    // remount must keep (not toggle).
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let submounts = SubMounts::make(&[
+        (ctx.scratch.join("rw-volume/sub"), MsFlags::empty()),
+        (ctx.scratch.join("plain-volume/sub"), MsFlags::empty()),
+        (ctx.scratch.join("ro-volume"), safe),
+    ])?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"]);
+    drop(submounts);
+    let seen = call.read(&run?)?;
     let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
     let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
     for asked in &ASKED_MOUNTS {
@@ -1857,6 +1934,21 @@ fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
             )));
         };
         expect_asked_options(asked, mount)?;
+    }
+    let mounted = |point: &str| mounts.iter().any(|m| m.point == point);
+    if !mounted("/data/rw/sub") {
+        return Err(Failure::fail(
+            "/data/rw (options rbind) lacks the mount inside its source (rw-volume/sub): rbind is a recursive bind, \
+             MS_BIND | MS_REC",
+        )
+        .compare("a mount on /data/rw/sub", "none"));
+    }
+    if mounted("/data/plain/sub") {
+        return Err(Failure::fail(
+            "/data/plain (options bind) shows the mount inside its source (plain-volume/sub): bind alone is not \
+             recursive, MS_REC only for rbind",
+        )
+        .compare("no mount on /data/plain/sub", "a mount there"));
     }
     // And in effect: the kernel refuses a write where ro is shown, and
     // the plain bind's file reaches the host's folder.
