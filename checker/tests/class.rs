@@ -134,7 +134,10 @@ fn a_class_is_graded_on_its_sources_alone() {
     assert!(note.contains("secrets.rs is a symbolic link"), "{note}");
 
     let csv = fs::read_to_string(out.join("gradebook.csv")).expect("gradebook.csv");
-    assert!(csv.starts_with("student,chapter,score,max_score,failing,note\n"), "{csv}");
+    assert!(
+        csv.starts_with("student,chapter,score,max_score,challenge_score,challenge_max_score,failing,note\n"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 1 + 4 * 2, "{csv}");
     let classroom: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("solved.classroom.json")).expect("classroom report"))
