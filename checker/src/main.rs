@@ -571,17 +571,10 @@ fn dev_mutants(dev: &Dev, mode: &grade::Mode) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     // Bad input: a clear line and exit 125, before anything is built.
-    let mut parsed = Vec::new();
-    for text in chapters {
-        match chapters::parse_chapter(text) {
-            Ok(chapter) if !parsed.iter().any(|c: &&Chapter| c.number == chapter.number) => parsed.push(chapter),
-            Ok(_) => {}
-            Err(err) => {
-                eprintln!("greenroom: {err}");
-                return Ok(ExitCode::from(125));
-            }
-        }
-    }
+    let parsed = match parse_chapters(chapters) {
+        Ok(parsed) => parsed,
+        Err(code) => return Ok(code),
+    };
     if let Some(rev) = changed_since {
         let known = std::process::Command::new("git")
             .args(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
