@@ -13,7 +13,21 @@
 //! - `…`, which the page writes for text it leaves out: within a line it
 //!   stands for any text, on a line of its own for any number of lines.
 
+use std::sync::LazyLock;
+
 use regex::Regex;
+
+/// What varies between boots, each at the start of the text it is tried
+/// on; compiled once, not for every line of every page.
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d+ +(?:\d\d:\d\d|\d{4})")
+        .expect("a valid regex")
+});
+static DECIMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d+\.\d+").expect("a valid regex"));
+static TIMESTAMP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?").expect("a valid regex"));
+static LONG_HEX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[0-9a-f]{64}|[0-9a-f]{12})\b").expect("a valid regex"));
 
 /// One line of a page's expected output, ready to compare.
 #[derive(Debug)]
@@ -59,11 +73,7 @@ fn pattern(expected: &str, command: &str) -> LinePattern {
     if expected == "…" {
         return LinePattern::AnyLines;
     }
-    let date = Regex::new(r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d+ +(?:\d\d:\d\d|\d{4})")
-        .expect("a valid regex");
-    let decimal = Regex::new(r"^\d+\.\d+").expect("a valid regex");
-    let timestamp = Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?").expect("a valid regex");
-    let long_hex = Regex::new(r"^(?:[0-9a-f]{64}|[0-9a-f]{12})\b").expect("a valid regex");
+    let (date, decimal, timestamp, long_hex) = (&*DATE, &*DECIMAL, &*TIMESTAMP, &*LONG_HEX);
     let chars: Vec<(usize, char)> = expected.char_indices().collect();
     let only_a_number = expected.trim().chars().all(|c| c.is_ascii_digit());
     let prints_a_status = command.trim_end().ends_with("$?");

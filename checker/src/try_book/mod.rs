@@ -56,10 +56,11 @@ pub fn run(
     let mut failed = 0;
     let mut ran = 0;
     for chapter in chapters {
-        let pages = pages_of(&book, chapter.number)?;
+        // Only the pages with a by-hand block: the others have nothing to run.
+        let pages: Vec<Page> =
+            pages_of(&book, chapter.number)?.into_iter().filter(|page| !page.steps.is_empty()).collect();
         let sessions: Vec<Session> = pages
             .iter()
-            .filter(|page| !page.steps.is_empty())
             .map(|page| Session {
                 page: page.name.clone(),
                 commands: page.steps.iter().map(|s| s.command.clone()).collect(),
@@ -69,7 +70,7 @@ pub fn run(
             continue;
         }
         let outputs = run_in_guest(chapter, &sessions, kernel.as_deref(), *accel, progress)?;
-        for page in pages.iter().filter(|page| !page.steps.is_empty()) {
+        for page in &pages {
             let mine: Vec<&StepOutput> = outputs.iter().filter(|o| o.page == page.name).collect();
             let mismatches = compare(page, &mine);
             ran += page.steps.len();
