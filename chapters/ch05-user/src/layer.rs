@@ -73,8 +73,7 @@ impl Layer for UserLayer {
 /// are dropped where `setgroups` is allowed.
 pub fn become_root(drop_groups: bool) -> Result<(), IdentityError> {
     todo!(
-        "become root of the container in every kind of id this process has, group \
-         before user, leaving the supplementary groups behind when `drop_groups` says \
-         so (book: chapter 5, \"Root of the container\")"
+        "become root of the container in every kind of id this process has, leaving \
+         the supplementary groups behind when `drop_groups` says so (book: chapter 5, \"Root of the container\")"
     )
 }

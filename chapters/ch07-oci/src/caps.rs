@@ -168,8 +168,8 @@ impl CapabilitySets {
     /// the effective set is empty.
     pub fn apply(&self) -> Result<(), CapsError> {
         todo!(
-            "shrink the bounding set to self.bounding, then set the other four sets, in an order the kernel \
-             accepts at every step (book: chapter 7, \"Capabilities and the user\", \"Applying the five sets\")"
+            "leave the process with exactly the five sets of self, through states the kernel accepts at \
+             every step (book: chapter 7, \"Capabilities and the user\", \"Applying the five sets\")"
         )
     }
 }

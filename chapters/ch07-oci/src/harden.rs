@@ -140,10 +140,9 @@ impl ProcessHardening {
     /// afterwards, so both carry all of it.
     pub fn apply(&self) -> Result<(), HardenError> {
         todo!(
-            "first hide the runtime's own binary from the container, then what needs root, then the user, \
-             then the working directory and the environment, then the capabilities, with seccomp early or \
-             late as no_new_privs decides (book: chapter 7, \"no_new_privs and seccomp\", \"The order of \
-             the steps\")"
+            "put everything from_spec read in force on this process, each step while the process may \
+             still take it, and nothing of the host within the container's reach at exec (book: chapter \
+             7, \"no_new_privs and seccomp\", \"The order of the steps\")"
         )
     }
 

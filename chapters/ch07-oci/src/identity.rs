@@ -70,7 +70,7 @@ impl Identity {
     /// afterwards ([`crate::caps::raise_effective_to_permitted`]).
     pub fn become_user(&self) -> Result<(), IdentityError> {
         todo!(
-            "groups, then group, then user, keeping the permitted capabilities across the change \
+            "become the config's user, group and supplementary groups, keeping the permitted capabilities \
              (book: chapter 7, \"Capabilities and the user\", \"Who the process is\")"
         )
     }

@@ -239,7 +239,7 @@ fn mount_one(rootfs: &Path, bundle: &Path, entry: &Mount) -> Result<(), MountsEr
         let source = bundle.join(entry.source().clone().unwrap_or_default());
         make_mount_point(&target, source.is_dir())?;
         todo!(
-            "attach `source` at `target`, then put every flag of `options` in force on that mount, \
+            "make `source` appear at `target` with every flag of `options` in force on that mount, \
              keeping the flags a user namespace locks (book: chapter 7, \"The bundle and the lifecycle\", \
              \"A bind mount's flags\")"
         )

@@ -90,8 +90,8 @@ fn look(path: &Path) -> Result<Found, PathsError> {
 /// that does not exist is skipped.
 pub fn mask(path: &Path) -> Result<(), PathsError> {
     todo!(
-        "skip a missing path; hide a directory under an empty file system and a file under an empty \
-         device (book: chapter 7, \"Masked and read-only paths\", \"Masked paths\")"
+        "skip a missing path; make a directory or a file read as empty inside, and refuse writes to a \
+         directory (book: chapter 7, \"Masked and read-only paths\", \"Masked paths\")"
     )
 }
 
@@ -103,8 +103,8 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
 /// mount already has, which a user namespace locks.
 pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     todo!(
-        "skip a missing path; give it a mount of its own, then make that mount read-only, keeping the \
-         flags it already has (book: chapter 7, \"Masked and read-only paths\", \"Read-only paths\")"
+        "skip a missing path; make the path refuse writes inside, and only that path, keeping every \
+         other flag it already has (book: chapter 7, \"Masked and read-only paths\", \"Read-only paths\")"
     )
 }
 

@@ -657,6 +657,19 @@ pub const TIERS: &[(&str, Tiers)] = &[
         ),
     ),
     (
+        "seccomp-early-spares-the-runtime",
+        t(
+            "Without no_new_privs, a filter must go in while CAP_SYS_ADMIN is still in effect, and every \
+             call the runtime makes after it must pass the container's profile, which was written for the \
+             command, not for the runtime.",
+            "The order in apply: PR_SET_DUMPABLE off; limits, OOM score, umask, labels; become_user; \
+             enter_cwd; replace_environment; raise_effective_to_permitted; then, without no_new_privs, \
+             load the filters and apply the five sets under them (an error there says the filter was in \
+             place); with no_new_privs, apply the five sets, set PR_SET_NO_NEW_PRIVS and load the filters \
+             last.",
+        ),
+    ),
+    (
         "masked-paths-empty",
         t(
             "Masking hides a path of the container's own /proc or /sys: it must happen after pivot_root and \

@@ -73,9 +73,8 @@ impl Layer for UserLayer {
 /// are dropped where `setgroups` is allowed.
 pub fn become_root(drop_groups: bool) -> Result<(), IdentityError> {
     // STARTER: todo!(
-    // STARTER:     "become root of the container in every kind of id this process has, group \
-    // STARTER:      before user, leaving the supplementary groups behind when `drop_groups` says \
-    // STARTER:      so (book: chapter 5, \"Root of the container\")"
+    // STARTER:     "become root of the container in every kind of id this process has, leaving \
+    // STARTER:      the supplementary groups behind when `drop_groups` says so (book: chapter 5, \"Root of the container\")"
     // STARTER: )
     // SOLUTION BEGIN
     let root_gid = Gid::from_raw(0);

@@ -168,8 +168,8 @@ impl CapabilitySets {
     /// the effective set is empty.
     pub fn apply(&self) -> Result<(), CapsError> {
         // STARTER: todo!(
-        // STARTER:     "shrink the bounding set to self.bounding, then set the other four sets, in an order the kernel \
-        // STARTER:      accepts at every step (book: chapter 7, \"Capabilities and the user\", \"Applying the five sets\")"
+        // STARTER:     "leave the process with exactly the five sets of self, through states the kernel accepts at \
+        // STARTER:      every step (book: chapter 7, \"Capabilities and the user\", \"Applying the five sets\")"
         // STARTER: )
         // SOLUTION BEGIN
         // Only the capabilities this kernel has: the bounding set holds no

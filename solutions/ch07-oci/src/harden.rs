@@ -140,10 +140,9 @@ impl ProcessHardening {
     /// afterwards, so both carry all of it.
     pub fn apply(&self) -> Result<(), HardenError> {
         // STARTER: todo!(
-        // STARTER:     "first hide the runtime's own binary from the container, then what needs root, then the user, \
-        // STARTER:      then the working directory and the environment, then the capabilities, with seccomp early or \
-        // STARTER:      late as no_new_privs decides (book: chapter 7, \"no_new_privs and seccomp\", \"The order of \
-        // STARTER:      the steps\")"
+        // STARTER:     "put everything from_spec read in force on this process, each step while the process may \
+        // STARTER:      still take it, and nothing of the host within the container's reach at exec (book: chapter \
+        // STARTER:      7, \"no_new_privs and seccomp\", \"The order of the steps\")"
         // STARTER: )
         // SOLUTION BEGIN
         // The init is a fork of this runtime: until it is not dumpable,

@@ -239,7 +239,7 @@ fn mount_one(rootfs: &Path, bundle: &Path, entry: &Mount) -> Result<(), MountsEr
         let source = bundle.join(entry.source().clone().unwrap_or_default());
         make_mount_point(&target, source.is_dir())?;
         // STARTER: todo!(
-        // STARTER:     "attach `source` at `target`, then put every flag of `options` in force on that mount, \
+        // STARTER:     "make `source` appear at `target` with every flag of `options` in force on that mount, \
         // STARTER:      keeping the flags a user namespace locks (book: chapter 7, \"The bundle and the lifecycle\", \
         // STARTER:      \"A bind mount's flags\")"
         // STARTER: )

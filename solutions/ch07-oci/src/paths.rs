@@ -90,8 +90,8 @@ fn look(path: &Path) -> Result<Found, PathsError> {
 /// that does not exist is skipped.
 pub fn mask(path: &Path) -> Result<(), PathsError> {
     // STARTER: todo!(
-    // STARTER:     "skip a missing path; hide a directory under an empty file system and a file under an empty \
-    // STARTER:      device (book: chapter 7, \"Masked and read-only paths\", \"Masked paths\")"
+    // STARTER:     "skip a missing path; make a directory or a file read as empty inside, and refuse writes to a \
+    // STARTER:      directory (book: chapter 7, \"Masked and read-only paths\", \"Masked paths\")"
     // STARTER: )
     // SOLUTION BEGIN
     let fail = |with| move |source| PathsError::Mask { path: path.to_path_buf(), with, source };
@@ -116,8 +116,8 @@ pub fn mask(path: &Path) -> Result<(), PathsError> {
 /// mount already has, which a user namespace locks.
 pub fn make_read_only(path: &Path) -> Result<(), PathsError> {
     // STARTER: todo!(
-    // STARTER:     "skip a missing path; give it a mount of its own, then make that mount read-only, keeping the \
-    // STARTER:      flags it already has (book: chapter 7, \"Masked and read-only paths\", \"Read-only paths\")"
+    // STARTER:     "skip a missing path; make the path refuse writes inside, and only that path, keeping every \
+    // STARTER:      other flag it already has (book: chapter 7, \"Masked and read-only paths\", \"Read-only paths\")"
     // STARTER: )
     // SOLUTION BEGIN
     if let Found::Nothing = look(path)? {
