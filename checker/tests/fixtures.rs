@@ -1219,6 +1219,17 @@ fn a_challenge_that_ignores_clear_env_is_caught() {
 
 #[test]
 #[serial]
+fn a_time_namespace_left_to_the_children_is_caught() {
+    let graded = grade_tests("time-ns-not-entered", "chapter1", &["clock-offsets-applied", "clock-offsets-refused"]);
+    let applied = graded.report.expect("clock-offsets-applied", "fail");
+    assert!(applied.message.contains("or only the children it forks"), "{applied:#?}");
+    graded.report.expect("clock-offsets-refused", "pass");
+    // A challenge is optional: failing it fails no grading.
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
 fn an_undone_challenge_fails_nothing() {
     let graded = grade_fixture("challenge-undone", "chapter0", &["--only"]);
     graded.report.expect("env-set-and-cleared", "fail");

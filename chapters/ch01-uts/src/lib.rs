@@ -15,10 +15,12 @@
 pub mod hostname;
 pub mod ipc;
 pub mod layer;
+pub mod time;
 
 pub use hostname::{Hostname, HostnameError};
 pub use ipc::IpcLayer;
 pub use layer::UtsLayer;
+pub use time::{ClockOffsets, TimeLayer};
 
 use spawn::Layer;
 
@@ -30,6 +32,16 @@ pub struct RunArgs {
     /// labels, at most 64 bytes (e.g. `rock-band`).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+
+    /// Challenge: seconds added to the container's boot clock (what
+    /// `uptime` reads), in a time namespace of its own. May be negative.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub boottime_offset: Option<i64>,
+
+    /// Challenge: seconds added to the container's monotonic clock, in a
+    /// time namespace of its own. May be negative.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub monotonic_offset: Option<i64>,
 
     /// Everything chapter 0 accepts.
     #[command(flatten)]
@@ -44,6 +56,7 @@ pub struct RunArgs {
 pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     todo!(
         "check the hostname, if one was given, before anything is created; then \
-         chapter 0's layers, followed by this chapter's two (book: chapter 1, \"Validate before cloning\")"
+         chapter 0's layers, followed by this chapter's two (book: chapter 1, \"Validate before cloning\"; \
+         the challenge adds a third, \"Challenge: a clock of its own\")"
     )
 }

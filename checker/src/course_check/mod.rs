@@ -155,7 +155,55 @@ pub fn check(root: &Path, chapters: &[ChapterSpec]) -> Vec<Problem> {
     check_test_tables(root, chapters, &mut problems);
     check_readme(root, chapters, &mut problems);
     check_what_you_build(root, chapters, &mut problems);
+    check_learner_sizes(root, chapters, &mut problems);
     problems.0
+}
+
+/// How many lines of code the learner writes in each of chapters 0–6,
+/// their challenge included (the capstone's part is larger, and spread
+/// over its pages). Fewer, and the chapter hands its lesson over as given
+/// code; more, and it is no longer one sitting.
+pub const LEARNER_LINES: std::ops::RangeInclusive<usize> = 40..=150;
+
+/// Every chapter before the capstone has a learner part within
+/// [`LEARNER_LINES`], counted by [`learner_lines`].
+fn check_learner_sizes(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    for chapter in chapters.iter().filter(|c| c.number < crate::grade::CAPSTONE_CHAPTER) {
+        let crate_dir = Path::new("solutions").join(chapter.dir);
+        let lines = learner_lines(&root.join(&crate_dir));
+        if !LEARNER_LINES.contains(&lines) {
+            problems.add(
+                crate_dir,
+                format!(
+                    "its SOLUTION blocks hold {lines} lines of code, outside {}–{}: move the code that holds the \
+                     chapter's lessons into the learner's part, or plumbing out of it",
+                    LEARNER_LINES.start(),
+                    LEARNER_LINES.end()
+                ),
+            );
+        }
+    }
+}
+
+/// The lines of code inside a solution crate's SOLUTION blocks: what the
+/// learner writes. Blank lines, comments and `use` lines do not count.
+pub fn learner_lines(crate_dir: &Path) -> usize {
+    let Ok(files) = course::course_files(crate_dir) else { return 0 };
+    let mut count = 0;
+    for relative in files.iter().filter(|f| f.extension().is_some_and(|ext| ext == "rs")) {
+        let Ok(text) = fs::read_to_string(crate_dir.join(relative)) else { continue };
+        let mut inside = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("// SOLUTION BEGIN") {
+                inside = true;
+            } else if line.starts_with("// SOLUTION END") {
+                inside = false;
+            } else if inside && !line.is_empty() && !line.starts_with("//") && !line.starts_with("use ") {
+                count += 1;
+            }
+        }
+    }
+    count
 }
 
 /// Each chapter's page opens with "What you will build": the chapter's

@@ -27,8 +27,13 @@ struct FakeCourse {
     chapters: Vec<ChapterSpec>,
 }
 
-const MAIN_RS: &str =
-    "fn main() {\n    // STARTER: todo!(\"run\")\n    // SOLUTION BEGIN\n    run();\n    // SOLUTION END\n}\n";
+/// A solution's `main.rs` whose learner part is `lines` lines of code.
+fn main_rs(lines: usize) -> String {
+    format!(
+        "fn main() {{\n    // STARTER: todo!(\"run\")\n    // SOLUTION BEGIN\n{}    // SOLUTION END\n}}\n",
+        "    run();\n".repeat(lines)
+    )
+}
 
 fn test_spec(chapter: u8, name: &'static str, book: &'static str) -> TestSpec {
     TestSpec { chapter, name, points: 1, title: "it works", hint: "look at run", book }
@@ -66,7 +71,7 @@ impl FakeCourse {
             }
         }
         for dir in ["ch00-spawn", "ch01-uts"] {
-            course.write(&format!("solutions/{dir}/src/main.rs"), MAIN_RS);
+            course.write(&format!("solutions/{dir}/src/main.rs"), &main_rs(*LEARNER_LINES.start()));
             course.write(&format!("chapters/{dir}/src/main.rs"), "fn main() {\n    todo!(\"run\")\n}\n");
         }
         course.write(
@@ -344,4 +349,23 @@ fn a_learner_function_no_lesson_names_is_reported() {
     course.edit("book/src/ch00-spawn.md", "(`main`)", "(`run`)");
     let problem = course.only_problem();
     assert!(problem.message.contains("does not name `main`"), "{problem:#?}");
+}
+
+#[test]
+fn a_learner_part_too_small_or_too_large_is_reported() {
+    let course = FakeCourse::new();
+    course.write("solutions/ch01-uts/src/main.rs", &main_rs(LEARNER_LINES.start() - 1));
+    let problem = course.only_problem();
+    assert!(problem.to_string().contains("solutions/ch01-uts"), "{problem}");
+    assert!(problem.to_string().contains("39 lines of code"), "{problem}");
+    course.write("solutions/ch01-uts/src/main.rs", &main_rs(LEARNER_LINES.end() + 1));
+    assert!(course.only_problem().to_string().contains("151 lines of code"));
+}
+
+#[test]
+fn comments_blank_and_use_lines_are_not_learner_code() {
+    let course = FakeCourse::new();
+    let extra = "// SOLUTION BEGIN\n// a comment\n\nuse std::fs;\nfn two() {}\n// SOLUTION END\n";
+    course.write("solutions/ch01-uts/src/extra.rs", &format!("// STARTER: // yours\n{extra}"));
+    assert_eq!(learner_lines(&course.dir.path().join("solutions/ch01-uts")), LEARNER_LINES.start() + 1);
 }

@@ -320,7 +320,11 @@ pub const TIERS: &[(&str, Tiers)] = &[
             "Move the veth peer in, rename it eth0; then configure_on, from inside and in this order: \
              lo up, the address with its prefix on eth0 (add_address), eth0 up, and last the default \
              route via the gateway (add_default_route), which the kernel refuses with ENETUNREACH \
-             before the subnet is up.",
+             before the subnet is up. add_address: a NewAddress message, family Inet, the link's index \
+             and the prefix length in its header, the address as both its Local and its Address \
+             attribute, sent with NLM_F_CREATE and NLM_F_EXCL. add_default_route: a NewRoute message, \
+             family Inet, destination prefix length 0, table RT_TABLE_MAIN, protocol Boot, scope \
+             Universe, kind Unicast, one Gateway attribute, sent with NLM_F_CREATE and NLM_F_EXCL.",
         ),
     ),
     (

@@ -90,7 +90,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "env-set-and-cleared",
             2,
-            "challenge: --env sets the command's variables, a later one winning; --clear-env starts it empty",
+            "--env sets the command's variables, a later one winning; --clear-env starts it empty",
             "challenge: the goal and its rules are in the book; environ(7) and execve(2) say how a process \
              gets its environment",
             "ch00-spawn.md#challenge-the-commands-environment",
@@ -100,7 +100,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "env-refused",
             1,
-            "challenge: an --env that is not KEY=VALUE is refused with 125, before the command runs",
+            "an --env that is not KEY=VALUE is refused with 125, before the command runs",
             "challenge: the goal and its rules are in the book",
             "ch00-spawn.md#challenge-the-commands-environment",
             env_refused,

@@ -77,7 +77,107 @@ pub fn tests() -> Vec<TestCase> {
             "ch01-uts.md#the-ipc-namespace",
             container_ipc_stays_inside,
         ),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "clock-offsets-applied",
+            2,
+            "--boottime-offset 86400 --monotonic-offset 3600 runs the command in a time namespace of its \
+             own, whose offsets are those, and whose uptime reads a day more than the host's",
+            "challenge: the goal and its rules are in the book; time_namespaces(7) says how a namespace gets its \
+             offsets, and when they can no longer change",
+            "ch01-uts.md#challenge-a-clock-of-its-own",
+            clock_offsets_applied,
+        )
+        .as_challenge(),
+        test(
+            "clock-offsets-refused",
+            1,
+            "an offset that would take a clock below 0 or past the kernel's limit is refused with 125, \
+             before the command runs",
+            "challenge: the goal and its rules are in the book",
+            "ch01-uts.md#challenge-a-clock-of-its-own",
+            clock_offsets_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+/// The host's uptime, in seconds (the first field of `/proc/uptime`).
+fn host_uptime() -> Result<f64, Failure> {
+    let text =
+        std::fs::read_to_string("/proc/uptime").map_err(|e| Failure::error(format!("read /proc/uptime: {e}")))?;
+    uptime_of(&text).ok_or_else(|| Failure::error(format!("/proc/uptime reads {text:?}")))
+}
+
+fn uptime_of(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+fn clock_offsets_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    const DAY: f64 = 86400.0;
+    let host = crate::ctx::host_namespace("time")?;
+    // One line each: the namespace, the kernel's table of its offsets (two
+    // lines), the uptime the command reads.
+    let script = "readlink /proc/self/ns/time; cat /proc/self/timens_offsets; cat /proc/uptime";
+    let before = host_uptime()?;
+    let run = ctx.run(&["--boottime-offset", "86400", "--monotonic-offset", "3600"], &["/bin/sh", "-c", script])?;
+    let after = host_uptime()?;
+    run.expect_code(0, "the container should run with --boottime-offset 86400 --monotonic-offset 3600")?;
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let [namespace, first, second, uptime] = lines[..] else {
+        return Err(Failure::error("the command's output is not four lines").compare("4 lines", run.stdout.clone()));
+    };
+    if namespace == host {
+        return Err(Failure::fail(
+            "the command runs in the host's time namespace: the clocks of a new one are the only ones offsets can move",
+        )
+        .compare(format!("anything but {host}"), namespace));
+    }
+    let mut offsets: Vec<(String, String)> = [first, second]
+        .iter()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            Some((fields.first()?.to_string(), fields.get(1)?.to_string()))
+        })
+        .collect();
+    offsets.sort();
+    let wanted = vec![("boottime".to_string(), "86400".to_string()), ("monotonic".to_string(), "3600".to_string())];
+    if offsets != wanted {
+        return Err(Failure::fail(
+            "the namespace's offsets, as the kernel lists them in /proc/self/timens_offsets, are not the ones asked for",
+        )
+        .compare("boottime 86400, monotonic 3600", format!("{first} / {second}")));
+    }
+    let inside = uptime_of(uptime).ok_or_else(|| Failure::error(format!("the uptime read inside is {uptime:?}")))?;
+    if inside < before + DAY - 1.0 || inside > after + DAY + 1.0 {
+        return Err(Failure::fail(
+            "the uptime the command reads is not the host's plus a day, though the namespace it made has the offset: \
+             is the command's own process in the new time namespace, or only the children it forks?",
+        )
+        .compare(format!("{:.0} to {:.0} s", before + DAY, after + DAY), format!("{inside:.0} s")));
+    }
+    Ok(())
+}
+
+fn clock_offsets_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let probe = ctx.probe();
+    let cases = [
+        (["--boottime-offset", "-100000000000"], "would take the boot clock below 0"),
+        (["--monotonic-offset", "9000000000"], "would take the monotonic clock past the kernel's limit"),
+    ];
+    for (index, (flags, why)) in cases.into_iter().enumerate() {
+        let marker = ctx.scratch_path(&format!("ran-{index}"));
+        let run = ctx.run(&flags, &[&probe, <Touched as contract::Document>::SUBCOMMAND, &marker])?;
+        let asked = flags.join(" ");
+        run.expect_code(125, &format!("{asked} {why}: the runtime should refuse it with 125"))?;
+        if std::path::Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("{asked} was refused after the command ran: refuse it first")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("say on stderr why {asked} is refused")).compare("a message", "nothing"));
+        }
+    }
+    Ok(())
 }
 
 /// The hostname of the namespace the suite runs in: the "host" as far as

@@ -108,7 +108,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "pid-file-written",
             2,
-            "challenge: while the container runs, --pid-file holds its first process's host pid; then it is gone",
+            "while the container runs, --pid-file holds its first process's host pid; then it is gone",
             "challenge: the goal and its rules are in the book; which pid does the host know the container's \
              first process by?",
             "ch02-pid.md#challenge-a-pid-file",
@@ -118,7 +118,7 @@ pub fn tests() -> Vec<TestCase> {
         test(
             "pid-file-refused",
             1,
-            "challenge: a --pid-file that cannot be written is refused with 125, before the command runs",
+            "a --pid-file that cannot be written is refused with 125, before the command runs",
             "challenge: the goal and its rules are in the book",
             "ch02-pid.md#challenge-a-pid-file",
             pid_file_refused,
