@@ -177,6 +177,10 @@ fn describe(link: &LinkMessage) -> Link {
 #[cfg(test)]
 mod tests {
     use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+    // Named here too: in the starter, the module above imports only what
+    // the given code uses.
+    use netlink_packet_route::link::{InfoData, InfoVeth};
+    use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
     use super::*;
     use crate::netlink::fake::Recorder;
