@@ -1230,6 +1230,31 @@ fn a_time_namespace_left_to_the_children_is_caught() {
 
 #[test]
 #[serial]
+fn a_volume_target_resolved_on_the_host_is_caught() {
+    let graded = grade_tests(
+        "volume-resolved-on-host",
+        "chapter3",
+        &["volumes-bound", "volume-target-stays-inside", "bad-volumes-refused"],
+    );
+    let inside = graded.report.expect("volume-target-stays-inside", "fail");
+    assert!(inside.message.contains("resolved on the host, before pivot_root"), "{inside:#?}");
+    graded.report.expect("volumes-bound", "pass");
+    graded.report.expect("bad-volumes-refused", "pass");
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
+fn a_read_only_volume_left_writable_is_caught() {
+    let graded = grade_tests("volume-ro-ignored", "chapter3", &["volumes-bound", "volume-target-stays-inside"]);
+    let bound = graded.report.expect("volumes-bound", "fail");
+    assert!(bound.message.contains("could write to a volume asked read-only"), "{bound:#?}");
+    graded.report.expect("volume-target-stays-inside", "pass");
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
 fn an_undone_challenge_fails_nothing() {
     let graded = grade_fixture("challenge-undone", "chapter0", &["--only"]);
     graded.report.expect("env-set-and-cleared", "fail");

@@ -15,9 +15,11 @@ pub mod layer;
 pub mod mounts;
 pub mod pivot;
 pub mod root;
+pub mod volume;
 
 pub use layer::RootfsLayer;
 pub use root::{Rootfs, RootfsError};
+pub use volume::{Volume, VolumeError};
 
 use spawn::Layer;
 
@@ -36,6 +38,11 @@ pub struct RunArgs {
     #[arg(long, requires = "rootfs")]
     pub read_only: bool,
 
+    /// Challenge: bind the host's directory or file HOST at CONTAINER
+    /// inside the root, read-only with `:ro`. Repeatable.
+    #[arg(long, value_name = "HOST:CONTAINER[:ro]", requires = "rootfs")]
+    pub volume: Vec<String>,
+
     /// Everything chapter 2 accepts.
     #[command(flatten)]
     pub pid: pid::RunArgs,
@@ -52,9 +59,10 @@ impl RunArgs {
 /// system. The directory is checked here, before anything is created.
 pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     let rootfs = args.rootfs.as_deref().map(Rootfs::parse).transpose()?;
+    let volumes = args.volume.iter().map(|text| Volume::parse(text)).collect::<Result<Vec<_>, _>>()?;
     let mut layers = pid::layers(&args.pid)?;
     if let Some(rootfs) = rootfs {
-        layers.push(Box::new(RootfsLayer::new(rootfs, args.read_only)));
+        layers.push(Box::new(RootfsLayer::new(rootfs, args.read_only).with_volumes(volumes)));
     }
     Ok(layers)
 }

@@ -98,7 +98,142 @@ pub fn tests() -> Vec<TestCase> {
             bad_rootfs_refused,
         )
         .run_alone(),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "volumes-bound",
+            2,
+            "--volume DIR:/data and --volume FILE:/etc/greeting:ro: the container reads both, writes to /data (the \
+             host sees it), and cannot write to the file",
+            "challenge: the goal and its rules are in the book; mount(2) on bind mounts, and on what a remount of \
+             one can change",
+            "ch03-rootfs.md#challenge-volumes",
+            volumes_bound,
+        )
+        .as_challenge(),
+        test(
+            "volume-target-stays-inside",
+            2,
+            "a volume whose target is an absolute symbolic link of the rootfs lands where the link leads inside the \
+             container, not where it would lead on the host",
+            "challenge: the container's paths mean what they mean inside the container",
+            "ch03-rootfs.md#challenge-volumes",
+            volume_target_stays_inside,
+        )
+        .as_challenge(),
+        test(
+            "bad-volumes-refused",
+            1,
+            "a --volume that is not HOST:CONTAINER[:ro], has a relative path or \"..\", a missing host path, or / as \
+             its target is refused with 125, before the command runs",
+            "challenge: the goal and its rules are in the book",
+            "ch03-rootfs.md#challenge-volumes",
+            bad_volumes_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+/// Writes `text` to `path`, as a test's error if it cannot.
+fn write_file(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text).map_err(|e| Failure::error(format!("write {}: {e}", path.display())))
+}
+
+fn volumes_bound(ctx: &mut Ctx) -> Result<(), Failure> {
+    let rootfs = ctx.rootfs()?;
+    let dir = ctx.scratch.join("volume-dir");
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("create {}: {e}", dir.display())))?;
+    write_file(&dir.join("in"), "from the host's directory\n")?;
+    let file = ctx.scratch.join("volume-file");
+    write_file(&file, "from the host's file\n")?;
+    let script = "cat /data/in; echo from the container > /data/out; cat /etc/greeting; \
+                  if echo overwritten 2>/dev/null > /etc/greeting; then echo written; else echo refused; fi";
+    let dir_volume = format!("{}:/data", dir.display());
+    let file_volume = format!("{}:/etc/greeting:ro", file.display());
+    let flags = ["--rootfs", &rootfs, "--volume", &dir_volume, "--volume", &file_volume];
+    let run = ctx.run(&flags, &["/bin/sh", "-c", script])?;
+    run.expect_code(0, &format!("the container should run with {}", flags[2..].join(" ")))?;
+    let wanted = "from the host's directory\nfrom the host's file\nrefused\n";
+    if run.stdout != wanted {
+        let why = if run.stdout.ends_with("written\n") && !run.stdout.ends_with("refused\n") {
+            "the container could write to a volume asked read-only (:ro): a bind takes MS_RDONLY only from a \
+             remount of itself"
+        } else {
+            "inside, /data and /etc/greeting should show the host's directory and file"
+        };
+        return Err(Failure::fail(why).compare(wanted, run.stdout.clone()));
+    }
+    let out = std::fs::read_to_string(dir.join("out")).unwrap_or_default();
+    expect_eq("what the container wrote to /data, read on the host", "from the container\n", out.as_str())?;
+    let kept = std::fs::read_to_string(&file).unwrap_or_default();
+    expect_eq("the read-only volume's file on the host", "from the host's file\n", kept.as_str())
+}
+
+fn volume_target_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    let rootfs = ctx.rootfs()?;
+    // An absolute link of the image: inside, it leads to the container's
+    // own /srv/NAME; resolved on the host, to the host's, which is made
+    // too, as the decoy a wrong resolution lands on.
+    let name = format!("greenroom-volume-{}", std::process::id());
+    let inside = Path::new("/srv").join(&name);
+    let decoy = inside.clone();
+    let in_rootfs = Path::new(&rootfs).join(inside.strip_prefix("/").unwrap_or(&inside));
+    let srv_was_there = Path::new("/srv").exists();
+    for dir in [&decoy, &in_rootfs] {
+        std::fs::create_dir_all(dir).map_err(|e| Failure::error(format!("create {}: {e}", dir.display())))?;
+    }
+    let link = Path::new(&rootfs).join("link");
+    std::os::unix::fs::symlink(&inside, &link).map_err(|e| Failure::error(format!("make the link: {e}")))?;
+    let dir = ctx.scratch.join("volume-dir");
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("create {}: {e}", dir.display())))?;
+    write_file(&dir.join("in"), "through the link\n")?;
+    let volume = format!("{}:/link", dir.display());
+    let script = format!("cat {}/in", inside.display());
+    let run = ctx.run(&["--rootfs", &rootfs, "--volume", &volume], &["/bin/sh", "-c", &script]);
+    let _ = std::fs::remove_dir_all(&decoy);
+    if !srv_was_there {
+        let _ = std::fs::remove_dir(Path::new("/srv"));
+    }
+    let run = run?;
+    if run.code == Some(0) && run.stdout == "through the link\n" {
+        return Ok(());
+    }
+    Err(Failure::fail(format!(
+        "the volume is not at {}, inside the container, where the rootfs's /link leads: was /link resolved on the \
+         host, before pivot_root, where the link leads to the host's {}?",
+        inside.display(),
+        decoy.display()
+    ))
+    .compare("through the link", run.describe()))
+}
+
+fn bad_volumes_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let rootfs = ctx.rootfs()?;
+    let marker = ctx.scratch_path("command-ran");
+    let dir = ctx.scratch_path("volume-dir");
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("create {dir}: {e}")))?;
+    let missing = ctx.scratch_path("no-such-dir");
+    let bad = [
+        dir.clone(),
+        format!("{dir}:/data:rx"),
+        "relative:/data".to_string(),
+        format!("{dir}:data"),
+        format!("{dir}:/data/../etc"),
+        format!("{missing}:/data"),
+        format!("{dir}:/"),
+    ];
+    for volume in &bad {
+        let touch = ctx.call::<Touched>(&[&marker])?;
+        let run = ctx.run(&["--rootfs", &rootfs, "--volume", volume], &touch.command())?;
+        run.expect_code(125, &format!("--volume {volume} should be refused with exit code 125"))?;
+        if Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("the command ran although --volume {volume} is unusable")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("say on stderr why --volume {volume} is refused"))
+                .compare("a message", "nothing"));
+        }
+    }
+    Ok(())
 }
 
 /// The likely mistake behind a runtime's own EBUSY error in chapter 3's
