@@ -112,7 +112,15 @@ pub fn svg(source: &str) -> String {
         ..Settings::default()
     };
     let cells = svgbob::CellBuffer::from(source);
-    let (node, width, height) = cells.get_node_with_size::<()>(&settings);
+    // svgbob sizes the drawing by its shapes and forgets "quoted" text, so
+    // the size comes from the source's lines: a cell is `scale` wide and
+    // twice that high. Two cells more on the right, as a text's last glyphs
+    // can run a little past its cells.
+    let columns = source.lines().map(|line| line.chars().count()).max().unwrap_or(0);
+    let rows = source.lines().count();
+    let width = (columns + 2) as f32 * settings.scale;
+    let height = (rows + 1) as f32 * 2.0 * settings.scale;
+    let node = cells.get_node_override_size::<()>(&settings, width, height);
     let rendered = node.render_to_string().replace('\n', " ");
     // svgbob gives a fixed width and height and no viewBox: with a viewBox
     // the drawing scales down to fit the column instead of overflowing it.

@@ -4,7 +4,8 @@
 //! mdBook's protocol (0.5): it first runs `book-pictures supports RENDERER`
 //! (exit 0: yes), then runs `book-pictures` with `[context, book]` as JSON
 //! on stdin and reads the processed book as JSON from stdout. book.toml
-//! wires it in as `[preprocessor.pictures]`.
+//! wires it in as `[preprocessor.pictures]`. `book-pictures render` turns
+//! one drawing on stdin into its SVG, to preview a picture while drawing it.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -22,8 +23,10 @@ fn main() -> ExitCode {
             return if renderer == "html" { ExitCode::SUCCESS } else { ExitCode::FAILURE };
         }
         [] => run(),
+        // For an author: one drawing on stdin, its SVG on stdout.
+        [render] if render == "render" => render_stdin(),
         _ => {
-            eprintln!("book-pictures: usage: book-pictures [supports RENDERER] (mdBook runs it; see book/book.toml)");
+            eprintln!("book-pictures: usage: book-pictures [supports RENDERER | render] (mdBook runs it; see book/book.toml; `render` turns one drawing on stdin into SVG)");
             return ExitCode::from(125);
         }
     };
@@ -50,6 +53,13 @@ fn run() -> Result<()> {
     let mut stdout = io::stdout().lock();
     serde_json::to_writer(&mut stdout, &book).context("write the book to stdout")?;
     stdout.flush().context("write the book to stdout")
+}
+
+/// `render`: one drawing from stdin, as the SVG the book would show.
+fn render_stdin() -> Result<()> {
+    let source = io::read_to_string(io::stdin().lock()).context("read the drawing from stdin")?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{}", book_pictures::svg(&source)).context("write the SVG to stdout")
 }
 
 /// Renders the pictures of every chapter, sub-chapters included.
