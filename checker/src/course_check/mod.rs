@@ -155,7 +155,31 @@ pub fn check(root: &Path, chapters: &[ChapterSpec]) -> Vec<Problem> {
     check_test_tables(root, chapters, &mut problems);
     check_readme(root, chapters, &mut problems);
     check_what_you_build(root, chapters, &mut problems);
+    check_pictures(root, chapters, &mut problems);
     problems.0
+}
+
+/// Chapter pages that have no picture yet. Each is owed one (issue 20:
+/// "every chapter page has at least one rendered picture"); the list only
+/// shrinks. ch07-1's lifecycle drawing and ch07-4's paths are the next.
+const PAGES_WITHOUT_PICTURE: &[&str] = &["ch07-0-capstone.md", "ch07-1-bundle.md", "ch07-4-paths.md"];
+
+/// Every chapter page shows at least one picture: a ```` ```svgbob ````
+/// block, which the book's preprocessor (book/pictures) draws as SVG.
+fn check_pictures(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    for name in chapter_pages(root, chapters) {
+        if PAGES_WITHOUT_PICTURE.contains(&name.as_str()) {
+            continue;
+        }
+        let page = Path::new("book/src").join(&name);
+        let Ok(text) = fs::read_to_string(root.join(&page)) else { continue };
+        if !text.lines().any(|line| line.trim_end() == "```svgbob") {
+            problems.add(
+                &page,
+                "has no picture: draw one in a ```svgbob block (see book/pictures), where a reader would rather look than read",
+            );
+        }
+    }
 }
 
 /// Each chapter's page opens with "What you will build": the chapter's
