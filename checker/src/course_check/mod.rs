@@ -156,6 +156,7 @@ pub fn check(root: &Path, chapters: &[ChapterSpec]) -> Vec<Problem> {
     check_readme(root, chapters, &mut problems);
     check_what_you_build(root, chapters, &mut problems);
     check_learner_sizes(root, chapters, &mut problems);
+    check_pictures(root, chapters, &mut problems);
     problems.0
 }
 
@@ -180,6 +181,29 @@ fn check_learner_sizes(root: &Path, chapters: &[ChapterSpec], problems: &mut Pro
                     LEARNER_LINES.start(),
                     LEARNER_LINES.end()
                 ),
+            );
+        }
+    }
+}
+
+/// Chapter pages that have no picture yet. Each is owed one, and the
+/// list only shrinks: ch07-1's lifecycle drawing and ch07-4's paths are
+/// the next.
+const PAGES_WITHOUT_PICTURE: &[&str] = &["ch07-0-capstone.md", "ch07-1-bundle.md", "ch07-4-paths.md"];
+
+/// Every chapter page shows at least one picture: a ```` ```svgbob ````
+/// block, which the book's preprocessor (book/pictures) draws as SVG.
+fn check_pictures(root: &Path, chapters: &[ChapterSpec], problems: &mut Problems) {
+    for name in chapter_pages(root, chapters) {
+        if PAGES_WITHOUT_PICTURE.contains(&name.as_str()) {
+            continue;
+        }
+        let page = Path::new("book/src").join(&name);
+        let Ok(text) = fs::read_to_string(root.join(&page)) else { continue };
+        if !text.lines().any(|line| line.trim_end() == "```svgbob") {
+            problems.add(
+                &page,
+                "has no picture: draw one in a ```svgbob block (see book/pictures), where a reader would rather look than read",
             );
         }
     }

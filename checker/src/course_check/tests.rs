@@ -79,7 +79,7 @@ impl FakeCourse {
             "# Summary\n\n# The runtime\n\n- [Chapter 0: spawn](ch00-spawn.md)\n- [Chapter 1: uts](ch01-uts.md)\n",
         );
         let table = "## What the tests check\n\n| test | points | passes when |\n|---|---|---|\n";
-        let build = "## What you will build\n\n- **A lesson.** (`main`)\n\n";
+        let build = "## What you will build\n\n- **A lesson.** (`main`)\n\n```svgbob\n+--+\n```\n\n";
         course.write(
             "book/src/ch00-spawn.md",
             &format!("# Chapter 0: spawn\n\n{build}## Exit codes\n\n{table}| `exit-code-relayed` | 1 | it works |\n"),
@@ -122,6 +122,15 @@ impl FakeCourse {
 #[test]
 fn a_consistent_fake_course_passes() {
     assert_eq!(FakeCourse::new().problems(), vec![]);
+}
+
+#[test]
+fn a_chapter_page_without_a_picture_is_reported() {
+    let course = FakeCourse::new();
+    course.edit("book/src/ch01-uts.md", "```svgbob", "```text");
+    let problem = course.only_problem();
+    assert_eq!(problem.file, Path::new("book/src/ch01-uts.md"));
+    assert!(problem.message.contains("has no picture"), "{problem}");
 }
 
 #[test]
@@ -310,7 +319,7 @@ fn drifted_starters_are_reported() {
 #[test]
 fn a_test_may_point_at_another_page_of_its_chapter_but_not_elsewhere() {
     let mut course = FakeCourse::new();
-    course.write("book/src/ch01-more.md", "# More of chapter 1\n\n## Hostnames by hand\n");
+    course.write("book/src/ch01-more.md", "# More of chapter 1\n\n## Hostnames by hand\n\n```svgbob\n+--+\n```\n");
     course.write("book/src/grading.md", "# Grading\n\n## Hostnames by hand\n");
     course.chapters[1].tests[0].book = "ch01-more.md#hostnames-by-hand";
     assert_eq!(course.problems(), vec![]);
