@@ -1255,6 +1255,16 @@ fn a_read_only_volume_left_writable_is_caught() {
 
 #[test]
 #[serial]
+fn a_forwarder_that_never_half_closes_is_caught() {
+    let graded = grade_tests("publish-no-half-close", "chapter4", &["published-port-forwards", "bad-publish-refused"]);
+    let forwards = graded.report.expect("published-port-forwards", "fail");
+    assert!(forwards.message.contains("each side told when the other has finished"), "{forwards:#?}");
+    graded.report.expect("bad-publish-refused", "pass");
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
 fn an_undone_challenge_fails_nothing() {
     let graded = grade_fixture("challenge-undone", "chapter0", &["--only"]);
     graded.report.expect("env-set-and-cleared", "fail");

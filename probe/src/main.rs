@@ -23,8 +23,9 @@
 //! ipc-make KEY NAME      make both and leave them behind (contract::IpcMade:
 //!                        null for a queue made, else the errno that refused it)
 //! loopback               talk TCP to itself over 127.0.0.1 (contract::Loopback)
-//! serve FILE MS          listen, write where to FILE (contract::Listening),
-//!                        answer one connection within MS ms (contract::Served)
+//! serve FILE MS [PORT]   listen (on PORT if given), write where to FILE
+//!                        (contract::Listening), answer one connection within
+//!                        MS ms (contract::Served)
 //! send ADDR PORT MSG     send MSG over TCP, read the reply (contract::Sent)
 //! read PATH              try to read PATH (contract::ReadOutcome)
 //! make-owned PATH UID GID  create PATH and chown it (contract::MadeOwned)
@@ -105,7 +106,11 @@ fn dispatch(nonce: Option<Nonce>, args: &[&str]) -> Result<u8, String> {
         [IpcLook::SUBCOMMAND, key, name] => answer(nonce, ipc::look(key, name)?),
         [IpcMade::SUBCOMMAND, key, name] => answer(nonce, ipc::make(key, name)?),
         [Loopback::SUBCOMMAND] => answer(nonce, net::loopback()),
-        [Served::SUBCOMMAND, file, ms] => answer(nonce.clone(), net::serve(file, parse_ms(ms)?, nonce)),
+        [Served::SUBCOMMAND, file, ms] => answer(nonce.clone(), net::serve(file, parse_ms(ms)?, 0, nonce)),
+        [Served::SUBCOMMAND, file, ms, port] => {
+            let port = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+            answer(nonce.clone(), net::serve(file, parse_ms(ms)?, port, nonce))
+        }
         [Sent::SUBCOMMAND, address, port, message] => answer(nonce, net::send(address, port, message)),
         [CgroupView::SUBCOMMAND] => answer(nonce, cgroup::view(Duration::ZERO)),
         [CgroupView::SUBCOMMAND, ms] => answer(nonce, cgroup::view(parse_ms(ms)?)),

@@ -121,20 +121,26 @@ fn answer(mut stream: TcpStream) -> Result<String, String> {
     Ok(message)
 }
 
-/// `probe serve FILE MS`: listen on every address, write a `Listening` to
-/// FILE (atomically: a reader never sees half of it) in an envelope with
-/// `nonce`, answer one connection within MS milliseconds: what the server
-/// saw.
-pub fn serve(file: &str, wait: Duration, nonce: Option<Nonce>) -> Served {
+/// `probe serve FILE MS [PORT]`: listen on every address (on PORT, or a
+/// port the kernel picks), write a `Listening` to FILE (atomically: a
+/// reader never sees half of it) in an envelope with `nonce`, answer one
+/// connection within MS milliseconds: what the server saw.
+pub fn serve(file: &str, wait: Duration, port: u16, nonce: Option<Nonce>) -> Served {
     let mut exchange = Exchange::default();
-    if let Err(error) = try_serve(file, wait, nonce, &mut exchange) {
+    if let Err(error) = try_serve(file, wait, port, nonce, &mut exchange) {
         exchange.error = Some(error);
     }
     Served { server: exchange }
 }
 
-fn try_serve(file: &str, wait: Duration, nonce: Option<Nonce>, exchange: &mut Exchange) -> Result<(), String> {
-    let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| format!("bind 0.0.0.0: {e}"))?;
+fn try_serve(
+    file: &str,
+    wait: Duration,
+    port: u16,
+    nonce: Option<Nonce>,
+    exchange: &mut Exchange,
+) -> Result<(), String> {
+    let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map_err(|e| format!("bind 0.0.0.0:{port}: {e}"))?;
     let port = listener.local_addr().map_err(|e| format!("read the bound address: {e}"))?.port();
     let network = collect()?;
     let addresses = network.interfaces.iter().filter(|i| i.link_type != "loopback").flat_map(|i| i.addresses.clone());

@@ -18,6 +18,7 @@ pub mod lease;
 pub mod names;
 pub mod netlink;
 pub mod ops;
+pub mod publish;
 pub mod subnet;
 
 use std::cell::Cell;
@@ -30,6 +31,7 @@ pub use layer::{BridgeNetwork, NetLayer};
 
 use crate::lease::{Leases, Owner, STATE_ROOT};
 use crate::names::BridgeName;
+use crate::publish::{PortMapping, PublishLayer};
 use crate::subnet::Subnet;
 
 /// How the container is connected.
@@ -59,6 +61,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "10.73.0.0/24", value_name = "A.B.C.D/N")]
     pub subnet: String,
 
+    /// Challenge: the host's TCP port HOST leads to the container's port
+    /// CONTAINER, while the container runs (`--net bridge` only).
+    /// Repeatable.
+    #[arg(long, value_name = "HOST:CONTAINER")]
+    pub publish: Vec<String>,
+
     /// Everything chapter 3 accepts.
     #[command(flatten)]
     pub rootfs: rootfs::RunArgs,
@@ -77,11 +85,22 @@ impl RunArgs {
 /// address leased, before anything is created.
 pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     let mut layers = rootfs::layers(&args.rootfs)?;
+    // The challenge's ports, listened on before the address is leased: a
+    // port that is taken then leaves nothing behind.
+    let mappings = args.publish.iter().map(|text| PortMapping::parse(text)).collect::<Result<Vec<_>, _>>()?;
+    if args.net == NetMode::None && !mappings.is_empty() {
+        anyhow::bail!("--publish needs --net bridge: with --net none nothing outside the container can reach it");
+    }
+    let listeners = publish::listen_all(&mappings)?;
     let network = match args.net {
         NetMode::None => None,
         NetMode::Bridge => Some(bridge_network(&args.bridge, &args.subnet, Path::new(STATE_ROOT))?),
     };
+    let address = network.as_ref().map(|network| network.lease.get().address);
     layers.push(Box::new(NetLayer::new(network)));
+    if let (Some(address), false) = (address, listeners.is_empty()) {
+        layers.push(Box::new(PublishLayer::new(listeners, address)));
+    }
     Ok(layers)
 }
 // ANCHOR_END: layers

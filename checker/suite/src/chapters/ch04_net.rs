@@ -8,12 +8,12 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use contract::{Address, Exchange, Interface, Listening, Loopback, Network, Report, Sent, Served};
+use contract::{Address, Exchange, Interface, Listening, Loopback, Network, Report, Sent, Served, Touched};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -169,7 +169,98 @@ pub fn tests() -> Vec<TestCase> {
         )
         // It compares the host's whole interface list before and after.
         .run_alone(),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "published-port-forwards",
+            2,
+            "with --publish 18046:7046, a TCP exchange with the host's 127.0.0.1:18046 reaches the container's server \
+             on port 7046, both ways; after the run, nothing listens on 18046",
+            "challenge: the goal and its rules are in the book; which network namespace holds the host's ports?",
+            "ch04-net.md#challenge-published-ports",
+            published_port_forwards,
+        )
+        .as_challenge(),
+        test(
+            "bad-publish-refused",
+            1,
+            "a --publish that is not two ports from 1 to 65535, one with --net none, and one whose host port is taken \
+             are refused with 125, before the command runs",
+            "challenge: the goal and its rules are in the book",
+            "ch04-net.md#challenge-published-ports",
+            bad_publish_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+fn published_port_forwards(ctx: &mut Ctx) -> Result<(), Failure> {
+    const HOST_PORT: u16 = 18046;
+    let net = TestNet::new("gr4-pub", 61, 24);
+    let file = ctx.scratch_path("published-listening.json");
+    let call = ctx.call::<Served>(&[&file, SERVE_MS, "7046"])?;
+    let mut flags = net.flags();
+    flags.extend(["--publish".to_string(), format!("{HOST_PORT}:7046")]);
+    let running = ctx.spawn(&flags_of(&flags), &call.command(), &[])?;
+    let listening = read_listening(&call, &file);
+    let message = "hello through the published port";
+    let reply = match listening {
+        Ok(_) => send_from_host(Ipv4Addr::LOCALHOST, HOST_PORT, message),
+        Err(why) => Err(why),
+    };
+    let run = running.wait()?;
+    let still_listening =
+        TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, HOST_PORT)), Duration::from_millis(500))
+            .is_ok();
+    let wanted = format!("reply to {message}");
+    if reply.as_deref() != Ok(wanted.as_str()) {
+        return Err(Failure::fail(format!(
+            "a TCP exchange with the host's 127.0.0.1:{HOST_PORT} did not reach the container's port 7046 and back: \
+             the host's port must be listened on in the host's network namespace, and each connection carried to the \
+             container's address, both ways, each side told when the other has finished"
+        ))
+        .compare(wanted, format!("{reply:?}; the runtime: {}", run.describe())));
+    }
+    let served = call.read(&run)?.server;
+    expect_eq("what the container's server received", Some(message), served.received.as_deref())?;
+    if still_listening {
+        return Err(Failure::fail(format!(
+            "something still listens on the host's port {HOST_PORT} after the run: the published port must end with \
+             the container"
+        )));
+    }
+    Ok(())
+}
+
+fn bad_publish_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let net = TestNet::new("gr4-pubx", 62, 24);
+    let marker = ctx.scratch_path("command-ran");
+    // A port the suite holds: taken, as another program's would be.
+    let taken = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 18047))
+        .map_err(|e| Failure::error(format!("listen on 18047 to make it taken: {e}")))?;
+    let cases: [(&[&str], &str); 6] = [
+        (&["--publish", "18048"], "it has no container port"),
+        (&["--publish", "0:80"], "port 0 is no port to publish"),
+        (&["--publish", "70000:80"], "ports end at 65535"),
+        (&["--publish", "http:80"], "ports are numbers"),
+        (&["--publish", "18049:80", "--net", "none"], "--net none has nothing to forward to"),
+        (&["--publish", "18047:80"], "the host's port 18047 is taken"),
+    ];
+    for (extra, why) in cases {
+        let mut flags = if extra.contains(&"none") { Vec::new() } else { net.flags() };
+        flags.extend(extra.iter().map(|flag| flag.to_string()));
+        let touch = ctx.call::<Touched>(&[&marker])?;
+        let run = ctx.run(&flags_of(&flags), &touch.command())?;
+        let asked = extra.join(" ");
+        run.expect_code(125, &format!("{asked}: {why}, and the runtime should refuse it with 125"))?;
+        if std::path::Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("the command ran although {asked} is refused: refuse it first")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("say on stderr why {asked} is refused")).compare("a message", "nothing"));
+        }
+    }
+    drop(taken);
+    Ok(())
 }
 
 /// Where the runtime keeps a bridge's leases (one file per container).
