@@ -187,9 +187,8 @@ fn check_learner_sizes(root: &Path, chapters: &[ChapterSpec], problems: &mut Pro
 }
 
 /// Chapter pages that have no picture yet. Each is owed one, and the
-/// list only shrinks: ch07-1's lifecycle drawing and ch07-4's paths are
-/// the next.
-const PAGES_WITHOUT_PICTURE: &[&str] = &["ch07-0-capstone.md", "ch07-1-bundle.md", "ch07-4-paths.md"];
+/// list only shrinks: ch07-1's lifecycle drawing is the next.
+const PAGES_WITHOUT_PICTURE: &[&str] = &["ch07-1-bundle.md"];
 
 /// Every chapter page shows at least one picture: a ```` ```svgbob ````
 /// block, which the book's preprocessor (book/pictures) draws as SVG.
