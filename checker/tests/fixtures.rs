@@ -1265,6 +1265,16 @@ fn a_forwarder_that_never_half_closes_is_caught() {
 
 #[test]
 #[serial]
+fn keeping_the_id_in_the_maps_only_is_caught() {
+    let graded = grade_tests("keep-id-still-root", "chapter5", &["keep-id-kept", "keep-id-refused"]);
+    let kept = graded.report.expect("keep-id-kept", "fail");
+    assert!(kept.message.contains("should be the caller's own"), "{kept:#?}");
+    graded.report.expect("keep-id-refused", "pass");
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
 fn an_undone_challenge_fails_nothing() {
     let graded = grade_fixture("challenge-undone", "chapter0", &["--only"]);
     graded.report.expect("env-set-and-cleared", "fail");

@@ -13,6 +13,7 @@
 // STARTER: #![allow(unused_variables, unused_mut, dead_code, unused_imports)]
 
 pub mod host;
+pub mod keep_id;
 pub mod layer;
 pub mod map;
 pub mod plan;
@@ -43,6 +44,11 @@ pub struct RunArgs {
     #[arg(long = "gid-map", value_name = "CONTAINER:HOST:SIZE", value_parser = IdRange::parse)]
     pub gid_map: Vec<IdRange>,
 
+    /// Challenge: keep your own uid and gid inside the container (the
+    /// other ids come from your subordinate ranges). Not with the maps.
+    #[arg(long, conflicts_with_all = ["uid_map", "gid_map"])]
+    pub keep_id: bool,
+
     /// Everything chapter 4 accepts.
     #[command(flatten)]
     pub net: net::RunArgs,
@@ -63,7 +69,10 @@ impl RunArgs {
 /// anything is created.
 pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
     let host = HostIds::read(Path::new("/etc"), &HELPER_DIRS);
-    let namespace = plan::plan(&args.uid_map, &args.gid_map, &host)?;
+    let namespace = match args.keep_id {
+        true => Some(keep_id::keep_id_namespace(&host)?),
+        false => plan::plan(&args.uid_map, &args.gid_map, &host)?,
+    };
     if host.uid != 0 {
         rootless::check(&args.net)?;
     }
@@ -72,6 +81,10 @@ pub fn layers(args: &RunArgs) -> anyhow::Result<Vec<Box<dyn Layer>>> {
         layers.push(Box::new(UserLayer::new(namespace)));
     }
     layers.extend(net::layers(&args.net)?);
+    // The challenge's change of user, after everything done as root inside.
+    if args.keep_id {
+        layers.push(Box::new(keep_id::KeepIdLayer { uid: host.uid, gid: host.gid }));
+    }
     Ok(layers)
 }
 // ANCHOR_END: layers

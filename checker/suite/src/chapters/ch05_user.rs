@@ -156,7 +156,97 @@ pub fn tests() -> Vec<TestCase> {
         )
         // It puts a stand-in newuidmap over the real one while it runs.
         .run_alone(),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "keep-id-kept",
+            2,
+            "as greenroom, --keep-id --net none: inside, the process is greenroom's own uid and gid with no other \
+             group, that id maps to itself, and every other id from 0 to the end of its range to its subordinate ids",
+            "challenge: the goal and its rules are in the book; user_namespaces(7) on what a map may hold",
+            "ch05-user.md#challenge-keeping-your-id",
+            keep_id_kept,
+        )
+        .as_challenge(),
+        test(
+            "keep-id-refused",
+            1,
+            "--keep-id as root, and --keep-id with --uid-map, are refused with 125 before anything runs",
+            "challenge: the goal and its rules are in the book",
+            "ch05-user.md#challenge-keeping-your-id",
+            keep_id_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+/// The size of greenroom's first range in `file` (`/etc/subuid` or
+/// `/etc/subgid`).
+fn subordinate_count(file: &str) -> Result<u32, Failure> {
+    let text = fs::read_to_string(file).map_err(|e| Failure::error(format!("read {file}: {e}")))?;
+    text.lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() == 3 && fields[0] == crate::user::USER_NAME).then(|| fields[2].parse().ok()).flatten()
+        })
+        .ok_or_else(|| Failure::error(format!("{file} gives {} no range", crate::user::USER_NAME)))
+}
+
+fn keep_id_kept(ctx: &mut Ctx) -> Result<(), Failure> {
+    let user = User::find()?;
+    let (subuid, subgid) = user.subordinates()?;
+    let (uid_count, gid_count) = (subordinate_count("/etc/subuid")?, subordinate_count("/etc/subgid")?);
+    ctx.as_user(&user);
+    let report = report(ctx, &["--net", "none", "--keep-id"], "as greenroom, --keep-id --net none failed")?;
+    let users = &report.users;
+    expect_eq(
+        "inside, with --keep-id, the process's uid and gid should be the caller's own",
+        (Some(user.uid), Some(user.gid)),
+        (users.uid, users.gid),
+    )?;
+    // Below the caller's id, itself, above it; a range of no ids is none.
+    let wanted = |own: u32, start: u32, count: u32| -> Vec<IdRange> {
+        [(0, start, own), (own, own, 1), (own + 1, start + own, count.saturating_sub(own))]
+            .into_iter()
+            .filter(|(_, _, size)| *size > 0)
+            .map(|(inside, outside, size)| IdRange { inside, outside, count: size })
+            .collect()
+    };
+    for (what, own, start, count, seen) in
+        [("uid", user.uid, subuid, uid_count, &users.uid_map), ("gid", user.gid, subgid, gid_count, &users.gid_map)]
+    {
+        let wanted = wanted(own, start, count);
+        if seen.as_ref() != Some(&wanted) {
+            return Err(Failure::fail(format!(
+                "the {what} map should keep {own} as itself and give every other container id up to the end of the \
+                 range one of the subordinate ids, in order"
+            ))
+            .compare(format!("{wanted:?}"), format!("{seen:?}")));
+        }
+    }
+    let groups = users.groups.clone().unwrap_or_default();
+    if groups.iter().any(|group| *group != user.gid) {
+        return Err(Failure::fail("the process keeps groups other than its own gid: the host's groups must go")
+            .compare(format!("[{}] or none", user.gid), format!("{groups:?}")));
+    }
+    Ok(())
+}
+
+fn keep_id_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let marker = ctx.scratch_path("ran");
+    forget_refused_leases();
+    expect_refused(ctx, &["--net", "none", "--keep-id"], &marker, "--keep-id as root should be refused with 125")?;
+    let user = User::find()?;
+    let dir = user.dir(ctx, "keep-id-markers")?;
+    ctx.as_user(&user);
+    let own = format!("0:{}:1", user.uid);
+    let both = format!("{dir}/both");
+    expect_refused(
+        ctx,
+        &["--net", "none", "--keep-id", "--uid-map", &own],
+        &both,
+        "--keep-id with --uid-map should be refused with 125: keeping the id is a map of its own",
+    )?;
+    Ok(())
 }
 
 /// The maps root asks for: different ranges for users and groups, so a mix-up shows.
