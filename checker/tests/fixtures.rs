@@ -624,6 +624,26 @@ fn a_seccomp_filter_never_loaded_for_the_command_is_caught() {
 
 #[test]
 #[serial]
+fn ambient_capabilities_taken_as_given_are_caught() {
+    let graded = grade_chapter7_tests("ambient-taken-as-given", &["runc-and-crun-specs-run", "caps-match-config"]);
+    assert_failed(&graded);
+    let specs = graded.report.expect("runc-and-crun-specs-run", "fail");
+    assert!(specs.message.contains("left out with a warning"), "{specs:#?}");
+    graded.report.expect("caps-match-config", "pass");
+}
+
+#[test]
+#[serial]
+fn a_default_config_without_seccomp_is_caught() {
+    let graded = grade_chapter7_tests("spec-no-seccomp", &["spec-default-hardened", "escapes-blocked"]);
+    assert_failed(&graded);
+    let hardened = graded.report.expect("spec-default-hardened", "fail");
+    assert!(hardened.message.contains("course's seccomp profile"), "{hardened:#?}");
+    graded.report.expect("escapes-blocked", "pass");
+}
+
+#[test]
+#[serial]
 fn masked_paths_bound_before_pivot_root_are_caught() {
     let graded = grade_chapter7_tests(
         "masked-before-pivot",

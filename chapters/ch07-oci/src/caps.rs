@@ -113,20 +113,48 @@ impl CapabilitySets {
     pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<Self, CapsError> {
         let defaults = default_capabilities();
         let caps = caps.unwrap_or(&defaults);
-        let sets = CapabilitySets {
+        let mut sets = CapabilitySets {
             bounding: convert(caps.bounding())?,
             effective: convert(caps.effective())?,
             permitted: convert(caps.permitted())?,
             inheritable: convert(caps.inheritable())?,
             ambient: convert(caps.ambient())?,
         };
+        sets.leave_out_unraisable_ambient();
         sets.check()?;
         Ok(sets)
     }
     // ANCHOR_END: from_spec
 
+    /// runc's rule, for the configs most users start from: `runc spec` and
+    /// `crun spec` list ambient capabilities that are not inheritable,
+    /// which the kernel can never raise. runc warns and goes on without
+    /// them; so does this runtime, rather than refuse a first bundle. Every
+    /// other inconsistency between the sets is refused (see `check`).
+    fn leave_out_unraisable_ambient(&mut self) {
+        let mut unraisable: Vec<Capability> = self
+            .ambient
+            .iter()
+            .filter(|cap| !self.permitted.contains(cap) || !self.inheritable.contains(cap))
+            .copied()
+            .collect();
+        if unraisable.is_empty() {
+            return;
+        }
+        unraisable.sort_by_key(|cap| cap.index());
+        for cap in &unraisable {
+            self.ambient.remove(cap);
+        }
+        let names: Vec<String> = unraisable.iter().map(ToString::to_string).collect();
+        eprintln!(
+            "warning: process.capabilities.ambient: {} left out: an ambient capability must be permitted and \
+             inheritable too",
+            names.join(", ")
+        );
+    }
+
     fn check(&self) -> Result<(), CapsError> {
-        let rules: [(&CapsHashSet, &'static str, &[&CapsHashSet], &'static str, &'static str); 3] = [
+        let rules: [(&CapsHashSet, &'static str, &[&CapsHashSet], &'static str, &'static str); 2] = [
             (&self.effective, "effective", &[&self.permitted], "permitted", "only permitted capabilities take effect"),
             (
                 &self.inheritable,
@@ -134,13 +162,6 @@ impl CapabilitySets {
                 &[&self.bounding],
                 "bounding",
                 "the bounding set limits what can be made inheritable",
-            ),
-            (
-                &self.ambient,
-                "ambient",
-                &[&self.permitted, &self.inheritable],
-                "both permitted and inheritable",
-                "an ambient capability must be permitted and inheritable",
             ),
         ];
         for (set, name, supersets, needs, why) in rules {
@@ -258,14 +279,21 @@ mod tests {
     }
 
     #[test]
+    fn ambient_capabilities_that_cannot_be_raised_are_left_out_as_runc_does() {
+        // What `runc spec` writes: ambient, permitted, no inheritable.
+        let sets = CapabilitySets::from_spec(Some(&oci(
+            r#"{"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"], "effective": ["CAP_KILL"], "ambient": ["CAP_KILL"]}"#,
+        )))
+        .unwrap();
+        assert!(sets.ambient.is_empty());
+        assert!(sets.permitted.contains(&Capability::CAP_KILL));
+    }
+
+    #[test]
     fn sets_the_kernel_would_refuse_are_refused_with_the_rule() {
         let err = CapabilitySets::from_spec(Some(&oci(r#"{"effective": ["CAP_KILL"], "permitted": []}"#)));
         let err = err.unwrap_err().to_string();
         assert!(err.contains("CAP_KILL is in the effective set but not in permitted"), "{err}");
-        let err = CapabilitySets::from_spec(Some(&oci(
-            r#"{"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": [], "ambient": ["CAP_KILL"]}"#,
-        )));
-        assert!(err.unwrap_err().to_string().contains("ambient"));
         let err = CapabilitySets::from_spec(Some(&oci(r#"{"bounding": [], "inheritable": ["CAP_CHOWN"]}"#)));
         assert!(err.unwrap_err().to_string().contains("bounding"));
     }

@@ -42,7 +42,8 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
 
 /// The default config: `sh` in `rootfs`, every namespace but user (a new
 /// network namespace, with only `lo`), the usual mounts, podman's
-/// capabilities and masked and read-only paths.
+/// capabilities, masked and read-only paths, and the course's seccomp
+/// profile.
 pub fn default_spec() -> Spec {
     let mut spec = Spec::default();
     let mut root = Root::default();
@@ -88,7 +89,10 @@ pub fn default_spec() -> Spec {
         .set_namespaces(Some(namespaces))
         .set_masked_paths(Some(MASKED_PATHS.map(String::from).to_vec()))
         .set_readonly_paths(Some(READONLY_PATHS.map(String::from).to_vec()))
-        .set_resources(None);
+        .set_resources(None)
+        // The course's profile (chapter 7, "no_new_privs and seccomp"): a
+        // config made here is as hardened as the book says.
+        .set_seccomp(Some(crate::seccomp::default_profile()));
     spec.set_version(oci_spec::runtime::VERSION.to_string())
         .set_hostname(Some("greenroom".into()))
         .set_root(Some(root))

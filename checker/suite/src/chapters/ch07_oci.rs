@@ -240,6 +240,25 @@ pub fn tests() -> Vec<TestCase> {
             escapes_blocked,
         ),
         test(
+            "spec-default-hardened",
+            2,
+            "in a container run from the config `spec` writes (only its command changed), unshare of a user \
+             namespace, mount and init_module fail, and /sys/firmware is empty",
+            "the config `spec` writes must be as hardened as the book says: the course's seccomp profile among it",
+            "ch07-3-seccomp.md#the-courses-default-profile",
+            spec_default_hardened,
+        ),
+        test(
+            "runc-and-crun-specs-run",
+            1,
+            "the configs `runc spec` and `crun spec` write (only the command changed, and no terminal) run, with the \
+             ambient capabilities they ask for but cannot have left out, as runc does",
+            "a user's first bundle comes from runc spec: its ambient capabilities are not inheritable, so the kernel \
+             cannot raise them; leave them out with a warning rather than refuse the config",
+            "ch07-2-capabilities.md#the-five-sets",
+            runc_and_crun_specs_run,
+        ),
+        test(
             "host-descriptors-unreachable",
             2,
             "the command holds no descriptor beyond 0, 1 and 2, and a process.cwd of /proc/self/fd/41 (a directory its caller left open) is refused or ends inside the root (runc's CVE-2024-21626)",
@@ -2027,6 +2046,92 @@ fn delete_waits_for_create(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn host_mount_count() -> usize {
     fs::read_to_string("/proc/self/mountinfo").map(|text| text.lines().count()).unwrap_or(0)
+}
+
+fn runc_and_crun_specs_run(ctx: &mut Ctx) -> Result<(), Failure> {
+    let mut tried = 0;
+    for tool in ["runc", "crun"] {
+        let Some(program) = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|dir| Path::new(dir).join(tool))
+            .find(|path| path.is_file())
+        else {
+            continue;
+        };
+        tried += 1;
+        let name = format!("{tool}-spec");
+        let dir = bundle(ctx, &name, None)?;
+        let made = std::process::Command::new(&program)
+            .arg("spec")
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| Failure::error(format!("run {} spec: {e}", program.display())))?;
+        if !made.status.success() {
+            return Err(Failure::error(format!(
+                "{} spec failed: {}",
+                program.display(),
+                String::from_utf8_lossy(&made.stderr)
+            )));
+        }
+        let path = dir.join("config.json");
+        let text = fs::read_to_string(&path).map_err(|e| Failure::error(format!("read {}: {e}", path.display())))?;
+        let mut config: Value =
+            serde_json::from_str(&text).map_err(|e| Failure::error(format!("{tool} spec wrote no JSON: {e}")))?;
+        let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+        config["process"]["args"] = json!(call.command());
+        config["process"]["terminal"] = json!(false);
+        write(&path, &config.to_string())?;
+        let bundle_path = dir.display().to_string();
+        let run = oci(ctx, &["run", "--bundle", &bundle_path, &name])?;
+        if run.code != Some(0) {
+            return Err(Failure::fail(format!(
+                "the config `{tool} spec` writes was not run: a user's first bundle must work as it is (its ambient \
+                 capabilities, not inheritable, are left out with a warning, as runc does)"
+            ))
+            .compare("the container runs", run.describe()));
+        }
+        let report = call.read(&run)?;
+        let caps = report.security.capabilities.ok_or_else(|| Failure::error("the probe read no capabilities"))?;
+        expect_eq(&format!("CapAmb (ambient) in a container of `{tool} spec`'s config"), 0, caps.ambient)?;
+    }
+    if tried == 0 {
+        return Err(Failure::error("neither runc nor crun is installed here: chapter 7's guest has both"));
+    }
+    Ok(())
+}
+
+fn spec_default_hardened(ctx: &mut Ctx) -> Result<(), Failure> {
+    let dir = bundle(ctx, "spec-default", None)?;
+    let bundle_path = dir.display().to_string();
+    let made = oci(ctx, &["spec", "--bundle", &bundle_path])?;
+    made.expect_code(0, "`spec --bundle DIR` should write DIR/config.json")?;
+    let path = dir.join("config.json");
+    let text = fs::read_to_string(&path).map_err(|e| Failure::fail(format!("read {}: {e}", path.display())))?;
+    let mut config: Value =
+        serde_json::from_str(&text).map_err(|e| Failure::fail(format!("the config `spec` wrote is not JSON: {e}")))?;
+    // Only the command changes: everything else is the config as written.
+    let call = ProbeCall::<Breakout>::new(ROOTFS_PROBE, &[])?;
+    config["process"]["args"] = json!(call.command());
+    config["process"]["terminal"] = json!(false);
+    write(&path, &config.to_string())?;
+    let run = oci(ctx, &["run", "--bundle", &bundle_path, "spec-default"])?;
+    let seen = call.read(&run)?;
+    if seen.unshare_user.is_none() {
+        return Err(Failure::fail(
+            "unshare(CLONE_NEWUSER) worked in a container of the default config: `spec` must write the course's \
+             seccomp profile (linux.seccomp), which refuses it",
+        )
+        .compare("it fails (EPERM)", "it worked"));
+    }
+    if seen.mount.is_none() || seen.init_module.is_none() {
+        return Err(Failure::fail("mount or init_module worked in a container of the default config")
+            .compare("both fail", format!("mount {:?}, init_module {:?}", seen.mount, seen.init_module)));
+    }
+    match seen.sys_firmware_entries {
+        Some(0) | None => Ok(()),
+        Some(n) => Err(Failure::fail("/sys/firmware has entries in a container of the default config: it is masked")
+            .compare("0 entries", format!("{n} entries"))),
+    }
 }
 
 fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
