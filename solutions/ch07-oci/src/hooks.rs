@@ -254,6 +254,13 @@ const POLL: Duration = Duration::from_millis(10);
 pub fn run_hook(stage: Stage, hook: &Hook, input: &[u8]) -> Result<(), HookError> {
     let path = hook.path().clone();
     let io = |source| HookError::Io { stage, path: path.clone(), source };
+    // STARTER: todo!(
+    // STARTER:     "start the hook's path with its args (the first as argv[0]) and only its env, give it \
+    // STARTER:      `input` on stdin (then end of file), wait for it; past hook.timeout() seconds kill it \
+    // STARTER:      and what it started; fail unless it exits 0 in time (book: chapter 7, \"The bundle and \
+    // STARTER:      the lifecycle\", \"Hooks\")"
+    // STARTER: )
+    // SOLUTION BEGIN
     let mut command = Command::new(&path);
     if let Some((first, rest)) = hook.args().as_deref().and_then(<[String]>::split_first) {
         command.arg0(first).args(rest);
@@ -262,12 +269,6 @@ pub fn run_hook(stage: Stage, hook: &Hook, input: &[u8]) -> Result<(), HookError
     // Its own process group: a timeout kills what it started too, or a
     // child it left would hold the runtime's stdout open.
     command.stdin(Stdio::piped()).stdout(stderr()).process_group(0);
-    // STARTER: todo!(
-    // STARTER:     "start `command`, give it `input` on stdin (then end of file), wait for it; past \
-    // STARTER:      hook.timeout() seconds kill its whole group; fail unless it exits 0 in time \
-    // STARTER:      (book: chapter 7, \"The bundle and the lifecycle\", \"Hooks\")"
-    // STARTER: )
-    // SOLUTION BEGIN
     let mut child = command.spawn().map_err(|source| HookError::Spawn { stage, path: path.clone(), source })?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that ends without reading its stdin is no failure: only
