@@ -1758,7 +1758,8 @@ fn sysctl_applied(ctx: &mut Ctx) -> Result<(), Failure> {
 // Hooks
 
 /// The hooks of the runtime spec, in the order of the lifecycle.
-const HOOK_STAGES: [&str; 6] = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+const HOOK_STAGES: [&str; 6] =
+    ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
 
 /// The script every recording hook runs, with `sh -c SCRIPT hook STAGE DIR`:
 /// it copies its stdin to `DIR/STAGE.json`, its mount namespace to
@@ -1838,7 +1839,8 @@ fn six_hooks(ctx: &mut Ctx) -> Result<HooksSeen, Failure> {
     fs::create_dir_all(rootfs.join("hooks")).map_err(|e| Failure::error(format!("mkdir rootfs/hooks: {e}")))?;
     let bundle = fs::canonicalize(&dir).map_err(|e| Failure::error(format!("canonicalize the bundle: {e}")))?;
     let dir = dir.display().to_string();
-    oci(ctx, &["create", "--bundle", &dir, "hooked"])?.expect_code(0, "`create` of a config with hooks should exit 0")?;
+    oci(ctx, &["create", "--bundle", &dir, "hooked"])?
+        .expect_code(0, "`create` of a config with hooks should exit 0")?;
     let created = state(ctx, "hooked")?;
     let pid = created.pid.ok_or_else(|| Failure::fail("the state of a created container has no pid"))?;
     let container_mnt = fs::read_link(format!("/proc/{pid}/ns/mnt"))
@@ -2022,10 +2024,8 @@ fn create_fails_on(ctx: &mut Ctx, stage: &str, failing: Value, what: &str) -> Re
             .compare("no cgroup", cgroup.dir.display().to_string()));
     }
     let order = lines_of(&records.join("order"));
-    let before: Vec<&str> = ["prestart", "createRuntime", "createContainer"]
-        .into_iter()
-        .take_while(|other| *other != stage)
-        .collect();
+    let before: Vec<&str> =
+        ["prestart", "createRuntime", "createContainer"].into_iter().take_while(|other| *other != stage).collect();
     if order.len() > before.len() || order != order_lines(&before)[..order.len()] {
         return Err(Failure::fail(format!(
             "after {what}, the hooks after it ran: a failing hook stops the container there"
