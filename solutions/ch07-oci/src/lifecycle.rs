@@ -243,8 +243,7 @@ pub fn start(root: &StateRoot, id: &str) -> Result<(), LifecycleError> {
     record.state.set_status(ContainerState::Running);
     locked.write(&record)?;
     // The command runs: a poststart hook that fails cannot undo that.
-    StageHooks::new(Stage::Poststart, record.hooks.as_ref(), record.state.clone())
-        .run_warning(ContainerState::Running);
+    StageHooks::new(Stage::Poststart, record.hooks.as_ref(), record.state.clone()).run_warning(ContainerState::Running);
     Ok(())
 }
 // ANCHOR_END: start
@@ -339,8 +338,7 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<(), LifecycleEr
     }
     locked.remove()?;
     // The container is gone: what fails now is only a warning.
-    StageHooks::new(Stage::Poststop, record.hooks.as_ref(), record.state.clone())
-        .run_warning(ContainerState::Stopped);
+    StageHooks::new(Stage::Poststop, record.hooks.as_ref(), record.state.clone()).run_warning(ContainerState::Stopped);
     Ok(())
 }
 // ANCHOR_END: delete

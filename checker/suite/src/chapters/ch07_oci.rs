@@ -200,6 +200,14 @@ pub fn tests() -> Vec<TestCase> {
             delete_removes_the_cgroup,
         ),
         test(
+            "existing-cgroup-taken",
+            1,
+            "linux.cgroupsPath names an empty cgroup made beforehand: create exits 0, the container's process is in it with the config's pids.max; one with a process in it is refused, non-zero, and left as it was",
+            "an existing, empty cgroup is the container's, as runc and crun take it (not EEXIST); one in use is not",
+            "ch07-1-bundle.md#the-bundle",
+            existing_cgroup_taken,
+        ),
+        test(
             "zombie-is-stopped",
             2,
             "once the container's process has exited but its parent (the suite, as conmon) has not reaped it, state says stopped",
@@ -1475,6 +1483,51 @@ fn delete_removes_the_cgroup(ctx: &mut Ctx) -> Result<(), Failure> {
              linux.cgroupsPath included",
             cgroup.dir.display()
         )));
+    }
+    Ok(())
+}
+
+fn existing_cgroup_taken(ctx: &mut Ctx) -> Result<(), Failure> {
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-existing-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    fs::create_dir(&cgroup.dir).map_err(|e| Failure::error(format!("mkdir {}: {e}", cgroup.dir.display())))?;
+    let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    config["linux"]["resources"] = json!({"pids": {"limit": 32}});
+    let dir = bundle(ctx, "existing", Some(&config))?;
+    let dir_text = dir.display().to_string();
+    oci(ctx, &["create", "--bundle", &dir_text, "existing"])?
+        .expect_code(0, "`create` into an existing, empty cgroup should exit 0 (runc and crun take it)")?;
+    let pid = state(ctx, "existing")?.pid.unwrap_or_default();
+    let procs = fs::read_to_string(cgroup.dir.join("cgroup.procs")).unwrap_or_default();
+    let max = fs::read_to_string(cgroup.dir.join("pids.max")).unwrap_or_default();
+    let _ = oci(ctx, &["delete", "--force", "existing"]);
+    if !procs.split_whitespace().any(|p| p == pid.to_string()) {
+        return Err(Failure::fail(format!("the container's process {pid} is not in the existing cgroup /{name}"))
+            .compare(pid.to_string(), procs.trim().to_string()));
+    }
+    expect_eq("pids.max of the existing cgroup", "32", max.trim())?;
+
+    // One with a process in it is someone else's.
+    let _ = fs::create_dir(&cgroup.dir);
+    let mut sleeper = std::process::Command::new(&ctx.probe)
+        .args(["sleep", "60000"])
+        .spawn()
+        .map_err(|e| Failure::error(format!("start a process for the cgroup: {e}")))?;
+    let moved = fs::write(cgroup.dir.join("cgroup.procs"), sleeper.id().to_string());
+    let run = moved.map_err(|e| Failure::error(format!("move a process into {}: {e}", cgroup.dir.display())));
+    let run = run.and_then(|()| oci(ctx, &["create", "--bundle", &dir_text, "in-use"]));
+    let still = fs::read_to_string(cgroup.dir.join("cgroup.procs")).unwrap_or_default();
+    let _ = oci(ctx, &["delete", "--force", "in-use"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    refused(&run?, "`create` into a cgroup that has a process in it")?;
+    if still.trim() != sleeper.id().to_string() {
+        return Err(Failure::fail(
+            "a refused create changed the cgroup in use: its one process should be all there is",
+        )
+        .compare(sleeper.id().to_string(), still.trim().to_string()));
     }
     Ok(())
 }
