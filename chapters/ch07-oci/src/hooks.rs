@@ -315,3 +315,60 @@ impl spawn::Layer for ContainerHooks {
     }
 }
 // ANCHOR_END: hook_layers
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(json: serde_json::Value) -> Hook {
+        serde_json::from_value(json).expect("a hook")
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("greenroom-hooks-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        dir
+    }
+
+    #[test]
+    fn relative_paths_and_timeouts_of_zero_are_refused() {
+        let hooks = |json| serde_json::from_value::<Hooks>(json).expect("hooks");
+        let relative = hooks(serde_json::json!({"poststop": [{"path": "bin/true"}]}));
+        assert!(matches!(check(Some(&relative)), Err(HookError::RelativePath { stage: Stage::Poststop, .. })));
+        let zero = hooks(serde_json::json!({"createRuntime": [{"path": "/bin/true", "timeout": 0}]}));
+        assert!(matches!(check(Some(&zero)), Err(HookError::BadTimeout { timeout: 0, .. })));
+        let fine = hooks(serde_json::json!({"prestart": [{"path": "/bin/true", "timeout": 5}]}));
+        assert!(check(Some(&fine)).is_ok());
+        assert!(check(None).is_ok());
+    }
+
+    #[test]
+    fn a_hook_gets_the_state_its_args_and_only_its_env() {
+        let dir = scratch("stdin");
+        let out = dir.join("out");
+        let script = "cat > \"$1\"; echo \"$0 $GREENROOM_HOOK ${HOME:-no-home}\" >> \"$1\"";
+        let hook = hook(serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", script, "named", out],
+            "env": ["GREENROOM_HOOK=yes"],
+        }));
+        run_hook(Stage::Prestart, &hook, b"{\"id\":\"c1\"}\n").expect("the hook runs");
+        let text = std::fs::read_to_string(&out).expect("the hook wrote");
+        assert_eq!(text, "{\"id\":\"c1\"}\nnamed yes no-home\n");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_failing_hook_or_one_past_its_timeout_fails() {
+        let failing = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}));
+        let failed = run_hook(Stage::CreateRuntime, &failing, b"{}");
+        assert!(matches!(failed, Err(HookError::Failed { status, .. }) if status.code() == Some(3)));
+        let slow = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 30; true"], "timeout": 1}));
+        let late = run_hook(Stage::CreateRuntime, &slow, b"{}");
+        assert!(matches!(late, Err(HookError::TimedOut { seconds: 1, .. })), "{late:?}");
+        // One that never reads its stdin is no failure.
+        let deaf = hook(serde_json::json!({"path": "/bin/true"}));
+        run_hook(Stage::Poststop, &deaf, &vec![b' '; 1 << 20]).expect("a hook that ignores stdin");
+    }
+}
