@@ -19,7 +19,7 @@
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
@@ -262,6 +262,13 @@ pub fn run_hook(stage: Stage, hook: &Hook, input: &[u8]) -> Result<(), HookError
     )
 }
 // ANCHOR_END: run_hook
+
+/// Kills `child` and every process of its group (the hook runs in a
+/// group of its own, which its children join), and reaps it.
+fn kill_group(child: &mut Child) {
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let _ = child.wait();
+}
 
 /// The hook's stdout: the runtime's stderr, so that what a hook prints
 /// never mixes with the container's output, or `state`'s JSON.
