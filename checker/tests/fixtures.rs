@@ -1294,3 +1294,14 @@ fn hooks_in_the_wrong_order_are_caught() {
     assert!(order.actual.as_deref().unwrap_or_default().starts_with("createRuntime"), "{order:#?}");
     graded.report.expect("hooks-get-the-state", "pass");
 }
+
+#[test]
+#[serial]
+fn an_existing_empty_cgroup_refused_is_caught() {
+    let graded =
+        grade_chapter7_tests("existing-cgroup-refused", &["existing-cgroup-taken", "delete-removes-the-cgroup"]);
+    assert_failed(&graded);
+    let taken = graded.report.expect("existing-cgroup-taken", "fail");
+    assert!(taken.message.contains("into an existing, empty cgroup should exit 0"), "{taken:#?}");
+    graded.report.expect("delete-removes-the-cgroup", "pass");
+}
