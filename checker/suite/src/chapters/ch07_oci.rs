@@ -1807,6 +1807,367 @@ fn sysctl_applied(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
+fn host_descriptors_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
+    use crate::ctx::CALLER_DIR_FD;
+    let report = stage_report(ctx)?;
+    let fds = report.inherited.fds.ok_or_else(|| Failure::fail("the probe could not list /proc/self/fd"))?;
+    let extra: Vec<String> =
+        fds.iter().filter(|open| open.fd > 2).map(|open| format!("{} -> {}", open.fd, open.target)).collect();
+    if !extra.is_empty() {
+        return Err(Failure::fail(
+            "the command inherited descriptors beyond 0, 1 and 2 (the runtime's own, or its caller's: fd 40 and 41 \
+             were left open for it)",
+        )
+        .compare("0, 1, 2", extra.join("; ")));
+    }
+    // The escape of runc's CVE-2024-21626: a working directory reached
+    // through a descriptor of the host that is still open before exec.
+    let mut config = config(&[]);
+    let through = format!("/proc/self/fd/{CALLER_DIR_FD}");
+    config["process"]["cwd"] = json!(through);
+    let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
+    config["process"]["args"] = json!(call.command());
+    let dir = bundle(ctx, "cwd-escape", Some(&config))?.display().to_string();
+    let run = oci(ctx, &["run", "--bundle", &dir, "cwd-escape"])?;
+    if run.code != Some(0) {
+        // Refused: the right answer, if nothing is left behind.
+        if state_root(ctx).join("cwd-escape").exists() {
+            return Err(Failure::fail("after refusing the cwd, the container's state directory is left"));
+        }
+        return Ok(());
+    }
+    let inside = call.read(&run)?;
+    if !inside.inherited.cwd_reachable {
+        return Err(Failure::fail(format!(
+            "with process.cwd {through}, the command started in a directory of the host, outside its root: the \
+             runtime's descriptor {CALLER_DIR_FD} was still open at chdir (close-on-exec closes it only at exec) — \
+             check that the working directory is inside the root after entering it"
+        ))
+        .compare("refused, or a cwd inside the root", inside.inherited.cwd_link.unwrap_or_default()));
+    }
+    Ok(())
+}
+
+fn symlinked_mount_target_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
+    // A directory of the host, named by an absolute path that the rootfs
+    // does not have: where a runtime that follows the link on the host
+    // would mount.
+    let host_target = ctx.scratch.join("host-target");
+    fs::create_dir_all(&host_target).map_err(|e| Failure::error(format!("mkdir {}: {e}", host_target.display())))?;
+    let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &["/data/bound"])?;
+    let mut config = config(&call.command());
+    // The bind's source, beside the bundle's rootfs.
+    let volume = ctx.scratch.join("symlinked-volume");
+    push(
+        &mut config["mounts"],
+        json!({"destination": "/data", "type": "bind", "source": volume, "options": ["rbind", "ro"]}),
+    );
+    let dir = bundle(ctx, "symlinked", Some(&config))?;
+    fs::create_dir_all(&volume).map_err(|e| Failure::error(format!("mkdir {}: {e}", volume.display())))?;
+    write(&volume.join("bound"), "bound\n")?;
+    std::os::unix::fs::symlink(&host_target, dir.join("rootfs/data"))
+        .map_err(|e| Failure::error(format!("symlink rootfs/data: {e}")))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "symlinked"])?;
+    let seen = call.read(&run)?;
+    let bound = seen.paths.first().is_some_and(|path| path.read_errno.is_none());
+    if !bound {
+        return Err(Failure::fail(format!(
+            "/data is a symlink to {}: the bind should land at that path inside the rootfs, but the container \
+             does not see it — the runtime followed the link on the host (resolve every component inside the \
+             rootfs before mounting)",
+            host_target.display()
+        ))
+        .compare("/data/bound readable", "missing"));
+    }
+    let left = fs::read_dir(&host_target).map(|entries| entries.count()).unwrap_or(0);
+    if left != 0 {
+        return Err(Failure::fail(format!("the runtime created files in the host's {}", host_target.display())));
+    }
+    Ok(())
+}
+
+/// The options of a config's mount that are per-mount flags, as
+/// mountinfo names them; any other option with a `=` is the file system's.
+const MOUNT_FLAGS: [&str; 4] = ["ro", "nosuid", "nodev", "noexec"];
+
+/// One mount of the bundle of `mount-options-honoured`: its destination,
+/// type, source (a folder of the scratch directory) and options.
+struct AskedMount {
+    destination: &'static str,
+    kind: &'static str,
+    source: Option<&'static str>,
+    options: &'static [&'static str],
+}
+
+const ASKED_MOUNTS: [AskedMount; 4] = [
+    AskedMount {
+        destination: "/data/ro",
+        kind: "bind",
+        source: Some("ro-volume"),
+        options: &["rbind", "ro", "nosuid", "nodev", "noexec"],
+    },
+    AskedMount { destination: "/data/rw", kind: "bind", source: Some("rw-volume"), options: &["rbind"] },
+    AskedMount { destination: "/data/plain", kind: "bind", source: Some("plain-volume"), options: &["bind"] },
+    AskedMount {
+        destination: "/data/tmp",
+        kind: "tmpfs",
+        source: None,
+        options: &["nosuid", "nodev", "noexec", "mode=1770", "size=2048k"],
+    },
+];
+
+/// Small tmpfs mounts the suite makes on the host for one run, unmounted
+/// when dropped.
+struct SubMounts(Vec<PathBuf>);
+
+impl SubMounts {
+    fn make(points: &[(PathBuf, MsFlags)]) -> Result<SubMounts, Failure> {
+        let mut made = SubMounts(Vec::new());
+        for (point, flags) in points {
+            fs::create_dir_all(point).map_err(|e| Failure::error(format!("mkdir {}: {e}", point.display())))?;
+            nix::mount::mount(Some("tmpfs"), point, Some("tmpfs"), *flags, Some("size=64k"))
+                .map_err(|e| Failure::error(format!("mount a tmpfs on {}: {e}", point.display())))?;
+            made.0.push(point.clone());
+        }
+        Ok(made)
+    }
+}
+
+impl Drop for SubMounts {
+    fn drop(&mut self) {
+        for point in &self.0 {
+            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// Fails unless `mount` (the last on `asked`'s destination) has every flag
+/// and data option `asked` lists, and is read-only only if it asks.
+fn expect_asked_options(asked: &AskedMount, mount: &crate::mountinfo::Mount) -> Result<(), Failure> {
+    let flags: Vec<&str> = mount.options.split(',').collect();
+    let data: Vec<&str> = mount.super_options.split(',').collect();
+    let missing: Vec<&str> = asked
+        .options
+        .iter()
+        .filter(|o| (MOUNT_FLAGS.contains(o) && !flags.contains(o)) || (o.contains('=') && !data.contains(o)))
+        .copied()
+        .collect();
+    let wanted: Vec<&str> =
+        asked.options.iter().filter(|o| MOUNT_FLAGS.contains(o) || o.contains('=')).copied().collect();
+    let seen = format!("{} - {}", mount.options, mount.super_options);
+    if !missing.is_empty() {
+        let fix = match asked.kind {
+            "bind" => {
+                "mount(2) with MS_BIND ignores every other flag, silently: bind first, then remount the bind \
+                 (MS_REMOUNT | MS_BIND | the flags, with those it already has) to apply them"
+            }
+            _ => "per-mount flags go in mount's flags (MS_NOSUID, …), the rest (mode=, size=) in its data argument",
+        };
+        return Err(Failure::fail(format!(
+            "{} ({}, options {}) lacks {}: {fix}",
+            asked.destination,
+            asked.kind,
+            asked.options.join(","),
+            missing.join(", ")
+        ))
+        .compare(wanted.join(","), seen));
+    }
+    if !asked.options.contains(&"ro") && flags.contains(&"ro") {
+        return Err(Failure::fail(format!(
+            "{} ({}, options {}) is read-only, though its options do not say ro: each mount gets its own options, \
+             never another's",
+            asked.destination,
+            asked.kind,
+            asked.options.join(",")
+        ))
+        .compare("rw", seen));
+    }
+    Ok(())
+}
+
+fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ProbeCall::<MountsSeen>::new(ROOTFS_PROBE, &["/data/ro/probe-wrote", "/data/rw/probe-wrote"])?;
+    let mut config = config(&call.command());
+    for asked in &ASKED_MOUNTS {
+        let source = match asked.source {
+            Some(name) => {
+                let dir = ctx.scratch.join(name);
+                fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("mkdir {}: {e}", dir.display())))?;
+                dir
+            }
+            None => PathBuf::from(asked.kind),
+        };
+        push(
+            &mut config["mounts"],
+            json!({"destination": asked.destination, "type": asked.kind, "source": source, "options": asked.options}),
+        );
+    }
+    let dir = bundle(ctx, "mount-options", Some(&config))?;
+    // A mount inside the sources of the rbind and of the plain bind: the
+    // first takes it along, the second must not. And the read-only bind's
+    // source is a mount that already has the flags it asks for, which a
+    // remount must keep (not toggle).
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let submounts = SubMounts::make(&[
+        (ctx.scratch.join("rw-volume/sub"), MsFlags::empty()),
+        (ctx.scratch.join("plain-volume/sub"), MsFlags::empty()),
+        (ctx.scratch.join("ro-volume"), safe),
+    ])?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"]);
+    drop(submounts);
+    let seen = call.read(&run?)?;
+    let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
+    let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
+    for asked in &ASKED_MOUNTS {
+        // The last mount on a point is the one in use.
+        let Some(mount) = mounts.iter().rev().find(|m| m.point == asked.destination) else {
+            return Err(Failure::fail(format!(
+                "the config's {} mount on {} is not in the container",
+                asked.kind, asked.destination
+            )));
+        };
+        expect_asked_options(asked, mount)?;
+    }
+    let mounted = |point: &str| mounts.iter().any(|m| m.point == point);
+    if !mounted("/data/rw/sub") {
+        return Err(Failure::fail(
+            "/data/rw (options rbind) lacks the mount inside its source (rw-volume/sub): rbind is a recursive bind, \
+             MS_BIND | MS_REC",
+        )
+        .compare("a mount on /data/rw/sub", "none"));
+    }
+    if mounted("/data/plain/sub") {
+        return Err(Failure::fail(
+            "/data/plain (options bind) shows the mount inside its source (plain-volume/sub): bind alone is not \
+             recursive, MS_REC only for rbind",
+        )
+        .compare("no mount on /data/plain/sub", "a mount there"));
+    }
+    // And in effect: the kernel refuses a write where ro is shown, and
+    // the plain bind's file reaches the host's folder.
+    let errno = |i: usize| seen.created.get(i).map(|created| created.errno);
+    let show = |errno: Option<Option<Errno>>| match errno {
+        Some(None) => "created".to_string(),
+        Some(Some(errno)) => errno.to_string(),
+        None => "not tried".to_string(),
+    };
+    if errno(0) != Some(Some(Errno::EROFS)) {
+        return Err(Failure::fail(
+            "creating /data/ro/probe-wrote should fail with EROFS: the bind's options say ro (remount the bind with \
+             MS_RDONLY, the call with MS_BIND ignores it)",
+        )
+        .compare(Errno::EROFS.to_string(), show(errno(0))));
+    }
+    if errno(1) != Some(None) {
+        return Err(Failure::fail("creating /data/rw/probe-wrote should work: that bind's options do not say ro")
+            .compare("created", show(errno(1))));
+    }
+    let volume = ctx.scratch.join("rw-volume");
+    if !volume.join("probe-wrote").exists() {
+        return Err(Failure::fail(format!(
+            "the file created in /data/rw is not in the bind's source {} on the host: /data/rw is not a bind of it",
+            volume.display()
+        )));
+    }
+    Ok(())
+}
+
+fn delete_waits_for_create(ctx: &mut Ctx) -> Result<(), Failure> {
+    // Many mounts make create's setup long enough for a delete to arrive
+    // in the middle of it; three tries make it likely at least once.
+    for attempt in 0..3 {
+        let id = format!("race{attempt}");
+        let mut slow = config(&[ROOTFS_PROBE, contract::plain::SLEEP, "30000"]);
+        for n in 0..48 {
+            push(&mut slow["mounts"], json!({"destination": format!("/tmp/m{n}"), "type": "tmpfs", "source": "tmpfs"}));
+        }
+        let dir = bundle(ctx, &id, Some(&slow))?.display().to_string();
+        let root = state_root(ctx).display().to_string();
+        let runtime = ctx.runtime.clone();
+        let create = ctx.keep_spawn(&runtime, &["--root", &root, "create", "--bundle", &dir, &id], &[])?;
+        // The moment create has made the container's state, delete it.
+        if !await_file(&state_root(ctx).join(&id).join("state.json"), Duration::from_secs(10))
+            && !await_file(&state_root(ctx).join(&id), Duration::from_secs(1))
+        {
+            let run = create.wait()?;
+            return Err(
+                Failure::fail("create made no state directory under --root").compare("STATE/ID", run.describe())
+            );
+        }
+        let delete = oci(ctx, &["delete", "--force", &id])?;
+        let created = create.wait()?;
+        created.expect_code(0, "`create`, started before the delete, should succeed: delete must wait for it")?;
+        delete.expect_code(0, "`delete --force` of a container being created should wait for it, then remove it")?;
+        if state_root(ctx).join(&id).exists() {
+            // The delete went first after all: clean up, and say so.
+            let _ = oci(ctx, &["delete", "--force", &id]);
+            return Err(Failure::fail(
+                "delete --force exited 0 but the container is still there: it ran in the middle of create instead of \
+                 waiting for create's lock",
+            ));
+        }
+        let pids = ctx.session_pids();
+        if !pids.is_empty() {
+            return Err(Failure::fail(
+                "after create and delete --force, the container's process is still running: delete removed the state \
+                 while create was still making the container (take the container's lock in every command)",
+            )
+            .compare("no process", format!("{pids:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn host_mount_count() -> usize {
+    fs::read_to_string("/proc/self/mountinfo").map(|text| text.lines().count()).unwrap_or(0)
+}
+
+fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
+    let call = ProbeCall::<Breakout>::new(ROOTFS_PROBE, &[])?;
+    let seen = ask(ctx, "breakout", config(&[]), &call)?;
+    let open = |what: &str, how: &str| {
+        Failure::fail(format!("{what} worked inside the container: {how}")).compare("it fails", "it worked")
+    };
+    let steps = [
+        (
+            seen.mknod_block,
+            "mknod of a block device (8:0, the host's first disk)",
+            "seccomp should refuse mknod of S_IFBLK",
+        ),
+        (
+            seen.disk_mount,
+            "mounting the machine's first disk (the host's files, read-only)",
+            "no block device may be made or reached, and mount needs CAP_SYS_ADMIN",
+        ),
+        (seen.mount, "mount of a tmpfs", "CAP_SYS_ADMIN is not in the set, and the profile refuses mount"),
+        (seen.sysrq_trigger, "opening /proc/sysrq-trigger for writing", "it is a read-only path"),
+        (seen.ptrace_pid1, "ptrace of PID 1", "CAP_SYS_PTRACE is not in the set, and the profile refuses ptrace"),
+        (seen.init_module, "init_module (loading a kernel module)", "CAP_SYS_MODULE is not in the set"),
+        (
+            seen.unshare_user,
+            "unshare(CLONE_NEWUSER) (a user namespace gives every capability back)",
+            "the profile refuses unshare",
+        ),
+    ];
+    for (errno, what, how) in steps {
+        if errno.is_none() {
+            return Err(open(what, how));
+        }
+    }
+    if seen.init_exe.is_none() && seen.init_exe_is_probe != Some(true) {
+        return Err(open(
+            "opening /proc/1/exe, the runtime's own binary on the host (the init is a fork of the runtime)",
+            "a descriptor of it kept open could overwrite the runtime once it exits (CVE-2019-5736): mark the \
+             container's process not dumpable (PR_SET_DUMPABLE 0) before anything of the container can see it",
+        ));
+    }
+    match seen.sys_firmware_entries {
+        None | Some(0) => Ok(()),
+        Some(n) => Err(Failure::fail("/sys/firmware is a masked path: it should be empty inside")
+            .compare("0 entries", format!("{n} entries"))),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Hooks
 
@@ -2168,367 +2529,6 @@ fn hooks_post_failures_warn(ctx: &mut Ctx) -> Result<(), Failure> {
         return Err(Failure::fail("two hooks failed and the runtime said nothing: warn on stderr"));
     }
     Ok(())
-}
-
-fn host_descriptors_unreachable(ctx: &mut Ctx) -> Result<(), Failure> {
-    use crate::ctx::CALLER_DIR_FD;
-    let report = stage_report(ctx)?;
-    let fds = report.inherited.fds.ok_or_else(|| Failure::fail("the probe could not list /proc/self/fd"))?;
-    let extra: Vec<String> =
-        fds.iter().filter(|open| open.fd > 2).map(|open| format!("{} -> {}", open.fd, open.target)).collect();
-    if !extra.is_empty() {
-        return Err(Failure::fail(
-            "the command inherited descriptors beyond 0, 1 and 2 (the runtime's own, or its caller's: fd 40 and 41 \
-             were left open for it)",
-        )
-        .compare("0, 1, 2", extra.join("; ")));
-    }
-    // The escape of runc's CVE-2024-21626: a working directory reached
-    // through a descriptor of the host that is still open before exec.
-    let mut config = config(&[]);
-    let through = format!("/proc/self/fd/{CALLER_DIR_FD}");
-    config["process"]["cwd"] = json!(through);
-    let call = ProbeCall::<Report>::new(ROOTFS_PROBE, &[])?;
-    config["process"]["args"] = json!(call.command());
-    let dir = bundle(ctx, "cwd-escape", Some(&config))?.display().to_string();
-    let run = oci(ctx, &["run", "--bundle", &dir, "cwd-escape"])?;
-    if run.code != Some(0) {
-        // Refused: the right answer, if nothing is left behind.
-        if state_root(ctx).join("cwd-escape").exists() {
-            return Err(Failure::fail("after refusing the cwd, the container's state directory is left"));
-        }
-        return Ok(());
-    }
-    let inside = call.read(&run)?;
-    if !inside.inherited.cwd_reachable {
-        return Err(Failure::fail(format!(
-            "with process.cwd {through}, the command started in a directory of the host, outside its root: the \
-             runtime's descriptor {CALLER_DIR_FD} was still open at chdir (close-on-exec closes it only at exec) — \
-             check that the working directory is inside the root after entering it"
-        ))
-        .compare("refused, or a cwd inside the root", inside.inherited.cwd_link.unwrap_or_default()));
-    }
-    Ok(())
-}
-
-fn symlinked_mount_target_stays_inside(ctx: &mut Ctx) -> Result<(), Failure> {
-    // A directory of the host, named by an absolute path that the rootfs
-    // does not have: where a runtime that follows the link on the host
-    // would mount.
-    let host_target = ctx.scratch.join("host-target");
-    fs::create_dir_all(&host_target).map_err(|e| Failure::error(format!("mkdir {}: {e}", host_target.display())))?;
-    let call = ProbeCall::<PathsSeen>::new(ROOTFS_PROBE, &["/data/bound"])?;
-    let mut config = config(&call.command());
-    // The bind's source, beside the bundle's rootfs.
-    let volume = ctx.scratch.join("symlinked-volume");
-    push(
-        &mut config["mounts"],
-        json!({"destination": "/data", "type": "bind", "source": volume, "options": ["rbind", "ro"]}),
-    );
-    let dir = bundle(ctx, "symlinked", Some(&config))?;
-    fs::create_dir_all(&volume).map_err(|e| Failure::error(format!("mkdir {}: {e}", volume.display())))?;
-    write(&volume.join("bound"), "bound\n")?;
-    std::os::unix::fs::symlink(&host_target, dir.join("rootfs/data"))
-        .map_err(|e| Failure::error(format!("symlink rootfs/data: {e}")))?;
-    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "symlinked"])?;
-    let seen = call.read(&run)?;
-    let bound = seen.paths.first().is_some_and(|path| path.read_errno.is_none());
-    if !bound {
-        return Err(Failure::fail(format!(
-            "/data is a symlink to {}: the bind should land at that path inside the rootfs, but the container \
-             does not see it — the runtime followed the link on the host (resolve every component inside the \
-             rootfs before mounting)",
-            host_target.display()
-        ))
-        .compare("/data/bound readable", "missing"));
-    }
-    let left = fs::read_dir(&host_target).map(|entries| entries.count()).unwrap_or(0);
-    if left != 0 {
-        return Err(Failure::fail(format!("the runtime created files in the host's {}", host_target.display())));
-    }
-    Ok(())
-}
-
-/// The options of a config's mount that are per-mount flags, as
-/// mountinfo names them; any other option with a `=` is the file system's.
-const MOUNT_FLAGS: [&str; 4] = ["ro", "nosuid", "nodev", "noexec"];
-
-/// One mount of the bundle of `mount-options-honoured`: its destination,
-/// type, source (a folder of the scratch directory) and options.
-struct AskedMount {
-    destination: &'static str,
-    kind: &'static str,
-    source: Option<&'static str>,
-    options: &'static [&'static str],
-}
-
-const ASKED_MOUNTS: [AskedMount; 4] = [
-    AskedMount {
-        destination: "/data/ro",
-        kind: "bind",
-        source: Some("ro-volume"),
-        options: &["rbind", "ro", "nosuid", "nodev", "noexec"],
-    },
-    AskedMount { destination: "/data/rw", kind: "bind", source: Some("rw-volume"), options: &["rbind"] },
-    AskedMount { destination: "/data/plain", kind: "bind", source: Some("plain-volume"), options: &["bind"] },
-    AskedMount {
-        destination: "/data/tmp",
-        kind: "tmpfs",
-        source: None,
-        options: &["nosuid", "nodev", "noexec", "mode=1770", "size=2048k"],
-    },
-];
-
-/// Small tmpfs mounts the suite makes on the host for one run, unmounted
-/// when dropped.
-struct SubMounts(Vec<PathBuf>);
-
-impl SubMounts {
-    fn make(points: &[(PathBuf, MsFlags)]) -> Result<SubMounts, Failure> {
-        let mut made = SubMounts(Vec::new());
-        for (point, flags) in points {
-            fs::create_dir_all(point).map_err(|e| Failure::error(format!("mkdir {}: {e}", point.display())))?;
-            nix::mount::mount(Some("tmpfs"), point, Some("tmpfs"), *flags, Some("size=64k"))
-                .map_err(|e| Failure::error(format!("mount a tmpfs on {}: {e}", point.display())))?;
-            made.0.push(point.clone());
-        }
-        Ok(made)
-    }
-}
-
-impl Drop for SubMounts {
-    fn drop(&mut self) {
-        for point in &self.0 {
-            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-}
-
-/// Fails unless `mount` (the last on `asked`'s destination) has every flag
-/// and data option `asked` lists, and is read-only only if it asks.
-fn expect_asked_options(asked: &AskedMount, mount: &crate::mountinfo::Mount) -> Result<(), Failure> {
-    let flags: Vec<&str> = mount.options.split(',').collect();
-    let data: Vec<&str> = mount.super_options.split(',').collect();
-    let missing: Vec<&str> = asked
-        .options
-        .iter()
-        .filter(|o| (MOUNT_FLAGS.contains(o) && !flags.contains(o)) || (o.contains('=') && !data.contains(o)))
-        .copied()
-        .collect();
-    let wanted: Vec<&str> =
-        asked.options.iter().filter(|o| MOUNT_FLAGS.contains(o) || o.contains('=')).copied().collect();
-    let seen = format!("{} - {}", mount.options, mount.super_options);
-    if !missing.is_empty() {
-        let fix = match asked.kind {
-            "bind" => {
-                "mount(2) with MS_BIND ignores every other flag, silently: bind first, then remount the bind \
-                 (MS_REMOUNT | MS_BIND | the flags, with those it already has) to apply them"
-            }
-            _ => "per-mount flags go in mount's flags (MS_NOSUID, …), the rest (mode=, size=) in its data argument",
-        };
-        return Err(Failure::fail(format!(
-            "{} ({}, options {}) lacks {}: {fix}",
-            asked.destination,
-            asked.kind,
-            asked.options.join(","),
-            missing.join(", ")
-        ))
-        .compare(wanted.join(","), seen));
-    }
-    if !asked.options.contains(&"ro") && flags.contains(&"ro") {
-        return Err(Failure::fail(format!(
-            "{} ({}, options {}) is read-only, though its options do not say ro: each mount gets its own options, \
-             never another's",
-            asked.destination,
-            asked.kind,
-            asked.options.join(",")
-        ))
-        .compare("rw", seen));
-    }
-    Ok(())
-}
-
-fn mount_options_honoured(ctx: &mut Ctx) -> Result<(), Failure> {
-    let call = ProbeCall::<MountsSeen>::new(ROOTFS_PROBE, &["/data/ro/probe-wrote", "/data/rw/probe-wrote"])?;
-    let mut config = config(&call.command());
-    for asked in &ASKED_MOUNTS {
-        let source = match asked.source {
-            Some(name) => {
-                let dir = ctx.scratch.join(name);
-                fs::create_dir_all(&dir).map_err(|e| Failure::error(format!("mkdir {}: {e}", dir.display())))?;
-                dir
-            }
-            None => PathBuf::from(asked.kind),
-        };
-        push(
-            &mut config["mounts"],
-            json!({"destination": asked.destination, "type": asked.kind, "source": source, "options": asked.options}),
-        );
-    }
-    let dir = bundle(ctx, "mount-options", Some(&config))?;
-    // A mount inside the sources of the rbind and of the plain bind: the
-    // first takes it along, the second must not. And the read-only bind's
-    // source is a mount that already has the flags it asks for, which a
-    // remount must keep (not toggle).
-    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let submounts = SubMounts::make(&[
-        (ctx.scratch.join("rw-volume/sub"), MsFlags::empty()),
-        (ctx.scratch.join("plain-volume/sub"), MsFlags::empty()),
-        (ctx.scratch.join("ro-volume"), safe),
-    ])?;
-    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "mount-options"]);
-    drop(submounts);
-    let seen = call.read(&run?)?;
-    let mountinfo = seen.mountinfo.ok_or_else(|| Failure::fail("the probe could not read its mount table"))?;
-    let mounts: Vec<_> = mountinfo.iter().filter_map(|line| crate::mountinfo::parse_line(line)).collect();
-    for asked in &ASKED_MOUNTS {
-        // The last mount on a point is the one in use.
-        let Some(mount) = mounts.iter().rev().find(|m| m.point == asked.destination) else {
-            return Err(Failure::fail(format!(
-                "the config's {} mount on {} is not in the container",
-                asked.kind, asked.destination
-            )));
-        };
-        expect_asked_options(asked, mount)?;
-    }
-    let mounted = |point: &str| mounts.iter().any(|m| m.point == point);
-    if !mounted("/data/rw/sub") {
-        return Err(Failure::fail(
-            "/data/rw (options rbind) lacks the mount inside its source (rw-volume/sub): rbind is a recursive bind, \
-             MS_BIND | MS_REC",
-        )
-        .compare("a mount on /data/rw/sub", "none"));
-    }
-    if mounted("/data/plain/sub") {
-        return Err(Failure::fail(
-            "/data/plain (options bind) shows the mount inside its source (plain-volume/sub): bind alone is not \
-             recursive, MS_REC only for rbind",
-        )
-        .compare("no mount on /data/plain/sub", "a mount there"));
-    }
-    // And in effect: the kernel refuses a write where ro is shown, and
-    // the plain bind's file reaches the host's folder.
-    let errno = |i: usize| seen.created.get(i).map(|created| created.errno);
-    let show = |errno: Option<Option<Errno>>| match errno {
-        Some(None) => "created".to_string(),
-        Some(Some(errno)) => errno.to_string(),
-        None => "not tried".to_string(),
-    };
-    if errno(0) != Some(Some(Errno::EROFS)) {
-        return Err(Failure::fail(
-            "creating /data/ro/probe-wrote should fail with EROFS: the bind's options say ro (remount the bind with \
-             MS_RDONLY, the call with MS_BIND ignores it)",
-        )
-        .compare(Errno::EROFS.to_string(), show(errno(0))));
-    }
-    if errno(1) != Some(None) {
-        return Err(Failure::fail("creating /data/rw/probe-wrote should work: that bind's options do not say ro")
-            .compare("created", show(errno(1))));
-    }
-    let volume = ctx.scratch.join("rw-volume");
-    if !volume.join("probe-wrote").exists() {
-        return Err(Failure::fail(format!(
-            "the file created in /data/rw is not in the bind's source {} on the host: /data/rw is not a bind of it",
-            volume.display()
-        )));
-    }
-    Ok(())
-}
-
-fn delete_waits_for_create(ctx: &mut Ctx) -> Result<(), Failure> {
-    // Many mounts make create's setup long enough for a delete to arrive
-    // in the middle of it; three tries make it likely at least once.
-    for attempt in 0..3 {
-        let id = format!("race{attempt}");
-        let mut slow = config(&[ROOTFS_PROBE, contract::plain::SLEEP, "30000"]);
-        for n in 0..48 {
-            push(&mut slow["mounts"], json!({"destination": format!("/tmp/m{n}"), "type": "tmpfs", "source": "tmpfs"}));
-        }
-        let dir = bundle(ctx, &id, Some(&slow))?.display().to_string();
-        let root = state_root(ctx).display().to_string();
-        let runtime = ctx.runtime.clone();
-        let create = ctx.keep_spawn(&runtime, &["--root", &root, "create", "--bundle", &dir, &id], &[])?;
-        // The moment create has made the container's state, delete it.
-        if !await_file(&state_root(ctx).join(&id).join("state.json"), Duration::from_secs(10))
-            && !await_file(&state_root(ctx).join(&id), Duration::from_secs(1))
-        {
-            let run = create.wait()?;
-            return Err(
-                Failure::fail("create made no state directory under --root").compare("STATE/ID", run.describe())
-            );
-        }
-        let delete = oci(ctx, &["delete", "--force", &id])?;
-        let created = create.wait()?;
-        created.expect_code(0, "`create`, started before the delete, should succeed: delete must wait for it")?;
-        delete.expect_code(0, "`delete --force` of a container being created should wait for it, then remove it")?;
-        if state_root(ctx).join(&id).exists() {
-            // The delete went first after all: clean up, and say so.
-            let _ = oci(ctx, &["delete", "--force", &id]);
-            return Err(Failure::fail(
-                "delete --force exited 0 but the container is still there: it ran in the middle of create instead of \
-                 waiting for create's lock",
-            ));
-        }
-        let pids = ctx.session_pids();
-        if !pids.is_empty() {
-            return Err(Failure::fail(
-                "after create and delete --force, the container's process is still running: delete removed the state \
-                 while create was still making the container (take the container's lock in every command)",
-            )
-            .compare("no process", format!("{pids:?}")));
-        }
-    }
-    Ok(())
-}
-
-fn host_mount_count() -> usize {
-    fs::read_to_string("/proc/self/mountinfo").map(|text| text.lines().count()).unwrap_or(0)
-}
-
-fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
-    let call = ProbeCall::<Breakout>::new(ROOTFS_PROBE, &[])?;
-    let seen = ask(ctx, "breakout", config(&[]), &call)?;
-    let open = |what: &str, how: &str| {
-        Failure::fail(format!("{what} worked inside the container: {how}")).compare("it fails", "it worked")
-    };
-    let steps = [
-        (
-            seen.mknod_block,
-            "mknod of a block device (8:0, the host's first disk)",
-            "seccomp should refuse mknod of S_IFBLK",
-        ),
-        (
-            seen.disk_mount,
-            "mounting the machine's first disk (the host's files, read-only)",
-            "no block device may be made or reached, and mount needs CAP_SYS_ADMIN",
-        ),
-        (seen.mount, "mount of a tmpfs", "CAP_SYS_ADMIN is not in the set, and the profile refuses mount"),
-        (seen.sysrq_trigger, "opening /proc/sysrq-trigger for writing", "it is a read-only path"),
-        (seen.ptrace_pid1, "ptrace of PID 1", "CAP_SYS_PTRACE is not in the set, and the profile refuses ptrace"),
-        (seen.init_module, "init_module (loading a kernel module)", "CAP_SYS_MODULE is not in the set"),
-        (
-            seen.unshare_user,
-            "unshare(CLONE_NEWUSER) (a user namespace gives every capability back)",
-            "the profile refuses unshare",
-        ),
-    ];
-    for (errno, what, how) in steps {
-        if errno.is_none() {
-            return Err(open(what, how));
-        }
-    }
-    if seen.init_exe.is_none() && seen.init_exe_is_probe != Some(true) {
-        return Err(open(
-            "opening /proc/1/exe, the runtime's own binary on the host (the init is a fork of the runtime)",
-            "a descriptor of it kept open could overwrite the runtime once it exits (CVE-2019-5736): mark the \
-             container's process not dumpable (PR_SET_DUMPABLE 0) before anything of the container can see it",
-        ));
-    }
-    match seen.sys_firmware_entries {
-        None | Some(0) => Ok(()),
-        Some(n) => Err(Failure::fail("/sys/firmware is a masked path: it should be empty inside")
-            .compare("0 entries", format!("{n} entries"))),
-    }
 }
 
 // ---------------------------------------------------------------------------
