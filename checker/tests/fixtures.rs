@@ -1320,3 +1320,64 @@ fn a_pid_file_left_behind_is_caught() {
     let written = graded.report.expect("pid-file-written", "fail");
     assert!(written.message.contains("still there after the container ended"), "{written:#?}");
 }
+
+// Hooks (chapter 7): one block, kept together at the end of the file.
+
+#[test]
+#[serial]
+fn hooks_without_the_state_on_stdin_are_caught() {
+    let graded =
+        grade_chapter7_tests("hooks-state-not-on-stdin", &["hooks-get-the-state", "hooks-order-and-namespaces"]);
+    assert_failed(&graded);
+    let state = graded.report.expect("hooks-get-the-state", "fail");
+    assert!(state.message.contains("stdin is not the container's state"), "{state:#?}");
+    graded.report.expect("hooks-order-and-namespaces", "pass");
+}
+
+#[test]
+#[serial]
+fn a_failing_prestart_hook_ignored_is_caught() {
+    let graded = grade_chapter7_tests(
+        "hooks-prestart-failure-ignored",
+        &["hooks-failure-stops-the-container", "hooks-order-and-namespaces"],
+    );
+    assert_failed(&graded);
+    let failure = graded.report.expect("hooks-failure-stops-the-container", "fail");
+    assert!(failure.message.contains("a prestart hook that exits 3 should be refused"), "{failure:#?}");
+    graded.report.expect("hooks-order-and-namespaces", "pass");
+}
+
+#[test]
+#[serial]
+fn poststop_hooks_never_run_are_caught() {
+    let graded = grade_chapter7_tests(
+        "hooks-poststop-never-run",
+        &["hooks-order-and-namespaces", "hooks-failure-stops-the-container"],
+    );
+    assert_failed(&graded);
+    let order = graded.report.expect("hooks-order-and-namespaces", "fail");
+    assert!(order.message.contains("poststop should have run"), "{order:#?}");
+    graded.report.expect("hooks-failure-stops-the-container", "pass");
+}
+
+#[test]
+#[serial]
+fn hooks_in_the_wrong_order_are_caught() {
+    let graded = grade_chapter7_tests("hooks-wrong-order", &["hooks-order-and-namespaces", "hooks-get-the-state"]);
+    assert_failed(&graded);
+    let order = graded.report.expect("hooks-order-and-namespaces", "fail");
+    assert!(order.message.contains("in this order"), "{order:#?}");
+    assert!(order.actual.as_deref().unwrap_or_default().starts_with("createRuntime"), "{order:#?}");
+    graded.report.expect("hooks-get-the-state", "pass");
+}
+
+#[test]
+#[serial]
+fn an_existing_empty_cgroup_refused_is_caught() {
+    let graded =
+        grade_chapter7_tests("existing-cgroup-refused", &["existing-cgroup-taken", "delete-removes-the-cgroup"]);
+    assert_failed(&graded);
+    let taken = graded.report.expect("existing-cgroup-taken", "fail");
+    assert!(taken.message.contains("into an existing, empty cgroup should exit 0"), "{taken:#?}");
+    graded.report.expect("delete-removes-the-cgroup", "pass");
+}

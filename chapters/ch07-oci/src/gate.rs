@@ -24,8 +24,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::{mkfifo, Pid};
+use oci_spec::runtime::ContainerState;
 use spawn::{BoxError, Gate};
 
+use crate::hooks::StageHooks;
 use crate::state;
 
 /// What can go wrong at the gate.
@@ -69,13 +71,20 @@ pub struct FifoGate {
     // Descriptors 3 .. 3 + preserve pass to the command (`--preserve-fds`).
     preserve: u32,
     opened: Cell<Option<RawFd>>,
+    // `startContainer`, run once `start` has opened the FIFO, and the
+    // host's pid of this process for their state, read in `arm`.
+    start_hooks: StageHooks,
+    host_pid: Cell<Option<Pid>>,
+    hooks_ran: Cell<bool>,
 }
 
 impl FifoGate {
     /// A gate on the FIFO at `fifo`; the child closes `inherited` first,
-    /// and passes descriptors 3 to 3 + `preserve` - 1 on to the command.
-    pub fn new(fifo: PathBuf, inherited: Vec<RawFd>, preserve: u32) -> FifoGate {
-        FifoGate { fifo, inherited, preserve, opened: Cell::new(None) }
+    /// runs `start_hooks` once started, and passes descriptors 3 to
+    /// 3 + `preserve` - 1 on to the command.
+    pub fn new(fifo: PathBuf, inherited: Vec<RawFd>, preserve: u32, start_hooks: StageHooks) -> FifoGate {
+        let (opened, host_pid, hooks_ran) = (Cell::new(None), Cell::new(None), Cell::new(false));
+        FifoGate { fifo, inherited, preserve, opened, start_hooks, host_pid, hooks_ran }
     }
 }
 
@@ -89,6 +98,8 @@ impl Gate for FifoGate {
         let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
         let fd = open(&self.fifo, flags, Mode::empty()).map_err(|e| GateError::Open(self.fifo.clone(), e))?;
         self.opened.set(Some(fd));
+        // The host's /proc is still this process's /proc.
+        self.host_pid.set(crate::hooks::host_pid());
         Ok(())
     }
 
@@ -104,6 +115,12 @@ impl Gate for FifoGate {
                 .map_err(|e| GateError::Open(PathBuf::from(&reopen), e))?;
             // SAFETY: `open` just returned this descriptor; nothing else owns it.
             let pipe = unsafe { OwnedFd::from_raw_fd(pipe) };
+            // `start` is listening: the startContainer hooks run before
+            // the byte, so that one failing makes `start` read end of file
+            // and fail. Once only, if a `start` died and another comes.
+            if !self.hooks_ran.replace(true) {
+                self.start_hooks.run(ContainerState::Created, self.host_pid.get())?;
+            }
             match nix::unistd::write(pipe.as_fd(), b"0") {
                 Ok(_) => break,
                 Err(Errno::EPIPE) | Err(Errno::EINTR) => continue,

@@ -32,6 +32,9 @@ pub enum ResourcesError {
     /// The cgroup namespace could not be made.
     #[error("create a cgroup namespace (unshare CLONE_NEWCGROUP)")]
     Namespace(#[source] Errno),
+    /// linux.cgroupsPath names a cgroup that already holds processes.
+    #[error("linux.cgroupsPath {0}: the cgroup exists and has processes in it: a container's cgroup must be its own")]
+    InUse(PathBuf),
 }
 
 /// The lines to write in the container's cgroup: `(file, value)`, in the
@@ -88,6 +91,9 @@ pub struct ResourcesLayer {
     place: Option<(PathBuf, PathBuf)>,
     lines: Vec<(&'static str, String)>,
     namespace: bool,
+    // Set once the cgroup is the container's (made, or taken empty): a
+    // failed `create` removes only that, never a cgroup in use it refused.
+    owned: std::cell::Cell<bool>,
 }
 
 impl ResourcesLayer {
@@ -111,12 +117,31 @@ impl ResourcesLayer {
                 }
             }
         };
-        Ok(ResourcesLayer { place, lines, namespace })
+        Ok(ResourcesLayer { place, lines, namespace, owned: std::cell::Cell::new(false) })
     }
 
     /// The container's cgroup directory, if it gets one.
     pub fn cgroup(&self) -> Option<&Path> {
         self.place.as_ref().map(|(_, dir)| dir.as_path())
+    }
+}
+
+/// Makes the cgroup `dir`, or takes it if it exists and is empty: an
+/// engine may make it beforehand (with limits or delegation of its own),
+/// and runc and crun take it then. One with processes in it belongs to
+/// someone else, and is refused.
+fn take_or_create(dir: &Path) -> Result<(), ResourcesError> {
+    match cgroup::create(dir) {
+        Ok(()) => Ok(()),
+        Err(CgroupError::Create(_, err)) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs"))
+                .map_err(|source| CgroupError::Create(dir.to_path_buf(), source))?;
+            match procs.trim().is_empty() {
+                true => Ok(()),
+                false => Err(ResourcesError::InUse(dir.to_path_buf())),
+            }
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -151,7 +176,8 @@ impl Layer for ResourcesLayer {
         std::fs::create_dir_all(parent).map_err(|e| CgroupError::Create(parent.to_path_buf(), e))?;
         let relative_parent = parent.strip_prefix(mount).unwrap_or(Path::new(""));
         cgroup::enable_controllers(mount, relative_parent, &controllers(&self.lines))?;
-        cgroup::create(dir)?;
+        take_or_create(dir)?;
+        self.owned.set(true);
         for (file, value) in &self.lines {
             cgroup::write(&dir.join(file), value)?;
         }
@@ -171,7 +197,7 @@ impl Layer for ResourcesLayer {
 
     /// Only when `create` fails: the container's cgroup goes.
     fn cleanup(&self) -> Result<(), BoxError> {
-        if let Some((_, dir)) = &self.place {
+        if let Some((_, dir)) = self.place.as_ref().filter(|_| self.owned.get()) {
             cgroup::kill_and_remove(dir)?;
         }
         Ok(())

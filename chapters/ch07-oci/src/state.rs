@@ -22,7 +22,7 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use oci_spec::runtime::{ContainerState, State};
+use oci_spec::runtime::{ContainerState, Hooks, State};
 use serde::{Deserialize, Serialize};
 
 /// The name of every runtime's state root under `/run` or
@@ -200,6 +200,10 @@ pub struct Record {
     /// The container's cgroup, for `delete` to remove.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<PathBuf>,
+    /// The config's hooks: `start` runs its poststart hooks and `delete`
+    /// its poststop hooks, and the bundle may have changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
 }
 
 impl Record {
@@ -212,7 +216,7 @@ impl Record {
             .set_status(ContainerState::Creating)
             .set_bundle(bundle.to_path_buf())
             .set_annotations(annotations);
-        Record { state, start_time: None, cgroup: None }
+        Record { state, start_time: None, cgroup: None, hooks: None }
     }
 
     /// The container's process, if it has one.

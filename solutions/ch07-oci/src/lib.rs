@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod console;
 pub mod exec;
 pub mod gate;
+pub mod hooks;
 pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;

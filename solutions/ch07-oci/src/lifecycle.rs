@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
-use oci_spec::runtime::{ContainerState, State};
+use oci_spec::runtime::{ContainerState, Hooks, State};
 
 use crate::bundle::{Bundle, BundleError};
 use crate::console::{ConsoleError, ConsoleLayer};
 use crate::gate::{self, FifoGate, GateError};
+use crate::hooks::{self, ContainerHooks, HookError, RuntimeHooks, Stage, StageHooks};
 use crate::plan::{self, PlanError};
 use crate::state::{ContainerId, Locked, ProcStat, Record, StateError, StateRoot};
 
@@ -41,6 +42,9 @@ pub enum LifecycleError {
     /// The console socket.
     #[error(transparent)]
     Console(#[from] ConsoleError),
+    /// A hook that cannot be run.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// `exec` could not join the container.
     #[error(transparent)]
     Exec(#[from] crate::exec::ExecError),
@@ -123,10 +127,13 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
     let id = ContainerId::parse(id)?;
     let bundle = Bundle::load(bundle)?;
     let mut plan = plan::plan(&bundle)?;
+    let hooks = bundle.spec.hooks().as_ref();
+    hooks::check(hooks)?;
     let locked = root.create_container(&id)?;
     let made = (|| {
         let mut record = Record::creating(&id, &bundle.dir, bundle.spec.annotations().clone());
         record.cgroup = plan.cgroup.clone();
+        record.hooks = hooks.cloned();
         // Written before the process exists: a `create` killed half-way
         // leaves a record `delete --force` can clean up after.
         locked.write(&record)?;
@@ -139,7 +146,9 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
         // First of all layers: the process is on record from the moment
         // it exists, for `delete --force` if this `create` dies.
         plan.layers.insert(0, Box::new(RecordPid { dir: locked.dir().to_path_buf(), record: record.clone() }));
-        let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()], options.preserve_fds);
+        add_hooks(&mut plan.layers, hooks, &record.state);
+        let start_hooks = StageHooks::new(Stage::StartContainer, hooks, record.state.clone());
+        let gate = FifoGate::new(locked.fifo(), vec![locked.lock_fd()], options.preserve_fds, start_hooks);
         // This process ends once the container is created: joining the
         // container's network (or UTS, IPC) namespace changes nothing it
         // does after.
@@ -160,6 +169,25 @@ pub fn create(root: &StateRoot, id: &str, bundle: &Path, options: &CreateOptions
     made
 }
 // ANCHOR_END: create
+
+// ANCHOR: add_hooks
+/// Puts the config's create-time hooks among the layers: `createContainer`
+/// just before the layer that mounts the container's own `/proc` or
+/// pivots its root (the PID layer, else the mounts), `prestart` and
+/// `createRuntime` last, after every other layer has prepared the child.
+fn add_hooks(layers: &mut Vec<Box<dyn spawn::Layer>>, hooks: Option<&Hooks>, state: &State) {
+    let stage = |stage| StageHooks::new(stage, hooks, state.clone());
+    let in_container = stage(Stage::CreateContainer);
+    if !in_container.is_empty() {
+        let at = layers.iter().position(|l| matches!(l.name(), "pid" | "mounts")).unwrap_or(layers.len());
+        layers.insert(at, Box::new(ContainerHooks(in_container)));
+    }
+    let stages = [stage(Stage::Prestart), stage(Stage::CreateRuntime)];
+    if stages.iter().any(|s| !s.is_empty()) {
+        layers.push(Box::new(RuntimeHooks { stages }));
+    }
+}
+// ANCHOR_END: add_hooks
 
 /// Records the container's process in `state.json` as soon as it exists
 /// (its status still `creating`), before it goes on: a `create` that dies
@@ -214,6 +242,8 @@ pub fn start(root: &StateRoot, id: &str) -> Result<(), LifecycleError> {
     gate::release(&locked.fifo(), pid, record.start_time)?;
     record.state.set_status(ContainerState::Running);
     locked.write(&record)?;
+    // The command runs: a poststart hook that fails cannot undo that.
+    StageHooks::new(Stage::Poststart, record.hooks.as_ref(), record.state.clone()).run_warning(ContainerState::Running);
     Ok(())
 }
 // ANCHOR_END: start
@@ -307,6 +337,8 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<(), LifecycleEr
         cgroups::cgroup::kill_and_remove(cgroup)?;
     }
     locked.remove()?;
+    // The container is gone: what fails now is only a warning.
+    StageHooks::new(Stage::Poststop, record.hooks.as_ref(), record.state.clone()).run_warning(ContainerState::Stopped);
     Ok(())
 }
 // ANCHOR_END: delete

@@ -200,6 +200,14 @@ pub fn tests() -> Vec<TestCase> {
             delete_removes_the_cgroup,
         ),
         test(
+            "existing-cgroup-taken",
+            1,
+            "linux.cgroupsPath names an empty cgroup made beforehand: create exits 0, the container's process is in it with the config's pids.max; one with a process in it is refused, non-zero, and left as it was",
+            "an existing, empty cgroup is the container's, as runc and crun take it (not EEXIST); one in use is not",
+            "ch07-1-bundle.md#the-bundle",
+            existing_cgroup_taken,
+        ),
+        test(
             "zombie-is-stopped",
             2,
             "once the container's process has exited but its parent (the suite, as conmon) has not reaped it, state says stopped",
@@ -230,6 +238,46 @@ pub fn tests() -> Vec<TestCase> {
             "write each namespaced sysctl in the container's new namespaces; refuse one that would change the host, before anything is created",
             "ch07-4-paths.md#sysctls-the-containers-own",
             sysctl_applied,
+        ),
+        test(
+            "hooks-order-and-namespaces",
+            3,
+            "six recording hooks, one of each kind: prestart, createRuntime and createContainer have run (in that order) once create returns, startContainer (in the container's root) before the command, poststart once start returns, poststop once delete returns; prestart, createRuntime, poststart and poststop in the runtime's mount namespace, createContainer in the container's; each with its args and env",
+            "run each hook at its point of the lifecycle, in the namespaces the spec gives it, as execv would (args[0] is the program's name, env is its whole environment)",
+            "ch07-1-bundle.md#hooks",
+            hooks_order_and_namespaces,
+        ),
+        test(
+            "hooks-get-the-state",
+            2,
+            "each of the six hooks reads on stdin the container's state: its id, the bundle's absolute path, the config's annotations, the container's host pid, and the status of that point (stopped for poststop)",
+            "write the state document, as `state` prints it, to each hook's stdin, then close it",
+            "ch07-1-bundle.md#hooks",
+            hooks_get_the_state,
+        ),
+        test(
+            "hooks-failure-stops-the-container",
+            2,
+            "a prestart hook that exits 3, then a createContainer one: create exits non-zero, no later hook or command runs, no state, process or cgroup is left; a startContainer hook that exits 3: start exits non-zero, the command never runs, the container is stopped",
+            "a failing prestart, createRuntime, createContainer or startContainer hook is the container's failure: stop there and clean up",
+            "ch07-1-bundle.md#hooks",
+            hooks_failure_stops_the_container,
+        ),
+        test(
+            "hooks-timeout-kills",
+            1,
+            "a createRuntime hook that sleeps 600 s with a timeout of 1: create exits non-zero, the hook's process is gone, nothing is created",
+            "wait for a hook no longer than its timeout, then kill it and fail",
+            "ch07-1-bundle.md#hooks",
+            hooks_timeout_kills,
+        ),
+        test(
+            "hooks-post-failures-warn",
+            1,
+            "run of a command that exits 4, whose first poststart and poststop hooks exit 3: run exits 4, the second poststart and poststop hooks still run, the state is gone, and something is said on stderr",
+            "a failing poststart or poststop hook is a warning: the other hooks and the lifecycle go on",
+            "ch07-1-bundle.md#hooks",
+            hooks_post_failures_warn,
         ),
         test(
             "escapes-blocked",
@@ -1458,6 +1506,51 @@ fn delete_removes_the_cgroup(ctx: &mut Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
+fn existing_cgroup_taken(ctx: &mut Ctx) -> Result<(), Failure> {
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-existing-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    fs::create_dir(&cgroup.dir).map_err(|e| Failure::error(format!("mkdir {}: {e}", cgroup.dir.display())))?;
+    let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    config["linux"]["resources"] = json!({"pids": {"limit": 32}});
+    let dir = bundle(ctx, "existing", Some(&config))?;
+    let dir_text = dir.display().to_string();
+    oci(ctx, &["create", "--bundle", &dir_text, "existing"])?
+        .expect_code(0, "`create` into an existing, empty cgroup should exit 0 (runc and crun take it)")?;
+    let pid = state(ctx, "existing")?.pid.unwrap_or_default();
+    let procs = fs::read_to_string(cgroup.dir.join("cgroup.procs")).unwrap_or_default();
+    let max = fs::read_to_string(cgroup.dir.join("pids.max")).unwrap_or_default();
+    let _ = oci(ctx, &["delete", "--force", "existing"]);
+    if !procs.split_whitespace().any(|p| p == pid.to_string()) {
+        return Err(Failure::fail(format!("the container's process {pid} is not in the existing cgroup /{name}"))
+            .compare(pid.to_string(), procs.trim().to_string()));
+    }
+    expect_eq("pids.max of the existing cgroup", "32", max.trim())?;
+
+    // One with a process in it is someone else's.
+    let _ = fs::create_dir(&cgroup.dir);
+    let mut sleeper = std::process::Command::new(&ctx.probe)
+        .args(["sleep", "60000"])
+        .spawn()
+        .map_err(|e| Failure::error(format!("start a process for the cgroup: {e}")))?;
+    let moved = fs::write(cgroup.dir.join("cgroup.procs"), sleeper.id().to_string());
+    let run = moved.map_err(|e| Failure::error(format!("move a process into {}: {e}", cgroup.dir.display())));
+    let run = run.and_then(|()| oci(ctx, &["create", "--bundle", &dir_text, "in-use"]));
+    let still = fs::read_to_string(cgroup.dir.join("cgroup.procs")).unwrap_or_default();
+    let _ = oci(ctx, &["delete", "--force", "in-use"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    refused(&run?, "`create` into a cgroup that has a process in it")?;
+    if still.trim() != sleeper.id().to_string() {
+        return Err(Failure::fail(
+            "a refused create changed the cgroup in use: its one process should be all there is",
+        )
+        .compare(sleeper.id().to_string(), still.trim().to_string()));
+    }
+    Ok(())
+}
+
 /// The parent a container's process is left to once `create` exits, as
 /// conmon is for podman: a child subreaper that reaps nothing, so that the
 /// container's process, once it ends, stays a zombie until this is dropped.
@@ -2178,6 +2271,369 @@ fn escapes_blocked(ctx: &mut Ctx) -> Result<(), Failure> {
         Some(n) => Err(Failure::fail("/sys/firmware is a masked path: it should be empty inside")
             .compare("0 entries", format!("{n} entries"))),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Hooks
+
+/// The hooks of the runtime spec, in the order of the lifecycle.
+const HOOK_STAGES: [&str; 6] =
+    ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+
+/// The script every recording hook runs, with `sh -c SCRIPT hook STAGE DIR`:
+/// it copies its stdin to `DIR/STAGE.json`, its mount namespace to
+/// `DIR/STAGE.mnt`, and appends `STAGE $GREENROOM_HOOK` to `DIR/order`.
+/// It finds busybox only through `$BB`, its environment's: the runtime's
+/// own `PATH` must not reach it.
+const RECORDING_HOOK: &str = "\"$BB\" cat > \"$2/$1.json\"; \"$BB\" readlink /proc/self/ns/mnt > \"$2/$1.mnt\"; \
+                              echo \"$1 $GREENROOM_HOOK\" >> \"$2/order\"";
+
+/// A hook that runs `sh -c SCRIPT hook ARGS…` with `/bin/sh` (the host's,
+/// or the container's for startContainer), its environment only `BB`
+/// (`busybox`, where the hook runs) and `GREENROOM_HOOK=env-STAGE`.
+/// `args[0]` is the program's own name, as in execv: a runtime that passes
+/// the path as well runs `sh` on a file named `sh`, which fails.
+fn hook(busybox: &str, stage: &str, script: &str, args: &[&str]) -> Value {
+    let mut all = vec!["sh", "-c", script, "hook"];
+    all.extend_from_slice(args);
+    json!({"path": "/bin/sh", "args": all, "env": [format!("BB={busybox}"), format!("GREENROOM_HOOK=env-{stage}")]})
+}
+
+/// The busybox of the suite's machine, for the hooks that run there.
+fn host_busybox() -> Result<String, Failure> {
+    let busybox = crate::rootfs::find_busybox().ok_or_else(|| Failure::error("no busybox on the test machine"))?;
+    Ok(busybox.display().to_string())
+}
+
+/// What the six recording hooks and the command left, read at each step.
+struct HooksSeen {
+    /// `state` after create.
+    created: State,
+    /// The bundle, absolute.
+    bundle: String,
+    /// The container's mount namespace (its process's, after create).
+    container_mnt: String,
+    /// The host's `order` after create, after start, after delete.
+    order_created: Vec<String>,
+    order_started: Vec<String>,
+    order_deleted: Vec<String>,
+    /// Whether startContainer's record was in the rootfs after create.
+    start_hook_early: bool,
+    /// Whether the command found startContainer's record when it ran.
+    command_saw_start_hook: bool,
+    /// Each stage's stdin and mount namespace, if it left them.
+    stdin: BTreeMap<&'static str, Option<String>>,
+    mnt: BTreeMap<&'static str, Option<String>>,
+}
+
+/// Each line of `path`, or none if it does not exist.
+fn lines_of(path: &Path) -> Vec<String> {
+    fs::read_to_string(path).map(|text| text.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// `create`, `start` and `delete` of a container with one recording hook
+/// of each stage: the startContainer one in the container's root (its
+/// records go to the rootfs's `/hooks`), the others on the host (to
+/// `hooks/` beside the bundle).
+fn six_hooks(ctx: &mut Ctx) -> Result<HooksSeen, Failure> {
+    let busybox = host_busybox()?;
+    let records = ctx.scratch.join("hooks");
+    fs::create_dir_all(&records).map_err(|e| Failure::error(format!("mkdir {}: {e}", records.display())))?;
+    let records_text = records.display().to_string();
+    let script = "if [ -e /hooks/startContainer.json ]; then touch /saw-start-hook; fi; \
+                  exec /probe touch-await /ran /release 20000";
+    let mut config = config(&["/bin/sh", "-c", script]);
+    config["annotations"] = json!({"greenroom.stage": "hooks"});
+    let mut hooks = serde_json::Map::new();
+    for stage in HOOK_STAGES {
+        let (bb, dir) = match stage {
+            "startContainer" => ("/bin/busybox", "/hooks"),
+            _ => (busybox.as_str(), records_text.as_str()),
+        };
+        hooks.insert(stage.to_string(), json!([hook(bb, stage, RECORDING_HOOK, &[stage, dir])]));
+    }
+    config["hooks"] = Value::Object(hooks);
+    let dir = bundle(ctx, "hooked", Some(&config))?;
+    let rootfs = dir.join("rootfs");
+    fs::create_dir_all(rootfs.join("hooks")).map_err(|e| Failure::error(format!("mkdir rootfs/hooks: {e}")))?;
+    let bundle = fs::canonicalize(&dir).map_err(|e| Failure::error(format!("canonicalize the bundle: {e}")))?;
+    let dir = dir.display().to_string();
+    oci(ctx, &["create", "--bundle", &dir, "hooked"])?
+        .expect_code(0, "`create` of a config with hooks should exit 0")?;
+    let created = state(ctx, "hooked")?;
+    let pid = created.pid.ok_or_else(|| Failure::fail("the state of a created container has no pid"))?;
+    let container_mnt = fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .map(|l| l.display().to_string())
+        .map_err(|e| Failure::fail(format!("the state's pid {pid} is no process of the host ({e})")))?;
+    let order_created = lines_of(&records.join("order"));
+    let start_hook_early = rootfs.join("hooks/startContainer.json").exists();
+    oci(ctx, &["start", "hooked"])?.expect_code(0, "`start` of a container with hooks should exit 0")?;
+    let order_started = lines_of(&records.join("order"));
+    if !await_file(&rootfs.join("ran"), Duration::from_secs(10)) {
+        return Err(Failure::fail("after start, the container's command never ran"));
+    }
+    let command_saw_start_hook = rootfs.join("saw-start-hook").exists();
+    write(&rootfs.join("release"), "")?;
+    await_status(ctx, "hooked", "stopped", Duration::from_secs(10))?;
+    oci(ctx, &["delete", "hooked"])?.expect_code(0, "`delete` of a stopped container with hooks should exit 0")?;
+    let order_deleted = lines_of(&records.join("order"));
+    let (mut stdin, mut mnt) = (BTreeMap::new(), BTreeMap::new());
+    for stage in HOOK_STAGES {
+        let at = match stage {
+            "startContainer" => rootfs.join("hooks"),
+            _ => records.clone(),
+        };
+        stdin.insert(stage, fs::read_to_string(at.join(format!("{stage}.json"))).ok());
+        mnt.insert(stage, fs::read_to_string(at.join(format!("{stage}.mnt"))).ok().map(|t| t.trim().to_string()));
+    }
+    Ok(HooksSeen {
+        created,
+        bundle: bundle.display().to_string(),
+        container_mnt,
+        order_created,
+        order_started,
+        order_deleted,
+        start_hook_early,
+        command_saw_start_hook,
+        stdin,
+        mnt,
+    })
+}
+
+/// `STAGE env-STAGE` for each of `stages`: what the recording hooks append.
+fn order_lines(stages: &[&str]) -> Vec<String> {
+    stages.iter().map(|stage| format!("{stage} env-{stage}")).collect()
+}
+
+fn hooks_order_and_namespaces(ctx: &mut Ctx) -> Result<(), Failure> {
+    let seen = six_hooks(ctx)?;
+    let at_create = order_lines(&HOOK_STAGES[..3]);
+    if seen.order_created != at_create {
+        return Err(Failure::fail(
+            "after create, prestart, createRuntime and createContainer should each have run once, in this order, \
+             with their args (args[0] is the program's name) and their env",
+        )
+        .compare(at_create.join("; "), seen.order_created.join("; ")));
+    }
+    if seen.start_hook_early {
+        return Err(Failure::fail("the startContainer hook ran at create: it runs at start, before the command"));
+    }
+    let at_start = order_lines(&[&HOOK_STAGES[..3], &["poststart"]].concat());
+    if seen.order_started != at_start {
+        return Err(Failure::fail("once start has returned, poststart should have run, once, after the create hooks")
+            .compare(at_start.join("; "), seen.order_started.join("; ")));
+    }
+    if seen.stdin["startContainer"].is_none() {
+        return Err(Failure::fail(
+            "the startContainer hook never ran in the container: run it at start, in the container's namespaces \
+             and root (its path is the container's /bin/sh)",
+        ));
+    }
+    if !seen.command_saw_start_hook {
+        return Err(Failure::fail("the command ran before the startContainer hook had: run the hook first"));
+    }
+    let at_delete = order_lines(&[&HOOK_STAGES[..3], &["poststart", "poststop"]].concat());
+    if seen.order_deleted != at_delete {
+        return Err(Failure::fail("once delete has returned, poststop should have run, once, last")
+            .compare(at_delete.join("; "), seen.order_deleted.join("; ")));
+    }
+    let host = host_namespace("mnt")?;
+    for stage in ["prestart", "createRuntime", "poststart", "poststop"] {
+        let mnt = seen.mnt[stage].clone().unwrap_or_default();
+        if mnt != host {
+            return Err(Failure::fail(format!(
+                "the {stage} hook ran outside the runtime's mount namespace: run it in the runtime, not the container"
+            ))
+            .compare(host.clone(), mnt));
+        }
+    }
+    let mnt = seen.mnt["createContainer"].clone().unwrap_or_default();
+    if mnt != seen.container_mnt {
+        return Err(Failure::fail(
+            "the createContainer hook did not run in the container's mount namespace: run it in the container's \
+             process, before pivot_root",
+        )
+        .compare(seen.container_mnt.clone(), mnt));
+    }
+    Ok(())
+}
+
+fn hooks_get_the_state(ctx: &mut Ctx) -> Result<(), Failure> {
+    let seen = six_hooks(ctx)?;
+    // The status as the lifecycle has it when each runs; the create-time
+    // and startContainer hooks run between two statuses, either is right.
+    let statuses: [(&str, &[&str]); 6] = [
+        ("prestart", &["creating", "created"]),
+        ("createRuntime", &["creating", "created"]),
+        ("createContainer", &["creating", "created"]),
+        ("startContainer", &["created", "running"]),
+        ("poststart", &["running"]),
+        ("poststop", &["stopped"]),
+    ];
+    for (stage, status) in statuses {
+        let Some(text) = seen.stdin[stage].clone() else {
+            return Err(Failure::fail(format!("the {stage} hook never ran")));
+        };
+        let got: Value = serde_json::from_str(&text).map_err(|e| {
+            Failure::fail(format!("the {stage} hook's stdin is not the container's state as JSON: {e}"))
+                .compare("{\"ociVersion\",\"id\",\"status\",\"pid\",\"bundle\",\"annotations\"}", clip(&text, 300))
+        })?;
+        let wrong = |what: &str, expected: String, actual: &Value| {
+            Err(Failure::fail(format!("the state on the {stage} hook's stdin has the wrong {what}"))
+                .compare(expected, actual.to_string()))
+        };
+        if got["id"] != "hooked" {
+            return wrong("id", "\"hooked\"".into(), &got["id"]);
+        }
+        if got["bundle"] != seen.bundle.as_str() {
+            return wrong("bundle (the bundle's absolute path)", format!("{:?}", seen.bundle), &got["bundle"]);
+        }
+        if got["annotations"] != json!({"greenroom.stage": "hooks"}) {
+            return wrong("annotations (the config's)", "{\"greenroom.stage\":\"hooks\"}".into(), &got["annotations"]);
+        }
+        if stage != "poststop" && got["pid"].as_i64() != seen.created.pid {
+            let expected = format!("{:?} (the container's process, as the host numbers it)", seen.created.pid);
+            return wrong("pid", expected, &got["pid"]);
+        }
+        if !status.iter().any(|s| got["status"] == *s) {
+            return wrong("status", status.join(" or "), &got["status"]);
+        }
+    }
+    Ok(())
+}
+
+/// `create` of a config whose `stage` hook is `failing` (with a recording
+/// hook of every other create-time stage, a cgroup, and a command that
+/// notes it ran):
+/// fails unless `create` exits non-zero and leaves no state, process or
+/// cgroup, and no later hook and no command ran.
+fn create_fails_on(ctx: &mut Ctx, stage: &str, failing: Value, what: &str) -> Result<(), Failure> {
+    let busybox = host_busybox()?;
+    let id = format!("fail-{}", stage.to_lowercase());
+    let records = ctx.scratch.join(format!("{id}-hooks"));
+    fs::create_dir_all(&records).map_err(|e| Failure::error(format!("mkdir {}: {e}", records.display())))?;
+    let records_text = records.display().to_string();
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-hooks-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    let mut hooks = serde_json::Map::new();
+    for other in ["prestart", "createRuntime", "createContainer"] {
+        let list = match other == stage {
+            true => json!([failing.clone(), hook(&busybox, other, RECORDING_HOOK, &[other, &records_text])]),
+            false => json!([hook(&busybox, other, RECORDING_HOOK, &[other, &records_text])]),
+        };
+        hooks.insert(other.to_string(), list);
+    }
+    config["hooks"] = Value::Object(hooks);
+    let dir = bundle(ctx, &id, Some(&config))?;
+    let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), &id])?;
+    refused(&run, &format!("`create` with {what}"))?;
+    if state_root(ctx).join(&id).exists() {
+        return Err(Failure::fail(format!("after a create that failed on {what}, the container's state is left")));
+    }
+    let pids = ctx.session_pids();
+    if !pids.is_empty() {
+        return Err(Failure::fail(format!("after a create that failed on {what}, processes are left running"))
+            .compare("none", format!("{pids:?}")));
+    }
+    if cgroup.dir.exists() {
+        return Err(Failure::fail(format!("after a create that failed on {what}, its cgroup is left"))
+            .compare("no cgroup", cgroup.dir.display().to_string()));
+    }
+    let order = lines_of(&records.join("order"));
+    let before: Vec<&str> =
+        ["prestart", "createRuntime", "createContainer"].into_iter().take_while(|other| *other != stage).collect();
+    if order.len() > before.len() || order != order_lines(&before)[..order.len()] {
+        return Err(Failure::fail(format!(
+            "after {what}, the hooks after it ran: a failing hook stops the container there"
+        ))
+        .compare(order_lines(&before).join("; "), order.join("; ")));
+    }
+    if dir.join("rootfs/ran").exists() {
+        return Err(Failure::fail(format!("after {what}, the container's command ran")));
+    }
+    Ok(())
+}
+
+fn hooks_failure_stops_the_container(ctx: &mut Ctx) -> Result<(), Failure> {
+    let busybox = host_busybox()?;
+    let failing = |stage: &str| hook(&busybox, stage, "exit 3", &[]);
+    create_fails_on(ctx, "prestart", failing("prestart"), "a prestart hook that exits 3")?;
+    create_fails_on(ctx, "createContainer", failing("createContainer"), "a createContainer hook that exits 3")?;
+    // startContainer, in the container: `start` fails and the command
+    // never runs.
+    let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    config["hooks"] = json!({"startContainer": [hook("/bin/busybox", "startContainer", "exit 3", &[])]});
+    let dir = bundle(ctx, "fail-start", Some(&config))?;
+    oci(ctx, &["create", "--bundle", &dir.display().to_string(), "fail-start"])?
+        .expect_code(0, "`create` with a startContainer hook should exit 0 (the hook runs at start)")?;
+    let run = oci(ctx, &["start", "fail-start"])?;
+    refused(&run, "`start` with a startContainer hook that exits 3")?;
+    if dir.join("rootfs/ran").exists() {
+        return Err(Failure::fail("after a startContainer hook that exits 3, the container's command ran"));
+    }
+    await_status(ctx, "fail-start", "stopped", Duration::from_secs(5))?;
+    oci(ctx, &["delete", "fail-start"])?.expect_code(0, "`delete` of the stopped container should exit 0")
+}
+
+fn hooks_timeout_kills(ctx: &mut Ctx) -> Result<(), Failure> {
+    let busybox = host_busybox()?;
+    let pid_file = ctx.scratch_path("slow-hook.pid");
+    let mut slow = hook(&busybox, "createRuntime", "echo $$ > \"$1\"; exec \"$BB\" sleep 600", &[&pid_file]);
+    slow["timeout"] = json!(1);
+    let mut config = config(&[ROOTFS_PROBE, "touch", "/ran"]);
+    config["hooks"] = json!({"createRuntime": [slow]});
+    let dir = bundle(ctx, "slow-hook", Some(&config))?;
+    let run = oci(ctx, &["create", "--bundle", &dir.display().to_string(), "slow-hook"])?;
+    refused(&run, "`create` with a createRuntime hook that runs past its timeout of 1 s")?;
+    let pid = fs::read_to_string(&pid_file).ok().and_then(|text| text.trim().parse::<u32>().ok());
+    let Some(pid) = pid else {
+        return Err(Failure::fail("the createRuntime hook never ran"));
+    };
+    if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
+        return Err(Failure::fail(format!(
+            "the createRuntime hook (pid {pid}) still runs after its timeout: kill it once its timeout has passed"
+        )));
+    }
+    if state_root(ctx).join("slow-hook").exists() || dir.join("rootfs/ran").exists() {
+        return Err(Failure::fail("after a hook past its timeout, the container was created anyway"));
+    }
+    Ok(())
+}
+
+fn hooks_post_failures_warn(ctx: &mut Ctx) -> Result<(), Failure> {
+    let busybox = host_busybox()?;
+    let records = ctx.scratch.join("post-hooks");
+    fs::create_dir_all(&records).map_err(|e| Failure::error(format!("mkdir {}: {e}", records.display())))?;
+    let records = records.display().to_string();
+    let mut config = config(&["/bin/sh", "-c", "exit 4"]);
+    let both = |stage: &str| {
+        json!([hook(&busybox, stage, "exit 3", &[]), hook(&busybox, stage, RECORDING_HOOK, &[stage, &records])])
+    };
+    config["hooks"] = json!({"poststart": both("poststart"), "poststop": both("poststop")});
+    let dir = bundle(ctx, "post-fail", Some(&config))?;
+    let run = oci(ctx, &["run", "--bundle", &dir.display().to_string(), "post-fail"])?;
+    run.expect_code(
+        4,
+        "`run` whose first poststart and poststop hooks exit 3 should still run the command and exit with its code",
+    )?;
+    let order = lines_of(&Path::new(&records).join("order"));
+    let expected = order_lines(&["poststart", "poststop"]);
+    if order != expected {
+        return Err(Failure::fail(
+            "after a poststart or poststop hook that fails, the next hooks should still run (a failure is a warning)",
+        )
+        .compare(expected.join("; "), order.join("; ")));
+    }
+    if state_root(ctx).join("post-fail").exists() {
+        return Err(Failure::fail("a poststop hook that failed stopped delete: the container's state is left"));
+    }
+    if run.stderr.trim().is_empty() {
+        return Err(Failure::fail("two hooks failed and the runtime said nothing: warn on stderr"));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
