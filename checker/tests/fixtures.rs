@@ -634,6 +634,17 @@ fn ambient_capabilities_taken_as_given_are_caught() {
 
 #[test]
 #[serial]
+fn pausing_with_sigstop_is_caught() {
+    let graded = grade_chapter7_tests("pause-by-sigstop", &["pause-freezes", "pause-refused-out-of-turn"]);
+    let freezes = graded.report.expect("pause-freezes", "fail");
+    assert!(freezes.message.contains("cgroup.events"), "{freezes:#?}");
+    graded.report.expect("pause-refused-out-of-turn", "pass");
+    // A challenge is optional: failing it fails no grading.
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
 fn a_default_config_without_seccomp_is_caught() {
     let graded = grade_chapter7_tests("spec-no-seccomp", &["spec-default-hardened", "escapes-blocked"]);
     assert_failed(&graded);

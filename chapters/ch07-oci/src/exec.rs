@@ -175,9 +175,9 @@ pub fn exec(root: &StateRoot, id: &str, options: &ExecOptions) -> Result<u8, Lif
     let record = locked.read_existing()?;
     let status = record.current_status();
     let pid = match (status, record.pid()) {
-        (ContainerState::Running, Some(pid)) => pid,
+        (ContainerState::Running, Some(pid)) if !record.is_paused() => pid,
         _ => {
-            let why = "exec needs a running container";
+            let why = "exec needs a running container, not a paused one";
             return Err(LifecycleError::WrongState { id: id.to_string(), status, why });
         }
     };

@@ -15,6 +15,7 @@
 pub mod bundle;
 pub mod console;
 pub mod exec;
+pub mod freeze;
 pub mod gate;
 pub mod hooks;
 pub mod lifecycle;

@@ -104,6 +104,16 @@ enum Command {
         #[arg(default_value = "TERM")]
         signal: String,
     },
+    /// Challenge: freeze every process of a running container.
+    Pause {
+        /// The container's id.
+        id: String,
+    },
+    /// Challenge: let a paused container's processes go on.
+    Resume {
+        /// The container's id.
+        id: String,
+    },
     /// Delete a stopped container (with --force, kill it first).
     Delete {
         /// Kill the container if it still runs.
@@ -179,9 +189,11 @@ fn run(root: &StateRoot, command: Command) -> anyhow::Result<u8> {
             lifecycle::create(root, &args.id, &args.bundle, &args.options())?;
         }
         Command::Start { id } => lifecycle::start(root, &id)?,
-        Command::State { id } => out(&serde_json::to_string_pretty(&lifecycle::state(root, &id)?)?),
+        Command::State { id } => out(&serde_json::to_string_pretty(&lifecycle::printed_state(root, &id)?)?),
         Command::Kill { all, id, signal } => lifecycle::kill(root, &id, lifecycle::parse_signal(&signal)?, all)?,
         Command::Delete { force, id } => lifecycle::delete(root, &id, force)?,
+        Command::Pause { id } => lifecycle::pause_or_resume(root, &id, true)?,
+        Command::Resume { id } => lifecycle::pause_or_resume(root, &id, false)?,
         Command::Run(args) => return Ok(lifecycle::run(root, &args.id, &args.bundle, &args.options())?),
         Command::List { format } => list(root, &format)?,
         Command::Exec { process, pid_file, detach, tty: _, console_socket, id, command } => {

@@ -242,11 +242,28 @@ impl Record {
     }
     // ANCHOR_END: status
 
-    /// The state document as `state` prints it, with the status now.
+    /// The state document with the status now.
     pub fn current_state(&self) -> State {
         let mut state = self.state.clone();
         state.set_status(self.current_status());
         state
+    }
+
+    /// Whether the container runs with its cgroup frozen (the challenge's
+    /// `pause`): the kernel's to say, so nothing records it.
+    pub fn is_paused(&self) -> bool {
+        self.current_status() == ContainerState::Running && self.cgroup.as_deref().is_some_and(crate::freeze::is_frozen)
+    }
+
+    /// The state document as `state` and `list` print it: [`Self::current_state`],
+    /// with runc's status `paused` for a paused container, which the
+    /// runtime spec's states leave out and podman reads.
+    pub fn printed_state(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut printed = serde_json::to_value(self.current_state())?;
+        if self.is_paused() {
+            printed["status"] = serde_json::Value::from("paused");
+        }
+        Ok(printed)
     }
 }
 

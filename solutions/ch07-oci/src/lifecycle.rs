@@ -90,6 +90,15 @@ pub enum LifecycleError {
     /// The process did not die after SIGKILL.
     #[error("container {0}: its process {1} did not die after SIGKILL")]
     Undying(String, Pid),
+    /// The state could not be written out as JSON.
+    #[error("encode the state as JSON")]
+    Encode(#[source] serde_json::Error),
+    /// Pausing needs the container's own cgroup.
+    #[error("container {0} has no cgroup of its own to freeze: give its config a linux.cgroupsPath")]
+    NoCgroup(String),
+    /// The freezer failed.
+    #[error(transparent)]
+    Freeze(#[from] crate::freeze::FreezeError),
     /// `waitpid` failed in `run`.
     #[error("wait for the container's process")]
     Wait(#[source] Errno),
@@ -254,6 +263,13 @@ pub fn state(root: &StateRoot, id: &str) -> Result<State, LifecycleError> {
     Ok(record.current_state())
 }
 
+/// `state` as printed: with runc's status `paused` for a container whose
+/// cgroup is frozen (the challenge's `pause`).
+pub fn printed_state(root: &StateRoot, id: &str) -> Result<serde_json::Value, LifecycleError> {
+    let (_locked, record) = open(root, id)?;
+    record.printed_state().map_err(LifecycleError::Encode)
+}
+
 /// Every container's state, for `list`.
 pub fn list(root: &StateRoot) -> Result<Vec<State>, LifecycleError> {
     let mut states = Vec::new();
@@ -300,6 +316,25 @@ pub fn kill(root: &StateRoot, id: &str, signal: Signal, all: bool) -> Result<(),
     send_signal(pid, signal).map_err(|source| LifecycleError::Kill { signal, pid, source })
 }
 // ANCHOR_END: kill
+
+/// `pause` (`frozen`) and `resume`: freezes or thaws every process of a
+/// running (or paused) container's cgroup. Paused is then the kernel's
+/// word (see `Record::is_paused`).
+pub fn pause_or_resume(root: &StateRoot, id: &str, frozen: bool) -> Result<(), LifecycleError> {
+    let (_locked, record) = open(root, id)?;
+    let status = record.current_status();
+    let why = match (frozen, status, record.is_paused()) {
+        (true, ContainerState::Running, false) | (false, ContainerState::Running, true) => None,
+        (true, ContainerState::Running, true) => Some("it is paused already"),
+        (true, _, _) => Some("only a running container can be paused"),
+        (false, _, _) => Some("only a paused container can be resumed"),
+    };
+    if let Some(why) = why {
+        return Err(LifecycleError::WrongState { id: id.to_string(), status, why });
+    }
+    let cgroup = record.cgroup.as_deref().ok_or_else(|| LifecycleError::NoCgroup(id.to_string()))?;
+    Ok(crate::freeze::set_frozen(cgroup, frozen)?)
+}
 
 /// The processes in the cgroup `dir`; none without one.
 fn cgroup_pids(dir: Option<&Path>) -> Vec<Pid> {

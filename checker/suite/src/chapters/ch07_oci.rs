@@ -383,7 +383,139 @@ pub fn tests() -> Vec<TestCase> {
             podman_resources,
         )
         .run_alone(),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "pause-freezes",
+            2,
+            "a running container with a linux.cgroupsPath: after `pause`, state says paused, its cgroup reports \
+             frozen 1 and its counting loop stops; after `resume`, running, and it counts again; `delete --force` of a \
+             paused container leaves no process and no cgroup",
+            "challenge: the goal and its rules are in the book; the cgroup v2 freezer is in the kernel's \
+             cgroup-v2.rst",
+            "ch07-1-bundle.md#challenge-pause-and-resume",
+            pause_freezes,
+        )
+        .as_challenge(),
+        test(
+            "pause-refused-out-of-turn",
+            1,
+            "`pause` of a created container, `resume` of a running one and `pause` of one with no cgroup of its own \
+             are refused, non-zero, and change nothing",
+            "challenge: the goal and its rules are in the book",
+            "ch07-1-bundle.md#challenge-pause-and-resume",
+            pause_refused_out_of_turn,
+        )
+        .as_challenge(),
     ]
+}
+
+/// The number the counting loop of [`pause_freezes`] last wrote.
+fn count_in(path: &Path) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn pause_freezes(ctx: &mut Ctx) -> Result<(), Failure> {
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-pause-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    let script = "i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.05; done";
+    let mut config = config(&["/bin/sh", "-c", script]);
+    config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    let dir = bundle(ctx, "paused", Some(&config))?;
+    let count = dir.join("rootfs/count");
+    let dir = dir.display().to_string();
+    let checked = pause_and_resume(ctx, &dir, &count, &cgroup.dir);
+    let deleted = oci(ctx, &["delete", "--force", "paused"]);
+    checked?;
+    deleted?.expect_code(0, "`delete --force` of a paused container should exit 0")?;
+    if cgroup.dir.exists() {
+        return Err(Failure::fail("`delete --force` of a paused container left its cgroup")
+            .compare("no cgroup", cgroup.dir.display().to_string()));
+    }
+    Ok(())
+}
+
+/// The heart of [`pause_freezes`]: ends with the container paused again.
+fn pause_and_resume(ctx: &mut Ctx, dir: &str, count: &Path, cgroup: &Path) -> Result<(), Failure> {
+    oci(ctx, &["create", "--bundle", dir, "paused"])?.expect_code(0, "`create` should exit 0")?;
+    oci(ctx, &["start", "paused"])?.expect_code(0, "`start` should exit 0")?;
+    if !await_file(count, Duration::from_secs(10)) {
+        return Err(Failure::fail("after start, the container's counting loop never wrote /count"));
+    }
+    oci(ctx, &["pause", "paused"])?.expect_code(0, "`pause` of a running container should exit 0")?;
+    let events = fs::read_to_string(cgroup.join("cgroup.events")).unwrap_or_default();
+    if !events.lines().any(|line| line.trim() == "frozen 1") {
+        return Err(Failure::fail(
+            "once `pause` has returned, the container's cgroup should report frozen 1 in cgroup.events: return only \
+             when the kernel says every process is frozen",
+        )
+        .compare("frozen 1", clip(&events, 200)));
+    }
+    expect_eq("the status after pause", "paused", state(ctx, "paused")?.status.as_str())?;
+    let before = count_in(count);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = count_in(count);
+    if before != after {
+        return Err(Failure::fail("the container's loop went on counting while it was paused")
+            .compare(format!("{before:?} for 500 ms"), format!("{before:?}, then {after:?}")));
+    }
+    oci(ctx, &["resume", "paused"])?.expect_code(0, "`resume` of a paused container should exit 0")?;
+    expect_eq("the status after resume", "running", state(ctx, "paused")?.status.as_str())?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count_in(count) == after && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if count_in(count) == after {
+        return Err(Failure::fail("after resume, the container's loop did not count again")
+            .compare("a number past the paused one", format!("{after:?}")));
+    }
+    oci(ctx, &["pause", "paused"])?.expect_code(0, "`pause` after a resume should exit 0")?;
+    Ok(())
+}
+
+fn pause_refused_out_of_turn(ctx: &mut Ctx) -> Result<(), Failure> {
+    let [a, b, c, d] = crate::ctx::random_bytes::<4>("a cgroup name")?;
+    let name = format!("greenroom-pause-{a:02x}{b:02x}{c:02x}{d:02x}");
+    let _cgroup = OwnCgroup { dir: Path::new("/sys/fs/cgroup").join(&name) };
+    let mut cgrouped = config(&[ROOTFS_PROBE, contract::plain::TOUCH_AWAIT, "/ran", "/release", "20000"]);
+    cgrouped["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    let dir = bundle(ctx, "turns", Some(&cgrouped))?;
+    let (marker, release) = (dir.join("rootfs/ran"), dir.join("rootfs/release"));
+    let dir = dir.display().to_string();
+    oci(ctx, &["create", "--bundle", &dir, "turns"])?.expect_code(0, "`create` should exit 0")?;
+    let outcome = (|| {
+        refused(&oci(ctx, &["pause", "turns"])?, "`pause` of a created container")?;
+        expect_eq("the status after a refused pause", "created", state(ctx, "turns")?.status.as_str())?;
+        oci(ctx, &["start", "turns"])?.expect_code(0, "`start` should exit 0")?;
+        if !await_file(&marker, Duration::from_secs(10)) {
+            return Err(Failure::fail("after start, the container's command never ran"));
+        }
+        refused(&oci(ctx, &["resume", "turns"])?, "`resume` of a running container")?;
+        expect_eq("the status after a refused resume", "running", state(ctx, "turns")?.status.as_str())
+    })();
+    let _ = write(&release, "");
+    let _ = oci(ctx, &["delete", "--force", "turns"]);
+    outcome?;
+    // No cgroup of its own: nothing to freeze but the runtime's neighbours.
+    let plain = bundle(
+        ctx,
+        "uncgrouped",
+        Some(&config(&[ROOTFS_PROBE, contract::plain::TOUCH_AWAIT, "/ran", "/release", "20000"])),
+    )?;
+    let (marker, release) = (plain.join("rootfs/ran"), plain.join("rootfs/release"));
+    let plain = plain.display().to_string();
+    oci(ctx, &["create", "--bundle", &plain, "uncgrouped"])?.expect_code(0, "`create` should exit 0")?;
+    let outcome = (|| {
+        oci(ctx, &["start", "uncgrouped"])?.expect_code(0, "`start` should exit 0")?;
+        if !await_file(&marker, Duration::from_secs(10)) {
+            return Err(Failure::fail("after start, the container's command never ran"));
+        }
+        refused(&oci(ctx, &["pause", "uncgrouped"])?, "`pause` of a container without a linux.cgroupsPath")?;
+        expect_eq("the status after a refused pause", "running", state(ctx, "uncgrouped")?.status.as_str())
+    })();
+    let _ = write(&release, "");
+    let _ = oci(ctx, &["delete", "--force", "uncgrouped"]);
+    outcome
 }
 
 // ---------------------------------------------------------------------------
