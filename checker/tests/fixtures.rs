@@ -634,6 +634,20 @@ fn ambient_capabilities_taken_as_given_are_caught() {
 
 #[test]
 #[serial]
+fn a_cpuset_never_written_is_caught() {
+    if greenroom_vm::qemu::guest_cpus() < 2 {
+        eprintln!("skipped: one CPU in the guest, where every cpuset is the whole machine");
+        return;
+    }
+    let graded = grade_tests("cpuset-never-written", "chapter6", &["cpuset-applied", "bad-cpusets-refused"]);
+    let applied = graded.report.expect("cpuset-applied", "fail");
+    assert!(applied.message.contains("cpuset.cpus"), "{applied:#?}");
+    graded.report.expect("bad-cpusets-refused", "pass");
+    assert_eq!(graded.code, Some(0), "exit code; stderr:\n{}", graded.stderr);
+}
+
+#[test]
+#[serial]
 fn pausing_with_sigstop_is_caught() {
     let graded = grade_chapter7_tests("pause-by-sigstop", &["pause-freezes", "pause-refused-out-of-turn"]);
     let freezes = graded.report.expect("pause-freezes", "fail");

@@ -13,6 +13,7 @@
 #![allow(unused_variables, unused_mut, dead_code, unused_imports)]
 
 pub mod cgroup;
+pub mod cpuset;
 pub mod hierarchy;
 pub mod layer;
 pub mod limits;
@@ -47,6 +48,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FRACTION", value_parser = parse_cpus_here, allow_hyphen_values = true)]
     pub cpus: Option<Cpus>,
 
+    /// Challenge: the CPUs the container may run on, as a list (such as
+    /// 0-2,5).
+    #[arg(long, value_name = "LIST", value_parser = parse_cpuset_here)]
+    pub cpuset_cpus: Option<cpuset::CpuSet>,
+
     /// The cgroup to make the container's cgroup in, relative to the cgroup2
     /// mount (default: the cgroup the runtime itself is in).
     #[arg(long, value_name = "PATH")]
@@ -65,12 +71,16 @@ impl RunArgs {
 
     /// The limits asked for.
     pub fn limits(&self) -> Limits {
-        Limits { memory: self.memory.clone(), pids: self.pids, cpus: self.cpus }
+        Limits { memory: self.memory.clone(), pids: self.pids, cpus: self.cpus, cpuset: self.cpuset_cpus.clone() }
     }
 }
 
 fn parse_cpus_here(text: &str) -> Result<Cpus, limits::LimitError> {
     limits::parse_cpus(text, limits::online_cpus())
+}
+
+fn parse_cpuset_here(text: &str) -> Result<cpuset::CpuSet, cpuset::CpuSetError> {
+    cpuset::CpuSet::parse_within(text, &cpuset::online()?)
 }
 
 /// Why the container cannot have the cgroup it needs.

@@ -66,12 +66,14 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// `--cpus`.
     pub cpus: Option<Cpus>,
+    /// Challenge: the CPUs it may run on (`cpuset.cpus`).
+    pub cpuset: Option<crate::cpuset::CpuSet>,
 }
 
 impl Limits {
     /// Whether any limit was asked for.
     pub fn any(&self) -> bool {
-        self.memory.is_some() || self.pids.is_some() || self.cpus.is_some()
+        self.memory.is_some() || self.pids.is_some() || self.cpus.is_some() || self.cpuset.is_some()
     }
 }
 

@@ -65,6 +65,8 @@ pub enum Controller {
     Pids,
     /// `cpu.max`, `cpu.stat`.
     Cpu,
+    /// `cpuset.cpus` (the challenge).
+    Cpuset,
 }
 
 impl Controller {
@@ -74,6 +76,7 @@ impl Controller {
             Controller::Memory => "memory",
             Controller::Pids => "pids",
             Controller::Cpu => "cpu",
+            Controller::Cpuset => "cpuset",
         }
     }
 
@@ -83,6 +86,7 @@ impl Controller {
             (limits.memory.is_some(), Controller::Memory),
             (limits.pids.is_some(), Controller::Pids),
             (limits.cpus.is_some(), Controller::Cpu),
+            (limits.cpuset.is_some(), Controller::Cpuset),
         ];
         wanted.into_iter().filter_map(|(wanted, controller)| wanted.then_some(controller)).collect()
     }
@@ -191,6 +195,9 @@ pub fn write_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
     if let Some(cpus) = limits.cpus {
         write(&dir.join("cpu.max"), &cpus.to_string())?;
     }
+    if let Some(cpuset) = &limits.cpuset {
+        write(&dir.join("cpuset.cpus"), &cpuset.to_string())?;
+    }
     Ok(())
     // SOLUTION END
 }
@@ -291,6 +298,7 @@ mod tests {
             memory: Some(parse_memory("64M").unwrap()),
             pids: Some(20),
             cpus: Some(parse_cpus("0.5", 2).unwrap()),
+            cpuset: None,
         };
         write_limits(dir.path(), &limits).unwrap();
         let file = |name: &str| fs::read_to_string(dir.path().join(name)).unwrap();

@@ -129,7 +129,73 @@ pub fn tests() -> Vec<TestCase> {
             "ch06-cgroups.md#delegation-and-rootless-cgroups",
             rootless_limits_refused,
         ),
+        // The optional challenge: a goal, its tests, no walkthrough.
+        test(
+            "cpuset-applied",
+            2,
+            "--cpuset-cpus with the machine's last CPU: inside, Cpus_allowed_list names that CPU alone",
+            "challenge: the goal and its rules are in the book; the cpuset controller is in the kernel's \
+             cgroup-v2.rst",
+            "ch06-cgroups.md#challenge-the-cpus-it-runs-on",
+            cpuset_applied,
+        )
+        .as_challenge(),
+        test(
+            "bad-cpusets-refused",
+            1,
+            "--cpuset-cpus with a CPU the machine does not have, a range that runs backwards, or no number is \
+             refused with 125, before the command runs",
+            "challenge: the goal and its rules are in the book",
+            "ch06-cgroups.md#challenge-the-cpus-it-runs-on",
+            bad_cpusets_refused,
+        )
+        .as_challenge(),
     ]
+}
+
+/// The highest CPU this machine has online, from the kernel's list.
+fn last_online_cpu() -> Result<u32, Failure> {
+    let text = fs::read_to_string("/sys/devices/system/cpu/online")
+        .map_err(|e| Failure::error(format!("read /sys/devices/system/cpu/online: {e}")))?;
+    text.trim()
+        .rsplit([',', '-'])
+        .next()
+        .and_then(|last| last.parse().ok())
+        .ok_or_else(|| Failure::error(format!("/sys/devices/system/cpu/online reads {text:?}")))
+}
+
+fn cpuset_applied(ctx: &mut Ctx) -> Result<(), Failure> {
+    let last = last_online_cpu()?.to_string();
+    let flags = ["--net", "none", "--cpuset-cpus", last.as_str()];
+    let run = ctx.run(&flags, &["/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status"])?;
+    run.expect_code(0, &format!("the container should run with --cpuset-cpus {last}"))?;
+    let inside = run.stdout.split(':').nth(1).map(str::trim).unwrap_or_default().to_string();
+    if inside != last {
+        return Err(Failure::fail(format!(
+            "inside, the container may run on other CPUs than --cpuset-cpus {last}: its cgroup's cpuset.cpus must \
+             hold the list, with the cpuset controller enabled for it"
+        ))
+        .compare(format!("Cpus_allowed_list: {last}"), run.stdout.trim().to_string()));
+    }
+    Ok(())
+}
+
+fn bad_cpusets_refused(ctx: &mut Ctx) -> Result<(), Failure> {
+    let marker = ctx.scratch_path("ran");
+    let probe = ctx.probe();
+    let missing = (last_online_cpu()? + 1).to_string();
+    for value in [missing.as_str(), "1-0", "a", "0,"] {
+        let run = ctx.run(&["--net", "none", "--cpuset-cpus", value], &[&probe, "touch", &marker])?;
+        run.expect_code(125, &format!("--cpuset-cpus {value:?} should be refused with exit code 125"))?;
+        if Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("--cpuset-cpus {value:?} was refused, yet the command ran")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("say on stderr why --cpuset-cpus {value:?} is refused"))
+                .compare("a message", "nothing"));
+        }
+    }
+    Ok(())
 }
 
 /// What `fork` fails with at `pids.max`.
