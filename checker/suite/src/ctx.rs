@@ -346,6 +346,26 @@ impl Ctx {
         self.scratch.join(name).display().to_string()
     }
 
+    /// Runs the runtime with `flags` and `probe touch MARKER` as the
+    /// command, and expects bad input refused up front: exit 125, a
+    /// message on stderr, and the command never run. `why` says what is
+    /// wrong with the input, for the failure's message.
+    pub fn expect_refused_up_front(&mut self, flags: &[&str], why: &str) -> Result<(), Failure> {
+        let marker = self.scratch_path("refused-but-ran");
+        let _ = std::fs::remove_file(&marker);
+        let probe = self.probe();
+        let run = self.run(flags, &[&probe, <contract::Touched as contract::Document>::SUBCOMMAND, &marker])?;
+        let asked = flags.join(" ");
+        run.expect_code(125, &format!("{asked}: {why}, and the runtime should refuse it with 125"))?;
+        if Path::new(&marker).exists() {
+            return Err(Failure::fail(format!("the command ran although {asked} is refused: refuse it first")));
+        }
+        if run.stderr.trim().is_empty() {
+            return Err(Failure::fail(format!("say on stderr why {asked} is refused")).compare("a message", "nothing"));
+        }
+        Ok(())
+    }
+
     /// The cgroup the latest run of the runtime started in, as the
     /// container's `/proc/self/cgroup` would name it were it still there.
     pub fn last_run_cgroup(&self) -> Option<String> {

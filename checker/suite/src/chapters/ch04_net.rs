@@ -13,7 +13,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use contract::{Address, Exchange, Interface, Listening, Loopback, Network, Report, Sent, Served, Touched};
+use contract::{Address, Exchange, Interface, Listening, Loopback, Network, Report, Sent, Served};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -233,7 +233,6 @@ fn published_port_forwards(ctx: &mut Ctx) -> Result<(), Failure> {
 
 fn bad_publish_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     let net = TestNet::new("gr4-pubx", 62, 24);
-    let marker = ctx.scratch_path("command-ran");
     // A port the suite holds: taken, as another program's would be.
     let taken = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 18047))
         .map_err(|e| Failure::error(format!("listen on 18047 to make it taken: {e}")))?;
@@ -248,16 +247,7 @@ fn bad_publish_refused(ctx: &mut Ctx) -> Result<(), Failure> {
     for (extra, why) in cases {
         let mut flags = if extra.contains(&"none") { Vec::new() } else { net.flags() };
         flags.extend(extra.iter().map(|flag| flag.to_string()));
-        let touch = ctx.call::<Touched>(&[&marker])?;
-        let run = ctx.run(&flags_of(&flags), &touch.command())?;
-        let asked = extra.join(" ");
-        run.expect_code(125, &format!("{asked}: {why}, and the runtime should refuse it with 125"))?;
-        if std::path::Path::new(&marker).exists() {
-            return Err(Failure::fail(format!("the command ran although {asked} is refused: refuse it first")));
-        }
-        if run.stderr.trim().is_empty() {
-            return Err(Failure::fail(format!("say on stderr why {asked} is refused")).compare("a message", "nothing"));
-        }
+        ctx.expect_refused_up_front(&flags_of(&flags), why)?;
     }
     drop(taken);
     Ok(())
