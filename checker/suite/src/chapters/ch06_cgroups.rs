@@ -542,7 +542,8 @@ fn joined_process_killed(ctx: &mut Ctx) -> Result<(), Failure> {
 /// init, the runtime's child.
 fn waiting_container(ctx: &mut Ctx, name: &str) -> Result<(crate::ctx::Running, PathBuf, String), Failure> {
     let probe = ctx.probe();
-    let (started, release) = (ctx.scratch_path(&format!("{name}-started")), ctx.scratch_path(&format!("{name}-release")));
+    let (started, release) =
+        (ctx.scratch_path(&format!("{name}-started")), ctx.scratch_path(&format!("{name}-release")));
     let command = [probe.as_str(), plain::TOUCH_AWAIT, &started, &release, "20000"];
     let running = ctx.spawn(&["--net", "none", "--pids", "32"], &command, &[])?;
     let up = wait_for("", Duration::from_secs(10), || Path::new(&started).exists());
