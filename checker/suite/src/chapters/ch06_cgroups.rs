@@ -101,7 +101,7 @@ pub fn tests() -> Vec<TestCase> {
             "nested-cgroup-removed",
             2,
             "a cgroup made inside the container's while it runs, with a host process in it, is killed and removed \
-             with the container's; one that cannot be removed is reported on stderr",
+             with the container's; one that cannot be removed, or whose process no signal ends, is reported on stderr",
             "rmdir refuses a cgroup with cgroups below it: remove the deepest first, and say when one cannot go",
             "ch06-cgroups.md#cleaning-up",
             nested_cgroup_removed,
@@ -634,7 +634,7 @@ fn nested_cgroup_removed(ctx: &mut Ctx) -> Result<(), Failure> {
     let mounted = mounted.map(drop);
     let run = running.wait()?;
     mounted.map_err(|e| Failure::error(format!("make {} and mount a cgroup on it: {e}", inner.display())))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = name_of(&dir);
     if !run.stderr.contains(&name) {
         return Err(Failure::fail(format!(
             "the container's cgroup {name} could not be removed (a cgroup inside it is a mount point: rmdir fails \
@@ -643,7 +643,74 @@ fn nested_cgroup_removed(ctx: &mut Ctx) -> Result<(), Failure> {
         ))
         .compare(format!("stderr naming {name}"), run.describe()));
     }
+    run.expect_code(
+        0,
+        "the command exited 0: a cleanup that failed is reported, and the exit code stays the command's",
+    )?;
+
+    // A process below that no signal ends: a kernel thread, which
+    // cgroup.kill passes over and SIGKILL does not stop. The runtime cannot
+    // empty that cgroup; it must give up after a while and say so.
+    let (running, dir, release) = waiting_container(ctx, "unkillable")?;
+    let inner = dir.join("inner");
+    let moved = fs::create_dir(&inner)
+        .map_err(|e| format!("make {}: {e}", inner.display()))
+        .and_then(|()| KernelThread::move_into(&inner));
+    let _ = fs::write(&release, "");
+    let runtime = running.pid();
+    let gave_up = wait_for("", Duration::from_secs(6), || !alive(runtime)).is_ok();
+    // The thread goes home (its drop) before the suite sweeps the run's cgroup.
+    let moved = moved.map(|thread| thread.pid);
+    let run = running.wait()?;
+    let thread = moved.map_err(Failure::error)?;
+    if !gave_up {
+        return Err(Failure::fail(format!(
+            "the runtime was still waiting 6 s after the command ended, for a process that no signal ends (kernel \
+             thread {thread}, moved into a cgroup below the container's): give up after a few seconds and report \
+             the cgroup that could not be removed"
+        )));
+    }
+    if !run.stderr.contains(&name_of(&dir)) {
+        return Err(Failure::fail(format!(
+            "a cgroup below the container's {} kept a process that no signal ends (kernel thread {thread}), and the \
+             runtime did not say so on stderr: when the processes do not go, report the cgroup left",
+            name_of(&dir)
+        ))
+        .compare(format!("stderr naming {}", name_of(&dir)), run.describe()));
+    }
     run.expect_code(0, "the command exited 0: a cleanup that failed is reported, and the exit code stays the command's")
+}
+
+fn name_of(dir: &Path) -> String {
+    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// A kernel thread a test moved into a cgroup, moved back where it was
+/// when dropped.
+struct KernelThread {
+    pid: u32,
+    home: PathBuf,
+}
+
+impl KernelThread {
+    /// Moves one of the kernel's threads into `dir`: the first child of
+    /// kthreadd that the kernel lets move (not those bound to a CPU).
+    fn move_into(dir: &Path) -> Result<KernelThread, String> {
+        let threads = crate::chapters::ch02_pid::children_of(2);
+        for pid in threads {
+            let Some(home) = cgroup_of(pid) else { continue };
+            if fs::write(dir.join("cgroup.procs"), pid.to_string()).is_ok() {
+                return Ok(KernelThread { pid, home });
+            }
+        }
+        Err(format!("no kernel thread could be moved into {}", dir.display()))
+    }
+}
+
+impl Drop for KernelThread {
+    fn drop(&mut self) {
+        let _ = fs::write(self.home.join("cgroup.procs"), self.pid.to_string());
+    }
 }
 
 /// Whether `pid` is still running (not gone, not a zombie).
