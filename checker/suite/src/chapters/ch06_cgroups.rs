@@ -629,24 +629,11 @@ fn nested_cgroup_removed(ctx: &mut Ctx) -> Result<(), Failure> {
     let _ = fs::write(&release, "");
     // The mount must go once the runtime has exited, before the suite
     // sweeps the run's cgroup (`wait` does), or the sweep meets it too.
-    let runtime = running.pid();
-    let _ = wait_for("", Duration::from_secs(20), || !alive(runtime));
+    let gave_up = ended_within(running.pid(), GIVE_UP);
     let mounted = mounted.map(drop);
     let run = running.wait()?;
     mounted.map_err(|e| Failure::error(format!("make {} and mount a cgroup on it: {e}", inner.display())))?;
-    let name = name_of(&dir);
-    if !run.stderr.contains(&name) {
-        return Err(Failure::fail(format!(
-            "the container's cgroup {name} could not be removed (a cgroup inside it is a mount point: rmdir fails \
-             with EBUSY), and the runtime did not say so on stderr: a cgroup that cannot be removed is an error to \
-             report, naming it, not to leave in silence"
-        ))
-        .compare(format!("stderr naming {name}"), run.describe()));
-    }
-    run.expect_code(
-        0,
-        "the command exited 0: a cleanup that failed is reported, and the exit code stays the command's",
-    )?;
+    expect_reported(&run, &dir, gave_up, "a cgroup inside it is a mount point, which rmdir refuses with EBUSY")?;
 
     // A process below that no signal ends: a kernel thread, which
     // cgroup.kill passes over and SIGKILL does not stop. The runtime cannot
@@ -657,32 +644,45 @@ fn nested_cgroup_removed(ctx: &mut Ctx) -> Result<(), Failure> {
         .map_err(|e| format!("make {}: {e}", inner.display()))
         .and_then(|()| KernelThread::move_into(&inner));
     let _ = fs::write(&release, "");
-    let runtime = running.pid();
-    let gave_up = wait_for("", Duration::from_secs(6), || !alive(runtime)).is_ok();
+    let gave_up = ended_within(running.pid(), GIVE_UP);
     // The thread goes home (its drop) before the suite sweeps the run's cgroup.
     let moved = moved.map(|thread| thread.pid);
     let run = running.wait()?;
     let thread = moved.map_err(Failure::error)?;
-    if !gave_up {
-        return Err(Failure::fail(format!(
-            "the runtime was still waiting 6 s after the command ended, for a process that no signal ends (kernel \
-             thread {thread}, moved into a cgroup below the container's): give up after a few seconds and report \
-             the cgroup that could not be removed"
-        )));
-    }
-    if !run.stderr.contains(&name_of(&dir)) {
-        return Err(Failure::fail(format!(
-            "a cgroup below the container's {} kept a process that no signal ends (kernel thread {thread}), and the \
-             runtime did not say so on stderr: when the processes do not go, report the cgroup left",
-            name_of(&dir)
-        ))
-        .compare(format!("stderr naming {}", name_of(&dir)), run.describe()));
-    }
-    run.expect_code(0, "the command exited 0: a cleanup that failed is reported, and the exit code stays the command's")
+    let why =
+        format!("a cgroup inside it holds kernel thread {thread}, which cgroup.kill passes over and no signal ends");
+    expect_reported(&run, &dir, gave_up, &why)
 }
 
-fn name_of(dir: &Path) -> String {
-    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+/// How long after its command's end a runtime may take to give up on a
+/// cgroup it cannot remove: its own wait (a few seconds) and some room.
+const GIVE_UP: Duration = Duration::from_secs(6);
+
+/// Whether the runtime `pid` ended (exited, reaped or not) within `limit`.
+fn ended_within(pid: u32, limit: Duration) -> bool {
+    wait_for("", limit, || !alive(pid)).is_ok()
+}
+
+/// The runtime could not remove the container's cgroup `dir`, because
+/// `why`: it must have ended in time (`gave_up`), said so on stderr naming
+/// the cgroup, and kept the command's exit code 0.
+fn expect_reported(run: &Run, dir: &Path, gave_up: bool, why: &str) -> Result<(), Failure> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !gave_up {
+        return Err(Failure::fail(format!(
+            "the container's cgroup {name} cannot be removed ({why}), and the runtime was still at it {} s after the \
+             command ended: give up, and report the cgroup that could not be removed",
+            GIVE_UP.as_secs()
+        )));
+    }
+    if !run.stderr.contains(&name) {
+        return Err(Failure::fail(format!(
+            "the container's cgroup {name} could not be removed ({why}), and the runtime did not say so on stderr: a \
+             cgroup that cannot be removed is an error to report, naming it, not to leave in silence"
+        ))
+        .compare(format!("stderr naming {name}"), run.describe()));
+    }
+    run.expect_code(0, "the command exited 0: a cleanup that failed is reported, and the exit code stays the command's")
 }
 
 /// A kernel thread a test moved into a cgroup, moved back where it was
