@@ -363,7 +363,7 @@ fn cgroup_mount_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
         &mountinfo,
         &CGROUP_MOUNT,
         "mount it with MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC — written to, it would let root of the \
-         container make cgroups and move processes under its own, which the runtime then cannot remove",
+         container make cgroups below its own, move processes among them and limit them: the runtime's decisions",
     )
 }
 
