@@ -800,13 +800,30 @@ fn the_memory_limit_reached_taken_for_an_oom_kill_is_caught() {
 #[test]
 #[serial]
 fn a_cgroup_removed_without_killing_what_is_in_it_is_caught() {
-    let graded = grade_tests("cgroup-rmdir-only", "chapter6", &["joined-process-killed", "no-cgroup-left"]);
+    let tests = ["joined-process-killed", "nested-cgroup-removed", "no-cgroup-left"];
+    let graded = grade_tests("cgroup-rmdir-only", "chapter6", &tests);
     assert_failed(&graded);
     let joined = graded.report.expect("joined-process-killed", "fail");
     assert!(joined.message.contains("kill every process in the cgroup (cgroup.kill)"), "{joined:#?}");
     assert!(joined.actual.as_deref().unwrap_or_default().contains("greenroom-"), "{joined:#?}");
+    let nested = graded.report.expect("nested-cgroup-removed", "fail");
+    assert!(nested.message.contains("kill every process in the subtree (cgroup.kill)"), "{nested:#?}");
     // The end of the PID namespace empties the cgroup of its own processes:
     // a bare rmdir is enough there, which is why joined-process-killed exists.
+    graded.report.expect("no-cgroup-left", "pass");
+}
+
+#[test]
+#[serial]
+fn a_cgroup_removed_without_the_cgroups_below_it_is_caught() {
+    let tests = ["nested-cgroup-removed", "joined-process-killed", "no-cgroup-left"];
+    let graded = grade_tests("cgroup-subtree-left", "chapter6", &tests);
+    assert_failed(&graded);
+    let nested = graded.report.expect("nested-cgroup-removed", "fail");
+    assert!(nested.message.contains("remove the cgroups below first, the deepest first"), "{nested:#?}");
+    assert!(nested.actual.as_deref().unwrap_or_default().contains("greenroom-"), "{nested:#?}");
+    // Everything is killed: with no cgroup below, the one rmdir is enough.
+    graded.report.expect("joined-process-killed", "pass");
     graded.report.expect("no-cgroup-left", "pass");
 }
 

@@ -51,8 +51,11 @@ pub enum CgroupError {
     /// A file could not be read.
     #[error("read {0}")]
     Read(PathBuf, #[source] io::Error),
-    /// Processes were still in the cgroup after it was killed.
-    #[error("remove the cgroup {0}: its processes did not go")]
+    /// Processes were still in the cgroup, or below it, after it was killed.
+    #[error("remove the cgroup {0}: its processes were killed but had not gone after {1:?}")]
+    StillPopulated(PathBuf, Duration),
+    /// `rmdir` of a cgroup failed.
+    #[error("remove the cgroup {0}: {1}")]
     Remove(PathBuf, #[source] io::Error),
 }
 
@@ -203,16 +206,15 @@ pub fn oom_kills(dir: &Path) -> Result<u64, CgroupError> {
 
 /// How long [`kill_and_remove`] waits for the processes to go.
 const EMPTY_TIMEOUT: Duration = Duration::from_secs(2);
-/// How many times `rmdir` is tried, with a growing pause between.
-const RMDIR_TRIES: u32 = 5;
 
-/// Kills every process left in the cgroup `dir` (a command may leave a
-/// daemon behind), waits for them to be gone, and removes it. Nothing to
-/// remove is no error.
+/// Kills every process left in the cgroup `dir` and in the cgroups below
+/// it (a command may leave a daemon behind, an agent may have made a cgroup
+/// inside), waits for them to be gone, and removes them all, the deepest
+/// first. Nothing to remove is no error.
 pub fn kill_and_remove(dir: &Path) -> Result<(), CgroupError> {
     todo!(
-        "remove the cgroup even while processes still run in it: none may survive, and \
-         the kernel may need a moment (book: chapter 6, \"Cleaning up\")"
+        "remove the cgroup, and any cgroup below it, even while processes still run in them: none \
+         may survive, and the kernel may need a moment (book: chapter 6, \"Cleaning up\")"
     )
 }
 

@@ -568,8 +568,18 @@ pub const TIERS: &[(&str, Tiers)] = &[
         "no-cgroup-left",
         t(
             "A cgroup with processes in it cannot be removed, and a dying process may take a moment to go.",
-            "In cleanup: write 1 to cgroup.kill, wait for cgroup.procs to empty, rmdir (with a few \
-             retries); a runtime that moved itself into a leaf moves back out and removes it.",
+            "In cleanup: write 1 to cgroup.kill, wait for cgroup.events to read populated 0, rmdir; a \
+             runtime that moved itself into a leaf moves back out and removes it.",
+        ),
+    ),
+    (
+        "nested-cgroup-removed",
+        t(
+            "rmdir refuses a cgroup that has cgroups below it, as it refuses one with processes; and a \
+             cleanup that cannot finish must say so rather than wait for ever or stay silent.",
+            "Write 1 to cgroup.kill, remove each child cgroup the same way first (the deepest first), \
+             wait for cgroup.events to read populated 0 for a few seconds at most, then rmdir; return \
+             an error naming the cgroup when the wait runs out or rmdir fails.",
         ),
     ),
     (

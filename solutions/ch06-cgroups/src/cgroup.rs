@@ -51,8 +51,11 @@ pub enum CgroupError {
     /// A file could not be read.
     #[error("read {0}")]
     Read(PathBuf, #[source] io::Error),
-    /// Processes were still in the cgroup after it was killed.
-    #[error("remove the cgroup {0}: its processes did not go")]
+    /// Processes were still in the cgroup, or below it, after it was killed.
+    #[error("remove the cgroup {0}: its processes were killed but had not gone after {1:?}")]
+    StillPopulated(PathBuf, Duration),
+    /// `rmdir` of a cgroup failed.
+    #[error("remove the cgroup {0}: {1}")]
     Remove(PathBuf, #[source] io::Error),
 }
 
@@ -233,16 +236,15 @@ pub fn oom_kills(dir: &Path) -> Result<u64, CgroupError> {
 
 /// How long [`kill_and_remove`] waits for the processes to go.
 const EMPTY_TIMEOUT: Duration = Duration::from_secs(2);
-/// How many times `rmdir` is tried, with a growing pause between.
-const RMDIR_TRIES: u32 = 5;
 
-/// Kills every process left in the cgroup `dir` (a command may leave a
-/// daemon behind), waits for them to be gone, and removes it. Nothing to
-/// remove is no error.
+/// Kills every process left in the cgroup `dir` and in the cgroups below
+/// it (a command may leave a daemon behind, an agent may have made a cgroup
+/// inside), waits for them to be gone, and removes them all, the deepest
+/// first. Nothing to remove is no error.
 pub fn kill_and_remove(dir: &Path) -> Result<(), CgroupError> {
     // STARTER: todo!(
-    // STARTER:     "remove the cgroup even while processes still run in it: none may survive, and \
-    // STARTER:      the kernel may need a moment (book: chapter 6, \"Cleaning up\")"
+    // STARTER:     "remove the cgroup, and any cgroup below it, even while processes still run in them: none \
+    // STARTER:      may survive, and the kernel may need a moment (book: chapter 6, \"Cleaning up\")"
     // STARTER: )
     // SOLUTION BEGIN
     if !dir.exists() {
@@ -258,22 +260,20 @@ pub fn kill_and_remove(dir: &Path) -> Result<(), CgroupError> {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     }
+    // rmdir refuses a cgroup with cgroups below it: they go first.
+    for child in children(dir)? {
+        kill_and_remove(&dir.join(child))?;
+    }
     // The signal is sent at once; the processes take a moment to die.
+    // `populated 0` is what rmdir waits for: no process left here or below.
     let started = std::time::Instant::now();
-    while !read(&dir.join("cgroup.procs"))?.trim().is_empty() && started.elapsed() < EMPTY_TIMEOUT {
+    while read(&dir.join("cgroup.events"))?.lines().any(|line| line == "populated 1") {
+        if started.elapsed() > EMPTY_TIMEOUT {
+            return Err(CgroupError::StillPopulated(dir.to_path_buf(), EMPTY_TIMEOUT));
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let mut pause = Duration::from_millis(10);
-    for attempt in 1..=RMDIR_TRIES {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(err) if attempt == RMDIR_TRIES => return Err(CgroupError::Remove(dir.to_path_buf(), err)),
-            Err(_) => std::thread::sleep(pause),
-        }
-        pause *= 2;
-    }
-    Ok(())
+    fs::remove_dir(dir).map_err(|source| CgroupError::Remove(dir.to_path_buf(), source))
     // SOLUTION END
 }
 

@@ -98,6 +98,15 @@ pub fn tests() -> Vec<TestCase> {
             joined_process_killed,
         ),
         test(
+            "nested-cgroup-removed",
+            2,
+            "a cgroup made inside the container's while it runs, with a host process in it, is killed and removed \
+             with the container's; one that cannot be removed, or whose process no signal ends, is reported on stderr",
+            "rmdir refuses a cgroup with cgroups below it: remove the deepest first, and say when one cannot go",
+            "ch06-cgroups.md#cleaning-up",
+            nested_cgroup_removed,
+        ),
+        test(
             "stale-cgroups-removed",
             2,
             "the empty cgroup a SIGKILLed runtime left under --cgroup-parent is removed by the next run",
@@ -416,7 +425,7 @@ fn cgroup_mount_read_only(ctx: &mut Ctx) -> Result<(), Failure> {
         &mountinfo,
         &CGROUP_MOUNT,
         "mount it with MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC — written to, it would let root of the \
-         container make cgroups and move processes under its own, which the runtime then cannot remove",
+         container make cgroups below its own, move processes among them and limit them: the runtime's decisions",
     )
 }
 
@@ -565,26 +574,11 @@ fn cgroup_of(pid: u32) -> Option<PathBuf> {
 
 fn joined_process_killed(ctx: &mut Ctx) -> Result<(), Failure> {
     let probe = ctx.probe();
-    let (started, release) = (ctx.scratch_path("started"), ctx.scratch_path("release"));
-    let command = [probe.as_str(), plain::TOUCH_AWAIT, &started, &release, "20000"];
-    let running = ctx.spawn(&["--net", "none", "--pids", "32"], &command, &[])?;
-    let up = wait_for("", Duration::from_secs(10), || Path::new(&started).exists());
-    // The host's view: the runtime's child is the container's init.
-    let init = crate::chapters::ch02_pid::children_of(running.pid()).first().copied();
-    let Some(dir) = init.filter(|_| up.is_ok()).and_then(cgroup_of) else {
-        let _ = fs::write(&release, "");
-        let run = running.wait()?;
-        return Err(Failure::fail("the command never started under an init, the runtime's child")
-            .compare("runtime -> init -> command, the probe running", run.describe()));
-    };
+    let (running, dir, release) = waiting_container(ctx, "joined")?;
     // A process from outside the PID namespace joins the cgroup, as one
     // that `nsenter --cgroup` or a monitoring agent put there would: the
     // init's end does not take it along.
-    let mut joiner = std::process::Command::new(&probe)
-        .args([plain::SLEEP, "30000"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| Failure::error(format!("start a host process: {e}")))?;
+    let mut joiner = host_sleeper(&probe)?;
     let joined = fs::write(dir.join("cgroup.procs"), joiner.id().to_string());
     let _ = fs::write(&release, "");
     let run = running.wait();
@@ -602,6 +596,189 @@ fn joined_process_killed(ctx: &mut Ctx) -> Result<(), Failure> {
         .compare("no cgroup left", format!("{:?}; {}", run.cgroups_left, run.describe())));
     }
     run.expect_code(0, "the command exited 0, and the runtime should relay it")
+}
+
+/// Starts a container whose command waits for the file `release`, and
+/// returns it with its cgroup as the host sees it (the init's) and the
+/// path of `release`; a failure when the command never started under an
+/// init, the runtime's child.
+fn waiting_container(ctx: &mut Ctx, name: &str) -> Result<(crate::ctx::Running, PathBuf, String), Failure> {
+    let probe = ctx.probe();
+    let (started, release) =
+        (ctx.scratch_path(&format!("{name}-started")), ctx.scratch_path(&format!("{name}-release")));
+    let command = [probe.as_str(), plain::TOUCH_AWAIT, &started, &release, "20000"];
+    let running = ctx.spawn(&["--net", "none", "--pids", "32"], &command, &[])?;
+    let up = wait_for("", Duration::from_secs(10), || Path::new(&started).exists());
+    let init = crate::chapters::ch02_pid::children_of(running.pid()).first().copied();
+    match init.filter(|_| up.is_ok()).and_then(cgroup_of) {
+        Some(dir) => Ok((running, dir, release)),
+        None => {
+            let _ = fs::write(&release, "");
+            let run = running.wait()?;
+            Err(Failure::fail("the command never started under an init, the runtime's child")
+                .compare("runtime -> init -> command, the probe running", run.describe()))
+        }
+    }
+}
+
+/// A `probe sleep` of the host's, outside any container, for a test to
+/// move into one's cgroup.
+fn host_sleeper(probe: &str) -> Result<std::process::Child, Failure> {
+    std::process::Command::new(probe)
+        .args([plain::SLEEP, "30000"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Failure::error(format!("start a host process: {e}")))
+}
+
+/// Unmounts what a test mounted, even when it fails half-way.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn nested_cgroup_removed(ctx: &mut Ctx) -> Result<(), Failure> {
+    // An agent of the host (or a container given a delegated cgroup) makes
+    // a cgroup below the container's and puts a process there: the end of
+    // the container takes neither along.
+    let (running, dir, release) = waiting_container(ctx, "nested")?;
+    let inner = dir.join("inner");
+    let mut joiner = host_sleeper(&ctx.probe())?;
+    let joined = fs::create_dir(&inner).and_then(|()| fs::write(inner.join("cgroup.procs"), joiner.id().to_string()));
+    let _ = fs::write(&release, "");
+    let run = running.wait();
+    let survived = matches!(joiner.try_wait(), Ok(None));
+    let _ = joiner.kill();
+    let _ = joiner.wait();
+    joined.map_err(|e| Failure::error(format!("make {} with a host process in it: {e}", inner.display())))?;
+    let run = run?;
+    if !run.cgroups_left.is_empty() {
+        return Err(Failure::fail(
+            "a cgroup made inside the container's (a host process in it) was left, and the container's with it: rmdir \
+             fails (EBUSY) on a cgroup with cgroups below it or processes in it — kill every process in the subtree \
+             (cgroup.kill), wait for them to go, then remove the cgroups below first, the deepest first",
+        )
+        .compare("no cgroup left", format!("{:?}; {}", run.cgroups_left, run.describe())));
+    }
+    if survived {
+        return Err(Failure::fail(format!(
+            "the host process moved into a cgroup inside the container's (pid {}) was still alive after the runtime \
+             exited: every process of the subtree must be killed, not only those of the container's own cgroup",
+            joiner.id()
+        )));
+    }
+    run.expect_code(0, "the command exited 0, and the runtime should relay it")?;
+
+    // A cgroup below that cannot be removed: another (empty) cgroup is
+    // mounted on it, and rmdir refuses a mount point with EBUSY. The
+    // runtime cannot fix that, but must say so.
+    let Some(suite) = ctx.cgroup_parent.clone() else {
+        return Err(Failure::error("this test needs cgroup v2 on the machine running the suite"));
+    };
+    let spare = TestParent(suite.join(format!("ch06-spare-{}", std::process::id())));
+    fs::create_dir(&spare.0).map_err(|e| Failure::error(format!("create {}: {e}", spare.0.display())))?;
+    let (running, dir, release) = waiting_container(ctx, "stuck")?;
+    let inner = dir.join("inner");
+    let made = fs::create_dir(&inner);
+    let mounted = made.as_ref().map_err(|e| e.to_string()).and_then(|()| {
+        let flags = nix::mount::MsFlags::MS_BIND;
+        let bound = nix::mount::mount(Some(&spare.0), &inner, None::<&str>, flags, None::<&str>);
+        bound.map(|()| Mounted(inner.clone())).map_err(|e| e.to_string())
+    });
+    let _ = fs::write(&release, "");
+    // The mount must go once the runtime has exited, before the suite
+    // sweeps the run's cgroup (`wait` does), or the sweep meets it too.
+    let gave_up = ended_within(running.pid(), GIVE_UP);
+    let mounted = mounted.map(drop);
+    let run = running.wait()?;
+    mounted.map_err(|e| Failure::error(format!("make {} and mount a cgroup on it: {e}", inner.display())))?;
+    expect_reported(&run, &dir, gave_up, "a cgroup inside it is a mount point, which rmdir refuses with EBUSY")?;
+
+    // A process below that no signal ends: a kernel thread, which
+    // cgroup.kill passes over and SIGKILL does not stop. The runtime cannot
+    // empty that cgroup; it must give up after a while and say so.
+    let (running, dir, release) = waiting_container(ctx, "unkillable")?;
+    let inner = dir.join("inner");
+    let moved = fs::create_dir(&inner)
+        .map_err(|e| format!("make {}: {e}", inner.display()))
+        .and_then(|()| KernelThread::move_into(&inner));
+    let _ = fs::write(&release, "");
+    let gave_up = ended_within(running.pid(), GIVE_UP);
+    // The thread goes home (its drop) before the suite sweeps the run's cgroup.
+    let moved = moved.map(|thread| thread.pid);
+    let run = running.wait()?;
+    let thread = moved.map_err(Failure::error)?;
+    let why =
+        format!("a cgroup inside it holds kernel thread {thread}, which cgroup.kill passes over and no signal ends");
+    expect_reported(&run, &dir, gave_up, &why)
+}
+
+/// How long after its command's end a runtime may take to give up on a
+/// cgroup it cannot remove: its own wait (a few seconds) and some room.
+const GIVE_UP: Duration = Duration::from_secs(6);
+
+/// Whether the runtime `pid` ended (exited, reaped or not) within `limit`.
+fn ended_within(pid: u32, limit: Duration) -> bool {
+    wait_for("", limit, || !alive(pid)).is_ok()
+}
+
+/// The runtime could not remove the container's cgroup `dir`, because
+/// `why`: it must have ended in time (`gave_up`), said so on stderr naming
+/// the cgroup, and kept the command's exit code 0.
+fn expect_reported(run: &Run, dir: &Path, gave_up: bool, why: &str) -> Result<(), Failure> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !gave_up {
+        return Err(Failure::fail(format!(
+            "the container's cgroup {name} cannot be removed ({why}), and the runtime was still at it {} s after the \
+             command ended: give up, and report the cgroup that could not be removed",
+            GIVE_UP.as_secs()
+        )));
+    }
+    if !run.stderr.contains(&name) {
+        return Err(Failure::fail(format!(
+            "the container's cgroup {name} could not be removed ({why}), and the runtime did not say so on stderr: a \
+             cgroup that cannot be removed is an error to report, naming it, not to leave in silence"
+        ))
+        .compare(format!("stderr naming {name}"), run.describe()));
+    }
+    run.expect_code(0, "the command exited 0: a cleanup that failed is reported, and the exit code stays the command's")
+}
+
+/// A kernel thread a test moved into a cgroup, moved back where it was
+/// when dropped.
+struct KernelThread {
+    pid: u32,
+    home: PathBuf,
+}
+
+impl KernelThread {
+    /// Moves one of the kernel's threads into `dir`: the first child of
+    /// kthreadd that the kernel lets move (not those bound to a CPU).
+    fn move_into(dir: &Path) -> Result<KernelThread, String> {
+        let threads = crate::chapters::ch02_pid::children_of(2);
+        for pid in threads {
+            let Some(home) = cgroup_of(pid) else { continue };
+            if fs::write(dir.join("cgroup.procs"), pid.to_string()).is_ok() {
+                return Ok(KernelThread { pid, home });
+            }
+        }
+        Err(format!("no kernel thread could be moved into {}", dir.display()))
+    }
+}
+
+impl Drop for KernelThread {
+    fn drop(&mut self) {
+        let _ = fs::write(self.home.join("cgroup.procs"), self.pid.to_string());
+    }
+}
+
+/// Whether `pid` is still running (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z'))
 }
 
 /// A cgroup made by a test, killed and removed at the end.
