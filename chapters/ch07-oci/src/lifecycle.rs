@@ -319,11 +319,11 @@ pub fn kill(root: &StateRoot, id: &str, signal: Signal, all: bool) -> Result<(),
 
 /// `pause` (`frozen`) and `resume`: freezes or thaws every process of a
 /// running (or paused) container's cgroup. Paused is then the kernel's
-/// word (see `Record::is_paused`).
+/// word (see `Record::cgroup_frozen`).
 pub fn pause_or_resume(root: &StateRoot, id: &str, frozen: bool) -> Result<(), LifecycleError> {
     let (_locked, record) = open(root, id)?;
     let status = record.current_status();
-    let why = match (frozen, status, record.is_paused()) {
+    let why = match (frozen, status, record.cgroup_frozen()) {
         (true, ContainerState::Running, false) | (false, ContainerState::Running, true) => None,
         (true, ContainerState::Running, true) => Some("it is paused already"),
         (true, _, _) => Some("only a running container can be paused"),

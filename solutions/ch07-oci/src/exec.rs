@@ -175,7 +175,7 @@ pub fn exec(root: &StateRoot, id: &str, options: &ExecOptions) -> Result<u8, Lif
     let record = locked.read_existing()?;
     let status = record.current_status();
     let pid = match (status, record.pid()) {
-        (ContainerState::Running, Some(pid)) if !record.is_paused() => pid,
+        (ContainerState::Running, Some(pid)) if !record.cgroup_frozen() => pid,
         _ => {
             let why = "exec needs a running container, not a paused one";
             return Err(LifecycleError::WrongState { id: id.to_string(), status, why });

@@ -249,18 +249,21 @@ impl Record {
         state
     }
 
-    /// Whether the container runs with its cgroup frozen (the challenge's
-    /// `pause`): the kernel's to say, so nothing records it.
-    pub fn is_paused(&self) -> bool {
-        self.current_status() == ContainerState::Running && self.cgroup.as_deref().is_some_and(crate::freeze::is_frozen)
+    /// Whether the container's cgroup is frozen (the challenge's `pause`):
+    /// the kernel's to say, so nothing records it. A running container
+    /// whose cgroup is frozen is paused.
+    pub fn cgroup_frozen(&self) -> bool {
+        self.cgroup.as_deref().is_some_and(crate::freeze::is_frozen)
     }
 
-    /// The state document as `state` and `list` print it: [`Self::current_state`],
+    /// The state document as `state` prints it: [`Self::current_state`],
     /// with runc's status `paused` for a paused container, which the
     /// runtime spec's states leave out and podman reads.
     pub fn printed_state(&self) -> Result<serde_json::Value, serde_json::Error> {
-        let mut printed = serde_json::to_value(self.current_state())?;
-        if self.is_paused() {
+        let state = self.current_state();
+        let paused = *state.status() == ContainerState::Running && self.cgroup_frozen();
+        let mut printed = serde_json::to_value(state)?;
+        if paused {
             printed["status"] = serde_json::Value::from("paused");
         }
         Ok(printed)
